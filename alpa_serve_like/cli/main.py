@@ -1,0 +1,69 @@
+"""``alpa-serve-like`` (also ``python -m alpa_serve_like``): one entry point, one module per subcommand.
+
+Each subcommand lives in ``alpa_serve_like/cli/<name>_cmd.py`` and defines ``HELP`` (one line),
+``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when their command
+runs, so ``--help`` stays fast and a command whose extra (torch, ray) is missing fails alone.
+"""
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+
+# name -> (module, one-line help). The help is here, not in the module, so listing the commands
+# imports nothing heavy.
+COMMANDS: dict[str, tuple[str, str]] = {
+    "profile": ("profile_cmd", "fill a profiling database (analytic cost model, or --measure torch models)"),
+    "db": ("db_cmd", "list, show, validate, import or merge profiling databases"),
+    "trace": ("trace_cmd", "convert, inspect and generate workloads from real traces"),
+    "simulate": ("simulate_cmd", "score a placement on a workload with the cluster simulator"),
+    "place": ("place_cmd", "compute a placement with a named policy"),
+    "compare-policies": ("compare_cmd", "run several placement policies and compare SLO attainment"),
+    "serve": ("serve_cmd", "serve a placement with Ray Serve"),
+    "replay": ("replay_cmd", "replay a workload against a running server (open loop)"),
+    "demo": ("demo_cmd", "small end-to-end demo: local Ray, CPU, tiny models"),
+}
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="alpa-serve-like",
+        description="Serve many models on a shared cluster under latency SLOs (AlpaServe-style).",
+    )
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name, (_, help_text) in COMMANDS.items():
+        sub.add_parser(name, help=help_text, add_help=False)
+    return parser
+
+
+def _load(name: str):
+    module_name, _ = COMMANDS[name]
+    try:
+        return importlib.import_module(f"alpa_serve_like.cli.{module_name}")
+    except ModuleNotFoundError as exc:
+        if exc.name == f"alpa_serve_like.cli.{module_name}":
+            return None
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    if not argv or argv[0] in ("-h", "--help"):
+        parser.print_help()
+        return 0
+    name = argv[0]
+    if name not in COMMANDS:
+        parser.error(f"unknown command {name!r} (choose from {', '.join(COMMANDS)})")
+    module = _load(name)
+    if module is None:
+        print(f"alpa-serve-like {name}: not yet available in this version", file=sys.stderr)
+        return 2
+    sub = argparse.ArgumentParser(prog=f"alpa-serve-like {name}", description=COMMANDS[name][1])
+    module.add_arguments(sub)
+    args = sub.parse_args(argv[1:])
+    return int(module.run(args) or 0)
+
+
+if __name__ == "__main__":
+    sys.exit(main())

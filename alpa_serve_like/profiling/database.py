@@ -1,0 +1,242 @@
+"""The profiling database: the only module that reads or writes ``profiling_result.pkl``.
+
+On disk the database is a pickle of builtin containers only (dict, list, str, int, float, bool,
+None), so it can be loaded by a restricted unpickler that refuses every class: a crafted file
+cannot run code. Layout (version 1)::
+
+    {"format": "alpa_serve_like.profiling_db", "version": 1,
+     "devices": {device: {model: {"source": str, "spec": {ModelSpec fields} | None,
+                                  "configs": {"dp1_op2_pp4": {"weight_bytes": [...],
+                                                              "latency_s": {batch: [...]},
+                                                              "act_bytes": {batch: [...]}}}}}}}
+
+Files in AlpaServe's original format (pickled ``alpa_serve.profiling`` objects) are read by
+``alpa_serve_like.profiling.legacy``, never by ``pickle.load``.
+"""
+from __future__ import annotations
+
+import io
+import os
+import pickle
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..model_spec import ModelSpec
+from ..parallel_config import ParallelConfig
+from ..profile import ConfigProfile, ModelProfile, ProfileError
+
+FORMAT = "alpa_serve_like.profiling_db"
+VERSION = 1
+DEFAULT_DB_NAME = "profiling_result.pkl"
+
+
+class DatabaseError(ValueError):
+    """The database file is unreadable, unsafe, malformed, or lacks what was asked for."""
+
+
+@dataclass
+class ProfilingDatabase:
+    """Model profiles keyed by device type, then model name.
+
+    Mutable while being filled (``add``); every profile in it is an immutable value.
+    """
+
+    profiles: dict[str, dict[str, ModelProfile]] = field(default_factory=dict)
+
+    # ---- queries -------------------------------------------------------------------------------
+    @property
+    def devices(self) -> list[str]:
+        return sorted(self.profiles)
+
+    def models(self, device: str | None = None) -> list[str]:
+        if device is None:
+            return sorted({m for per_dev in self.profiles.values() for m in per_dev})
+        return sorted(self._device(device))
+
+    def get(self, model: str, device: str | None = None) -> ModelProfile:
+        """The profile of ``model`` on ``device`` (may be omitted when only one device has it)."""
+        if device is None:
+            holders = [d for d, per_dev in self.profiles.items() if model in per_dev]
+            if len(holders) == 1:
+                device = holders[0]
+            elif not holders:
+                raise DatabaseError(self._unknown_model_message(model, None))
+            else:
+                raise DatabaseError(
+                    f"model {model!r} is profiled on several devices ({', '.join(sorted(holders))}); "
+                    f"pass device=..."
+                )
+        per_dev = self._device(device)
+        if model not in per_dev:
+            raise DatabaseError(self._unknown_model_message(model, device))
+        return per_dev[model]
+
+    def for_device(self, device: str) -> dict[str, ModelProfile]:
+        """All profiles on ``device``, as a new dict (model name -> profile)."""
+        return dict(self._device(device))
+
+    def _device(self, device: str) -> dict[str, ModelProfile]:
+        if device not in self.profiles:
+            raise DatabaseError(
+                f"device {device!r} is not in the profiling database "
+                f"(known: {', '.join(self.devices) or 'none'})"
+            )
+        return self.profiles[device]
+
+    def _unknown_model_message(self, model: str, device: str | None) -> str:
+        known = self.models(device)
+        shown = ", ".join(known[:20]) + (" ..." if len(known) > 20 else "")
+        where = f" on {device}" if device else ""
+        return f"model {model!r} is not in the profiling database{where} (known: {shown or 'none'})"
+
+    # ---- updates -------------------------------------------------------------------------------
+    def add(self, profile: ModelProfile, *, replace: bool = True) -> None:
+        profile.validate()
+        per_dev = self.profiles.setdefault(profile.device, {})
+        if not replace and profile.name in per_dev:
+            raise DatabaseError(f"model {profile.name!r} on {profile.device} is already present")
+        per_dev[profile.name] = profile
+
+    def merge(self, other: "ProfilingDatabase") -> None:
+        for per_dev in other.profiles.values():
+            for profile in per_dev.values():
+                self.add(profile)
+
+    def validate(self) -> None:
+        for per_dev in self.profiles.values():
+            for profile in per_dev.values():
+                profile.validate()
+
+    # ---- plain-data conversion -----------------------------------------------------------------
+    def to_plain(self) -> dict:
+        return {
+            "format": FORMAT,
+            "version": VERSION,
+            "devices": {
+                device: {name: _profile_to_plain(p) for name, p in sorted(per_dev.items())}
+                for device, per_dev in sorted(self.profiles.items())
+            },
+        }
+
+    @classmethod
+    def from_plain(cls, data: object, where: str = "database") -> "ProfilingDatabase":
+        if not isinstance(data, dict) or data.get("format") != FORMAT:
+            raise DatabaseError(
+                f"{where}: not an alpa_serve_like profiling database (expected a dict with "
+                f"format={FORMAT!r}); for AlpaServe's original format use "
+                f"'alpa-serve-like db import-legacy'"
+            )
+        if data.get("version") != VERSION:
+            raise DatabaseError(
+                f"{where}: database version {data.get('version')!r} is not supported (expected {VERSION})"
+            )
+        db = cls()
+        devices = data.get("devices")
+        if not isinstance(devices, dict):
+            raise DatabaseError(f"{where}: 'devices' must be a dict")
+        for device, per_dev in devices.items():
+            if not isinstance(per_dev, dict):
+                raise DatabaseError(f"{where}: devices[{device!r}] must be a dict of models")
+            for name, plain in per_dev.items():
+                try:
+                    db.add(_profile_from_plain(name, device, plain))
+                except (ProfileError, KeyError, TypeError, ValueError) as exc:
+                    raise DatabaseError(f"{where}: model {name!r} on {device}: {exc}") from exc
+        return db
+
+    # ---- files ---------------------------------------------------------------------------------
+    def save(self, path: str | os.PathLike) -> None:
+        """Write atomically (a crash never leaves a half-written database)."""
+        path = Path(path)
+        self.validate()
+        payload = pickle.dumps(self.to_plain(), protocol=4)
+        fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
+        try:
+            with os.fdopen(fd, "wb") as f:
+                f.write(payload)
+            os.replace(tmp, path)
+        except BaseException:
+            if os.path.exists(tmp):
+                os.unlink(tmp)
+            raise
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "ProfilingDatabase":
+        path = Path(path)
+        if not path.exists():
+            raise DatabaseError(
+                f"profiling database {str(path)!r} does not exist; generate one with "
+                f"'alpa-serve-like profile --out {path}'"
+            )
+        with open(path, "rb") as f:
+            data = restricted_loads(f.read(), where=str(path))
+        return cls.from_plain(data, where=str(path))
+
+
+class _BuiltinsOnlyUnpickler(pickle.Unpickler):
+    """Refuses every global: builtin containers and scalars need none, anything else is unsafe."""
+
+    def __init__(self, file, where: str):
+        super().__init__(file)
+        self._where = where
+
+    def find_class(self, module: str, name: str):
+        raise DatabaseError(
+            f"{self._where}: refusing to load class {module}.{name}: a profiling database holds only "
+            f"builtin containers, numbers and strings, so this file was not written by alpa_serve_like "
+            f"(it may be unsafe to unpickle). For AlpaServe's original format use "
+            f"'alpa-serve-like db import-legacy'."
+        )
+
+
+def restricted_loads(payload: bytes, where: str = "database") -> object:
+    """Unpickle ``payload`` allowing no class at all; raise DatabaseError on anything else."""
+    try:
+        return _BuiltinsOnlyUnpickler(io.BytesIO(payload), where).load()
+    except DatabaseError:
+        raise
+    except Exception as exc:  # truncated or corrupt pickles raise a zoo of exception types
+        raise DatabaseError(f"{where}: not a readable pickle ({type(exc).__name__}: {exc})") from exc
+
+
+def _profile_to_plain(profile: ModelProfile) -> dict:
+    return {
+        "source": profile.source,
+        "spec": profile.spec.to_dict() if profile.spec else None,
+        "configs": {
+            config.key: {
+                "weight_bytes": [int(w) for w in entry.weight_bytes],
+                "latency_s": {int(b): [float(x) for x in lat] for b, lat in entry.stage_latency_s.items()},
+                "act_bytes": {int(b): [int(x) for x in acts] for b, acts in entry.act_bytes.items()},
+            }
+            for config, entry in sorted(profile.configs.items())
+        },
+    }
+
+
+def _profile_from_plain(name: str, device: str, plain: dict) -> ModelProfile:
+    if not isinstance(plain, dict) or not isinstance(plain.get("configs"), dict):
+        raise ProfileError("expected a dict with a 'configs' dict")
+    configs = {}
+    for key, entry in plain["configs"].items():
+        config = ParallelConfig.from_key(key)
+        configs[config] = ConfigProfile(
+            config=config,
+            stage_latency_s={int(b): tuple(lat) for b, lat in entry["latency_s"].items()},
+            weight_bytes=tuple(entry["weight_bytes"]),
+            act_bytes={int(b): tuple(a) for b, a in entry.get("act_bytes", {}).items()},
+        )
+    spec = ModelSpec.from_dict(plain["spec"]) if plain.get("spec") else None
+    return ModelProfile(name=name, device=device, configs=configs, spec=spec, source=plain.get("source", "unknown"))
+
+
+def default_database_path() -> Path:
+    """``$ALPA_SERVE_LIKE_DB``, else ``./profiling_result.pkl``, else the copy shipped in the package."""
+    env = os.environ.get("ALPA_SERVE_LIKE_DB")
+    if env:
+        return Path(env)
+    local = Path.cwd() / DEFAULT_DB_NAME
+    if local.exists():
+        return local
+    return Path(__file__).resolve().parent.parent / "data" / DEFAULT_DB_NAME

@@ -1,0 +1,1 @@
+"""Paper-style experiments, installed as ``alpa_serve_like.osdi_artifact``."""

@@ -1,0 +1,1 @@
+"""The placement optimizer, installed as ``alpa_serve_like.placement``."""
