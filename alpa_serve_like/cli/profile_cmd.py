@@ -148,9 +148,14 @@ def _measure(spec, device: str, args):
             f"runtime extra: pip install -e .[runtime]"
         ) from exc
     # Timing op > 1 needs one process per shard, which the measured profiler does not launch.
-    configs = [c for c in supported_configs(spec, args.ops, args.pps) if c.op == 1]
+    wanted = supported_configs(spec, args.ops, args.pps)
+    configs = [c for c in wanted if c.op == 1]
     if not configs:
         raise ValueError(f"model {spec.name!r}: --measure times op=1 only; include 1 in --ops")
+    skipped = len(wanted) - len(configs)
+    if skipped:
+        print(f"  {spec.name}: skipping {skipped} config(s) with op > 1 (--measure times op=1 only; "
+              f"use the analytic profiler for them)", file=sys.stderr)
     return measure_profile(spec, configs, args.batch_sizes, device=args.torch_device,
                            warmup=args.warmup, repeats=args.repeats, device_name=device,
                            progress=lambda line: print(f"  {line}", file=sys.stderr, flush=True))
