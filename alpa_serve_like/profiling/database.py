@@ -108,6 +108,42 @@ class ProfilingDatabase:
             for profile in per_dev.values():
                 profile.validate()
 
+    def require(
+        self,
+        models=None,
+        configs=(),
+        batch_sizes=(),
+        device: str | None = None,
+    ) -> None:
+        """Raise DatabaseError listing every gap if a model, config or batch size is missing.
+
+        Checks each listed model (all models when None; on ``device``, or on every device holding
+        it) for each listed ParallelConfig (all its configs when empty) and batch size; used by
+        ``db validate --models/--configs/--batch-sizes``.
+        """
+        devices = [device] if device is not None else self.devices
+        gaps = []
+        for model in self.models(device) if models is None else models:
+            holders = [d for d in devices if model in self._device(d)]
+            if not holders:
+                gaps.append(self._unknown_model_message(model, device))
+            for dev in holders:
+                profile = self.profiles[dev][model]
+                for config in configs or sorted(profile.configs):
+                    entry = profile.configs.get(config)
+                    if entry is None:
+                        gaps.append(f"model {model!r} on {dev}: no profile for {config.key}")
+                        continue
+                    missing = [b for b in batch_sizes if b not in entry.stage_latency_s]
+                    if missing:
+                        gaps.append(
+                            f"model {model!r} on {dev} {config.key}: no batch size {missing} "
+                            f"(profiled: {list(entry.batch_sizes)})"
+                        )
+        if gaps:
+            shown = gaps[:20] + ([f"... and {len(gaps) - 20} more"] if len(gaps) > 20 else [])
+            raise DatabaseError("database is incomplete:\n  " + "\n  ".join(shown))
+
     # ---- plain-data conversion -----------------------------------------------------------------
     def to_plain(self) -> dict:
         return {
@@ -141,7 +177,7 @@ class ProfilingDatabase:
             for name, plain in per_dev.items():
                 try:
                     db.add(_profile_from_plain(name, device, plain))
-                except (ProfileError, KeyError, TypeError, ValueError) as exc:
+                except (ProfileError, KeyError, TypeError, ValueError, AttributeError) as exc:
                     raise DatabaseError(f"{where}: model {name!r} on {device}: {exc}") from exc
         return db
 
@@ -163,14 +199,7 @@ class ProfilingDatabase:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "ProfilingDatabase":
-        path = Path(path)
-        if not path.exists():
-            raise DatabaseError(
-                f"profiling database {str(path)!r} does not exist; generate one with "
-                f"'alpa-serve-like profile --out {path}'"
-            )
-        with open(path, "rb") as f:
-            data = restricted_loads(f.read(), where=str(path))
+        data = restricted_loads(read_database_file(path), where=str(path))
         return cls.from_plain(data, where=str(path))
 
 
@@ -188,6 +217,19 @@ class _BuiltinsOnlyUnpickler(pickle.Unpickler):
             f"(it may be unsafe to unpickle). For AlpaServe's original format use "
             f"'alpa-serve-like db import-legacy'."
         )
+
+
+def read_database_file(path: str | os.PathLike) -> bytes:
+    """The raw bytes of a database file (ours or AlpaServe's); never unpickles anything."""
+    path = Path(path)
+    if not path.exists():
+        raise DatabaseError(
+            f"profiling database {str(path)!r} does not exist; generate one with "
+            f"'alpa-serve-like profile --out {path}'"
+        )
+    if path.is_dir():
+        raise DatabaseError(f"profiling database {str(path)!r} is a directory, not a file")
+    return path.read_bytes()
 
 
 def restricted_loads(payload: bytes, where: str = "database") -> object:
