@@ -1,0 +1,193 @@
+"""``alpa-serve-like trace``: convert raw traces to caches, inspect files, make workloads.
+
+- ``convert``: raw MAF1 directory / MAF2 file -> trace cache ``.npz``; LLM csv files -> workload ``.npz``.
+- ``build``: trace cache -> workload (window, function->model mapping, gamma or exact replay).
+- ``generate``: synthetic workload -> ``.npz``.
+- ``info FILE``: summary of a workload (per-model rate and CV table) or of a trace cache.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+
+import numpy as np
+
+HELP = "convert, inspect and generate workloads from real traces"
+
+
+def _parse_days(text: str | None) -> list[int] | None:
+    """"1-3,7" -> [1, 2, 3, 7]."""
+    if not text:
+        return None
+    days: list[int] = []
+    for part in text.split(","):
+        lo, _, hi = part.partition("-")
+        days.extend(range(int(lo), int(hi or lo) + 1))
+    return days
+
+
+def _parse_slo(text: str):
+    """"0.5" -> 0.5; "a=0.5,b=1" -> {"a": 0.5, "b": 1.0}."""
+    if "=" not in text:
+        return float(text)
+    return {k.strip(): float(v) for k, v in (item.split("=", 1) for item in text.split(","))}
+
+
+def _model_names(text: str) -> list[str]:
+    """"4" -> model-0..model-3; "a,b" -> [a, b]."""
+    return [f"model-{i}" for i in range(int(text))] if text.isdigit() else [m for m in text.split(",") if m]
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    sub = parser.add_subparsers(dest="trace_command", metavar="SUBCOMMAND", required=True)
+
+    c = sub.add_parser("convert", help="raw trace -> cache (MAF1/MAF2) or workload (LLM) .npz")
+    src = c.add_mutually_exclusive_group(required=True)
+    src.add_argument("--maf1-dir", help="directory of invocations_per_function_md.anon.dNN.csv files")
+    src.add_argument("--maf2", help="AzureFunctionsInvocationTraceForTwoWeeksJan2021.txt")
+    src.add_argument("--llm", nargs="+", help="AzureLLMInferenceTrace_{conv,code}.csv files")
+    c.add_argument("--days", help="MAF1 days to read, e.g. 1-3,7 (default: all files found)")
+    c.add_argument("--llm-models", choices=("by_file", "token_buckets"), default="by_file")
+    c.add_argument("--buckets", type=int, default=4, help="LLM: number of context-token buckets")
+    c.add_argument("--slo", default="1.0", help="LLM: SLO seconds, one float or model=seconds,...")
+    c.add_argument("--time-compression", type=float, default=1.0, help="LLM: divide times by this")
+    c.add_argument("--skip-bad-rows", action="store_true", help="drop malformed rows (counted) instead of failing")
+    c.add_argument("--out", required=True, help="output .npz")
+
+    b = sub.add_parser("build", help="trace cache -> workload .npz")
+    b.add_argument("cache", help="cache written by 'trace convert'")
+    b.add_argument("--models", required=True, help="number of models, or comma-separated names")
+    b.add_argument("--day", type=int, default=1)
+    b.add_argument("--hour", type=float, default=0.0)
+    b.add_argument("--minute", type=float, default=0.0)
+    b.add_argument("--hours", type=float, default=0.0, help="window length (with --minutes); default a day")
+    b.add_argument("--minutes", type=float, default=0.0)
+    b.add_argument("--mode", choices=("gamma", "exact"), default="gamma")
+    b.add_argument("--mapping", choices=("striped", "contiguous"), default="striped")
+    b.add_argument("--top-n", type=int, default=None, help="use only the N busiest functions")
+    b.add_argument("--rate-scale", type=float, default=1.0)
+    b.add_argument("--cv-scale", type=float, default=1.0)
+    b.add_argument("--fit-window", type=float, default=3600.0, help="gamma: seconds per fitted window")
+    b.add_argument("--time-compression", type=float, default=1.0)
+    b.add_argument("--spread", choices=("uniform", "even"), default="uniform", help="MAF1 exact replay")
+    b.add_argument("--slo", default="1.0", help="SLO seconds, one float or model=seconds,...")
+    b.add_argument("--seed", type=int, default=0)
+    b.add_argument("--out", required=True)
+
+    g = sub.add_parser("generate", help="synthetic workload -> .npz")
+    g.add_argument("--models", required=True, help="number of models, or comma-separated names")
+    g.add_argument("--rate", type=float, required=True, help="total requests per second")
+    g.add_argument("--duration", type=float, required=True, help="seconds")
+    g.add_argument("--process", choices=("gamma", "poisson", "deterministic", "lognormal", "mmpp"), default="gamma")
+    g.add_argument("--cv", type=float, default=1.0, help="gap coefficient of variation (gamma, lognormal)")
+    g.add_argument("--split", choices=("uniform", "power_law", "explicit"), default="uniform")
+    g.add_argument("--alpha", type=float, default=1.0, help="power-law exponent")
+    g.add_argument("--weights", help="explicit split: comma-separated weights, one per model")
+    g.add_argument("--slo", default="1.0", help="SLO seconds, one float or model=seconds,...")
+    g.add_argument("--seed", type=int, default=0)
+    g.add_argument("--out", required=True)
+
+    i = sub.add_parser("info", help="summarise a workload or trace cache .npz")
+    i.add_argument("file")
+
+
+def _convert(args) -> int:
+    from alpa_serve_like.trace import azure_functions
+    from alpa_serve_like.trace.workload_io import save_workload
+
+    tic = time.perf_counter()
+    if args.llm:
+        from alpa_serve_like.trace.azure_llm import load_azure_llm
+
+        w = load_azure_llm(args.llm, models=args.llm_models, num_buckets=args.buckets, slo_s=_parse_slo(args.slo),
+                           time_compression=args.time_compression, skip_bad_rows=args.skip_bad_rows)
+        path = save_workload(w, args.out)
+        print(f"wrote {path}: {len(w)} requests, {len(w.model_names)} models, "
+              f"span {w.span_s:.1f} s, bad rows skipped {w.meta['bad_rows']} ({time.perf_counter() - tic:.2f} s)")
+        return 0
+    if args.maf1_dir:
+        path, t = azure_functions.convert_maf1(args.maf1_dir, args.out, _parse_days(args.days), args.skip_bad_rows)
+    else:
+        path, t = azure_functions.convert_maf2(args.maf2, args.out, args.skip_bad_rows)
+    print(f"wrote {path}: {t.kind}, {t.num_functions} functions, {t.total_requests()} requests, "
+          f"bad rows skipped {t.meta['bad_rows']} ({time.perf_counter() - tic:.2f} s)")
+    for example in t.meta.get("bad_row_examples", []):
+        print(f"  {example}")
+    return 0
+
+
+def _build(args) -> int:
+    from alpa_serve_like.trace.azure_functions import TraceWindow, load_function_trace, replay
+    from alpa_serve_like.trace.workload_io import save_workload
+
+    t = load_function_trace(args.cache)
+    window = TraceWindow.of(args.day, args.hour, args.minute, hours=args.hours, minutes=args.minutes)
+    w = replay(t, _model_names(args.models), window, mode=args.mode, rng=np.random.default_rng(args.seed),
+               slo_s=_parse_slo(args.slo), mapping=args.mapping, top_n=args.top_n, rate_scale=args.rate_scale,
+               cv_scale=args.cv_scale, fit_window_s=args.fit_window, time_compression=args.time_compression,
+               spread=args.spread)
+    w.meta["seed"] = args.seed
+    path = save_workload(w, args.out)
+    print(f"wrote {path}: {len(w)} requests, {len(w.model_names)} models, span {w.span_s:.1f} s")
+    return 0
+
+
+def _generate(args) -> int:
+    from alpa_serve_like.trace.synthetic import make_workload
+    from alpa_serve_like.trace.workload_io import save_workload
+
+    weights = [float(x) for x in args.weights.split(",")] if args.weights else None
+    w = make_workload(_model_names(args.models), args.rate, args.duration, np.random.default_rng(args.seed),
+                      slo_s=_parse_slo(args.slo), process=args.process, cv=args.cv, split=args.split,
+                      alpha=args.alpha, weights=weights)
+    path = save_workload(w, args.out)
+    print(f"wrote {path}: {len(w)} requests, {len(w.model_names)} models, span {w.span_s:.1f} s")
+    return 0
+
+
+def _info(args) -> int:
+    from alpa_serve_like.trace.function_trace import cache_kind, load_function_trace
+    from alpa_serve_like.trace.stats import model_stats
+    from alpa_serve_like.trace.workload_io import WORKLOAD_KIND, load_workload
+
+    if cache_kind(args.file) != WORKLOAD_KIND:
+        t = load_function_trace(args.file)
+        print(f"{args.file}: {t.kind} trace cache, {t.num_functions} functions, {t.total_requests()} requests, "
+              f"span {t.span_s / 86400:.2f} days, bad rows skipped at conversion {t.meta.get('bad_rows', 0)}")
+        totals = t.function_totals(_whole(t))
+        top = np.argsort(-totals, kind="stable")[:10]
+        print("busiest functions:")
+        for f in top:
+            print(f"  {totals[f]:>12.0f}  {t.function_keys[f]}")
+        return 0
+    w = load_workload(args.file)
+    print(f"{args.file}: {len(w)} requests, {len(w.model_names)} models, span {w.span_s:.3f} s, "
+          f"first {w.arrival_s[0] if len(w) else 0:.3f} s, last {w.arrival_s[-1] if len(w) else 0:.3f} s, "
+          f"source {w.meta.get('name', '?')}")
+    import pandas as pd
+
+    with pd.option_context("display.max_rows", 200, "display.width", 160):
+        print(model_stats(w).to_string(index=False, float_format=lambda x: f"{x:.4g}"))
+    return 0
+
+
+def _whole(t):
+    from alpa_serve_like.trace.function_trace import TraceWindow
+
+    if t.kind == "maf1":
+        return TraceWindow(float(t.minute.min()) * 60 if len(t.minute) else 0.0, max(t.span_s, 60.0))
+    lo = float(np.floor(t.arrival_s[0])) if len(t.arrival_s) else 0.0
+    return TraceWindow(lo, max(float(t.arrival_s[-1]) + 1.0 if len(t.arrival_s) else 1.0, t.span_s))
+
+
+def run(args) -> int:
+    from alpa_serve_like.trace.csv_reader import TraceFormatError
+    from alpa_serve_like.trace.workload import WorkloadError
+
+    handlers = {"convert": _convert, "build": _build, "generate": _generate, "info": _info}
+    try:
+        return handlers[args.trace_command](args)
+    except (TraceFormatError, WorkloadError, FileNotFoundError, ValueError) as exc:
+        print(f"alpa-serve-like trace {args.trace_command}: {exc}", file=sys.stderr)
+        return 1
