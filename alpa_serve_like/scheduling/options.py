@@ -1,0 +1,35 @@
+"""SchedulingOptions: the knobs of routing and admission, identical in the simulator and the runtime."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from .routing import RoutingPolicy, resolve_routing
+
+
+@dataclass(frozen=True)
+class SchedulingOptions:
+    """How a request is routed to a group, admitted, and batched."""
+
+    routing: RoutingPolicy = "earliest_finish"
+    """Name of a routing policy in ``scheduling.routing`` (earliest predicted finish by default)."""
+    admission: bool = True
+    """Reject at arrival a request whose predicted finish is after its deadline."""
+    max_batch_size: int = 1
+    """Largest batch a group runs; 1 disables batching."""
+    dispatch_overhead_s: float = 0.0
+    """Time from arrival until the request can start on stage 0 (controller + network)."""
+    per_stage_overhead_s: float = 0.0
+    """Added to every stage's profiled latency (activation transfer, launch)."""
+    batch_join_slack_s: float = 1e-9
+    """A request joins a queued batch if that makes it finish at most this much later than running
+    alone behind it. Absorbs float rounding when batch latency is linear in the batch size (then
+    both choices tie and joining is preferred)."""
+
+    def __post_init__(self):
+        resolve_routing(self.routing)  # fails with the list of known policies
+        if not isinstance(self.max_batch_size, int) or self.max_batch_size < 1:
+            raise ValueError(f"max_batch_size must be an int >= 1, got {self.max_batch_size!r}")
+        for name in ("dispatch_overhead_s", "per_stage_overhead_s", "batch_join_slack_s"):
+            value = getattr(self, name)
+            if not (value >= 0.0) or value == float("inf"):
+                raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value!r}")

@@ -1,0 +1,78 @@
+"""The routing-policy registry: a policy picks one candidate group for a request.
+
+A policy is a plain function ``choose(candidates) -> index`` over the candidates of one request
+(one per group hosting its model, in ascending group order). It must be deterministic and break
+ties by the lowest index, so the simulator's kernel and reference, and the runtime, agree.
+``kernel_code`` is the integer the numba kernel knows the policy by; a policy without one runs in
+the reference simulator and the runtime only.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable, Literal, Sequence
+
+RoutingPolicy = Literal["earliest_finish", "shortest_queue"]
+"""Names of the built-in policies (the registry may hold more)."""
+
+
+@dataclass(frozen=True)
+class Candidate:
+    """What routing knows about placing one request on one group."""
+
+    group: int
+    replica: int
+    """Row of the latency tables: this model on this group."""
+    finish_s: float
+    """Predicted finish of the request's last stage on this group."""
+    outstanding: int
+    """Requests admitted to the group whose batch has not completed yet."""
+    joins_batch: bool
+    """Whether the request would join the group's queued tail batch instead of starting one."""
+
+
+@dataclass(frozen=True)
+class RoutingEntry:
+    name: str
+    choose: Callable[[Sequence[Candidate]], int]
+    kernel_code: int | None
+    doc: str
+
+
+_REGISTRY: dict[str, RoutingEntry] = {}
+
+
+def register_routing(name: str, kernel_code: int | None = None):
+    """Decorator: register ``choose`` under ``name``; duplicate names or kernel codes are refused."""
+
+    def wrap(fn: Callable[[Sequence[Candidate]], int]):
+        if name in _REGISTRY:
+            raise ValueError(f"routing policy {name!r} is already registered")
+        if kernel_code is not None and any(e.kernel_code == kernel_code for e in _REGISTRY.values()):
+            raise ValueError(f"routing policy {name!r}: kernel code {kernel_code} is already taken")
+        _REGISTRY[name] = RoutingEntry(name, fn, kernel_code, (fn.__doc__ or "").strip())
+        return fn
+
+    return wrap
+
+
+def resolve_routing(name: str) -> RoutingEntry:
+    try:
+        return _REGISTRY[name]
+    except KeyError:
+        raise ValueError(
+            f"unknown routing policy {name!r} (known: {', '.join(sorted(_REGISTRY))})"
+        ) from None
+
+
+def routing_names() -> list[str]:
+    return sorted(_REGISTRY)
+
+
+def first_min(candidates: Sequence[Candidate], key: Callable[[Candidate], float]) -> int:
+    """Index of the first candidate with the smallest key (ties: lowest index)."""
+    best, best_key = 0, key(candidates[0])
+    for i in range(1, len(candidates)):
+        k = key(candidates[i])
+        if k < best_key:
+            best, best_key = i, k
+    return best
