@@ -1,0 +1,73 @@
+"""``alpa-serve-like compare-policies``: run several policies, train on one workload, score on another.
+
+Training traffic: ``--workload`` or synthetic with ``--seed``. Evaluation traffic: ``--test-workload``,
+else the synthetic generator with ``--test-seed`` (default seed + 1), else (for a saved workload)
+the later part of ``--workload`` after ``--train-fraction``. The table states which is which.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+HELP = "run several placement policies and compare SLO attainment"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from .place_cmd import add_problem_arguments
+
+    parser.add_argument("--policies", required=True, help="comma-separated, e.g. sr-greedy,mp-search,mp-anneal")
+    add_problem_arguments(parser)
+    parser.add_argument("--test-workload", help="evaluation workload file (.npz)")
+    parser.add_argument("--test-seed", type=int, default=None, help="synthetic evaluation seed (default seed+1)")
+    parser.add_argument("--train-fraction", type=float, default=0.5,
+                        help="with --workload and no --test-workload: train on this leading fraction, test on the rest")
+    parser.add_argument("--tsv", help="also write the table as TSV")
+
+
+def _workloads(args, models, profiles):
+    from .place_cmd import load_training, synthetic, synthetic_label
+
+    if args.workload and not args.test_workload:
+        from alpa_serve_like.trace.workload import split_train_test
+        from alpa_serve_like.trace.workload_io import load_workload
+
+        train, test = split_train_test(load_workload(args.workload), args.train_fraction)
+        f = args.train_fraction
+        return train, test, (f"{args.workload} first {f:.0%}", f"{args.workload} last {1 - f:.0%}")
+    train, train_label = load_training(args, models, profiles)
+    if args.test_workload:
+        from alpa_serve_like.trace.workload_io import load_workload
+
+        return train, load_workload(args.test_workload), (train_label, args.test_workload)
+    seed = args.seed + 1 if args.test_seed is None else args.test_seed
+    if seed == args.seed:
+        raise ValueError("--test-seed equals --seed: evaluate on different traffic")
+    return train, synthetic(args, models, profiles, seed), (train_label, synthetic_label(args, seed))
+
+
+def run(args) -> int:
+    from alpa_serve_like.placement import PlacementInfeasibleError
+    from alpa_serve_like.placement.evaluate import compare_policies, format_table, write_tsv
+    from alpa_serve_like.placement.registry import PolicyNameError, resolve_policy
+
+    from .place_cmd import check_workload_models, load_problem, options_from
+
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    try:
+        for name in policies:  # a typo fails before any traffic is generated
+            resolve_policy(name)
+        cluster, models, profiles = load_problem(args)
+        train, test, labels = _workloads(args, models, profiles)
+        check_workload_models(train, models)
+        check_workload_models(test, models)
+        rows = compare_policies(policies, cluster, models, profiles, train, test, options_from(args),
+                                seed=args.seed, labels=labels,
+                                progress=lambda name: print(f"running {name} ...", file=sys.stderr, flush=True))
+    except (PlacementInfeasibleError, PolicyNameError, ValueError, KeyError, OSError) as exc:
+        print(f"alpa-serve-like compare-policies: {exc}", file=sys.stderr)
+        return 2
+    print(format_table(rows))
+    if args.tsv:
+        write_tsv(rows, args.tsv)
+        print(f"wrote {args.tsv}")
+    return 0 if all(not r.error for r in rows) else 1

@@ -1,0 +1,85 @@
+"""The greedy replica fill shared by sr-greedy, mp-greedy-G, mp-search and their descendants.
+
+AlpaServe's fast greedy (its ``replica_placement_fast_greedy``): simulate the current placement on
+the training workload, take the model with the most unserved requests and put one more replica of
+it on the least-loaded group that can hold it, and repeat until no replica fits anywhere. One
+simulation per added replica; ``per_round > 1`` adds that many replicas (distinct models, distinct
+groups) per simulation, a cheaper screening variant.
+
+The load of a group is analytic: the sum over its models of (rate / replicas) x bottleneck-stage
+time, i.e. the fraction of its pipeline's time the group is expected to be busy. A group whose
+config cannot meet the model's SLO even when idle never gets that model.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from .problem import PlacementProblem, Score
+from .state import FillState
+
+
+def group_loads(problem: PlacementProblem, state: FillState) -> np.ndarray:
+    """Expected busy fraction of each group under an even split of each model's rate over replicas."""
+    reps = state.replicas()
+    loads = np.zeros(len(state.configs))
+    for g, (config, hosted) in enumerate(zip(state.configs, state.hosted)):
+        for m in hosted:
+            loads[g] += problem.rates[problem.index[m]] / reps[m] * problem.bottleneck_s(m, config)
+    return loads
+
+
+def _best_group(problem: PlacementProblem, state: FillState, model: str, loads: np.ndarray,
+                reps: dict[str, int]) -> int | None:
+    share = problem.rates[problem.index[model]] / (reps.get(model, 0) + 1)
+    best, best_key = None, None
+    for g, config in enumerate(state.configs):
+        if not state.can_add(g, model) or not problem.useful(model, config):
+            continue
+        # Least loaded after adding; ties go to the faster pipeline, then the lower index.
+        bottleneck = problem.bottleneck_s(model, config)
+        key = (loads[g] + share * bottleneck, bottleneck, g)
+        if best_key is None or key < best_key:
+            best, best_key = g, key
+    return best
+
+
+def estimated_replicas(problem: PlacementProblem, state: FillState) -> int:
+    """Rough number of replicas that will fit: total memory over the mean model's smallest footprint."""
+    sizes = []
+    for m in problem.models:
+        need = [problem.memory.alone_bytes(m, c) * c.op * c.pp for c in set(state.configs)
+                if problem.memory.alone_bytes(m, c) is not None]
+        if need:
+            sizes.append(min(need))
+    total = sum(c.op * c.pp for c in state.configs) * problem.memory.budget_bytes
+    return max(1, int(total / max(np.mean(sizes), 1.0))) if sizes else 1
+
+
+def greedy_fill(problem: PlacementProblem, state: FillState, per_round: int = 1,
+                max_rounds: int | None = None) -> tuple[FillState, Score]:
+    """Fill ``state`` in place until nothing fits; return it and the score of the final placement."""
+    rounds = 0
+    while True:
+        score = problem.score(state.to_placement())
+        if max_rounds is not None and rounds >= max_rounds:
+            return state, score
+        reps = state.replicas()
+        loads = group_loads(problem, state)
+        rate_per_replica = np.array([problem.rates[i] / (reps.get(m, 0) + 1) for i, m in enumerate(problem.models)])
+        # Most unserved first; among equals the model with the most traffic per replica.
+        order = np.lexsort((np.arange(len(problem.models)), -rate_per_replica, -score.unserved))
+        added = 0
+        for i in order:
+            model = problem.models[i]
+            g = _best_group(problem, state, model, loads, reps)
+            if g is None:
+                continue
+            state.add(g, model)
+            loads[g] += problem.rates[i] / (reps.get(model, 0) + 1) * problem.bottleneck_s(model, state.configs[g])
+            reps[model] = reps.get(model, 0) + 1
+            added += 1
+            if added >= per_round:
+                break
+        if added == 0:
+            return state, score
+        rounds += 1

@@ -1,0 +1,164 @@
+"""The memory constraint of a placement: what a group of devices can hold.
+
+A group with config (op, pp) holds every hosted model split into the same ``pp`` stages. Device
+memory of stage ``s`` = the sum over hosted models of their stage-``s`` weights (weights stay
+resident) plus the largest stage-``s`` activation among them at the largest batch the group runs
+(a stage executes one batch at a time, so activations are reserved once, not once per model).
+A group fits when every stage is within the cluster's per-device ``memory_budget_bytes``.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Iterable, Mapping, Sequence
+
+import numpy as np
+
+from ..hardware import GiB
+from ..parallel_config import ParallelConfig
+from ..placement_spec import PlacementError
+from ..profile import ModelProfile
+
+
+class PlacementInfeasibleError(PlacementError):
+    """No placement can satisfy the inputs (a model fits nowhere, too few devices, ...)."""
+
+
+@dataclass(frozen=True)
+class StageMemory:
+    """Per-stage, per-device bytes of one model under one config."""
+
+    weight_bytes: np.ndarray  # int64, one per stage
+    act_bytes: np.ndarray  # int64, one per stage, at the largest batch
+
+    @property
+    def alone_bytes(self) -> int:
+        """Busiest device's bytes when the model is alone in its group."""
+        return int((self.weight_bytes + self.act_bytes).max())
+
+
+def _act_batch(batches: Iterable[int], max_batch_size: int) -> int | None:
+    batches = sorted(batches)
+    if not batches:
+        return None
+    fitting = [b for b in batches if b <= max_batch_size]
+    return fitting[-1] if fitting else batches[0]
+
+
+class MemoryModel:
+    """Answers "does this set of models fit a group with this config?" from the profiles.
+
+    Stage tables are computed once per (profile, config) and cached, so the greedy fills in the
+    optimizer call it in their inner loops.
+    """
+
+    def __init__(self, profiles: Mapping[str, ModelProfile], budget_bytes: int, max_batch_size: int = 1):
+        if budget_bytes <= 0:
+            raise ValueError(f"memory budget must be > 0 bytes, got {budget_bytes}")
+        self.profiles = profiles
+        self.budget_bytes = int(budget_bytes)
+        self.max_batch_size = int(max_batch_size)
+        self._cache: dict[tuple[str, ParallelConfig], StageMemory | None] = {}
+
+    def stage_memory(self, model: str, config: ParallelConfig) -> StageMemory | None:
+        """The model's per-stage bytes under ``config``; None when the config is not profiled."""
+        key = (model, config)
+        if key not in self._cache:
+            profile = self.profiles[model]
+            entry = profile.configs.get(config)
+            if entry is None:
+                self._cache[key] = None
+            else:
+                weights = np.asarray(entry.weight_bytes, dtype=np.int64)
+                batch = _act_batch(entry.act_bytes, self.max_batch_size)
+                acts = (np.asarray(entry.act_bytes[batch], dtype=np.int64) if batch is not None
+                        else np.zeros_like(weights))
+                self._cache[key] = StageMemory(weights, acts)
+        return self._cache[key]
+
+    def alone_bytes(self, model: str, config: ParallelConfig) -> int | None:
+        mem = self.stage_memory(model, config)
+        return None if mem is None else mem.alone_bytes
+
+    def fits_alone(self, model: str, config: ParallelConfig) -> bool:
+        need = self.alone_bytes(model, config)
+        return need is not None and need <= self.budget_bytes
+
+    def group_bytes(self, config: ParallelConfig, models: Sequence[str]) -> int:
+        """Busiest device's bytes of a group hosting ``models`` (raises if a config is missing)."""
+        usage = GroupUsage(config.pp)
+        for m in models:
+            mem = self.stage_memory(m, config)
+            if mem is None:
+                raise PlacementError(f"model {m!r} has no profile for {config.key}")
+            usage.add(mem)
+        return usage.peak_bytes
+
+    def fits(self, config: ParallelConfig, models: Sequence[str]) -> bool:
+        try:
+            return self.group_bytes(config, models) <= self.budget_bytes
+        except PlacementError:
+            return False
+
+    def check_placement(self, placement) -> None:
+        """Raise PlacementError naming the first group that is over budget."""
+        for i, group in enumerate(placement.groups):
+            need = self.group_bytes(group.config, group.models)
+            if need > self.budget_bytes:
+                raise PlacementError(
+                    f"group {i} {group.config.key} needs {need / GiB:.2f} GiB per device for "
+                    f"{len(group.models)} models but the budget is {self.budget_bytes / GiB:.2f} GiB"
+                )
+
+
+class GroupUsage:
+    """Running per-stage memory of one group while a greedy fill adds models to it."""
+
+    __slots__ = ("weight_bytes", "act_bytes")
+
+    def __init__(self, num_stages: int):
+        self.weight_bytes = np.zeros(num_stages, dtype=np.int64)
+        self.act_bytes = np.zeros(num_stages, dtype=np.int64)
+
+    def copy(self) -> "GroupUsage":
+        out = GroupUsage(len(self.weight_bytes))
+        out.weight_bytes[:] = self.weight_bytes
+        out.act_bytes[:] = self.act_bytes
+        return out
+
+    @property
+    def peak_bytes(self) -> int:
+        return int((self.weight_bytes + self.act_bytes).max()) if len(self.weight_bytes) else 0
+
+    def bytes_with(self, mem: StageMemory) -> int:
+        """Peak bytes if ``mem`` were added (without adding it)."""
+        return int((self.weight_bytes + mem.weight_bytes + np.maximum(self.act_bytes, mem.act_bytes)).max())
+
+    def add(self, mem: StageMemory) -> None:
+        self.weight_bytes += mem.weight_bytes
+        np.maximum(self.act_bytes, mem.act_bytes, out=self.act_bytes)
+
+
+def check_models_fit(memory: MemoryModel, models: Sequence[str], configs: Iterable[ParallelConfig]) -> None:
+    """Raise PlacementInfeasibleError if some model fits none of ``configs`` even alone.
+
+    The message names the model, the least memory it needs over the configs it is profiled for,
+    and the budget, so the user can raise the budget or allow more devices per group.
+    """
+    configs = sorted(set(configs))
+    for m in models:
+        needs = {c: memory.alone_bytes(m, c) for c in configs}
+        known = {c: n for c, n in needs.items() if n is not None}
+        if any(n <= memory.budget_bytes for n in known.values()):
+            continue
+        if not known:
+            shown = ", ".join(c.key for c in configs)
+            raise PlacementInfeasibleError(
+                f"model {m!r} has no profile for any group config this policy can use ({shown}); "
+                f"profile it for those configs or choose another policy"
+            )
+        best = min(known, key=known.get)
+        raise PlacementInfeasibleError(
+            f"model {m!r} fits no group: it needs at least {known[best] / GiB:.2f} GiB per device "
+            f"(with {best.key}) but the memory budget is {memory.budget_bytes / GiB:.2f} GiB; raise "
+            f"--memory-budget-gib, allow larger groups, or drop the model"
+        )
