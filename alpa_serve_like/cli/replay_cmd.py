@@ -1,0 +1,72 @@
+"""``alpa-serve-like replay``: replay a workload against a running server (open loop) and score it.
+
+Writes one TSV row per request and prints SLO attainment; with ``--placement`` it also simulates
+the same placement on the same workload and prints live vs simulated attainment.
+"""
+from __future__ import annotations
+
+import argparse
+import json
+
+HELP = "replay a workload against a running server (open loop)"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    parser.add_argument("--workload", help="workload file (.npz); without it a synthetic one is made")
+    syn = parser.add_argument_group("synthetic workload (without --workload)")
+    syn.add_argument("--models", help="model instance names, e.g. bert-tiny-0,bert-tiny-1")
+    syn.add_argument("--rate", type=float, default=20.0, help="total requests per second")
+    syn.add_argument("--duration", type=float, default=20.0, help="seconds of traffic")
+    syn.add_argument("--cv", type=float, default=1.0, help="Gamma inter-arrival CV")
+    syn.add_argument("--slo-ms", type=float, default=100.0, help="SLO of every request")
+    syn.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--length", type=int, default=None, help="tokens per request (default: the "
+                        "workload's sizes, else each model's sequence length)")
+    parser.add_argument("--timeout", type=float, default=60.0, help="per-request client timeout (s)")
+    parser.add_argument("--out", required=True, help="per-request TSV to write")
+    cmp = parser.add_argument_group("compare with the simulator")
+    cmp.add_argument("--placement", help="the placement being served: simulate it on the same workload")
+    cmp.add_argument("--db", default="", help="profiling database for the simulation")
+    cmp.add_argument("--device", default="cpu", help="device type of the profiles")
+    cmp.add_argument("--max-batch-size", type=int, default=1)
+    cmp.add_argument("--dispatch-overhead-ms", type=float, default=0.0)
+    cmp.add_argument("--per-stage-overhead-ms", type=float, default=0.0)
+
+
+def load_workload(args):
+    import numpy as np
+
+    if args.workload:
+        from alpa_serve_like.trace.workload_io import load_workload as load
+
+        return load(args.workload)
+    if not args.models:
+        raise SystemExit("give --workload FILE or --models NAME,... for a synthetic workload")
+    from alpa_serve_like.trace.synthetic import make_workload
+
+    names = [m.strip() for m in args.models.split(",") if m.strip()]
+    return make_workload(names, args.rate, args.duration, np.random.default_rng(args.seed),
+                         slo_s=args.slo_ms / 1e3, process="gamma", cv=args.cv, name="replay")
+
+
+def run(args: argparse.Namespace) -> int:
+    from alpa_serve_like.runtime.replay import compare_with_simulator, replay
+
+    workload = load_workload(args)
+    result = replay(args.url, workload, length=args.length, timeout_s=args.timeout)
+    path = result.write_tsv(args.out)
+    print(result.summary())
+    print(f"wrote {path}")
+    if args.placement:
+        from alpa_serve_like.placement_spec import Placement
+        from alpa_serve_like.runtime.profiles import instance_profiles, load_database
+        from alpa_serve_like.simulator import SimOptions
+
+        placement = Placement.load(args.placement)
+        profiles = instance_profiles(placement.models, load_database(args.db), args.device)
+        options = SimOptions(max_batch_size=args.max_batch_size,
+                             dispatch_overhead_s=args.dispatch_overhead_ms / 1e3,
+                             per_stage_overhead_s=args.per_stage_overhead_ms / 1e3)
+        print(json.dumps(compare_with_simulator(result, placement, profiles, options), indent=1))
+    return 0

@@ -1,0 +1,42 @@
+"""Model instance names -> architectures and weight seeds.
+
+A placement names model instances ("bert-tiny-0", "bert-tiny-1"): independent copies of a zoo
+model with their own weights and traffic. The runtime builds each from its base ModelSpec.
+"""
+from __future__ import annotations
+
+import zlib
+
+from ..model_spec import ModelSpec
+from ..zoo import ZOO
+
+
+class UnknownModelError(KeyError):
+    """A model instance whose base architecture is not in the zoo."""
+
+    def __str__(self) -> str:
+        return str(self.args[0])
+
+
+def base_model_name(instance: str) -> str:
+    """``bert-tiny-3`` -> ``bert-tiny``; a name that is itself in the zoo is returned unchanged."""
+    if instance in ZOO:
+        return instance
+    head, _, tail = instance.rpartition("-")
+    return head if head and tail.isdigit() else instance
+
+
+def instance_spec(instance: str) -> ModelSpec:
+    """The zoo ModelSpec of ``instance`` (e.g. ``gpt-tiny-1`` -> ``gpt-tiny``)."""
+    base = base_model_name(instance)
+    if base not in ZOO:
+        raise UnknownModelError(
+            f"model {instance!r}: base model {base!r} is not in the zoo (known: {', '.join(ZOO)}); "
+            f"name instances <zoo name>-<index>, e.g. bert-tiny-0"
+        )
+    return ZOO[base]
+
+
+def instance_seed(instance: str, seed: int) -> int:
+    """Weight seed of ``instance``: stable across processes (unlike ``hash``), distinct per name."""
+    return (int(seed) * 1_000_003 + zlib.crc32(instance.encode())) % (2**31 - 1)

@@ -1,0 +1,181 @@
+"""Mesh group: the Ray resources of one placement group (devices, stage actors) and its dispatch.
+
+One Ray placement group per group of the Placement, one bundle per device (``{"GPU": 1}`` on GPU
+clusters, a small CPU bundle otherwise), STRICT_PACK so a group's devices share a node. Bundle
+``s * op + r`` holds the actor of stage ``s``, op rank ``r``. ``submit`` chains a batch through the
+stages by passing ObjectRefs, so activations go actor to actor without visiting the controller.
+"""
+from __future__ import annotations
+
+import asyncio
+import ray
+from ray.util.placement_group import placement_group, remove_placement_group
+from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
+
+from ..placement_spec import GroupPlacement
+from .controller_core import Submission
+from .options import RuntimeOptions
+from .stage_worker import StageWorker
+
+
+class MeshGroupError(RuntimeError):
+    """A mesh group could not start, or one of its actors failed."""
+
+
+def cluster_has_gpus() -> bool:
+    return ray.cluster_resources().get("GPU", 0) > 0
+
+
+def resolve_use_gpu(options: RuntimeOptions) -> bool:
+    """``device=auto`` means GPU bundles exactly when the Ray cluster has GPUs."""
+    if options.device == "auto":
+        return cluster_has_gpus()
+    return options.device == "gpu"
+
+
+class MeshGroup:
+    """Group ``group_id`` of the placement, incarnation ``generation`` (bumped on each recreation)."""
+
+    def __init__(self, group_id: int, group: GroupPlacement, options: RuntimeOptions, *,
+                 use_gpu: bool, generation: int = 0):
+        self.group_id = group_id
+        self.group = group
+        self.options = options
+        self.use_gpu = use_gpu
+        self.generation = generation
+        self.op, self.pp = group.config.op, group.config.pp
+        self.pg = None
+        self.actors: list[list] = []  # [stage][op rank]
+        self.info: list[dict] = []
+
+    # ---- life cycle ----------------------------------------------------------------------------
+    def bundle(self) -> dict:
+        if self.use_gpu:
+            out = {"GPU": float(self.options.gpu_per_device)}
+            if self.options.cpu_per_device > 0:
+                out["CPU"] = float(self.options.cpu_per_device)
+            return out
+        return {"CPU": max(float(self.options.cpu_per_device), 0.01)}
+
+    def _create_placement_group(self):
+        bundles = [self.bundle() for _ in range(self.op * self.pp)]
+        self.pg = placement_group(bundles, strategy=self.options.strategy,
+                                  name=f"alpa-serve-like-group{self.group_id}-gen{self.generation}")
+        return self.pg.ready()
+
+    def _create_actors(self) -> None:
+        actor_cls = ray.remote(StageWorker)
+        bundle = self.bundle()
+        self.actors = []
+        for stage in range(self.pp):
+            ranks = []
+            for rank in range(self.op):
+                strategy = PlacementGroupSchedulingStrategy(
+                    placement_group=self.pg, placement_group_bundle_index=stage * self.op + rank)
+                ranks.append(actor_cls.options(
+                    num_cpus=bundle.get("CPU", 0.0), num_gpus=bundle.get("GPU", 0.0),
+                    max_restarts=0, max_task_retries=0, scheduling_strategy=strategy,
+                ).remote(self.group_id, stage, self.pp, list(self.group.models),
+                         seed=self.options.seed, use_gpu=self.use_gpu,
+                         torch_threads=self.options.torch_threads, op_rank=rank, op_size=self.op))
+            self.actors.append(ranks)
+
+    def _startup_error(self, what: str) -> MeshGroupError:
+        return MeshGroupError(
+            f"mesh group {self.group_id} ({self.op * self.pp} devices of {self.bundle()}, "
+            f"{self.options.strategy}) {what} within {self.options.startup_timeout_s:.0f} s; "
+            f"cluster resources: {ray.cluster_resources()}. Check that each node has enough "
+            f"{'GPUs' if self.use_gpu else 'CPUs'} for one group (or use strategy=PACK)"
+        )
+
+    def start(self) -> list[dict]:
+        """Create the placement group and stage actors and build every stage (blocking)."""
+        timeout = self.options.startup_timeout_s
+        try:
+            ray.get(self._create_placement_group(), timeout=timeout)
+        except ray.exceptions.GetTimeoutError:
+            self.shutdown()
+            raise self._startup_error("could not be placed") from None
+        self._create_actors()
+        try:
+            build_refs = self._build_refs(lambda refs: ray.get(refs, timeout=timeout))
+            self.info = ray.get(build_refs, timeout=timeout)
+        except ray.exceptions.GetTimeoutError:
+            self.shutdown()
+            raise self._startup_error("stage actors did not start") from None
+        return self.info
+
+    async def start_async(self) -> list[dict]:
+        """``start`` without blocking the event loop (used when recreating a failed group)."""
+        timeout = self.options.startup_timeout_s
+        try:
+            await asyncio.wait_for(self._create_placement_group(), timeout)
+            self._create_actors()
+
+            async def fetch(refs):
+                return await asyncio.wait_for(asyncio.gather(*refs), timeout)
+
+            rendezvous = await fetch(self._rendezvous_refs())
+            self.info = await fetch(self._build_with(rendezvous))
+        except asyncio.TimeoutError:
+            self.shutdown()
+            raise self._startup_error("could not be restarted") from None
+        return self.info
+
+    def _rendezvous_refs(self) -> list:
+        if self.op == 1:
+            return []
+        return [ranks[0].rendezvous_address.remote() for ranks in self.actors]
+
+    def _build_with(self, rendezvous: list) -> list:
+        refs = []
+        for stage, ranks in enumerate(self.actors):
+            address = rendezvous[stage] if rendezvous else None
+            refs += [actor.build.remote(address) for actor in ranks]
+        return refs
+
+    def _build_refs(self, fetch) -> list:
+        rendezvous = fetch(self._rendezvous_refs()) if self.op > 1 else []
+        return self._build_with(rendezvous)
+
+    def shutdown(self) -> None:
+        """Kill every actor and free the placement group (safe to call twice)."""
+        for ranks in self.actors:
+            for actor in ranks:
+                try:
+                    ray.kill(actor, no_restart=True)
+                except Exception:  # already dead: nothing to free
+                    pass
+        self.actors = []
+        if self.pg is not None:
+            try:
+                remove_placement_group(self.pg)
+            except Exception:
+                pass
+            self.pg = None
+
+    # ---- serving -------------------------------------------------------------------------------
+    def submit(self, model: str, tokens) -> Submission:
+        """Chain one batch (int64 token ids ``[batch, seq]``) through every stage."""
+        if not self.actors:
+            raise MeshGroupError(f"mesh group {self.group_id} has no actors (it is shut down)")
+        payload = {"x": tokens, "timings": []}
+        if self.op > 1:
+            payload = ray.put(payload)  # every rank of stage 0 reads the same object
+        first = None
+        others = []
+        for stage, ranks in enumerate(self.actors):
+            refs = [actor.run.remote(model, payload) for actor in ranks]
+            if first is None:
+                first = refs[0]
+            others += refs[1:]
+            payload = refs[0]
+        return Submission(first=first, last=payload, others=tuple(others))
+
+    async def check_alive(self) -> None:
+        """Raise (a Ray actor error) if any stage actor is dead."""
+        await asyncio.gather(*(actor.ping.remote() for ranks in self.actors for actor in ranks))
+
+    def node_ids(self) -> list[str]:
+        """Node of each device, in bundle order (after ``start``)."""
+        return [i["node_id"] for i in self.info]

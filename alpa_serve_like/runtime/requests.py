@@ -1,0 +1,106 @@
+"""The HTTP request format of ``POST /v1/models/{name}/infer`` and its validation (pure, no Ray).
+
+Body: ``{"input": [token ids] | {"length": n}, "slo_ms": optional positive number}``. A length
+asks the server to draw ``n`` random token ids (the demo and replay client send lengths, which
+keeps requests small). Every rejection is an ``HttpError`` carrying the status the ingress returns:
+400 for malformed bodies, 404 for unknown models, 413 for oversized bodies.
+"""
+from __future__ import annotations
+
+import json
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..model_spec import ModelSpec
+
+
+class HttpError(Exception):
+    """An error the ingress turns into an HTTP response with ``status`` and a JSON body."""
+
+    def __init__(self, status: int, message: str, **extra):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.extra = extra
+
+    def body(self) -> dict:
+        return {"error": self.message, **self.extra}
+
+
+@dataclass(frozen=True)
+class InferRequest:
+    """A validated inference request: explicit ``tokens`` or a ``length`` to fill randomly."""
+
+    model: str
+    length: int
+    tokens: tuple[int, ...] | None = None
+    slo_s: float | None = None
+
+
+def unknown_model(model: str, known) -> HttpError:
+    return HttpError(404, f"model {model!r} is not served here (known: {', '.join(known)})",
+                     known_models=list(known))
+
+
+def check_body_size(num_bytes: int, max_body_bytes: int) -> None:
+    if num_bytes > max_body_bytes:
+        raise HttpError(413, f"request body of {num_bytes} bytes is over the limit of {max_body_bytes} "
+                             f"bytes; send {{\"input\": {{\"length\": n}}}} instead of long token lists")
+
+
+def parse_infer_body(body: bytes, model: str, spec: ModelSpec, max_body_bytes: int) -> InferRequest:
+    """Validate one request body for ``model`` (architecture ``spec``); raise HttpError if bad."""
+    check_body_size(len(body), max_body_bytes)
+    try:
+        data = json.loads(body)
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        raise HttpError(400, f"request body is not valid JSON ({exc})") from None
+    if not isinstance(data, dict) or "input" not in data:
+        raise HttpError(400, 'expected a JSON object {"input": [token ids] | {"length": n}, "slo_ms": optional}')
+    unknown = sorted(set(data) - {"input", "slo_ms"})
+    if unknown:
+        raise HttpError(400, f"unknown fields {unknown}; allowed: input, slo_ms")
+    slo_s = _parse_slo(data.get("slo_ms"))
+    given = data["input"]
+    limit = spec.seq_len
+    if isinstance(given, dict):
+        length = given.get("length")
+        if set(given) != {"length"} or not _is_int(length) or not 1 <= length <= limit:
+            raise HttpError(400, f'"input": {{"length": n}} needs an integer n in [1, {limit}] for '
+                                 f"{spec.name!r}, got {given!r}")
+        return InferRequest(model, int(length), None, slo_s)
+    if not isinstance(given, list) or not given:
+        raise HttpError(400, '"input" must be a non-empty list of token ids or {"length": n}')
+    if len(given) > limit:
+        raise HttpError(400, f"{len(given)} tokens is more than {spec.name!r} takes ({limit})")
+    if not all(_is_int(t) and 0 <= t < spec.vocab_size for t in given):
+        raise HttpError(400, f"token ids must be integers in [0, {spec.vocab_size}) for {spec.name!r}")
+    return InferRequest(model, len(given), tuple(int(t) for t in given), slo_s)
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _parse_slo(value) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
+        raise HttpError(400, f'"slo_ms" must be a positive number of milliseconds, got {value!r}')
+    return float(value) / 1e3
+
+
+def batch_tokens(requests, vocab_size: int, rng: np.random.Generator) -> np.ndarray:
+    """int64 ``[batch, longest]`` token ids of ``requests``: explicit tokens as given, lengths drawn
+    from ``rng``; shorter rows are right-padded with token 0 (the models take no attention mask, so
+    a padded row's output is that of its padded sequence)."""
+    longest = max(r.length for r in requests)
+    out = np.zeros((len(requests), longest), dtype=np.int64)
+    for i, r in enumerate(requests):
+        if r.tokens is not None:
+            out[i, : r.length] = r.tokens
+        else:
+            out[i, : r.length] = rng.integers(0, vocab_size, r.length)
+    return out

@@ -1,0 +1,119 @@
+"""The stage actor: one pipeline stage (on one device) of every model a mesh group hosts.
+
+A plain class; ``mesh_group`` turns it into a Ray actor pinned to a placement-group bundle. Calls
+chain through the object store: the controller passes stage ``s``'s result ObjectRef straight into
+stage ``s+1``'s call, so activations never return to the controller. Every stage appends its own
+timing to the payload, which is how responses carry a per-stage breakdown.
+
+Payloads are plain dicts: ``{"x": tensor | ndarray, "timings": [StageTiming dict, ...]}``. Stage 0
+takes int64 token ids; the last stage returns ``{"summary": [per-request dict], "timings": [...]}``.
+With op > 1 a stage is ``op`` actors in one torch.distributed (gloo/NCCL) group that all receive
+the same input; rank 0's result feeds the next stage, the others return only their timing.
+"""
+from __future__ import annotations
+
+import os
+import socket
+import time
+
+SUMMARY_HEAD = 4
+"""How many leading output features a response shows (outputs are [hidden] vectors)."""
+
+
+class StageWorker:
+    """Stage ``stage`` of ``pp`` (rank ``op_rank`` of ``op_size``) of the models ``models``."""
+
+    def __init__(self, group_id: int, stage: int, pp: int, models: list[str], *, seed: int,
+                 use_gpu: bool, torch_threads: int, op_rank: int = 0, op_size: int = 1):
+        import torch
+
+        torch.set_num_threads(int(torch_threads))
+        self.group_id, self.stage, self.pp = group_id, stage, pp
+        self.op_rank, self.op_size = op_rank, op_size
+        self.model_names = list(models)
+        self.seed = seed
+        self.device = "cuda" if use_gpu and torch.cuda.is_available() else "cpu"
+        self.modules: dict = {}
+
+    # ---- set-up --------------------------------------------------------------------------------
+    def rendezvous_address(self) -> str:
+        """``tcp://ip:port`` for this stage's op group (asked of rank 0 before ``build``)."""
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        return f"tcp://127.0.0.1:{port}"
+
+    def build(self, rendezvous: str | None = None) -> dict:
+        """Join the op group (if op > 1) and build this stage of every model; returns where it runs."""
+        import ray
+        import torch
+
+        from ..models import TensorParallel, build_stage
+        from .instances import instance_seed, instance_spec
+
+        tp = TensorParallel()
+        if self.op_size > 1:
+            import torch.distributed as dist
+
+            backend = "nccl" if self.device == "cuda" else "gloo"
+            dist.init_process_group(backend, init_method=rendezvous, rank=self.op_rank,
+                                    world_size=self.op_size)
+            tp = TensorParallel(rank=self.op_rank, size=self.op_size)
+        weight_bytes = 0
+        for name in self.model_names:
+            module = build_stage(instance_spec(name), self.pp, self.stage,
+                                 seed=instance_seed(name, self.seed), device=self.device, tp=tp)
+            weight_bytes += module.weight_bytes
+            self.modules[name] = module
+            self._warm_up(module)
+        return {
+            "group": self.group_id, "stage": self.stage, "op_rank": self.op_rank,
+            "node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
+            "device": self.device, "weight_bytes": weight_bytes,
+            "gpu_ids": [str(g) for g in ray.get_gpu_ids()], "cuda": torch.cuda.is_available(),
+        }
+
+    def _warm_up(self, module) -> None:
+        """One small forward pass, so the first real request does not pay torch's first-call costs."""
+        import torch
+
+        x = module.example_input(1, min(8, module.spec.seq_len))
+        with torch.inference_mode():
+            module(x)
+
+    def ping(self) -> int:
+        return os.getpid()
+
+    # ---- serving -------------------------------------------------------------------------------
+    def run(self, model: str, payload: dict) -> dict:
+        """Run this stage of ``model`` on ``payload["x"]``; append this stage's timing."""
+        import torch
+
+        start_wall = time.time()
+        x = payload["x"]
+        if not torch.is_tensor(x):
+            x = torch.tensor(x)  # Ray hands over read-only arrays; torch wants writable ones
+        x = x.to(self.device, non_blocking=True)
+        module = self.modules[model]
+        t0 = time.perf_counter()
+        with torch.inference_mode():
+            y = module(x)
+            if self.device == "cuda":
+                torch.cuda.synchronize()
+        compute_s = time.perf_counter() - t0
+        timing = {"stage": self.stage, "rank": self.op_rank, "start_wall_s": start_wall,
+                  "compute_s": compute_s, "end_wall_s": time.time()}
+        timings = list(payload["timings"]) + [timing]
+        if self.op_rank != 0:
+            return {"x": None, "timings": timings}
+        if self.stage == self.pp - 1:
+            return {"summary": summarize(y), "timings": timings}
+        return {"x": y.cpu() if self.device == "cuda" else y, "timings": timings}
+
+
+def summarize(output) -> list[dict]:
+    """Per request: the L2 norm and first features of its output vector (responses stay small)."""
+    out = output.float().cpu()
+    norms = out.norm(dim=-1).tolist()
+    heads = out[:, :SUMMARY_HEAD].tolist()
+    return [{"norm": round(n, 6), "head": [round(v, 6) for v in h]} for n, h in zip(norms, heads)]

@@ -1,0 +1,85 @@
+"""The Ray Serve application: ``serve run alpa_serve_like.serve:app placement=placement.json``.
+
+``app`` is a Serve application builder: ``serve run`` (and ``serve deploy`` with a config file,
+``configs/serve_config.yaml``) call it with the ``key=value`` arguments. Arguments:
+
+* ``placement``: a placement JSON file (from ``alpa-serve-like place``). Without it a placement is
+  computed from the database and a declared expected load: ``models`` (``bert-tiny:2``),
+  ``num_devices``, ``rate``, ``cv``, ``slo_scale``, ``policy`` (see ``runtime.auto_placement``).
+* ``ingress``: ``fused`` (default: the controller serves HTTP itself, one hop less) or
+  ``separate`` (a stateless FastAPI ``Ingress`` deployment forwards to the controller);
+  ``ingress_replicas``: its replicas (default 1).
+* every field of ``RuntimeOptions`` (``max_batch_size=4``, ``device=cpu``, ``database=...``).
+
+Files are read here, in the process that builds the app, and their contents travel to the
+replicas, so relative paths work with ``serve run``; use absolute paths with ``serve deploy``.
+"""
+from __future__ import annotations
+
+from dataclasses import fields
+
+from .placement_spec import Placement
+from .profiling.database import ProfilingDatabase
+from .runtime.auto_placement import ExpectedLoad, plan_placement
+from .runtime.instances import instance_spec
+from .runtime.options import RuntimeOptions
+from .runtime.profiles import instance_profiles, load_database
+
+
+def build_app(args: dict | None = None):
+    """Build the Serve application (Ingress -> Controller) from ``serve run`` style arguments."""
+    args = dict(args or {})
+    placement_path = args.pop("placement", "")
+    ingress = str(args.pop("ingress", "fused"))
+    ingress_replicas = int(args.pop("ingress_replicas", 1))
+    if ingress not in ("fused", "separate"):
+        raise ValueError(f"ingress must be 'fused' or 'separate', got {ingress!r}")
+    load_keys = {f.name for f in fields(ExpectedLoad)}
+    load_args = {k: args.pop(k) for k in list(args) if k in load_keys}
+    options = RuntimeOptions.from_args(args)
+    database = load_database(options.database)
+    if placement_path:
+        if load_args:
+            raise ValueError(f"give either placement= or an expected load ({sorted(load_args)}), not both")
+        placement = Placement.load(placement_path)
+    else:
+        placement = plan_placement(_typed_load(load_args), database, options.profile_device,
+                                   options.max_batch_size, options.seed)
+    check_servable(placement)
+    profiles = instance_profiles(placement.models, database, options.profile_device)
+    shipped = ProfilingDatabase()
+    for profile in {p.name: p for p in profiles.values()}.values():
+        shipped.add(profile)
+    bound = (placement.to_dict(), options.to_dict(), shipped.to_plain())
+    if ingress == "fused":
+        from .controllers.serving_controller import ServingController
+
+        return ServingController.bind(*bound)
+    from .controllers.controller import Controller
+    from .controllers.ingress import Ingress
+
+    return Ingress.options(num_replicas=ingress_replicas).bind(Controller.bind(*bound), list(placement.models),
+                                                                options.max_body_bytes)
+
+
+def check_servable(placement: Placement) -> None:
+    """Fail before any actor starts if a group is empty or names a model outside the zoo."""
+    if not placement.groups:
+        raise ValueError("the placement has no groups")
+    for g, group in enumerate(placement.groups):
+        if not group.models:
+            raise ValueError(f"placement group {g} hosts no model; remove it or give it models")
+        for model in group.models:
+            instance_spec(model)
+
+
+def _typed_load(raw: dict) -> ExpectedLoad:
+    typed = {}
+    for f in fields(ExpectedLoad):
+        if f.name in raw:
+            typed[f.name] = type(f.default)(raw[f.name])
+    return ExpectedLoad(**typed)
+
+
+app = build_app
+"""``serve run alpa_serve_like.serve:app placement=...`` calls this builder with the arguments."""

@@ -1,0 +1,91 @@
+"""The Controller deployment: one replica that owns the placement's mesh groups and the scheduler.
+
+``ControllerBase`` is a thin shell around ``alpa_serve_like.runtime.controller_core.ControllerCore``:
+it builds the mesh groups (Ray placement groups + stage actors), wires Ray's actor-death errors
+and Prometheus metrics in, and exposes ``infer`` / ``models`` / ``stats`` / ``health``.
+``Controller`` is that class as a handle-only deployment behind the separate ``Ingress``;
+``serving_controller.ServingController`` is the same class serving HTTP itself (the default).
+Exactly one replica: routing and admission need one view of every group's clocks.
+"""
+from __future__ import annotations
+
+import logging
+
+import ray
+from ray import serve
+
+from ..placement_spec import Placement
+from ..profiling.database import ProfilingDatabase
+from ..runtime.controller_core import ControllerCore
+from ..runtime.instances import instance_spec
+from ..runtime.mesh_group import MeshGroup, resolve_use_gpu
+from ..runtime.metrics import ServeMetrics
+from ..runtime.options import RuntimeOptions
+from ..runtime.profiles import instance_profiles
+from ..runtime.requests import InferRequest
+
+logger = logging.getLogger("ray.serve")
+
+ACTOR_FAILURES = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError,
+                  ray.exceptions.ObjectLostError, ray.exceptions.OwnerDiedError)
+"""Errors meaning a stage actor (or an activation it held) is gone: the group must be recreated."""
+
+
+DEPLOYMENT_OPTIONS = dict(name="Controller", num_replicas=1, max_ongoing_requests=10_000,
+                          ray_actor_options={"num_cpus": 0.1}, health_check_period_s=10,
+                          graceful_shutdown_timeout_s=5)
+
+
+class ControllerBase:
+    """Routes, admits, batches and dispatches requests over the placement's mesh groups."""
+
+    def __init__(self, placement: dict, options: dict, profiles_db: dict):
+        self.placement = Placement.from_dict(placement)
+        self.options = RuntimeOptions(**options)
+        database = ProfilingDatabase.from_plain(profiles_db, where="profiles passed to the controller")
+        profiles = instance_profiles(self.placement.models, database, self.options.profile_device)
+        self.use_gpu = resolve_use_gpu(self.options)
+        self.core = ControllerCore(self.placement, profiles, self.options, self._make_group,
+                                   failure_types=ACTOR_FAILURES, metrics=ServeMetrics())
+        self.group_info = self.core.start()
+        logger.info("alpa_serve_like: serving %s on %s devices", self.placement.summary(),
+                    "GPU" if self.use_gpu else "CPU")
+
+    def _make_group(self, g: int, generation: int) -> MeshGroup:
+        return MeshGroup(g, self.placement.groups[g], self.options, use_gpu=self.use_gpu, generation=generation)
+
+    async def infer(self, model: str, length: int, tokens: tuple | None, slo_s: float | None,
+                    arrival_s: float) -> dict:
+        return await self.core.infer(InferRequest(model, length, tokens, slo_s), arrival_s)
+
+    def models(self) -> list[dict]:
+        out = []
+        for name in self.placement.models:
+            spec = instance_spec(name)
+            out.append({"name": name, "base": spec.name, "family": spec.family, "seq_len": spec.seq_len,
+                        "vocab_size": spec.vocab_size, "groups": self.placement.groups_hosting(name)})
+        return out
+
+    def stats(self) -> dict:
+        out = self.core.snapshot()
+        out["placement"] = self.placement.summary()
+        out["devices"] = "gpu" if self.use_gpu else "cpu"
+        return out
+
+    def health(self) -> dict:
+        groups = self.core.group_status()
+        up = sum(g["up"] for g in groups)
+        return {"status": "ok" if up == len(groups) else "degraded", "groups_up": up, "groups": len(groups)}
+
+    def actor_info(self) -> list[list[dict]]:
+        """Where each group's stage actors run (node ids, devices), for tests and debugging."""
+        return [self.core.groups[g].backend.info for g in range(len(self.core.groups))]
+
+    def __del__(self):
+        core = getattr(self, "core", None)
+        if core is not None:
+            core.shutdown()
+
+
+Controller = serve.deployment(**DEPLOYMENT_OPTIONS)(ControllerBase)
+"""Handle-only controller, behind ``ingress.Ingress`` (``ingress=separate``)."""

@@ -1,0 +1,48 @@
+"""The separate HTTP ingress deployment (FastAPI) that forwards to the Controller over a handle.
+
+Used with ``serve run alpa_serve_like.serve:app ingress=separate``; it can run several replicas
+and keeps HTTP parsing off the controller, at the cost of one more hop per request (the default,
+``ingress=fused``, serves HTTP from the controller itself: see ``serving_controller``). Routes and
+status codes are the same in both: ``controllers.http_common``.
+"""
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from ray import serve
+from ray.serve.handle import DeploymentHandle
+
+from ..runtime.instances import instance_spec
+from .http_common import infer_response
+
+api = FastAPI(title="alpa_serve_like", description="AlpaServe-style multi-model serving")
+
+
+@serve.deployment(max_ongoing_requests=10_000, ray_actor_options={"num_cpus": 0.1})
+@serve.ingress(api)
+class Ingress:
+    def __init__(self, controller: DeploymentHandle, models: list, max_body_bytes: int):
+        self.controller = controller
+        self.specs = {m: instance_spec(m) for m in models}
+        self.max_body_bytes = int(max_body_bytes)
+
+    async def _forward(self, parsed, arrival_s: float) -> dict:
+        return await self.controller.infer.remote(parsed.model, parsed.length, parsed.tokens,
+                                                  parsed.slo_s, arrival_s)
+
+    @api.post("/v1/models/{name}/infer")
+    async def infer(self, name: str, request: Request) -> JSONResponse:
+        return await infer_response(name, request, self.specs, self.max_body_bytes, self._forward)
+
+    @api.get("/v1/models")
+    async def models(self) -> JSONResponse:
+        return JSONResponse({"models": await self.controller.models.remote()})
+
+    @api.get("/v1/stats")
+    async def stats(self) -> JSONResponse:
+        return JSONResponse(await self.controller.stats.remote())
+
+    @api.get("/health")
+    async def health(self) -> JSONResponse:
+        try:
+            return JSONResponse(await self.controller.health.remote())
+        except Exception as exc:
+            return JSONResponse({"status": "down", "error": str(exc)}, status_code=503)

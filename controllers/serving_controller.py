@@ -1,0 +1,43 @@
+"""The controller serving HTTP itself (``ingress=fused``, the default): one hop less per request.
+
+Same routes and status codes as the separate ``Ingress`` (``controllers.http_common``), served
+from the controller's replica, so a request goes proxy -> controller -> stage actors. On a small
+machine the extra ingress -> controller handle call costs more than the model (see
+benchmarks/bench_runtime_overhead.py).
+"""
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+from ray import serve
+
+from ..runtime.instances import instance_spec
+from .controller import DEPLOYMENT_OPTIONS, ControllerBase
+from .http_common import infer_response
+
+api = FastAPI(title="alpa_serve_like", description="AlpaServe-style multi-model serving")
+
+
+@serve.deployment(**DEPLOYMENT_OPTIONS)
+@serve.ingress(api)
+class ServingController(ControllerBase):
+    def __init__(self, placement: dict, options: dict, profiles_db: dict):
+        super().__init__(placement, options, profiles_db)
+        self.specs = {m: instance_spec(m) for m in self.placement.models}
+
+    async def _serve(self, parsed, arrival_s: float) -> dict:
+        return await self.core.infer(parsed, arrival_s)
+
+    @api.post("/v1/models/{name}/infer")
+    async def http_infer(self, name: str, request: Request) -> JSONResponse:
+        return await infer_response(name, request, self.specs, self.options.max_body_bytes, self._serve)
+
+    @api.get("/v1/models")
+    async def http_models(self) -> JSONResponse:
+        return JSONResponse({"models": self.models()})
+
+    @api.get("/v1/stats")
+    async def http_stats(self) -> JSONResponse:
+        return JSONResponse(self.stats())
+
+    @api.get("/health")
+    async def http_health(self) -> JSONResponse:
+        return JSONResponse(self.health())

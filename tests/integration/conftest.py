@@ -1,0 +1,40 @@
+"""One Ray instance for the whole integration session, and a Serve HTTP proxy on a free port.
+
+Ray is started with ``address="local"`` so it never joins (or advertises itself to) another Ray
+instance on this machine, with a few logical CPUs and a small object store: the runtime's actors
+ask for fractional CPUs, so a 2-core machine runs everything.
+"""
+import socket
+
+import pytest
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="session")
+def ray_session():
+    import ray
+
+    ray.init(address="local", num_cpus=4, include_dashboard=False, object_store_memory=200 * 1024**2,
+             log_to_driver=False, namespace="alpa_serve_like_tests")
+    yield ray
+    try:
+        from ray import serve
+
+        serve.shutdown()
+    finally:
+        ray.shutdown()
+
+
+@pytest.fixture(scope="session")
+def serve_url(ray_session):
+    """Base URL of Serve's HTTP proxy (loopback, a free port) for this session."""
+    from ray import serve
+
+    port = free_port()
+    serve.start(http_options={"host": "127.0.0.1", "port": port})
+    return f"http://127.0.0.1:{port}"

@@ -1,0 +1,207 @@
+"""End to end through Ray Serve: a 2-group placement of 2-stage pipelines of tiny models on CPU.
+
+One app for the module (starting stage actors is the slow part); every test leaves it serving.
+"""
+import asyncio
+import json
+import os
+import signal
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+import pytest
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+
+ROOT = Path(__file__).resolve().parents[2]
+PLACEMENT = ROOT / "examples" / "placement_tiny.json"
+APP = "tiny"
+
+
+@pytest.fixture(scope="module")
+def app_url(serve_url):
+    from ray import serve
+
+    from alpa_serve_like.serve import build_app
+
+    serve.run(build_app({"placement": str(PLACEMENT), "device": "cpu", "max_batch_size": "4",
+                         "health_check_period_s": "0.5"}), name=APP, route_prefix="/")
+    yield serve_url
+    serve.delete(APP)
+
+
+def call(url, path, body=None, raw: bytes | None = None, timeout=60):
+    data = raw if raw is not None else (None if body is None else json.dumps(body).encode())
+    req = urllib.request.Request(url + path, data=data, method="POST" if data is not None else "GET")
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            return resp.status, json.loads(resp.read())
+    except urllib.error.HTTPError as err:
+        return err.code, json.loads(err.read())
+
+
+async def burst(url, requests, timeout=60):
+    """Send ``[(model, body), ...]`` at once; returns [(status, json)] in order."""
+    import aiohttp
+
+    async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
+        async def one(model, body):
+            async with session.post(f"{url}/v1/models/{model}/infer", json=body) as resp:
+                return resp.status, await resp.json(content_type=None)
+
+        return await asyncio.gather(*(one(m, b) for m, b in requests))
+
+
+def test_requests_flow_through_both_pipelines_with_a_stage_breakdown(app_url):
+    tokens = list(range(1, 33))
+    results = asyncio.run(burst(app_url, [("bert-tiny-0", {"input": tokens})] * 12))
+    assert all(status == 200 for status, _ in results), results
+    groups = {out["group"] for _, out in results}
+    assert groups == {0, 1}, "bert-tiny-0 is on both groups; a burst must use both"
+    # Both groups hold the same weights for bert-tiny-0, so the same tokens give the same output.
+    norms = {round(out["output"]["norm"], 3) for _, out in results}
+    assert len(norms) == 1
+    timing = results[0][1]["timing_ms"]
+    assert len(timing["stages"]) == 2 and timing["total"] >= sum(timing["stages"]) > 0
+
+    status, out = call(app_url, "/v1/models/gpt-tiny-0/infer", {"input": {"length": 64}, "slo_ms": 5000})
+    assert status == 200 and out["slo_met"] and len(out["output"]["head"]) == 4
+
+    status, models = call(app_url, "/v1/models")
+    assert status == 200
+    assert {m["name"]: m["groups"] for m in models["models"]} == {
+        "bert-tiny-0": [0, 1], "bert-tiny-1": [0], "gpt-tiny-0": [0, 1]}
+    status, health = call(app_url, "/health")
+    assert status == 200 and health["status"] == "ok"
+    status, stats = call(app_url, "/v1/stats")
+    assert stats["models"]["bert-tiny-0"]["ok"] >= 12 and stats["devices"] == "cpu"
+    assert set(stats["stage_compute_ms"]) == {"0", "1"}
+
+
+def test_bad_requests_get_4xx_and_do_not_disturb_good_ones(app_url):
+    good = [("bert-tiny-1", {"input": {"length": 16}})] * 6
+    bad_json = call(app_url, "/v1/models/bert-tiny-0/infer", raw=b'{"input": [1, 2')
+    results = asyncio.run(burst(app_url, good))
+    unknown = call(app_url, "/v1/models/bert-huge-7/infer", {"input": [1]})
+    oversized = call(app_url, "/v1/models/bert-tiny-0/infer", raw=b'{"input": [' + b"1," * 700_000 + b"1]}")
+    bad_token = call(app_url, "/v1/models/bert-tiny-0/infer", {"input": [1, 99999]})
+    bad_slo = call(app_url, "/v1/models/bert-tiny-0/infer", {"input": [1], "slo_ms": -3})
+    assert bad_json[0] == 400 and "not valid JSON" in bad_json[1]["error"]
+    assert unknown[0] == 404 and unknown[1]["known_models"] == ["bert-tiny-0", "bert-tiny-1", "gpt-tiny-0"]
+    assert oversized[0] == 413 and "over the limit" in oversized[1]["error"]
+    assert bad_token[0] == 400 and "token ids" in bad_token[1]["error"]
+    assert bad_slo[0] == 400
+    assert [s for s, _ in results] == [200] * 6
+
+
+def test_overload_is_rejected_at_arrival_with_503_and_a_reason(app_url):
+    body = {"input": {"length": 128}, "slo_ms": 60}
+    alone = call(app_url, "/v1/models/bert-tiny-1/infer", body)
+    assert alone[0] == 200, alone  # one request alone fits its SLO easily
+    # bert-tiny-1 lives on group 0 only: 80 simultaneous requests cannot all finish within 60 ms.
+    results = asyncio.run(burst(app_url, [("bert-tiny-1", body)] * 80))
+    statuses = [s for s, _ in results]
+    assert set(statuses) <= {200, 503}
+    rejected = [out for s, out in results if s == 503]
+    assert rejected, "an overload must be rejected at arrival"
+    assert all(out["reason"] == "slo" and out["predicted_latency_ms"] > 60 for out in rejected)
+    assert all("misses the SLO" in out["error"] for out in rejected)
+    stats = call(app_url, "/v1/stats")[1]["models"]["bert-tiny-1"]
+    assert stats["rejected"] >= len(rejected)
+
+
+def test_killed_stage_actor_fails_fast_and_its_group_is_recreated(app_url):
+    from ray import serve
+
+    controller = serve.get_deployment_handle("Controller", app_name=APP)
+    info = controller.actor_info.remote().result(timeout_s=30)
+    victim = info[0][1]["pid"]  # group 0, stage 1
+
+    async def traffic():
+        import aiohttp
+
+        outcomes = []
+        async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=60)) as session:
+            async def one(i):
+                model = "bert-tiny-1" if i % 2 else "bert-tiny-0"
+                async with session.post(f"{app_url}/v1/models/{model}/infer",
+                                        json={"input": {"length": 32}}) as resp:
+                    outcomes.append((time.time(), resp.status, await resp.json(content_type=None)))
+
+            tasks = []
+            for i in range(60):
+                if i == 20:
+                    os.kill(victim, signal.SIGKILL)
+                tasks.append(asyncio.ensure_future(one(i)))
+                await asyncio.sleep(0.02)
+            await asyncio.gather(*tasks)
+        return outcomes
+
+    outcomes = asyncio.run(traffic())
+    assert len(outcomes) == 60, "every request must get an answer"
+    failed = [out for _, status, out in outcomes if status != 200]
+    assert all(out["reason"] in ("group_failed", "group_down") for out in failed), failed
+    assert any(status != 200 for _, status, _ in outcomes), "the kill should have hit some requests"
+
+    deadline = time.time() + 90
+    while time.time() < deadline:
+        health = call(app_url, "/health")[1]
+        if health["status"] == "ok":
+            break
+        time.sleep(0.5)
+    assert health["status"] == "ok", health
+    status, out = call(app_url, "/v1/models/bert-tiny-1/infer", {"input": {"length": 8}})
+    assert status == 200 and out["group"] == 0
+    groups = call(app_url, "/v1/stats")[1]["groups"]
+    assert groups[0]["restarts"] == 1 and groups[0]["generation"] == 1 and groups[1]["restarts"] == 0
+    new_info = controller.actor_info.remote().result(timeout_s=30)
+    assert victim not in {a["pid"] for a in new_info[0]}
+
+
+def test_replay_writes_one_row_per_request_and_matches_the_simulator(app_url, tmp_path):
+    import numpy as np
+
+    from alpa_serve_like.placement_spec import Placement
+    from alpa_serve_like.profiling.database import ProfilingDatabase, default_database_path
+    from alpa_serve_like.runtime.profiles import instance_profiles
+    from alpa_serve_like.runtime.replay import compare_with_simulator, replay
+    from alpa_serve_like.simulator import SimOptions
+    from alpa_serve_like.trace.synthetic import make_workload
+
+    workload = make_workload(["bert-tiny-0", "gpt-tiny-0"], 25.0, 3.0, np.random.default_rng(3),
+                             slo_s=0.5, process="poisson")
+    result = replay(app_url, workload, length=32)
+    path = result.write_tsv(tmp_path / "replay.tsv")
+    rows = path.read_text().splitlines()
+    assert len(rows) == len(workload) + 1 and rows[0].startswith("request\tmodel")
+    assert result.max_send_lag_s() < 0.5
+    placement = Placement.load(PLACEMENT)
+    profiles = instance_profiles(placement.models, ProfilingDatabase.load(default_database_path()), "cpu")
+    cmp = compare_with_simulator(result, placement, profiles, SimOptions(max_batch_size=4))
+    assert cmp["simulated"] == 1.0  # a light load with a loose SLO: the simulator serves everything
+    assert abs(cmp["difference"]) <= 0.1, cmp
+
+
+def test_separate_ingress_deployment_serves_the_same_api(serve_url, tmp_path):
+    from ray import serve
+
+    from alpa_serve_like.parallel_config import ParallelConfig
+    from alpa_serve_like.placement_spec import GroupPlacement, Placement
+    from alpa_serve_like.serve import build_app
+
+    path = tmp_path / "one_group.json"
+    Placement((GroupPlacement(ParallelConfig(1, 1, 1), ("gpt-tiny-0",)),)).save(path)
+    serve.run(build_app({"placement": str(path), "device": "cpu", "ingress": "separate"}),
+              name="separate", route_prefix="/separate")
+    try:
+        base = serve_url + "/separate"
+        status, out = call(base, "/v1/models/gpt-tiny-0/infer", {"input": [5, 6, 7]})
+        assert status == 200 and out["group"] == 0 and len(out["timing_ms"]["stages"]) == 1
+        assert call(base, "/v1/models/bert-tiny-0/infer", {"input": [1]})[0] == 404
+        assert call(base, "/v1/models/gpt-tiny-0/infer", raw=b"[")[0] == 400
+        assert call(base, "/health")[1]["status"] == "ok"
+        assert call(base, "/v1/stats")[1]["models"]["gpt-tiny-0"]["ok"] == 1
+    finally:
+        serve.delete("separate")

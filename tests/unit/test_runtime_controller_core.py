@@ -1,0 +1,188 @@
+"""ControllerCore on fake groups (asyncio, no Ray): routing, admission, batching, failure recovery."""
+import asyncio
+import time
+
+import pytest
+
+from alpa_serve_like.parallel_config import ParallelConfig
+from alpa_serve_like.placement_spec import GroupPlacement, Placement
+from alpa_serve_like.runtime.controller_core import ControllerCore, Submission
+from alpa_serve_like.runtime.options import RuntimeOptions
+from alpa_serve_like.runtime.requests import InferRequest
+from builders import uniform_stage_profile
+
+STAGE_S = 0.02
+
+
+class FakeDeath(Exception):
+    """Stands for Ray's actor-died errors."""
+
+
+class FakeGroup:
+    """A pipeline of FIFO stages on the event loop; each stage sleeps STAGE_S * batch."""
+
+    def __init__(self, group_id, generation, pp, log):
+        self.group_id, self.generation, self.pp, self.log = group_id, generation, pp, log
+        self.dead = False
+        self.locks = None
+
+    def start(self):
+        return [{"group": self.group_id}]
+
+    async def start_async(self):
+        await asyncio.sleep(0.01)
+        return self.start()
+
+    async def check_alive(self):
+        if self.dead:
+            raise FakeDeath("ping: actor is dead")
+
+    def shutdown(self):
+        self.dead = True
+
+    def submit(self, model, tokens):
+        if self.locks is None:
+            self.locks = [asyncio.Lock() for _ in range(self.pp)]
+        loop = asyncio.get_running_loop()
+        first, last = loop.create_future(), loop.create_future()
+        self.log.append((self.group_id, self.generation, model, tokens.shape[0]))
+        loop.create_task(self._run(tokens, first, last))
+        return Submission(first=first, last=last)
+
+    async def _run(self, tokens, first, last):
+        timings = []
+        try:
+            for s in range(self.pp):
+                async with self.locks[s]:
+                    if self.dead:
+                        raise FakeDeath(f"stage {s} of group {self.group_id} died")
+                    start = time.time()
+                    await asyncio.sleep(STAGE_S * tokens.shape[0])
+                    timings.append({"stage": s, "rank": 0, "start_wall_s": start, "end_wall_s": time.time(),
+                                    "compute_s": time.time() - start})
+                if s == 0:
+                    first.set_result(None)
+            last.set_result({"summary": [{"norm": float(row.sum())} for row in tokens], "timings": timings})
+        except Exception as exc:
+            if not first.done():
+                first.set_result(None)  # stage 0 is free (its actor is gone)
+            last.set_exception(exc)
+
+
+def make_core(groups=((1, ("bert-tiny-0",)),), **opts):
+    placement = Placement(tuple(GroupPlacement(ParallelConfig(1, 1, pp), models) for pp, models in groups))
+    profiles = {m: uniform_stage_profile("bert-tiny", stage_s=STAGE_S) for m in placement.models}
+    log, backends = [], {}
+
+    def factory(g, generation):
+        backends[(g, generation)] = FakeGroup(g, generation, placement.groups[g].config.pp, log)
+        return backends[(g, generation)]
+
+    options = RuntimeOptions(health_check_period_s=0, **opts)
+    core = ControllerCore(placement, profiles, options, factory, failure_types=(FakeDeath,))
+    core.start()
+    return core, log, backends
+
+
+def request(model="bert-tiny-0", slo_ms=None, length=8):
+    return InferRequest(model, length, None, None if slo_ms is None else slo_ms / 1e3)
+
+
+def run(coro):
+    return asyncio.run(asyncio.wait_for(coro, 10))
+
+
+def test_one_request_gets_output_and_a_stage_breakdown():
+    core, log, _ = make_core(groups=((2, ("bert-tiny-0",)),))
+
+    async def go():
+        return await core.infer(request(length=5))
+
+    out = run(go())
+    assert out["status"] == 200 and out["group"] == 0 and out["batch_size"] == 1
+    assert len(out["timing_ms"]["stages"]) == 2
+    assert all(s >= STAGE_S * 1e3 * 0.9 for s in out["timing_ms"]["stages"])
+    assert out["timing_ms"]["total"] >= sum(out["timing_ms"]["stages"])
+    assert log == [(0, 0, "bert-tiny-0", 1)]
+    assert core.stats.snapshot()["models"]["bert-tiny-0"]["ok"] == 1
+
+
+def test_unknown_model_is_404_with_known_names():
+    core, _, _ = make_core()
+    out = run(core.infer(request(model="gpt-tiny-0")))
+    assert out["status"] == 404 and out["known_models"] == ["bert-tiny-0"]
+
+
+def test_admission_rejects_a_request_that_cannot_meet_its_slo():
+    core, log, _ = make_core()
+
+    async def go():
+        # 1-stage latency is 20 ms: a 5 ms SLO is rejected at arrival, a 200 ms one is served.
+        return await asyncio.gather(core.infer(request(slo_ms=5)), core.infer(request(slo_ms=200)))
+
+    rejected, served = run(go())
+    assert rejected["status"] == 503 and rejected["reason"] == "slo"
+    assert "misses the SLO" in rejected["error"] and rejected["predicted_latency_ms"] == pytest.approx(20, abs=2)
+    assert served["status"] == 200 and served["slo_met"]
+    assert len(log) == 1
+    snap = core.snapshot()["models"]["bert-tiny-0"]
+    assert snap["rejected"] == 1 and snap["ok"] == 1 and snap["attainment"] == 0.5
+
+
+def test_queued_requests_form_one_batch_behind_the_running_one():
+    core, log, _ = make_core(max_batch_size=4)
+
+    async def go():
+        return await asyncio.gather(*(core.infer(request()) for _ in range(5)))
+
+    outs = run(go())
+    assert [o["status"] for o in outs] == [200] * 5
+    assert [entry[3] for entry in log] == [1, 4]
+    assert sorted(o["batch_size"] for o in outs) == [1, 4, 4, 4, 4]
+
+
+def test_routing_spreads_load_over_two_groups_hosting_the_model():
+    core, log, _ = make_core(groups=((1, ("bert-tiny-0",)), (1, ("bert-tiny-0",))))
+
+    async def go():
+        return await asyncio.gather(*(core.infer(request()) for _ in range(4)))
+
+    outs = run(go())
+    assert sorted(o["group"] for o in outs) == [0, 0, 1, 1]
+
+
+def test_a_dead_stage_fails_requests_fast_then_the_group_comes_back():
+    core, log, backends = make_core(groups=((2, ("bert-tiny-0",)),))
+
+    async def go():
+        first = await core.infer(request())
+        backends[(0, 0)].dead = True  # the stage "actor" dies
+        t0 = time.time()
+        during = await asyncio.gather(*(core.infer(request()) for _ in range(3)))
+        failed_in_s = time.time() - t0
+        while not core.groups[0].up:  # recovery runs in the background
+            await asyncio.sleep(0.01)
+        after = await core.infer(request())
+        return first, during, failed_in_s, after
+
+    first, during, failed_in_s, after = run(go())
+    assert first["status"] == 200
+    assert [d["status"] for d in during] == [503] * 3
+    assert all(d["reason"] in ("group_failed", "group_down") for d in during)
+    assert any("died" in d["error"] for d in during)
+    assert failed_in_s < 1.0
+    assert after["status"] == 200
+    assert (0, 1) in backends and core.groups[0].restarts == 1
+    assert log[-1][:2] == (0, 1)
+
+
+def test_a_model_hosted_only_on_a_down_group_is_rejected_with_group_down():
+    core, _, backends = make_core(recover=False)
+
+    async def go():
+        backends[(0, 0)].dead = True
+        await core.infer(request())  # discovers the death
+        return await core.infer(request())
+
+    out = run(go())
+    assert out["status"] == 503 and out["reason"] == "group_down"

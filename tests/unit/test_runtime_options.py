@@ -1,0 +1,60 @@
+"""RuntimeOptions parsing, model instance names, and the serve command's argument mapping."""
+import argparse
+
+import pytest
+
+from alpa_serve_like.cli import serve_cmd
+from alpa_serve_like.parallel_config import ParallelConfig
+from alpa_serve_like.placement_spec import GroupPlacement, Placement
+from alpa_serve_like.runtime.instances import UnknownModelError, base_model_name, instance_seed, instance_spec
+from alpa_serve_like.runtime.options import RuntimeOptions, RuntimeOptionsError
+from alpa_serve_like.serve import check_servable
+
+
+def test_options_from_serve_run_strings_are_typed():
+    opts = RuntimeOptions.from_args({"max_batch_size": "4", "admission": "false", "default_slo_s": "0.5",
+                                     "device": "cpu"})
+    assert (opts.max_batch_size, opts.admission, opts.default_slo_s, opts.device) == (4, False, 0.5, "cpu")
+    assert RuntimeOptions(**opts.to_dict()) == opts
+
+
+@pytest.mark.parametrize("args, fragment", [
+    ({"max_batch": "4"}, "unknown runtime options ['max_batch']"),
+    ({"max_batch_size": "four"}, "max_batch_size='four': expected int"),
+    ({"device": "tpu"}, "device must be auto, cpu or gpu"),
+    ({"max_batch_size": "0"}, "max_batch_size must be >= 1"),
+    ({"correction_alpha": "2"}, "correction_alpha must be in [0, 1]"),
+])
+def test_bad_options_fail_with_a_message_naming_the_option(args, fragment):
+    with pytest.raises(RuntimeOptionsError, match=None) as err:
+        RuntimeOptions.from_args(args)
+    assert fragment in str(err.value)
+
+
+def test_instance_names_map_to_zoo_models():
+    assert base_model_name("bert-tiny-3") == "bert-tiny"
+    assert base_model_name("bert-tiny") == "bert-tiny"
+    assert instance_spec("gpt-tiny-12").name == "gpt-tiny"
+    with pytest.raises(UnknownModelError, match="not in the zoo"):
+        instance_spec("resnet-0")
+    assert instance_seed("bert-tiny-0", 0) == instance_seed("bert-tiny-0", 0)
+    assert instance_seed("bert-tiny-0", 0) != instance_seed("bert-tiny-1", 0)
+    assert instance_seed("bert-tiny-0", 0) != instance_seed("bert-tiny-0", 1)
+
+
+def test_check_servable_refuses_unknown_models_and_empty_groups():
+    ok = Placement((GroupPlacement(ParallelConfig(1, 2, 2), ("bert-tiny-0",)),))
+    check_servable(ok)
+    with pytest.raises(UnknownModelError):
+        check_servable(Placement((GroupPlacement(ParallelConfig(), ("llama-0",)),)))
+    with pytest.raises(ValueError, match="hosts no model"):
+        check_servable(Placement((GroupPlacement(ParallelConfig(), ()),)))
+
+
+def test_serve_command_maps_flags_to_app_arguments():
+    parser = argparse.ArgumentParser()
+    serve_cmd.add_arguments(parser)
+    args = parser.parse_args(["--placement", "p.json", "--max-batch-size", "4", "--option", "default_slo_s=0.2"])
+    assert serve_cmd.app_arguments(args) == {"max_batch_size": 4, "device": "auto", "placement": "p.json",
+                                             "default_slo_s": "0.2"}
+    assert args.host == "127.0.0.1"
