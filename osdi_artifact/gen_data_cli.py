@@ -1,0 +1,54 @@
+"""The command line shared by every ``gen_data_<experiment>`` script.
+
+``python -m alpa_serve_like.osdi_artifact.gen_data_<exp> [--quick] [--out X.tsv] [--jobs N]
+[--maf1-dir DIR] [--maf2-file FILE] [--model-sets S1,S3] [--traces maf1]``
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+
+from .runner import default_jobs, run_points
+from .suites import SUITES, points
+from .workloads import TraceSources
+
+
+def build_parser(experiment: str, description: str) -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog=f"python -m alpa_serve_like.osdi_artifact.gen_data_{experiment}",
+                                description=description)
+    p.add_argument("--quick", action="store_true", help="the reduced CI version (under 2 minutes on 2 cores)")
+    p.add_argument("--out", default=None, help=f"results TSV (default {experiment}[_quick].tsv); "
+                                               "an existing file is resumed")
+    p.add_argument("--jobs", type=int, default=None, help=f"worker processes (default: all cores, {default_jobs()})")
+    p.add_argument("--maf1-dir", default=None,
+                   help="real MAF1 (Azure Functions 2019): directory of the day CSVs, or a converted .npz; "
+                        "default: the synthetic stand-in")
+    p.add_argument("--maf2-file", default=None,
+                   help="real MAF2 (Azure Functions 2021): the invocation trace file, or a converted .npz; "
+                        "default: the synthetic stand-in")
+    p.add_argument("--trace-cache", default=".trace_cache", help="where converted real traces are cached")
+    p.add_argument("--model-sets", default=None, help="only these model sets, e.g. S3 or S1,S2")
+    p.add_argument("--traces", default=None, help="only these traces, e.g. maf1")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    return p
+
+
+def gen_data_main(experiment: str, argv: list[str] | None = None) -> int:
+    suite_fn = SUITES[experiment]
+    args = build_parser(experiment, suite_fn().description).parse_args(argv)
+    suite = suite_fn(quick=args.quick)
+    split = lambda s: [x.strip() for x in s.split(",") if x.strip()] if s else None
+    todo = points(suite, split(args.model_sets), split(args.traces))
+    if not todo:
+        print(f"gen_data_{experiment}: no points match --model-sets {args.model_sets} --traces {args.traces}",
+              file=sys.stderr)
+        return 2
+    out = args.out or f"{experiment}{'_quick' if args.quick else ''}.tsv"
+    sources = TraceSources(args.maf1_dir, args.maf2_file, args.trace_cache)
+    for trace in sorted({p.case.trace for p in todo}):
+        print(f"trace {trace}: {sources.source_text(trace)}", file=sys.stderr)
+    stats = run_points(todo, out, args.jobs, sources, progress=not args.no_progress)
+    print(f"{out}: {stats['ran']} points computed in {stats['seconds']:.1f} s "
+          f"({stats['done_before']} already there, {stats['errors']} where the policy could not place the case "
+          f"or failed; see the error column)")
+    return 0 if stats["failures"] == 0 else 1

@@ -1,0 +1,86 @@
+"""The TSV every ``gen_data_*`` writes and every ``plot_*`` reads: one row per (case, policy).
+
+Columns: the case fields (``suites.Case``), the policy and its label, the x value of the row's
+panel, the placement summary, test attainment, latency percentiles of served requests, goodput,
+solve time, the training attainment, what was trained and evaluated on, and an error text (empty
+when the point ran). ``key`` identifies a row so an interrupted run resumes where it stopped.
+"""
+from __future__ import annotations
+
+import csv
+import os
+from pathlib import Path
+from typing import Iterable
+
+from .suites import CASE_FIELDS
+
+RESULT_FIELDS = (
+    "policy", "label", "x", "placement", "num_groups", "num_replicas", "attainment", "p50_s", "p90_s", "p99_s",
+    "goodput_rps", "test_requests", "solve_s", "train_attainment", "trace_source", "trained_on", "evaluated_on",
+    "error",
+)
+COLUMNS = CASE_FIELDS + RESULT_FIELDS + ("key",)
+
+
+class ResultsFileError(ValueError):
+    """A results TSV that cannot be resumed or plotted."""
+
+
+def read_rows(path: str | os.PathLike) -> list[dict]:
+    """Rows of a results TSV as dicts of strings (an empty list if the file does not exist)."""
+    path = Path(path)
+    if not path.exists():
+        return []
+    with open(path, newline="") as f:
+        reader = csv.DictReader(f, delimiter="\t")
+        if reader.fieldnames is None:
+            return []
+        missing = [c for c in ("key", "policy", "attainment") if c not in reader.fieldnames]
+        if missing:
+            raise ResultsFileError(f"{path} is not a results TSV (no column {missing[0]!r}); "
+                                   f"choose another --out or delete it")
+        if tuple(reader.fieldnames) != COLUMNS:
+            raise ResultsFileError(f"{path} was written with other columns than this version writes; "
+                                   f"delete it (or choose another --out) to start over")
+        return list(reader)
+
+
+class RowWriter:
+    """Appends rows to a TSV (writing the header first if new), flushing each so a crash loses nothing."""
+
+    def __init__(self, path: str | os.PathLike):
+        self.path = Path(path)
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        new = not self.path.exists() or self.path.stat().st_size == 0
+        self._file = open(self.path, "a", newline="")
+        self._writer = csv.DictWriter(self._file, fieldnames=COLUMNS, delimiter="\t", lineterminator="\n",
+                                      extrasaction="raise")
+        if new:
+            self._writer.writeheader()
+            self._file.flush()
+
+    def write(self, row: dict) -> None:
+        self._writer.writerow({c: row.get(c, "") for c in COLUMNS})
+        self._file.flush()
+
+    def close(self) -> None:
+        self._file.close()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.close()
+
+
+def rewrite_in_order(path: str | os.PathLike, order: Iterable[str]) -> None:
+    """Rewrite ``path`` with rows sorted by the position of their key in ``order`` (unknown keys last)."""
+    rows = read_rows(path)
+    rank = {k: i for i, k in enumerate(order)}
+    rows.sort(key=lambda r: rank.get(r["key"], len(rank)))
+    tmp = Path(str(path) + ".tmp")
+    with open(tmp, "w", newline="") as f:
+        w = csv.DictWriter(f, fieldnames=COLUMNS, delimiter="\t", lineterminator="\n")
+        w.writeheader()
+        w.writerows(rows)
+    os.replace(tmp, path)

@@ -1,0 +1,113 @@
+"""Run the points of a suite in parallel over cores, appending one TSV row per point, resumable.
+
+``run_point`` is the whole computation of one row: build the case's workloads, run the policy on
+the training traffic, simulate the result on the evaluation traffic. ``run_points`` skips points
+whose key is already in the TSV, farms the rest out to ``jobs`` worker processes (one point at a
+time each, so the anytime policy gets a whole core for its budget), writes rows as they finish
+with a tqdm progress bar, and finally rewrites the file in suite order.
+"""
+from __future__ import annotations
+
+import math
+import multiprocessing
+import os
+import sys
+import time
+import traceback
+from dataclasses import asdict
+from typing import Sequence
+
+from .results import RowWriter, read_rows, rewrite_in_order
+from .suites import Point
+from .workloads import TraceSources, build_case
+
+
+def _fmt(x: float, digits: int = 6) -> str:
+    return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
+
+
+def run_point(point: Point, sources: TraceSources = TraceSources()) -> dict:
+    """The TSV row of ``point`` (errors of the policy or the inputs become the row's ``error``)."""
+    from ..placement import PlacementInfeasibleError, PlacementOptions
+    from ..placement.evaluate import describe_workload, summarize
+    from ..placement_spec import PlacementSchedule
+    from ..simulator import SimOptions, simulate
+    from .policies import run
+
+    case, spec = point.case, point.policy
+    row = {**{k: v for k, v in asdict(case).items()}, "policy": spec.id, "label": spec.label,
+           "x": _fmt(case.x), "key": point.key}
+    try:
+        cluster, models, profiles, train, test = build_case(case, sources)
+    except (ValueError, OSError) as exc:
+        return {**row, "error": f"inputs: {exc}", "attainment": "nan"}
+    row.update(trace_source=train.meta.get("source", case.trace), test_requests=len(test),
+               trained_on=describe_workload(train), evaluated_on=describe_workload(test))
+    options = PlacementOptions(time_budget_s=case.time_budget_s, oracle=spec.oracle)
+    try:
+        placement, solve_s = run(spec, cluster, models, profiles, train, test, options, case.seed)
+    except (PlacementInfeasibleError, ValueError) as exc:
+        return {**row, "error": f"{spec.name}: {exc}", "attainment": "nan"}
+    result = simulate(placement, test, profiles, SimOptions())
+    pct = result.latency_percentiles_s((50, 90, 99))
+    first = placement.segments[0] if isinstance(placement, PlacementSchedule) else placement
+    train_att = placement.meta.get("train_attainment", float("nan")) if not isinstance(placement, PlacementSchedule) else float("nan")
+    row.update(placement=summarize(placement), num_groups=len(first.groups),
+               num_replicas=sum(len(g.models) for g in first.groups), attainment=_fmt(result.attainment),
+               p50_s=_fmt(pct["p50"]), p90_s=_fmt(pct["p90"]), p99_s=_fmt(pct["p99"]),
+               goodput_rps=_fmt(result.goodput_rps), solve_s=_fmt(solve_s, 4),
+               train_attainment=_fmt(float(train_att)), error="")
+    return row
+
+
+def _work(args) -> dict:
+    point, sources = args
+    try:
+        return run_point(point, sources)
+    except Exception:  # a bug in one point must not lose the finished rows of the others
+        row = {**asdict(point.case), "policy": point.policy.id, "label": point.policy.label,
+               "x": _fmt(point.case.x), "key": point.key, "attainment": "nan"}
+        return {**row, "error": "crash: " + traceback.format_exc(limit=3).replace("\n", " | ").replace("\t", " ")}
+
+
+def default_jobs() -> int:
+    return max(1, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1))
+
+
+def run_points(points: Sequence[Point], out: str, jobs: int | None = None, sources: TraceSources = TraceSources(),
+               progress: bool = True) -> dict:
+    """Compute every point not yet in ``out``.
+
+    Returns counts: ``done_before``, ``ran``, ``errors`` (rows with an error text: a policy that
+    cannot place the case is a result, not a failure), ``failures`` (rows whose inputs could not be
+    built or whose computation crashed) and ``seconds``.
+    """
+    from tqdm import tqdm
+
+    done = {r["key"] for r in read_rows(out)}
+    todo = [p for p in points if p.key not in done]
+    jobs = max(1, min(jobs or default_jobs(), len(todo) or 1))
+    # Heavy cases first: the longest points then do not end up alone at the tail of the run.
+    todo.sort(key=lambda p: -(p.case.num_devices * p.case.duration_s * p.case.rate_scale))
+    tic = time.perf_counter()
+    errors = failures = 0
+    with RowWriter(out) as writer, tqdm(total=len(todo), disable=not progress, unit="pt", file=sys.stderr,
+                                        desc=os.path.basename(out), dynamic_ncols=True) as bar:
+        def record(row):
+            nonlocal errors, failures
+            writer.write(row)
+            errors += bool(row.get("error"))
+            failures += str(row.get("error", "")).startswith(("crash:", "inputs:"))
+            bar.set_postfix_str(f"{row['model_set']} {row['sweep']}={row['x']} {row['policy']}", refresh=False)
+            bar.update(1)
+
+        if jobs == 1:
+            for p in todo:
+                record(_work((p, sources)))
+        elif todo:
+            with multiprocessing.get_context("spawn").Pool(jobs) as pool:
+                for row in pool.imap_unordered(_work, [(p, sources) for p in todo], chunksize=1):
+                    record(row)
+    rewrite_in_order(out, [p.key for p in points])
+    return {"done_before": len(points) - len(todo), "ran": len(todo), "errors": errors, "failures": failures,
+            "seconds": time.perf_counter() - tic}

@@ -1,0 +1,141 @@
+"""From a ``Case`` to what a policy and the simulator need: cluster, models, profiles, train and test traffic.
+
+Traffic comes from the real Azure Functions trace when the user gave its files (``TraceSources``),
+replayed per fit window as Gamma processes (``trace.azure_functions.replay``), or else from the
+labelled synthetic stand-in (``standin``). Either way:
+
+- the training workload is the window ``[0, duration)`` of the trace drawn with ``seed``;
+- the evaluation workload is drawn with another seed from the window ``test_offset`` durations
+  later (0: the same window), with ``test_rate_scale`` and ``test_cv_scale`` applied on top;
+- the real trace's rate is normalised so its mean total rate over the window is ``case.total_rate``
+  (AlpaServe likewise rescales the trace to the cluster); ``rate_scale`` and ``cv_scale`` then act
+  as in the paper.
+Models are ``{base}-{i}`` copies sharing their base model's V100 profile.
+"""
+from __future__ import annotations
+
+import functools
+import os
+import zlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from ..hardware import GiB, ClusterSpec
+from ..parallel_config import ParallelConfig
+from ..trace.workload import Workload
+from .standin import STAND_INS, stand_in_workload
+from .suites import MODEL_SETS, Case
+
+DEVICE = "v100-16gb"
+TEST_SEED_OFFSET = 1000
+"""The evaluation traffic of seed s is drawn with seed s + 1000 (never the training draw)."""
+
+REAL_TRACE_START_S = {"maf1": 9 * 3600.0, "maf2": 9 * 3600.0}
+"""Where the replayed window of a real trace starts (day 1, 09:00: busy daytime traffic)."""
+
+
+@dataclass(frozen=True)
+class TraceSources:
+    """Real trace files given by the user; None means: use the synthetic stand-in."""
+
+    maf1: str | None = None
+    """MAF1: a directory of invocations_per_function_md.anon.dNN.csv files, or a converted .npz cache."""
+    maf2: str | None = None
+    """MAF2: the AzureFunctionsInvocationTraceForTwoWeeksJan2021.txt file, or a converted .npz cache."""
+    cache_dir: str = ".trace_cache"
+    """Where converted real traces are cached (converting MAF1 takes minutes; loading seconds)."""
+
+    def path(self, trace: str) -> str | None:
+        return getattr(self, trace, None)
+
+    def source_text(self, trace: str) -> str:
+        p = self.path(trace)
+        return f"real {trace.upper()} ({p})" if p else STAND_INS[trace].description
+
+
+@functools.lru_cache(maxsize=None)
+def base_profiles():
+    from ..profiling.database import ProfilingDatabase, default_database_path
+
+    return ProfilingDatabase.load(default_database_path()).for_device(DEVICE)
+
+
+@functools.lru_cache(maxsize=16)
+def models_of(model_set: str):
+    """(model names, profiles) of a model set."""
+    from ..placement import instantiate_models
+
+    if model_set not in MODEL_SETS:
+        raise ValueError(f"unknown model set {model_set!r} (known: {', '.join(MODEL_SETS)})")
+    return instantiate_models(dict(MODEL_SETS[model_set]), base_profiles())
+
+
+def cluster_of(case: Case) -> ClusterSpec:
+    return ClusterSpec(num_devices=case.num_devices, devices_per_node=case.devices_per_node,
+                       memory_budget_bytes=int(case.memory_budget_gib * GiB), device_type=DEVICE)
+
+
+def slos_of(models, profiles, slo_scale: float) -> np.ndarray:
+    """SLO of each model: ``slo_scale`` x its latency on one device at batch 1."""
+    single = ParallelConfig(1, 1, 1)
+    out = []
+    for m in models:
+        entry = profiles[m].configs.get(single)
+        lat = entry.total_latency_s(1) if entry else min(e.total_latency_s(min(e.batch_sizes))
+                                                        for e in profiles[m].configs.values())
+        out.append(slo_scale * lat)
+    return np.asarray(out)
+
+
+@functools.lru_cache(maxsize=2)
+def _load_real(trace: str, path: str, cache_dir: str):
+    from ..trace.azure_functions import convert_maf1, convert_maf2, load_function_trace
+
+    if path.endswith(".npz"):
+        return load_function_trace(path)
+    cache = Path(cache_dir) / f"{trace}-{zlib.crc32(os.path.abspath(path).encode()):08x}.npz"
+    if cache.exists():
+        return load_function_trace(cache)
+    print(f"converting {trace.upper()} {path} to {cache} (once) ...", flush=True)
+    convert = convert_maf1 if trace == "maf1" else convert_maf2
+    return convert(path, cache)[1]
+
+
+def _real_workload(case: Case, sources: TraceSources, models, slo, start_s: float, rng, rate_scale, cv_scale):
+    from ..trace.azure_functions import TraceWindow, replay
+
+    t = _load_real(case.trace, sources.path(case.trace), sources.cache_dir)
+    begin = REAL_TRACE_START_S[case.trace] + start_s
+    window = TraceWindow(begin, begin + case.duration_s)
+    observed = t.function_totals(window).sum() / window.length_s
+    if observed <= 0:
+        raise ValueError(f"{case.trace.upper()} window [{window.start_s}, {window.end_s}) s has no requests; "
+                         f"choose another start in REAL_TRACE_START_S")
+    fit_window_s = max(60.0, min(600.0, 60.0 * (case.duration_s // 60)))
+    w = replay(t, list(models), window, mode="gamma", rng=rng, slo_s=slo, mapping="striped",
+               rate_scale=rate_scale * case.total_rate / observed, cv_scale=cv_scale, fit_window_s=fit_window_s)
+    w.meta["source"] = sources.source_text(case.trace)
+    return w
+
+
+def _draw(case: Case, sources: TraceSources, models, slo, start_s: float, seed: int, rate_scale: float,
+          cv_scale: float) -> Workload:
+    rng = np.random.default_rng(seed)
+    if sources.path(case.trace):
+        return _real_workload(case, sources, models, slo, start_s, rng, rate_scale, cv_scale)
+    if case.trace not in STAND_INS:
+        raise ValueError(f"unknown trace {case.trace!r} (known: {', '.join(STAND_INS)})")
+    return stand_in_workload(STAND_INS[case.trace], models, case.total_rate, start_s, case.duration_s, rng, slo,
+                             rate_scale, cv_scale)
+
+
+def build_case(case: Case, sources: TraceSources = TraceSources()):
+    """(cluster, models, profiles, train workload, test workload) of ``case``."""
+    models, profiles = models_of(case.model_set)
+    slo = slos_of(models, profiles, case.slo_scale)
+    train = _draw(case, sources, models, slo, 0.0, case.seed, case.rate_scale, case.cv_scale)
+    test = _draw(case, sources, models, slo, case.test_offset * case.duration_s, case.seed + TEST_SEED_OFFSET,
+                 case.rate_scale * case.test_rate_scale, case.cv_scale * case.test_cv_scale)
+    return cluster_of(case), models, profiles, train, test

@@ -1,0 +1,38 @@
+"""The demo without Ray: traffic from the real trace (or the stand-in), placement, simulation, plot."""
+import json
+
+import numpy as np
+import pytest
+
+from alpa_serve_like.demo import DemoConfig, run_demo
+from alpa_serve_like.demo_traffic import STREAMS, demo_traffic, find_trace_dir
+
+TRACE = find_trace_dir()
+
+
+@pytest.mark.skipif(TRACE is None, reason="Azure LLM trace not found under ../shared/data")
+def test_trace_traffic_is_compressed_to_the_target_rate_and_split_in_four():
+    slo = np.full(4, 0.1)
+    t = demo_traffic(TRACE, 30.0, 25.0, slo, np.random.default_rng(0))
+    assert t.test.model_names == tuple(s[2] for s in STREAMS)
+    assert 0.5 * 25 < len(t.test) / 30.0 < 1.5 * 25
+    assert t.test.arrival_s.min() >= 0 and t.test.arrival_s.max() < 30.0
+    assert set(np.unique(t.test.model_id)) == {0, 1, 2, 3}
+    # training traffic is the trace before the replayed window
+    assert t.train.meta["window_s"][1] == t.test.meta["window_s"][0]
+    assert "Azure LLM" in t.source and "STAND-IN" not in t.source
+
+
+def test_stand_in_is_labelled():
+    t = demo_traffic(None, 10.0, 20.0, np.full(4, 0.1), np.random.default_rng(0))
+    assert "SYNTHETIC STAND-IN" in t.source and len(t.test) > 50
+
+
+def test_offline_demo_writes_placement_summary_and_plot(tmp_path):
+    lines = []
+    report = run_demo(DemoConfig(out_dir=str(tmp_path), live=False, duration_s=10.0), log=lines.append)
+    assert (tmp_path / "placement.json").exists() and (tmp_path / "demo.png").stat().st_size > 10_000
+    summary = json.loads((tmp_path / "summary.json").read_text())
+    assert 0.0 <= summary["simulated"]["attainment"] <= 1.0
+    assert summary["live"] == {} and report.live_error == ""
+    assert any(line.startswith("[demo 5/5]") for line in lines)

@@ -1,0 +1,95 @@
+"""osdi_artifact: the stand-in traces, the suites as data, and the results TSV (no simulation)."""
+import numpy as np
+import pytest
+
+from alpa_serve_like.osdi_artifact import results, suites
+from alpa_serve_like.osdi_artifact.standin import STAND_INS, StandInSpec, stand_in_fits, stand_in_workload
+
+
+def test_stand_in_structure_is_prefix_stable_and_normalised():
+    spec = STAND_INS["maf1"]
+    short, long = stand_in_fits(spec, 12, 5), stand_in_fits(spec, 12, 40)
+    np.testing.assert_array_equal(short.rate, long.rate[:, :5])
+    np.testing.assert_array_equal(short.cv, long.cv)
+    # shares sum to 1 in expectation: the drift multiplier has mean 1
+    assert abs(long.rate.sum(axis=0).mean() - 1.0) < 0.15
+    assert len(np.unique(np.round(long.cv, 6))) == 12, "every model has its own CV"
+
+
+def test_stand_in_workload_rate_and_scales():
+    spec = StandInSpec("maf1", alpha=0.0, cv_median=1.0, cv_sigma=0.0, drift_sigma=0.0, drift_phi=0.0)
+    names = [f"m-{i}" for i in range(4)]
+    slo = np.ones(4)
+    w = stand_in_workload(spec, names, 40.0, 0.0, 600.0, np.random.default_rng(0), slo)
+    assert abs(len(w) / 600.0 - 40.0) < 2.0
+    w2 = stand_in_workload(spec, names, 40.0, 0.0, 600.0, np.random.default_rng(0), slo, rate_scale=2.0)
+    assert abs(len(w2) / 600.0 - 80.0) < 3.0
+    bursty = stand_in_workload(spec, names, 40.0, 0.0, 600.0, np.random.default_rng(1), slo, cv_scale=4.0)
+    gaps = lambda wl: np.diff(wl.arrival_s[wl.model_id == 0])
+    cv = lambda g: g.std() / g.mean()
+    assert cv(gaps(w)) == pytest.approx(1.0, abs=0.15)
+    assert cv(gaps(bursty)) > 2.5
+    later = stand_in_workload(spec, names, 40.0, 1200.0, 60.0, np.random.default_rng(0), slo)
+    assert later.arrival_s.min() >= 0 and later.arrival_s.max() < 60.0
+
+
+def test_points_expand_every_sweep_with_unique_keys():
+    for name, make in suites.SUITES.items():
+        for quick in (False, True):
+            suite = make(quick=quick)
+            pts = suites.points(suite)
+            per_base = sum(len(s.values) for s in suite.sweeps) * len(suite.policies)
+            assert len(pts) == per_base * len(suite.base_cases), name
+            assert len({p.key for p in pts}) == len(pts), name
+
+
+def test_relative_device_sweep_rounds_to_whole_nodes():
+    base = suites.Case("e2e", "S2", "maf1", 96, 10.0, 60.0)
+    suite = suites.Suite("t", (base,), (suites.Sweep("num_devices", (0.25, 0.33, 2.0), relative=True),),
+                         (suites.ALPASERVE,))
+    assert [p.case.num_devices for p in suites.points(suite)] == [24, 32, 192]
+    with pytest.raises(ValueError, match="not sweepable"):
+        suites.Sweep("duration_s", (1.0,))
+
+
+def test_filters_by_model_set_and_trace():
+    pts = suites.points(suites.e2e_suite(), model_sets=["S3"], traces=["maf2"])
+    assert pts and {(p.case.model_set, p.case.trace) for p in pts} == {("S3", "maf2")}
+
+
+def test_results_file_with_other_columns_is_refused(tmp_path):
+    bad = tmp_path / "x.tsv"
+    bad.write_text("key\tpolicy\tattainment\n1\tp\t0.5\n")
+    with pytest.raises(results.ResultsFileError, match="other columns"):
+        results.read_rows(bad)
+    other = tmp_path / "y.tsv"
+    other.write_text("a\tb\n1\t2\n")
+    with pytest.raises(results.ResultsFileError, match="not a results TSV"):
+        results.read_rows(other)
+
+
+def test_real_trace_files_replace_the_stand_in(tmp_path):
+    """Tiny MAF1 and MAF2 files in the real formats: the case's traffic comes from them, scaled to
+    the suite's total rate, and the evaluation draw differs from the training draw."""
+    from builders import write_maf1_day, write_maf2
+
+    from alpa_serve_like.osdi_artifact.workloads import REAL_TRACE_START_S, TraceSources, build_case
+
+    rng = np.random.default_rng(0)
+    start = REAL_TRACE_START_S["maf2"]
+    rows = [(f"app{f}", "f", float(start + t + 0.01), 0.01)
+            for f in range(60) for t in np.sort(rng.uniform(0, 120, 20 + f))]
+    maf2 = write_maf2(tmp_path / "maf2.txt", rows)
+    minute0 = int(REAL_TRACE_START_S["maf1"] // 60) + 1
+    maf1_dir = tmp_path / "maf1"
+    maf1_dir.mkdir()
+    write_maf1_day(maf1_dir, 1, [(f"o{f}", "a", "f", "http", {minute0: 5 + f, minute0 + 1: 3 + f}) for f in range(60)])
+    sources = TraceSources(str(maf1_dir), str(maf2), str(tmp_path / "cache"))
+    for trace in ("maf1", "maf2"):
+        case = suites.Case("t", "S1", trace, 16, 40.0, 120.0)
+        _, models, _, train, test = build_case(case, sources)
+        assert train.meta["source"].startswith(f"real {trace.upper()}")
+        assert train.model_names == tuple(models)
+        assert abs(len(train) / 120.0 - 40.0) < 8.0, "rate normalised to the case's total rate"
+        assert not np.array_equal(train.arrival_s[:10], test.arrival_s[:10])
+    assert len(list((tmp_path / "cache").glob("*.npz"))) == 2, "raw files converted once to caches"
