@@ -11,6 +11,7 @@ the application builder in ``alpa_serve_like.serve``):
 * ``requests``         the HTTP request format and its validation (400/404/413)
 * ``stats`` / ``metrics``  ``/v1/stats`` JSON and Prometheus metrics (ray.serve.metrics)
 * ``replay``           open-loop replay client (asyncio + aiohttp), TSV, simulator comparison
+* ``calibration``      overheads and stage times a replay saw (proxy, queue, hops), for the simulator
 * ``profiles`` / ``instances`` / ``auto_placement``  profiles, model instances, placement from load
 
 Importing this package imports neither Ray nor torch; the modules that need them do.

@@ -170,15 +170,30 @@ def replay(url: str, workload: Workload, **kwargs) -> ReplayResult:
 
 
 def compare_with_simulator(result: ReplayResult, placement, profiles: Mapping, sim_options=None) -> dict:
-    """Live vs simulated SLO attainment of the same placement and workload (overall and per model)."""
-    from ..simulator import SimOptions, simulate
+    """Live vs simulated SLO attainment of the same placement and workload (overall and per model).
 
-    sim = simulate(placement, result.workload, profiles, sim_options or SimOptions())
-    live_per, sim_per = result.per_model_attainment(), sim.per_model_attainment
+    Both sides count the same requests: with ``sim_options.warmup_s`` > 0 the requests arriving in
+    the first ``warmup_s`` seconds are simulated (and were served) but left out of both attainments.
+    Give the simulator the overheads the live path really has (``runtime.calibration``), or it
+    compares a model of the stage compute alone with latencies measured at the client."""
+    from ..simulator import SimOptions, simulate
+    from ..simulator.run import measured_mask
+
+    options = sim_options or SimOptions()
+    sim = simulate(placement, result.workload, profiles, options)
+    w = result.workload
+    counted = measured_mask(w.arrival_s, options.warmup_s)
+    good = result.good
+    live = float(good[counted].mean()) if counted.any() else math.nan
+    live_per = {name: float(good[counted & (w.model_id == i)].mean()) for i, name in enumerate(w.model_names)
+                if np.any(counted & (w.model_id == i))}
+    sim_per = sim.per_model_attainment
     return {
-        "live": result.attainment, "simulated": float(sim.attainment),
-        "difference": result.attainment - float(sim.attainment),
+        "live": live, "simulated": float(sim.attainment),
+        "difference": live - float(sim.attainment),
         "per_model": {m: {"live": live_per[m], "simulated": float(sim_per.get(m, math.nan))} for m in live_per},
         "simulated_rejected": sim.rejected,
         "live_outcomes": result.counts(),
+        "counted_requests": int(counted.sum()),
+        "warmup_s": float(options.warmup_s),
     }
