@@ -20,8 +20,8 @@ import os
 from pathlib import Path
 
 from ..parallel_config import ParallelConfig
-from ..profile import ConfigProfile, ModelProfile, ProfileError
-from .database import DatabaseError, ProfilingDatabase
+from ..profile import ConfigProfile, ModelProfile
+from .database import DatabaseError, ProfilingDatabase, imported_profile
 
 COLUMNS = (
     "ModelName", "BS", "#Microbatch", "DP", "OP", "PP", "#GPU", "MeanTime(s)", "StdTime(s)", "TFLOPs",
@@ -124,12 +124,7 @@ def parse_benchmark_tsv(text: str, device: str, where: str = "benchmark.tsv") ->
             )
             for config, entry in per_config.items()
         }
-        profile = ModelProfile(name=model, device=device, configs=configs, spec=None, source=SOURCE)
-        try:
-            profile.validate()
-        except ProfileError as exc:
-            raise DatabaseError(f"{where}: {exc}") from None
-        profiles.append(profile)
+        profiles.append(imported_profile(model, device, configs, SOURCE, where))
     return profiles
 
 

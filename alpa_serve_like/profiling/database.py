@@ -203,6 +203,19 @@ class ProfilingDatabase:
         return cls.from_plain(data, where=str(path))
 
 
+def imported_profile(name: str, device: str, configs: dict, source: str, where: str) -> ModelProfile:
+    """A spec-less profile read from a foreign format, validated; errors name ``where``.
+
+    Shared by the legacy-pickle and benchmark-TSV importers so both report problems alike.
+    """
+    profile = ModelProfile(name=name, device=device, configs=configs, spec=None, source=source)
+    try:
+        profile.validate()
+    except ProfileError as exc:
+        raise DatabaseError(f"{where}: {exc}") from None
+    return profile
+
+
 class _BuiltinsOnlyUnpickler(pickle.Unpickler):
     """Refuses every global: builtin containers and scalars need none, anything else is unsafe."""
 

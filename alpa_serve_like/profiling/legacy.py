@@ -22,8 +22,8 @@ import pickle
 import struct
 
 from ..parallel_config import ParallelConfig
-from ..profile import ConfigProfile, ModelProfile, ProfileError
-from .database import FORMAT, DatabaseError, ProfilingDatabase, read_database_file
+from ..profile import ConfigProfile, ModelProfile
+from .database import FORMAT, DatabaseError, ProfilingDatabase, imported_profile, read_database_file
 
 DEFAULT_LEGACY_DEVICE = "v100-16gb"
 """AlpaServe's published database was measured on V100-16GB (AWS p3.16xlarge)."""
@@ -314,12 +314,7 @@ def profiles_from_legacy(data: object, device: str, where: str = "legacy databas
         for key, record in para_dict.items():
             config = _parallel_config(key, f"{where}: model {name!r}")
             configs[config] = _config_profile(config, record, f"{where}: model {name!r} {config.key}")
-        profile = ModelProfile(name=name, device=device, configs=configs, spec=None, source=SOURCE)
-        try:
-            profile.validate()
-        except ProfileError as exc:
-            raise DatabaseError(f"{where}: {exc}") from None
-        profiles.append(profile)
+        profiles.append(imported_profile(name, device, configs, SOURCE, where))
     return profiles
 
 
