@@ -5,10 +5,10 @@ cost model, simulator, placement optimizer (``alpa_serve_like.placement``), trac
 (``alpa_serve_like.trace``) and Ray runtime (``alpa_serve_like.controllers``,
 ``alpa_serve_like.runtime``) live in sub-packages.
 """
-from .hardware import BUILTIN_DEVICES, ClusterSpec, DeviceSpec, get_device
-from .model_spec import ModelSpec
-from .parallel_config import ParallelConfig
-from .profile import ConfigProfile, ModelProfile, ProfileError
+from alpa_serve_like.core.hardware import BUILTIN_DEVICES, ClusterSpec, DeviceSpec, get_device
+from alpa_serve_like.core.model_spec import ModelSpec
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.model_profile import ConfigProfile, ModelProfile, ProfileError
 
 __version__ = "0.1.0"
 

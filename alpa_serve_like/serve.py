@@ -18,12 +18,12 @@ from __future__ import annotations
 
 from dataclasses import fields
 
-from .placement_spec import Placement
-from .profiling.database import ProfilingDatabase
-from .runtime.auto_placement import ExpectedLoad, plan_placement
-from .runtime.instances import instance_spec
-from .runtime.options import RuntimeOptions
-from .runtime.profiles import instance_profiles, load_database
+from alpa_serve_like.core.plan import Placement
+from alpa_serve_like.profiling.database import ProfilingDatabase
+from alpa_serve_like.runtime.auto_placement import ExpectedLoad, plan_placement
+from alpa_serve_like.core.instances import instance_spec
+from alpa_serve_like.runtime.options import RuntimeOptions
+from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
 
 
 def build_app(args: dict | None = None):
@@ -52,11 +52,11 @@ def build_app(args: dict | None = None):
         shipped.add(profile)
     bound = (placement.to_dict(), options.to_dict(), shipped.to_plain())
     if ingress == "fused":
-        from .controllers.serving_controller import ServingController
+        from alpa_serve_like.controllers.serving_controller import ServingController
 
         return ServingController.bind(*bound)
-    from .controllers.controller import Controller
-    from .controllers.ingress import Ingress
+    from alpa_serve_like.controllers.controller import Controller
+    from alpa_serve_like.controllers.ingress import Ingress
 
     return Ingress.options(num_replicas=ingress_replicas).bind(Controller.bind(*bound), list(placement.models),
                                                                 options.max_body_bytes)

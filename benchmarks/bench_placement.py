@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from alpa_serve_like.hardware import ClusterSpec, GiB
+from alpa_serve_like.core.hardware import ClusterSpec, GiB
 from alpa_serve_like.placement import PlacementOptions, instantiate_models
 from alpa_serve_like.placement.evaluate import compare_policies, format_table, write_tsv
 from alpa_serve_like.profiling.database import ProfilingDatabase, default_database_path

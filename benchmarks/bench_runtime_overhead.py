@@ -44,7 +44,7 @@ def plain_app(model: str, torch_threads: int):
             import torch
 
             from alpa_serve_like.models import build_model
-            from alpa_serve_like.zoo import get_spec
+            from alpa_serve_like.core.zoo import get_spec
 
             torch.set_num_threads(threads)
             self.torch = torch
@@ -118,7 +118,7 @@ def raw_compute_s(model: str, length: int, threads: int, n: int = 200) -> np.nda
     import torch
 
     from alpa_serve_like.models import build_model, random_token_ids
-    from alpa_serve_like.zoo import get_spec
+    from alpa_serve_like.core.zoo import get_spec
 
     torch.set_num_threads(threads)
     spec = get_spec(model)
@@ -148,8 +148,8 @@ def main() -> None:
     import ray
     from ray import serve
 
-    from alpa_serve_like.parallel_config import ParallelConfig
-    from alpa_serve_like.placement_spec import GroupPlacement, Placement
+    from alpa_serve_like.core.parallel_config import ParallelConfig
+    from alpa_serve_like.core.plan import GroupPlacement, Placement
     from alpa_serve_like.serve import build_app
 
     instance = f"{args.model}-0"

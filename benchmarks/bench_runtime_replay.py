@@ -40,11 +40,11 @@ def free_port() -> int:
 def measured_database(models, path: Path, batch_sizes) -> None:
     import torch
 
-    from alpa_serve_like.parallel_config import ParallelConfig
+    from alpa_serve_like.core.parallel_config import ParallelConfig
     from alpa_serve_like.profiling.database import ProfilingDatabase
-    from alpa_serve_like.profiling.measure import measure_profile
-    from alpa_serve_like.runtime.instances import base_model_name
-    from alpa_serve_like.zoo import get_spec
+    from alpa_serve_like.models.measure import measure_profile
+    from alpa_serve_like.core.instances import base_model_name
+    from alpa_serve_like.core.zoo import get_spec
 
     torch.set_num_threads(1)
     db = ProfilingDatabase()
@@ -70,8 +70,8 @@ def calibrated_database(db_path: Path, stage_s: dict, out: Path) -> None:
     """The database with each model's stage latencies (every batch size) matched to the stage times
     seen while serving: stage by stage for the served pipeline depth, and by the ratio of the
     totals for the other depths."""
-    from alpa_serve_like.parallel_config import ParallelConfig
-    from alpa_serve_like.profile import ConfigProfile, ModelProfile
+    from alpa_serve_like.core.parallel_config import ParallelConfig
+    from alpa_serve_like.core.model_profile import ConfigProfile, ModelProfile
     from alpa_serve_like.profiling.database import ProfilingDatabase
 
     db = ProfilingDatabase.load(db_path)
@@ -110,10 +110,10 @@ def main() -> None:
     import ray
     from ray import serve
 
-    from alpa_serve_like.placement_spec import Placement
-    from alpa_serve_like.runtime.calibration import calibrate_from_replay
-    from alpa_serve_like.runtime.profiles import instance_profiles, load_database
-    from alpa_serve_like.runtime.replay import compare_with_simulator, replay
+    from alpa_serve_like.core.plan import Placement
+    from alpa_serve_like.client.calibration import calibrate_from_replay
+    from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
+    from alpa_serve_like.client.replay import compare_with_simulator, replay
     from alpa_serve_like.serve import build_app
     from alpa_serve_like.simulator import SimOptions
     from alpa_serve_like.trace.synthetic import make_workload

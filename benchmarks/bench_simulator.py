@@ -36,7 +36,7 @@ if ARGS.cold:
 import numpy as np  # noqa: E402
 
 from alpa_serve_like import ConfigProfile, ModelProfile, ParallelConfig  # noqa: E402
-from alpa_serve_like.placement_spec import GroupPlacement, Placement  # noqa: E402
+from alpa_serve_like.core.plan import GroupPlacement, Placement  # noqa: E402
 from alpa_serve_like.simulator import PlacementScorer, SimOptions, simulate  # noqa: E402
 from alpa_serve_like.trace.synthetic import make_workload  # noqa: E402
 

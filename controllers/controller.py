@@ -14,15 +14,15 @@ import logging
 import ray
 from ray import serve
 
-from ..placement_spec import Placement
-from ..profiling.database import ProfilingDatabase
-from ..runtime.controller_core import ControllerCore
-from ..runtime.instances import instance_spec
-from ..runtime.mesh_group import MeshGroup, resolve_use_gpu
-from ..runtime.metrics import ServeMetrics
-from ..runtime.options import RuntimeOptions
-from ..runtime.profiles import instance_profiles
-from ..runtime.requests import InferRequest
+from alpa_serve_like.core.plan import Placement
+from alpa_serve_like.profiling.database import ProfilingDatabase
+from alpa_serve_like.runtime.controller_core import ControllerCore
+from alpa_serve_like.core.instances import instance_spec
+from alpa_serve_like.runtime.mesh_group import MeshGroup, resolve_use_gpu
+from alpa_serve_like.runtime.metrics import ServeMetrics
+from alpa_serve_like.runtime.options import RuntimeOptions
+from alpa_serve_like.profiling.instance_profiles import instance_profiles
+from alpa_serve_like.runtime.requests import InferRequest
 
 logger = logging.getLogger("ray.serve")
 

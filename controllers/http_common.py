@@ -10,7 +10,7 @@ from typing import Awaitable, Callable
 from fastapi import Request
 from fastapi.responses import JSONResponse
 
-from ..runtime.requests import HttpError, InferRequest, check_body_size, parse_infer_body, unknown_model
+from alpa_serve_like.runtime.requests import HttpError, InferRequest, check_body_size, parse_infer_body, unknown_model
 
 
 async def read_limited(request: Request, limit: int) -> bytes:

@@ -10,8 +10,8 @@ from fastapi.responses import JSONResponse
 from ray import serve
 from ray.serve.handle import DeploymentHandle
 
-from ..runtime.instances import instance_spec
-from .http_common import infer_response
+from alpa_serve_like.core.instances import instance_spec
+from alpa_serve_like.controllers.http_common import infer_response
 
 api = FastAPI(title="alpa_serve_like", description="AlpaServe-style multi-model serving")
 

@@ -9,9 +9,9 @@ from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from ray import serve
 
-from ..runtime.instances import instance_spec
-from .controller import DEPLOYMENT_OPTIONS, ControllerBase
-from .http_common import infer_response
+from alpa_serve_like.core.instances import instance_spec
+from alpa_serve_like.controllers.controller import DEPLOYMENT_OPTIONS, ControllerBase
+from alpa_serve_like.controllers.http_common import infer_response
 
 api = FastAPI(title="alpa_serve_like", description="AlpaServe-style multi-model serving")
 

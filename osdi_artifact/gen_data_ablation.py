@@ -5,7 +5,7 @@ run times. Usage: ``python -m alpa_serve_like.osdi_artifact.gen_data_ablation [-
 """
 import sys
 
-from .gen_data_cli import gen_data_main
+from alpa_serve_like.osdi_artifact.gen_data_cli import gen_data_main
 
 
 def main(argv=None) -> int:

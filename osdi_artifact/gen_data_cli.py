@@ -8,9 +8,9 @@ from __future__ import annotations
 import argparse
 import sys
 
-from .runner import default_jobs, run_points
-from .suites import SUITES, points
-from .workloads import TraceSources
+from alpa_serve_like.osdi_artifact.runner import default_jobs, run_points
+from alpa_serve_like.osdi_artifact.suites import SUITES, points
+from alpa_serve_like.osdi_artifact.workloads import TraceSources
 
 
 def build_parser(experiment: str, description: str) -> argparse.ArgumentParser:

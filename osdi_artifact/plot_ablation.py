@@ -4,7 +4,7 @@ Usage: ``python -m alpa_serve_like.osdi_artifact.plot_ablation X.tsv [--out PREF
 """
 import sys
 
-from .plot_common import plot_main
+from alpa_serve_like.osdi_artifact.plot_common import plot_main
 
 TITLE = "Ablation on S3: round robin vs greedy vs group-partition search vs ours (AlpaServe 6.5)"
 

@@ -14,8 +14,8 @@ import sys
 from collections import OrderedDict
 from pathlib import Path
 
-from .results import read_rows
-from .suites import MODEL_SET_TEXT
+from alpa_serve_like.osdi_artifact.results import read_rows
+from alpa_serve_like.osdi_artifact.suites import MODEL_SET_TEXT
 
 COLORS = {
     "SR": "tab:gray", "Clockwork++ (oracle)": "tab:orange", "AlpaServe": "tab:blue", "AlpaServe (sep)": "tab:cyan",

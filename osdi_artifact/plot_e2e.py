@@ -4,7 +4,7 @@ Usage: ``python -m alpa_serve_like.osdi_artifact.plot_e2e X.tsv [--out PREFIX]``
 """
 import sys
 
-from .plot_common import plot_main
+from alpa_serve_like.osdi_artifact.plot_common import plot_main
 
 TITLE = "End-to-end SLO attainment (AlpaServe 6.2)"
 

@@ -4,7 +4,7 @@ Usage: ``python -m alpa_serve_like.osdi_artifact.plot_large X.tsv [--out PREFIX]
 """
 import sys
 
-from .plot_common import plot_main
+from alpa_serve_like.osdi_artifact.plot_common import plot_main
 
 TITLE = "Large models: 4 x BERT-103.5B on 64 devices, fixed groupings vs search (AlpaServe 6.3)"
 

@@ -4,7 +4,7 @@ Usage: ``python -m alpa_serve_like.osdi_artifact.plot_robustness X.tsv [--out PR
 """
 import sys
 
-from .plot_common import plot_main
+from alpa_serve_like.osdi_artifact.plot_common import plot_main
 
 TITLE = "Robustness: placed on one traffic window, evaluated on another (AlpaServe 6.4)"
 

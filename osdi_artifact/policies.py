@@ -10,15 +10,15 @@ from __future__ import annotations
 
 import time
 
-from ..parallel_config import ParallelConfig
-from ..placement import PlacementOptions
-from ..placement.evaluate import policy_rng, run_policy
-from ..placement.greedy import greedy_fill
-from ..placement.memory import check_models_fit
-from ..placement.problem import PlacementProblem
-from ..placement.registry import resolve_policy
-from ..placement.state import FillState
-from .suites import PolicySpec
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.placement import PlacementOptions
+from alpa_serve_like.placement.evaluate import policy_rng, run_policy
+from alpa_serve_like.placement.greedy import greedy_fill
+from alpa_serve_like.placement.memory import check_models_fit
+from alpa_serve_like.placement.problem import PlacementProblem
+from alpa_serve_like.placement.registry import resolve_policy
+from alpa_serve_like.placement.state import FillState
+from alpa_serve_like.osdi_artifact.suites import PolicySpec
 
 
 def fixed_group_configs(spec: PolicySpec, num_devices: int) -> list[ParallelConfig]:

@@ -12,7 +12,7 @@ import os
 from pathlib import Path
 from typing import Iterable
 
-from .suites import CASE_FIELDS
+from alpa_serve_like.osdi_artifact.suites import CASE_FIELDS
 
 RESULT_FIELDS = (
     "policy", "label", "x", "placement", "num_groups", "num_replicas", "attainment", "p50_s", "p90_s", "p99_s",

@@ -17,9 +17,9 @@ import traceback
 from dataclasses import asdict
 from typing import Sequence
 
-from .results import RowWriter, read_rows, rewrite_in_order
-from .suites import Point
-from .workloads import TraceSources, build_case
+from alpa_serve_like.osdi_artifact.results import RowWriter, read_rows, rewrite_in_order
+from alpa_serve_like.osdi_artifact.suites import Point
+from alpa_serve_like.osdi_artifact.workloads import TraceSources, build_case
 
 
 def _fmt(x: float, digits: int = 6) -> str:
@@ -28,11 +28,11 @@ def _fmt(x: float, digits: int = 6) -> str:
 
 def run_point(point: Point, sources: TraceSources = TraceSources()) -> dict:
     """The TSV row of ``point`` (errors of the policy or the inputs become the row's ``error``)."""
-    from ..placement import PlacementInfeasibleError, PlacementOptions
-    from ..placement.evaluate import describe_workload, summarize
-    from ..placement_spec import PlacementSchedule
-    from ..simulator import SimOptions, simulate
-    from .policies import run
+    from alpa_serve_like.placement import PlacementInfeasibleError, PlacementOptions
+    from alpa_serve_like.placement.evaluate import describe_workload, summarize
+    from alpa_serve_like.core.plan import PlacementSchedule
+    from alpa_serve_like.simulator import SimOptions, simulate
+    from alpa_serve_like.osdi_artifact.policies import run
 
     case, spec = point.case, point.policy
     row = {**{k: v for k, v in asdict(case).items()}, "policy": spec.id, "label": spec.label,

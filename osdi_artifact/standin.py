@@ -23,9 +23,9 @@ from typing import Sequence
 
 import numpy as np
 
-from ..trace import arrival
-from ..trace.rate_split import power_law
-from ..trace.workload import Workload
+from alpa_serve_like.trace import arrival
+from alpa_serve_like.trace.rate_split import power_law
+from alpa_serve_like.core.workload import Workload
 
 
 @dataclass(frozen=True)

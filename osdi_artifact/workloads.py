@@ -22,11 +22,11 @@ from pathlib import Path
 
 import numpy as np
 
-from ..hardware import GiB, ClusterSpec
-from ..parallel_config import ParallelConfig
-from ..trace.workload import Workload
-from .standin import STAND_INS, stand_in_workload
-from .suites import MODEL_SETS, Case
+from alpa_serve_like.core.hardware import GiB, ClusterSpec
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.workload import Workload
+from alpa_serve_like.osdi_artifact.standin import STAND_INS, stand_in_workload
+from alpa_serve_like.osdi_artifact.suites import MODEL_SETS, Case
 
 DEVICE = "v100-16gb"
 TEST_SEED_OFFSET = 1000
@@ -57,7 +57,7 @@ class TraceSources:
 
 @functools.lru_cache(maxsize=None)
 def base_profiles():
-    from ..profiling.database import ProfilingDatabase, default_database_path
+    from alpa_serve_like.profiling.database import ProfilingDatabase, default_database_path
 
     return ProfilingDatabase.load(default_database_path()).for_device(DEVICE)
 
@@ -65,7 +65,7 @@ def base_profiles():
 @functools.lru_cache(maxsize=16)
 def models_of(model_set: str):
     """(model names, profiles) of a model set."""
-    from ..placement import instantiate_models
+    from alpa_serve_like.placement import instantiate_models
 
     if model_set not in MODEL_SETS:
         raise ValueError(f"unknown model set {model_set!r} (known: {', '.join(MODEL_SETS)})")
@@ -91,7 +91,7 @@ def slos_of(models, profiles, slo_scale: float) -> np.ndarray:
 
 @functools.lru_cache(maxsize=2)
 def _load_real(trace: str, path: str, cache_dir: str):
-    from ..trace.azure_functions import convert_maf1, convert_maf2, load_function_trace
+    from alpa_serve_like.trace.azure_functions import convert_maf1, convert_maf2, load_function_trace
 
     if path.endswith(".npz"):
         return load_function_trace(path)
@@ -104,7 +104,7 @@ def _load_real(trace: str, path: str, cache_dir: str):
 
 
 def _real_workload(case: Case, sources: TraceSources, models, slo, start_s: float, rng, rate_scale, cv_scale):
-    from ..trace.azure_functions import TraceWindow, replay
+    from alpa_serve_like.trace.azure_functions import TraceWindow, replay
 
     t = _load_real(case.trace, sources.path(case.trace), sources.cache_dir)
     begin = REAL_TRACE_START_S[case.trace] + start_s

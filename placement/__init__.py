@@ -4,12 +4,12 @@
 by name (``policy_names()`` lists them); ``evaluate.train_and_evaluate`` / ``compare_policies``
 train on one workload and score on another. Importing this package registers every policy.
 """
-from . import ilp, local_search, mp_greedy, mp_round_robin, mp_search, mp_search_sep, sr_greedy, sr_replace  # noqa: F401  (registration)
-from .memory import MemoryModel, PlacementInfeasibleError, check_models_fit
-from .models import base_name, instantiate_models, parse_model_counts
-from .options import PlacementOptions
-from .partitions import enumerate_partitions
-from .registry import PolicyNameError, policy_names, register_policy, resolve_policy
+from alpa_serve_like.placement import ilp, local_search, mp_greedy, mp_round_robin, mp_search, mp_search_sep, sr_greedy, sr_replace  # noqa: F401  (registration)
+from alpa_serve_like.placement.memory import MemoryModel, PlacementInfeasibleError, check_models_fit
+from alpa_serve_like.placement.models import base_name, instantiate_models, parse_model_counts
+from alpa_serve_like.placement.options import PlacementOptions
+from alpa_serve_like.placement.partitions import enumerate_partitions
+from alpa_serve_like.placement.registry import PolicyNameError, policy_names, register_policy, resolve_policy
 
 
 def place(policy, cluster, models, profiles, train_workload, options=None, rng=None, **kwargs):

@@ -15,14 +15,14 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..hardware import ClusterSpec
-from ..placement_spec import Placement, PlacementSchedule
-from ..profile import ModelProfile
-from ..trace.workload import Workload
-from .memory import PlacementInfeasibleError
-from .options import PlacementOptions
-from .partitions import describe
-from .registry import resolve_policy
+from alpa_serve_like.core.hardware import ClusterSpec
+from alpa_serve_like.core.plan import Placement, PlacementSchedule
+from alpa_serve_like.core.model_profile import ModelProfile
+from alpa_serve_like.core.workload import Workload
+from alpa_serve_like.placement.memory import PlacementInfeasibleError
+from alpa_serve_like.placement.options import PlacementOptions
+from alpa_serve_like.placement.partitions import describe
+from alpa_serve_like.placement.registry import resolve_policy
 
 
 def policy_rng(seed: int, policy: str) -> np.random.Generator:
@@ -81,7 +81,7 @@ def summarize(placement: Placement | PlacementSchedule) -> str:
 
 def simulated_attainment(placement, workload: Workload, profiles, sim_options) -> float:
     """SLO attainment of a placement or schedule on ``workload`` by the simulator."""
-    from ..simulator import simulate
+    from alpa_serve_like.simulator import simulate
 
     return float(simulate(placement, workload, profiles, sim_options).attainment)
 

@@ -14,8 +14,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from .problem import PlacementProblem, Score
-from .state import FillState
+from alpa_serve_like.placement.problem import PlacementProblem, Score
+from alpa_serve_like.placement.state import FillState
 
 
 def group_loads(problem: PlacementProblem, state: FillState) -> np.ndarray:

@@ -37,13 +37,13 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
-from ..parallel_config import ParallelConfig
-from .memory import PlacementInfeasibleError, check_models_fit
-from .mp_search import candidate_partitions
-from .partitions import Partition, describe
-from .problem import PlacementProblem
-from .registry import register_policy
-from .state import FillState
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.placement.memory import PlacementInfeasibleError, check_models_fit
+from alpa_serve_like.placement.mp_search import candidate_partitions
+from alpa_serve_like.placement.partitions import Partition, describe
+from alpa_serve_like.placement.problem import PlacementProblem
+from alpa_serve_like.placement.registry import register_policy
+from alpa_serve_like.placement.state import FillState
 
 
 @contextlib.contextmanager
@@ -155,7 +155,7 @@ def solve_ilp(problem: PlacementProblem, partition: Partition, time_limit_s: flo
 
 def complete_analytically(problem: PlacementProblem, state: FillState) -> None:
     """Add replicas (lowest capacity / rate first, least-loaded group) until nothing fits; no simulation."""
-    from .greedy import group_loads
+    from alpa_serve_like.placement.greedy import group_loads
 
     while True:
         loads = group_loads(problem, state)

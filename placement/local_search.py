@@ -24,13 +24,13 @@ import time
 
 import numpy as np
 
-from ..parallel_config import ParallelConfig
-from .structure import structured_starts
-from .objective import resampled_copies
-from .partitions import shapes_of_size
-from .problem import PlacementProblem, Score
-from .registry import register_policy
-from .state import FillState
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.placement.structure import structured_starts
+from alpa_serve_like.placement.objective import resampled_copies
+from alpa_serve_like.placement.partitions import shapes_of_size
+from alpa_serve_like.placement.problem import PlacementProblem, Score
+from alpa_serve_like.placement.registry import register_policy
+from alpa_serve_like.placement.state import FillState
 
 START_TEMPERATURE = 0.001  # attainment units: a 0.1-point loss is accepted with probability 1/e at first
 

@@ -13,10 +13,10 @@ from typing import Iterable, Mapping, Sequence
 
 import numpy as np
 
-from ..hardware import GiB
-from ..parallel_config import ParallelConfig
-from ..placement_spec import PlacementError
-from ..profile import ModelProfile
+from alpa_serve_like.core.hardware import GiB
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.plan import PlacementError
+from alpa_serve_like.core.model_profile import ModelProfile
 
 
 class PlacementInfeasibleError(PlacementError):

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 from typing import Mapping
 
-from ..profile import ModelProfile
-from .memory import PlacementInfeasibleError
+from alpa_serve_like.core.model_profile import ModelProfile
+from alpa_serve_like.placement.memory import PlacementInfeasibleError
 
 
 def parse_model_counts(text: str) -> dict[str, int]:

@@ -6,13 +6,13 @@ replicas are added by ``greedy.greedy_fill``.
 """
 from __future__ import annotations
 
-from ..parallel_config import ParallelConfig
-from .greedy import greedy_fill
-from .memory import check_models_fit
-from .partitions import remainder_groups
-from .problem import PlacementProblem
-from .registry import register_policy
-from .state import FillState
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.placement.greedy import greedy_fill
+from alpa_serve_like.placement.memory import check_models_fit
+from alpa_serve_like.placement.partitions import remainder_groups
+from alpa_serve_like.placement.problem import PlacementProblem
+from alpa_serve_like.placement.registry import register_policy
+from alpa_serve_like.placement.state import FillState
 
 
 @register_policy("mp-greedy", param="group_size")

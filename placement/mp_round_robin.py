@@ -8,11 +8,11 @@ and the best one is kept.
 """
 from __future__ import annotations
 
-from .mp_search import candidate_partitions
-from .partitions import Partition, describe
-from .problem import PlacementProblem
-from .registry import register_policy
-from .state import FillState
+from alpa_serve_like.placement.mp_search import candidate_partitions
+from alpa_serve_like.placement.partitions import Partition, describe
+from alpa_serve_like.placement.problem import PlacementProblem
+from alpa_serve_like.placement.registry import register_policy
+from alpa_serve_like.placement.state import FillState
 
 
 def round_robin_fill(problem: PlacementProblem, partition: Partition) -> FillState:

@@ -13,12 +13,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .greedy import estimated_replicas, greedy_fill
-from .memory import check_models_fit
-from .partitions import Partition, describe, enumerate_partitions
-from .problem import PlacementProblem, Score
-from .registry import register_policy
-from .state import FillState
+from alpa_serve_like.placement.greedy import estimated_replicas, greedy_fill
+from alpa_serve_like.placement.memory import check_models_fit
+from alpa_serve_like.placement.partitions import Partition, describe, enumerate_partitions
+from alpa_serve_like.placement.problem import PlacementProblem, Score
+from alpa_serve_like.placement.registry import register_policy
+from alpa_serve_like.placement.state import FillState
 
 
 @dataclass

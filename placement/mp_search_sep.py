@@ -15,14 +15,14 @@ from dataclasses import replace
 
 import numpy as np
 
-from ..parallel_config import ParallelConfig
-from ..trace.workload import Workload
-from .mp_search import candidate_partitions, search_partitions
-from .memory import PlacementInfeasibleError
-from .partitions import describe
-from .problem import PlacementProblem, Score
-from .registry import register_policy
-from .state import FillState
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.workload import Workload
+from alpa_serve_like.placement.mp_search import candidate_partitions, search_partitions
+from alpa_serve_like.placement.memory import PlacementInfeasibleError
+from alpa_serve_like.placement.partitions import describe
+from alpa_serve_like.placement.problem import PlacementProblem, Score
+from alpa_serve_like.placement.registry import register_policy
+from alpa_serve_like.placement.state import FillState
 
 
 def single_device_latency_s(problem: PlacementProblem, model: str) -> float:

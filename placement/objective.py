@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..trace.workload import Workload
+from alpa_serve_like.core.workload import Workload
 
 
 def bootstrap_stream(gaps_s: np.ndarray, span_s: float, rng: np.random.Generator) -> np.ndarray:

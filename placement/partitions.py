@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..parallel_config import ParallelConfig
+from alpa_serve_like.core.parallel_config import ParallelConfig
 
 Partition = tuple[ParallelConfig, ...]
 

@@ -11,13 +11,13 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..hardware import ClusterSpec
-from ..parallel_config import ParallelConfig
-from ..placement_spec import Placement
-from ..profile import ModelProfile
-from ..trace.workload import Workload
-from .memory import MemoryModel, PlacementInfeasibleError
-from .options import PlacementOptions
+from alpa_serve_like.core.hardware import ClusterSpec
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.plan import Placement
+from alpa_serve_like.core.model_profile import ModelProfile
+from alpa_serve_like.core.workload import Workload
+from alpa_serve_like.placement.memory import MemoryModel, PlacementInfeasibleError
+from alpa_serve_like.placement.options import PlacementOptions
 
 
 @dataclass(frozen=True)
@@ -85,7 +85,7 @@ class PlacementProblem:
         if self._scorer is None:
             factory = self.options.scorer_factory
             if factory is None:
-                from ..simulator.scorer import PlacementScorer as factory
+                from alpa_serve_like.simulator.scorer import PlacementScorer as factory
             self._scorer = factory(self.workload, self.profiles, self.options.sim_options)
         return self._scorer
 

@@ -12,12 +12,12 @@ the spare memory of those groups.
 """
 from __future__ import annotations
 
-from ..parallel_config import ParallelConfig
-from .greedy import greedy_fill
-from .memory import PlacementInfeasibleError, check_models_fit
-from .problem import PlacementProblem
-from .registry import register_policy
-from .state import FillState
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.placement.greedy import greedy_fill
+from alpa_serve_like.placement.memory import PlacementInfeasibleError, check_models_fit
+from alpa_serve_like.placement.problem import PlacementProblem
+from alpa_serve_like.placement.registry import register_policy
+from alpa_serve_like.placement.state import FillState
 
 SINGLE = ParallelConfig(1, 1, 1)
 

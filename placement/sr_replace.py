@@ -14,11 +14,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..placement_spec import PlacementSchedule
-from ..trace.workload import slice_time
-from .problem import PlacementProblem
-from .registry import register_policy
-from .sr_greedy import fill_single_devices
+from alpa_serve_like.core.plan import PlacementSchedule
+from alpa_serve_like.core.workload import slice_time
+from alpa_serve_like.placement.problem import PlacementProblem
+from alpa_serve_like.placement.registry import register_policy
+from alpa_serve_like.placement.sr_greedy import fill_single_devices
 
 
 @register_policy("sr-replace", param="window_s", online=True)

@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from ..parallel_config import ParallelConfig
-from ..placement_spec import GroupPlacement, Placement
-from .memory import GroupUsage, MemoryModel
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.plan import GroupPlacement, Placement
+from alpa_serve_like.placement.memory import GroupUsage, MemoryModel
 
 
 class FillState:

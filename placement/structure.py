@@ -19,11 +19,11 @@ import time
 
 import numpy as np
 
-from .mp_search import candidate_partitions, search_partitions
-from .mp_search_sep import contiguous_parts, latency_clusters, part_load, union_of_parts
-from .partitions import describe
-from .problem import PlacementProblem, Score
-from .state import FillState
+from alpa_serve_like.placement.mp_search import candidate_partitions, search_partitions
+from alpa_serve_like.placement.mp_search_sep import contiguous_parts, latency_clusters, part_load, union_of_parts
+from alpa_serve_like.placement.partitions import describe
+from alpa_serve_like.placement.problem import PlacementProblem, Score
+from alpa_serve_like.placement.state import FillState
 
 MEMORY_SLACK = 1.02
 SPLITS_PER_CUT = 2

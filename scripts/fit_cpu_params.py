@@ -14,9 +14,9 @@ import torch
 
 from alpa_serve_like.cost_model import calibration
 from alpa_serve_like.cost_model.params import CPU_PARAMS
-from alpa_serve_like.parallel_config import ParallelConfig
-from alpa_serve_like.profiling.measure import measure_profile
-from alpa_serve_like.zoo import TINY_MODELS, get_spec
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.models.measure import measure_profile
+from alpa_serve_like.core.zoo import TINY_MODELS, get_spec
 
 FIELDS = ("gemm_efficiency", "gemm_knee_ridge_multiple", "layer_overhead_s")
 BATCH_SIZES = (1, 4, 16)

@@ -36,7 +36,7 @@ def placement_workload(counts_by_model: dict, duration_s: float = 10.0, slo_s: f
     ``duration_s``, unless ``bursts[m] = [(t, n), ...]`` gives n simultaneous requests at time t."""
     import numpy as np
 
-    from alpa_serve_like.trace.workload import Workload
+    from alpa_serve_like.core.workload import Workload
 
     names = tuple(counts_by_model)
     arrivals, ids = [], []

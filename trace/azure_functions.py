@@ -24,14 +24,14 @@ from typing import Literal, Mapping, Sequence
 
 import numpy as np
 
-from .csv_reader import TraceFormatError
-from .fit import GammaFit
-from .function_mapping import map_functions
-from .function_trace import FunctionTrace, TraceWindow, load_function_trace, save_function_trace
-from .gamma_replay import replay_from_arrivals, replay_from_counts
-from .maf1 import read_maf1
-from .maf2 import read_maf2
-from .workload import Workload, slo_per_model_array
+from alpa_serve_like.trace.csv_reader import TraceFormatError
+from alpa_serve_like.trace.fit import GammaFit
+from alpa_serve_like.trace.function_mapping import map_functions
+from alpa_serve_like.trace.function_trace import FunctionTrace, TraceWindow, load_function_trace, save_function_trace
+from alpa_serve_like.trace.gamma_replay import replay_from_arrivals, replay_from_counts
+from alpa_serve_like.trace.maf1 import read_maf1
+from alpa_serve_like.trace.maf2 import read_maf2
+from alpa_serve_like.core.workload import Workload, slo_per_model_array
 
 __all__ = ["FunctionTrace", "TraceFormatError", "TraceWindow", "convert_maf1", "convert_maf2", "load_function_trace",
            "map_functions", "read_maf1", "read_maf2", "replay"]

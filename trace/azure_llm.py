@@ -19,8 +19,8 @@ from typing import Literal, Mapping, Sequence
 import numpy as np
 import pandas as pd
 
-from .csv_reader import BadRows, TraceFormatError, read_blocks
-from .workload import Workload, slo_per_model_array
+from alpa_serve_like.trace.csv_reader import BadRows, TraceFormatError, read_blocks
+from alpa_serve_like.core.workload import Workload, slo_per_model_array
 
 COLUMNS = ("TIMESTAMP", "ContextTokens", "GeneratedTokens")
 

@@ -21,7 +21,7 @@ from typing import Literal
 
 import numpy as np
 
-from .csv_reader import TraceFormatError
+from alpa_serve_like.trace.csv_reader import TraceFormatError
 
 CACHE_KIND = {"maf1": "alpa_serve_like.maf1_cache", "maf2": "alpa_serve_like.maf2_cache"}
 CACHE_VERSION = 1

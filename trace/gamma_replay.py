@@ -10,8 +10,8 @@ from typing import Literal
 
 import numpy as np
 
-from . import arrival
-from .fit import GammaFit, fit_counts, fit_gaps
+from alpa_serve_like.trace import arrival
+from alpa_serve_like.trace.fit import GammaFit, fit_counts, fit_gaps
 
 
 def _draw(fits: list[list[GammaFit]], edges_s: np.ndarray, rng: np.random.Generator, rate_scale: float,

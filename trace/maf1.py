@@ -15,8 +15,8 @@ from typing import Iterable
 
 import numpy as np
 
-from .csv_reader import BadRows, read_blocks
-from .function_trace import MINUTES_PER_DAY, FunctionTrace
+from alpa_serve_like.trace.csv_reader import BadRows, read_blocks
+from alpa_serve_like.trace.function_trace import MINUTES_PER_DAY, FunctionTrace
 
 KEY_COLUMNS = ("HashOwner", "HashApp", "HashFunction", "Trigger")
 MINUTE_COLUMNS = tuple(str(i) for i in range(1, MINUTES_PER_DAY + 1))

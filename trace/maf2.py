@@ -14,8 +14,8 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from .csv_reader import BadRows, read_blocks
-from .function_trace import FunctionTrace
+from alpa_serve_like.trace.csv_reader import BadRows, read_blocks
+from alpa_serve_like.trace.function_trace import FunctionTrace
 
 COLUMNS = ("app", "func", "end_timestamp", "duration")
 

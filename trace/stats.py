@@ -4,7 +4,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
-from .workload import Workload
+from alpa_serve_like.core.workload import Workload
 
 
 def model_stats(w: Workload) -> pd.DataFrame:

@@ -9,9 +9,9 @@ from typing import Literal, Mapping, Sequence
 
 import numpy as np
 
-from . import arrival
-from .rate_split import rate_fractions
-from .workload import Workload, slo_per_model_array
+from alpa_serve_like.trace import arrival
+from alpa_serve_like.trace.rate_split import rate_fractions
+from alpa_serve_like.core.workload import Workload, slo_per_model_array
 
 Process = Literal["poisson", "gamma", "deterministic", "lognormal", "mmpp"]
 

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .workload import Workload, WorkloadError
+from alpa_serve_like.core.workload import Workload, WorkloadError
 
 WORKLOAD_KIND = "alpa_serve_like.workload"
 FORMAT_VERSION = 1

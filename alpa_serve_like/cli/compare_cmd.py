@@ -13,7 +13,7 @@ HELP = "run several placement policies and compare SLO attainment"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from .place_cmd import add_problem_arguments
+    from alpa_serve_like.cli.place_cmd import add_problem_arguments
 
     parser.add_argument("--policies", required=True, help="comma-separated, e.g. sr-greedy,mp-search,mp-anneal")
     add_problem_arguments(parser)
@@ -25,10 +25,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _workloads(args, models, profiles):
-    from .place_cmd import load_training, synthetic, synthetic_label
+    from alpa_serve_like.cli.place_cmd import load_training, synthetic, synthetic_label
 
     if args.workload and not args.test_workload:
-        from alpa_serve_like.trace.workload import split_train_test
+        from alpa_serve_like.core.workload import split_train_test
         from alpa_serve_like.trace.workload_io import load_workload
 
         train, test = split_train_test(load_workload(args.workload), args.train_fraction)
@@ -50,7 +50,7 @@ def run(args) -> int:
     from alpa_serve_like.placement.evaluate import compare_policies, format_table, write_tsv
     from alpa_serve_like.placement.registry import PolicyNameError, resolve_policy
 
-    from .place_cmd import check_workload_models, load_problem, options_from
+    from alpa_serve_like.cli.place_cmd import check_workload_models, load_problem, options_from
 
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     try:

@@ -80,7 +80,7 @@ def _add_import_arguments(p: argparse.ArgumentParser, metavar: str, what: str) -
 
 
 def run(args: argparse.Namespace) -> int:
-    from alpa_serve_like.profile import ProfileError
+    from alpa_serve_like.core.model_profile import ProfileError
     from alpa_serve_like.profiling.database import DatabaseError
 
     handler = {
@@ -189,7 +189,7 @@ def _show(args) -> int:
 
 
 def _validate(args) -> int:
-    from alpa_serve_like.parallel_config import ParallelConfig
+    from alpa_serve_like.core.parallel_config import ParallelConfig
     from alpa_serve_like.profiling.database import ProfilingDatabase
 
     path = _path(args.path)
@@ -208,7 +208,7 @@ def _validate(args) -> int:
 
 
 def _import(args) -> int:
-    from alpa_serve_like.hardware import BUILTIN_DEVICES
+    from alpa_serve_like.core.hardware import BUILTIN_DEVICES
     from alpa_serve_like.profiling.database import DatabaseError, ProfilingDatabase
 
     out = Path(args.out)

@@ -2,7 +2,7 @@
 
 Places four tiny model instances on CPU "devices", serves them with Ray Serve, replays ~30 s of the
 Azure LLM inference trace (../shared/data) and prints live vs simulated SLO attainment and latency;
-see ``alpa_serve_like.demo`` for the steps.
+see ``alpa_serve_like.demo.run`` for the steps.
 """
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ HELP = "small end-to-end demo: local Ray, CPU, tiny models"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    from alpa_serve_like.demo import DemoConfig
+    from alpa_serve_like.demo.run import DemoConfig
 
     d = DemoConfig()
     parser.add_argument("--out", default=d.out_dir, help=f"output folder (default {d.out_dir})")
@@ -31,7 +31,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from alpa_serve_like.demo import DemoConfig, run_demo
+    from alpa_serve_like.demo.run import DemoConfig, run_demo
 
     config = DemoConfig(out_dir=args.out, duration_s=args.duration, rate=args.rate, num_devices=args.num_devices,
                         cpu_per_device=args.cpu_per_device, memory_budget_mib=args.memory_mib, slo_ms=args.slo_ms, policy=args.policy,

@@ -47,7 +47,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def load_problem(args):
     """(cluster, model names, profiles) from the arguments; fails early if a model fits no group."""
-    from alpa_serve_like.hardware import GiB, ClusterSpec
+    from alpa_serve_like.core.hardware import GiB, ClusterSpec
     from alpa_serve_like.placement import (MemoryModel, check_models_fit, enumerate_partitions,
                                            instantiate_models, parse_model_counts)
     from alpa_serve_like.profiling.database import ProfilingDatabase, default_database_path
@@ -64,7 +64,7 @@ def load_problem(args):
 
 def slo_per_model(models, profiles, scale: float) -> np.ndarray:
     """SLO of each model: ``scale`` x its latency on one device (fastest config if not profiled)."""
-    from alpa_serve_like.parallel_config import ParallelConfig
+    from alpa_serve_like.core.parallel_config import ParallelConfig
 
     out = []
     for m in models:

@@ -86,8 +86,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def run(args: argparse.Namespace) -> int:
     if args.fit_calibration or args.calibration_report:
         return _calibrate(args)
-    from ..profiling.database import DatabaseError, ProfilingDatabase
-    from ..zoo import ALPASERVE_MODELS, TINY_MODELS, get_spec, parse_model_list
+    from alpa_serve_like.profiling.database import DatabaseError, ProfilingDatabase
+    from alpa_serve_like.core.zoo import ALPASERVE_MODELS, TINY_MODELS, get_spec, parse_model_list
 
     try:
         if args.zoo:
@@ -128,8 +128,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def _analytic(spec, device: str, args):
-    from ..cost_model.profile_builder import build_profile, supported_configs
-    from ..hardware import get_device
+    from alpa_serve_like.cost_model.profile_builder import build_profile, supported_configs
+    from alpa_serve_like.core.hardware import get_device
 
     configs = supported_configs(spec, args.ops, args.pps)
     if not configs:
@@ -138,13 +138,13 @@ def _analytic(spec, device: str, args):
 
 
 def _measure(spec, device: str, args):
-    from ..cost_model.profile_builder import supported_configs
+    from alpa_serve_like.cost_model.profile_builder import supported_configs
 
     try:
-        from ..profiling.measure import measure_profile
+        from alpa_serve_like.models.measure import measure_profile
     except ImportError as exc:
         raise ValueError(
-            f"--measure needs torch and alpa_serve_like.profiling.measure ({exc}); install the "
+            f"--measure needs torch and alpa_serve_like.models.measure ({exc}); install the "
             f"runtime extra: pip install -e .[runtime]"
         ) from exc
     # Timing op > 1 needs one process per shard, which the measured profiler does not launch.
@@ -162,8 +162,8 @@ def _measure(spec, device: str, args):
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from ..cost_model import calibration
-    from ..cost_model.params import V100_PARAMS
+    from alpa_serve_like.cost_model import calibration
+    from alpa_serve_like.cost_model.params import V100_PARAMS
 
     table = calibration.ReferenceTable.load(args.reference)
     if args.fit_calibration:

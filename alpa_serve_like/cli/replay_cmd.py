@@ -51,7 +51,7 @@ def load_workload(args):
 
 
 def run(args: argparse.Namespace) -> int:
-    from alpa_serve_like.runtime.replay import compare_with_simulator, replay
+    from alpa_serve_like.client.replay import compare_with_simulator, replay
 
     workload = load_workload(args)
     result = replay(args.url, workload, length=args.length, timeout_s=args.timeout)
@@ -59,8 +59,8 @@ def run(args: argparse.Namespace) -> int:
     print(result.summary())
     print(f"wrote {path}")
     if args.placement:
-        from alpa_serve_like.placement_spec import Placement
-        from alpa_serve_like.runtime.profiles import instance_profiles, load_database
+        from alpa_serve_like.core.plan import Placement
+        from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
         from alpa_serve_like.simulator import SimOptions
 
         placement = Placement.load(args.placement)

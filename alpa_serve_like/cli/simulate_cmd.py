@@ -49,7 +49,7 @@ def profiles_for(names, db, device: str) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
-    from alpa_serve_like.placement_spec import PlacementError, PlacementSchedule
+    from alpa_serve_like.core.plan import PlacementError, PlacementSchedule
     from alpa_serve_like.profiling.database import DatabaseError, ProfilingDatabase, default_database_path
     from alpa_serve_like.simulator import SimOptions, simulate
     from alpa_serve_like.trace.workload_io import load_workload

@@ -183,7 +183,7 @@ def _whole(t):
 
 def run(args) -> int:
     from alpa_serve_like.trace.csv_reader import TraceFormatError
-    from alpa_serve_like.trace.workload import WorkloadError
+    from alpa_serve_like.core.workload import WorkloadError
 
     handlers = {"convert": _convert, "build": _build, "generate": _generate, "info": _info}
     try:

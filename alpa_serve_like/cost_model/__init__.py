@@ -4,9 +4,9 @@
 ``transformer`` (work counts), ``latency`` (roofline + communication), ``memory`` and ``params``
 (calibrated constants, fitted by ``calibration``).
 """
-from .latency import stage_bounds, stage_latencies_s
-from .params import PARAMS_BY_DEVICE, CostModelParams, get_params
-from .profile_builder import build_profile, supported_configs
+from alpa_serve_like.cost_model.latency import stage_bounds, stage_latencies_s
+from alpa_serve_like.cost_model.params import PARAMS_BY_DEVICE, CostModelParams, get_params
+from alpa_serve_like.cost_model.profile_builder import build_profile, supported_configs
 
 __all__ = [
     "CostModelParams", "PARAMS_BY_DEVICE", "build_profile", "get_params", "stage_bounds",

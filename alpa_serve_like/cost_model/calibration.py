@@ -22,11 +22,11 @@ from importlib import resources
 from pathlib import Path
 from typing import Sequence
 
-from ..hardware import DeviceSpec, get_device
-from ..model_spec import ModelSpec
-from ..zoo import get_spec
-from .latency import stage_latencies_s
-from .params import V100_PARAMS, CostModelParams
+from alpa_serve_like.core.hardware import DeviceSpec, get_device
+from alpa_serve_like.core.model_spec import ModelSpec
+from alpa_serve_like.core.zoo import get_spec
+from alpa_serve_like.cost_model.latency import stage_latencies_s
+from alpa_serve_like.cost_model.params import V100_PARAMS, CostModelParams
 
 REFERENCE_FILE = "alpaserve_v100_bert-1.3b_stage_latency.json"
 CALIBRATION_SPEC: ModelSpec = replace(get_spec("bert-1.3b"), seq_len=1024)

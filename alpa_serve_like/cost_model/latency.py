@@ -14,11 +14,11 @@ and a fixed launch overhead.
 """
 from __future__ import annotations
 
-from ..hardware import DeviceSpec
-from ..model_spec import ModelSpec
-from ..partition import balance_layers
-from .params import CostModelParams
-from .transformer import Collective, Work, embedding_work, head_work, layer_work
+from alpa_serve_like.core.hardware import DeviceSpec
+from alpa_serve_like.core.model_spec import ModelSpec
+from alpa_serve_like.core.layer_partition import balance_layers
+from alpa_serve_like.cost_model.params import CostModelParams
+from alpa_serve_like.cost_model.transformer import Collective, Work, embedding_work, head_work, layer_work
 
 
 def stage_bounds(spec: ModelSpec, pp: int) -> list[tuple[int, int]]:

@@ -12,8 +12,8 @@ from __future__ import annotations
 
 import math
 
-from ..model_spec import ModelSpec
-from .transformer import head_params
+from alpa_serve_like.core.model_spec import ModelSpec
+from alpa_serve_like.cost_model.transformer import head_params
 
 
 def stage_weight_bytes(spec: ModelSpec, bounds: list[tuple[int, int]], op: int) -> tuple[int, ...]:

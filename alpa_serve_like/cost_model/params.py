@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 
-from ..hardware import DeviceSpec
+from alpa_serve_like.core.hardware import DeviceSpec
 
 
 @dataclass(frozen=True)

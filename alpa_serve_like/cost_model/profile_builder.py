@@ -3,13 +3,13 @@ from __future__ import annotations
 
 from typing import Callable, Iterable, Sequence
 
-from ..hardware import DeviceSpec, get_device
-from ..model_spec import ModelSpec
-from ..parallel_config import ParallelConfig
-from ..profile import ConfigProfile, ModelProfile
-from .latency import stage_bounds, stage_latencies_s
-from .memory import stage_act_bytes, stage_weight_bytes
-from .params import CostModelParams, get_params
+from alpa_serve_like.core.hardware import DeviceSpec, get_device
+from alpa_serve_like.core.model_spec import ModelSpec
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.model_profile import ConfigProfile, ModelProfile
+from alpa_serve_like.cost_model.latency import stage_bounds, stage_latencies_s
+from alpa_serve_like.cost_model.memory import stage_act_bytes, stage_weight_bytes
+from alpa_serve_like.cost_model.params import CostModelParams, get_params
 
 DEFAULT_OPS: tuple[int, ...] = (1, 2, 4, 8)
 DEFAULT_PPS: tuple[int, ...] = (1, 2, 4, 8, 16, 32)

@@ -21,7 +21,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
-from ..model_spec import ModelSpec
+from alpa_serve_like.core.model_spec import ModelSpec
 
 CollectiveKind = Literal["all_reduce", "all_to_all", "all_gather"]
 

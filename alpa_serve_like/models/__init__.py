@@ -2,8 +2,8 @@
 
 Importing this package imports torch; the core package (``alpa_serve_like``) does not.
 """
-from .stages import StageModule, build_model, build_stage, random_token_ids, split_stages, stage_layer_ranges
-from .tensor_parallel import TensorParallel
+from alpa_serve_like.models.stages import StageModule, build_model, build_stage, random_token_ids, split_stages, stage_layer_ranges
+from alpa_serve_like.models.tensor_parallel import TensorParallel
 
 __all__ = [
     "StageModule",

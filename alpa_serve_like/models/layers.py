@@ -15,9 +15,9 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..model_spec import ModelSpec
-from .tensor_parallel import RowLinear, TensorParallel, column_linear
-from .weights import WeightDraw
+from alpa_serve_like.core.model_spec import ModelSpec
+from alpa_serve_like.models.tensor_parallel import RowLinear, TensorParallel, column_linear
+from alpa_serve_like.models.weights import WeightDraw
 
 
 def _layer_norm(draw: WeightDraw, hidden: int) -> nn.LayerNorm:

@@ -16,11 +16,11 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
-from ..model_spec import ModelSpec
-from ..cost_model import stage_bounds
-from .layers import Embeddings, TransformerLayer
-from .tensor_parallel import SINGLE, TensorParallel
-from .weights import ParamTarget, WeightDraw, part_generator
+from alpa_serve_like.core.model_spec import ModelSpec
+from alpa_serve_like.cost_model import stage_bounds
+from alpa_serve_like.models.layers import Embeddings, TransformerLayer
+from alpa_serve_like.models.tensor_parallel import SINGLE, TensorParallel
+from alpa_serve_like.models.weights import ParamTarget, WeightDraw, part_generator
 
 _EMBEDDING_PART = 0
 _LAYER_PART = 1

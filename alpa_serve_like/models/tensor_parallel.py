@@ -17,7 +17,7 @@ import torch.distributed as dist
 import torch.nn.functional as F
 from torch import nn
 
-from .weights import WeightDraw
+from alpa_serve_like.models.weights import WeightDraw
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ import math
 import os
 from pathlib import Path
 
-from ..parallel_config import ParallelConfig
-from ..profile import ConfigProfile, ModelProfile
-from .database import DatabaseError, ProfilingDatabase, imported_profile
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.model_profile import ConfigProfile, ModelProfile
+from alpa_serve_like.profiling.database import DatabaseError, ProfilingDatabase, imported_profile
 
 COLUMNS = (
     "ModelName", "BS", "#Microbatch", "DP", "OP", "PP", "#GPU", "MeanTime(s)", "StdTime(s)", "TFLOPs",

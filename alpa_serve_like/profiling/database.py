@@ -22,9 +22,9 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from ..model_spec import ModelSpec
-from ..parallel_config import ParallelConfig
-from ..profile import ConfigProfile, ModelProfile, ProfileError
+from alpa_serve_like.core.model_spec import ModelSpec
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.model_profile import ConfigProfile, ModelProfile, ProfileError
 
 FORMAT = "alpa_serve_like.profiling_db"
 VERSION = 1

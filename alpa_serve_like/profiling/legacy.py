@@ -21,9 +21,9 @@ import os
 import pickle
 import struct
 
-from ..parallel_config import ParallelConfig
-from ..profile import ConfigProfile, ModelProfile
-from .database import FORMAT, DatabaseError, ProfilingDatabase, imported_profile, read_database_file
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.model_profile import ConfigProfile, ModelProfile
+from alpa_serve_like.profiling.database import FORMAT, DatabaseError, ProfilingDatabase, imported_profile, read_database_file
 
 DEFAULT_LEGACY_DEVICE = "v100-16gb"
 """AlpaServe's published database was measured on V100-16GB (AWS p3.16xlarge)."""

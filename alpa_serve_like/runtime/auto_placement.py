@@ -10,9 +10,9 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..hardware import GiB, ClusterSpec
-from ..placement_spec import Placement
-from ..profiling.database import ProfilingDatabase
+from alpa_serve_like.core.hardware import GiB, ClusterSpec
+from alpa_serve_like.core.plan import Placement
+from alpa_serve_like.profiling.database import ProfilingDatabase
 
 
 @dataclass(frozen=True)
@@ -36,9 +36,9 @@ class ExpectedLoad:
 def plan_placement(load: ExpectedLoad, database: ProfilingDatabase, device: str, max_batch_size: int = 1,
                    seed: int = 0) -> Placement:
     """Run ``load.policy`` on a synthetic workload shaped like ``load``."""
-    from ..cli.place_cmd import slo_per_model
-    from ..placement import PlacementOptions, instantiate_models, parse_model_counts, place
-    from ..trace.synthetic import make_workload
+    from alpa_serve_like.cli.place_cmd import slo_per_model
+    from alpa_serve_like.placement import PlacementOptions, instantiate_models, parse_model_counts, place
+    from alpa_serve_like.trace.synthetic import make_workload
 
     models, profiles = instantiate_models(parse_model_counts(load.models), database.for_device(device))
     cluster = ClusterSpec(num_devices=load.num_devices, devices_per_node=load.num_devices,

@@ -27,14 +27,14 @@ from typing import Any, Callable
 
 import numpy as np
 
-from ..placement_spec import Placement
-from ..profile import ModelProfile
-from ..scheduling import (GroupClocks, LatencyCorrection, Scheduler, SchedulingOptions,
+from alpa_serve_like.core.plan import Placement
+from alpa_serve_like.core.model_profile import ModelProfile
+from alpa_serve_like.scheduling import (GroupClocks, LatencyCorrection, Scheduler, SchedulingOptions,
                           StageLatencyCache, build_latency_tables)
-from .instances import instance_spec
-from .options import RuntimeOptions
-from .requests import InferRequest, batch_tokens
-from .stats import RuntimeStats
+from alpa_serve_like.core.instances import instance_spec
+from alpa_serve_like.runtime.options import RuntimeOptions
+from alpa_serve_like.runtime.requests import InferRequest, batch_tokens
+from alpa_serve_like.runtime.stats import RuntimeStats
 
 logger = logging.getLogger(__name__)
 

@@ -12,10 +12,10 @@ import ray
 from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
-from ..placement_spec import GroupPlacement
-from .controller_core import Submission
-from .options import RuntimeOptions
-from .stage_worker import StageWorker
+from alpa_serve_like.core.plan import GroupPlacement
+from alpa_serve_like.runtime.controller_core import Submission
+from alpa_serve_like.runtime.options import RuntimeOptions
+from alpa_serve_like.runtime.stage_worker import StageWorker
 
 
 class MeshGroupError(RuntimeError):

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..model_spec import ModelSpec
+from alpa_serve_like.core.model_spec import ModelSpec
 
 
 class HttpError(Exception):

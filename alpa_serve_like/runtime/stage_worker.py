@@ -48,8 +48,8 @@ class StageWorker:
         import ray
         import torch
 
-        from ..models import TensorParallel, build_stage
-        from .instances import instance_seed, instance_spec
+        from alpa_serve_like.models import TensorParallel, build_stage
+        from alpa_serve_like.core.instances import instance_seed, instance_spec
 
         tp = TensorParallel()
         if self.op_size > 1:

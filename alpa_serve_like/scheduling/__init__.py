@@ -27,13 +27,13 @@ Semantics (the numba kernel in ``alpa_serve_like.simulator.kernel`` repeats them
 * Feedback (runtime): ``complete_batch`` when results are back (outstanding counts),
   ``observe_stage`` with measured stage times (clock correction and EWMA latency scale factors).
 """
-from .clocks import GroupClocks, stage_times
-from .correction import LatencyCorrection
-from .options import SchedulingOptions
-from .reasons import RejectReason
-from .routing import Candidate, RoutingPolicy, register_routing, resolve_routing, routing_names
-from .scheduler import Decision, Rejection, Scheduler
-from .tables import LatencyTables, StageLatencyCache, build_latency_tables
+from alpa_serve_like.scheduling.clocks import GroupClocks, stage_times
+from alpa_serve_like.scheduling.correction import LatencyCorrection
+from alpa_serve_like.scheduling.options import SchedulingOptions
+from alpa_serve_like.scheduling.reasons import RejectReason
+from alpa_serve_like.scheduling.routing import Candidate, RoutingPolicy, register_routing, resolve_routing, routing_names
+from alpa_serve_like.scheduling.scheduler import Decision, Rejection, Scheduler
+from alpa_serve_like.scheduling.tables import LatencyTables, StageLatencyCache, build_latency_tables
 
 __all__ = [
     "Candidate",

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from .routing import RoutingPolicy, resolve_routing
+from alpa_serve_like.scheduling.routing import RoutingPolicy, resolve_routing
 
 
 @dataclass(frozen=True)

@@ -13,12 +13,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 
-from .clocks import GroupClocks, stage_times
-from .correction import LatencyCorrection
-from .options import SchedulingOptions
-from .reasons import RejectReason
-from .routing import Candidate, resolve_routing
-from .tables import LatencyTables
+from alpa_serve_like.scheduling.clocks import GroupClocks, stage_times
+from alpa_serve_like.scheduling.correction import LatencyCorrection
+from alpa_serve_like.scheduling.options import SchedulingOptions
+from alpa_serve_like.scheduling.reasons import RejectReason
+from alpa_serve_like.scheduling.routing import Candidate, resolve_routing
+from alpa_serve_like.scheduling.tables import LatencyTables
 
 
 @dataclass(frozen=True)

@@ -14,9 +14,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
-from ..parallel_config import ParallelConfig
-from ..placement_spec import Placement
-from ..profile import ModelProfile, ProfileError
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.plan import Placement
+from alpa_serve_like.core.model_profile import ModelProfile, ProfileError
 
 
 @dataclass(frozen=True, eq=False)

@@ -24,9 +24,9 @@ Two engines give identical results: ``kernel`` (numba loop over arrays; default)
 ``reference`` (event heap driving ``scheduling.Scheduler``). ``PlacementScorer`` scores many
 placements on one workload cheaply; ``simulate`` returns a full ``SimResult``.
 """
-from .options import SimOptions
-from .result import SimResult
-from .run import simulate
-from .scorer import PlacementScorer, ScoreResult
+from alpa_serve_like.simulator.options import SimOptions
+from alpa_serve_like.simulator.result import SimResult
+from alpa_serve_like.simulator.run import simulate
+from alpa_serve_like.simulator.scorer import PlacementScorer, ScoreResult
 
 __all__ = ["PlacementScorer", "ScoreResult", "SimOptions", "SimResult", "simulate"]

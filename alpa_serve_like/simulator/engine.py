@@ -13,11 +13,11 @@ from typing import Callable, Sequence
 
 import numpy as np
 
-from ..placement_spec import Placement, PlacementSchedule
-from ..scheduling import StageLatencyCache, build_latency_tables
-from .kernel import KernelRun, SegmentArrays
-from .options import SimOptions
-from .reference import simulate_segment_reference
+from alpa_serve_like.core.plan import Placement, PlacementSchedule
+from alpa_serve_like.scheduling import StageLatencyCache, build_latency_tables
+from alpa_serve_like.simulator.kernel import KernelRun, SegmentArrays
+from alpa_serve_like.simulator.options import SimOptions
+from alpa_serve_like.simulator.reference import simulate_segment_reference
 
 PROGRESS_CHUNK = 250_000
 """Requests per kernel call when progress is reported (the loop state carries over)."""

@@ -16,8 +16,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..scheduling import LatencyTables, SchedulingOptions, resolve_routing
-from ..scheduling.reasons import RejectReason
+from alpa_serve_like.scheduling import LatencyTables, SchedulingOptions, resolve_routing
+from alpa_serve_like.scheduling.reasons import RejectReason
 
 _REASON_SLO = int(RejectReason.SLO)
 _REASON_UNPLACED = int(RejectReason.UNPLACED)

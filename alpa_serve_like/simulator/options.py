@@ -4,7 +4,7 @@ from __future__ import annotations
 from dataclasses import dataclass, fields
 from typing import Literal
 
-from ..scheduling import RoutingPolicy, SchedulingOptions
+from alpa_serve_like.scheduling import RoutingPolicy, SchedulingOptions
 
 Backend = Literal["kernel", "reference"]
 

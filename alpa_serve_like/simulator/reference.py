@@ -14,8 +14,8 @@ import itertools
 
 import numpy as np
 
-from ..scheduling import LatencyTables, Scheduler, SchedulingOptions
-from .kernel import SegmentArrays
+from alpa_serve_like.scheduling import LatencyTables, Scheduler, SchedulingOptions
+from alpa_serve_like.simulator.kernel import SegmentArrays
 
 _COMPLETION, _ARRIVAL = 0, 1
 

@@ -14,8 +14,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..scheduling import RejectReason
-from .options import SimOptions
+from alpa_serve_like.scheduling import RejectReason
+from alpa_serve_like.simulator.options import SimOptions
 
 
 @dataclass(frozen=True, eq=False)

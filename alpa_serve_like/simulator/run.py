@@ -5,13 +5,13 @@ from typing import Callable, Mapping
 
 import numpy as np
 
-from ..placement_spec import Placement, PlacementSchedule
-from ..profile import ModelProfile
-from ..scheduling import StageLatencyCache
-from ..trace.workload import Workload
-from .engine import as_schedule, request_times, run_segments
-from .options import SimOptions
-from .result import SimResult
+from alpa_serve_like.core.plan import Placement, PlacementSchedule
+from alpa_serve_like.core.model_profile import ModelProfile
+from alpa_serve_like.scheduling import StageLatencyCache
+from alpa_serve_like.core.workload import Workload
+from alpa_serve_like.simulator.engine import as_schedule, request_times, run_segments
+from alpa_serve_like.simulator.options import SimOptions
+from alpa_serve_like.simulator.result import SimResult
 
 
 def measured_mask(arrival_s: np.ndarray, warmup_s: float) -> np.ndarray:

@@ -12,13 +12,13 @@ from typing import Mapping
 
 import numpy as np
 
-from ..placement_spec import Placement, PlacementSchedule
-from ..profile import ModelProfile
-from ..scheduling import StageLatencyCache
-from ..trace.workload import Workload
-from .engine import request_times, run_segments
-from .options import SimOptions
-from .run import measured_mask
+from alpa_serve_like.core.plan import Placement, PlacementSchedule
+from alpa_serve_like.core.model_profile import ModelProfile
+from alpa_serve_like.scheduling import StageLatencyCache
+from alpa_serve_like.core.workload import Workload
+from alpa_serve_like.simulator.engine import request_times, run_segments
+from alpa_serve_like.simulator.options import SimOptions
+from alpa_serve_like.simulator.run import measured_mask
 
 
 @dataclass(frozen=True, eq=False)

@@ -20,12 +20,12 @@ def test_stage_actors_run_on_the_gpu_and_match_the_cpu_model(pp):
     import ray
 
     from alpa_serve_like.models import build_model
-    from alpa_serve_like.parallel_config import ParallelConfig
-    from alpa_serve_like.placement_spec import GroupPlacement
-    from alpa_serve_like.runtime.instances import instance_seed
+    from alpa_serve_like.core.parallel_config import ParallelConfig
+    from alpa_serve_like.core.plan import GroupPlacement
+    from alpa_serve_like.core.instances import instance_seed
     from alpa_serve_like.runtime.mesh_group import MeshGroup
     from alpa_serve_like.runtime.options import RuntimeOptions
-    from alpa_serve_like.zoo import get_spec
+    from alpa_serve_like.core.zoo import get_spec
 
     started = not ray.is_initialized()  # an integration session may already run one
     if started:

@@ -17,8 +17,8 @@ import numpy as np  # noqa: E402
 import ray  # noqa: E402
 from ray.cluster_utils import Cluster  # noqa: E402
 
-from alpa_serve_like.parallel_config import ParallelConfig  # noqa: E402
-from alpa_serve_like.placement_spec import GroupPlacement  # noqa: E402
+from alpa_serve_like.core.parallel_config import ParallelConfig  # noqa: E402
+from alpa_serve_like.core.plan import GroupPlacement  # noqa: E402
 from alpa_serve_like.runtime.mesh_group import MeshGroup, MeshGroupError, resolve_use_gpu  # noqa: E402
 from alpa_serve_like.runtime.options import RuntimeOptions  # noqa: E402
 

@@ -163,10 +163,10 @@ def test_killed_stage_actor_fails_fast_and_its_group_is_recreated(app_url):
 def test_replay_writes_one_row_per_request_and_matches_the_simulator(app_url, tmp_path):
     import numpy as np
 
-    from alpa_serve_like.placement_spec import Placement
+    from alpa_serve_like.core.plan import Placement
     from alpa_serve_like.profiling.database import ProfilingDatabase, default_database_path
-    from alpa_serve_like.runtime.profiles import instance_profiles
-    from alpa_serve_like.runtime.replay import compare_with_simulator, replay
+    from alpa_serve_like.profiling.instance_profiles import instance_profiles
+    from alpa_serve_like.client.replay import compare_with_simulator, replay
     from alpa_serve_like.simulator import SimOptions
     from alpa_serve_like.trace.synthetic import make_workload
 
@@ -189,8 +189,8 @@ def test_replay_writes_one_row_per_request_and_matches_the_simulator(app_url, tm
 def test_separate_ingress_deployment_serves_the_same_api(serve_url, tmp_path):
     from ray import serve
 
-    from alpa_serve_like.parallel_config import ParallelConfig
-    from alpa_serve_like.placement_spec import GroupPlacement, Placement
+    from alpa_serve_like.core.parallel_config import ParallelConfig
+    from alpa_serve_like.core.plan import GroupPlacement, Placement
     from alpa_serve_like.serve import build_app
 
     path = tmp_path / "one_group.json"

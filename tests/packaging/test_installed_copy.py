@@ -19,7 +19,7 @@ assert hasattr(trace, "Trace") and not trace.__file__.startswith(target), (
     f"the standard library's trace module was shadowed by {trace.__file__}")
 import alpa_serve_like, alpa_serve_like.trace, alpa_serve_like.placement
 import alpa_serve_like.controllers, alpa_serve_like.osdi_artifact
-import alpa_serve_like.trace.workload
+import alpa_serve_like.core.workload
 for mod in (alpa_serve_like, alpa_serve_like.trace, alpa_serve_like.placement, alpa_serve_like.controllers):
     assert mod.__file__.startswith(target), (mod.__name__, mod.__file__)
 for name in ("placement", "controllers", "osdi_artifact"):

@@ -4,9 +4,9 @@ from __future__ import annotations
 import numpy as np
 
 from alpa_serve_like import ConfigProfile, ModelProfile, ParallelConfig
-from alpa_serve_like.placement_spec import GroupPlacement, Placement, PlacementSchedule
+from alpa_serve_like.core.plan import GroupPlacement, Placement, PlacementSchedule
 from alpa_serve_like.simulator import SimOptions
-from alpa_serve_like.trace.workload import Workload
+from alpa_serve_like.core.workload import Workload
 
 CONFIGS = [ParallelConfig(1, op, pp) for op in (1, 2) for pp in (1, 2, 3)]
 

@@ -3,7 +3,7 @@ import numpy as np
 import pytest
 
 from alpa_serve_like import ParallelConfig
-from alpa_serve_like.placement_spec import GroupPlacement, Placement
+from alpa_serve_like.core.plan import GroupPlacement, Placement
 from alpa_serve_like.scheduling import (
     LatencyCorrection,
     RejectReason,
@@ -16,7 +16,7 @@ from alpa_serve_like.scheduling import (
 )
 from alpa_serve_like.scheduling.routing import registry
 from alpa_serve_like.simulator import SimOptions, simulate
-from alpa_serve_like.trace.workload import Workload
+from alpa_serve_like.core.workload import Workload
 from builders import make_profile
 
 PP1, PP2 = ParallelConfig(1, 1, 1), ParallelConfig(1, 1, 2)

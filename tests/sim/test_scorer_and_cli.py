@@ -6,10 +6,10 @@ import pytest
 
 from alpa_serve_like import ParallelConfig
 from alpa_serve_like.cli.main import main
-from alpa_serve_like.placement_spec import GroupPlacement, Placement
+from alpa_serve_like.core.plan import GroupPlacement, Placement
 from alpa_serve_like.profiling.database import ProfilingDatabase
 from alpa_serve_like.simulator import PlacementScorer, SimOptions, engine, simulate
-from alpa_serve_like.trace.workload import Workload
+from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.trace.workload_io import save_workload
 from builders import make_profile
 from sim_cases import random_case

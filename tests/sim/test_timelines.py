@@ -3,9 +3,9 @@ import numpy as np
 import pytest
 
 from alpa_serve_like import ParallelConfig, ProfileError
-from alpa_serve_like.placement_spec import GroupPlacement, Placement, PlacementSchedule
+from alpa_serve_like.core.plan import GroupPlacement, Placement, PlacementSchedule
 from alpa_serve_like.simulator import SimOptions, simulate
-from alpa_serve_like.trace.workload import Workload
+from alpa_serve_like.core.workload import Workload
 from builders import make_profile
 
 BACKENDS = [SimOptions(backend="kernel"), SimOptions(backend="reference")]

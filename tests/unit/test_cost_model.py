@@ -9,10 +9,10 @@ from alpa_serve_like.cost_model.memory import stage_act_bytes, stage_weight_byte
 from alpa_serve_like.cost_model.params import V100_PARAMS, CostModelParams
 from alpa_serve_like.cost_model.profile_builder import build_profile, supported_configs
 from alpa_serve_like.cost_model.transformer import Collective, head_params, layer_work
-from alpa_serve_like.hardware import get_device
-from alpa_serve_like.model_spec import ModelSpec
-from alpa_serve_like.parallel_config import ParallelConfig
-from alpa_serve_like.zoo import ALPASERVE_MODELS, ZOO
+from alpa_serve_like.core.hardware import get_device
+from alpa_serve_like.core.model_spec import ModelSpec
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.zoo import ALPASERVE_MODELS, ZOO
 
 V100 = get_device("v100-16gb")
 TABLE = calibration.ReferenceTable.load()

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from alpa_serve_like.demo import DemoConfig, run_demo
-from alpa_serve_like.demo_traffic import STREAMS, demo_traffic, find_trace_dir
+from alpa_serve_like.demo.run import DemoConfig, run_demo
+from alpa_serve_like.demo.traffic import STREAMS, demo_traffic, find_trace_dir
 
 TRACE = find_trace_dir()
 

@@ -7,7 +7,7 @@ torch = pytest.importorskip("torch")
 
 from alpa_serve_like import ModelSpec, ParallelConfig, ProfileError  # noqa: E402
 from alpa_serve_like.models import build_stage  # noqa: E402
-from alpa_serve_like.profiling.measure import measure_profile, normalize_device_name  # noqa: E402
+from alpa_serve_like.models.measure import measure_profile, normalize_device_name  # noqa: E402
 
 TINY = ModelSpec("bert-micro", "bert", num_layers=2, hidden_size=64, num_heads=2, seq_len=32, vocab_size=100)
 CONFIGS = [ParallelConfig(1, 1, 1), ParallelConfig(1, 1, 2), ParallelConfig(2, 1, 2)]

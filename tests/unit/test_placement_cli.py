@@ -2,7 +2,7 @@
 import pytest
 
 from alpa_serve_like.cli.main import main
-from alpa_serve_like.hardware import GiB
+from alpa_serve_like.core.hardware import GiB
 from alpa_serve_like.profiling.database import ProfilingDatabase
 from builders import make_profile
 

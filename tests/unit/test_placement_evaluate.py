@@ -9,7 +9,7 @@ from alpa_serve_like.placement.evaluate import (compare_policies, format_table, 
 from alpa_serve_like.placement.mp_search_sep import latency_clusters, restrict, split_devices
 from alpa_serve_like.placement.problem import PlacementProblem
 from alpa_serve_like.placement.registry import register_policy, unregister_policy
-from alpa_serve_like.placement_spec import PlacementSchedule
+from alpa_serve_like.core.plan import PlacementSchedule
 from builders import FluidScorer, fluid_attainment, make_profile, placement_workload
 
 OPTS = PlacementOptions(scorer_factory=FluidScorer, max_pp=4)
@@ -69,7 +69,7 @@ def _windows(pattern, window_s=10.0, per_window=20):
     for k, m in enumerate(pattern):
         arrivals += list(k * window_s + np.arange(per_window) * window_s / per_window)
         ids += ["ab".index(m)] * per_window
-    from alpa_serve_like.trace.workload import Workload
+    from alpa_serve_like.core.workload import Workload
     return Workload(np.array(arrivals), np.array(ids), np.full(len(ids), 10.0), ("a", "b"))
 
 

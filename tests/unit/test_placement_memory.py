@@ -2,7 +2,7 @@
 import pytest
 
 from alpa_serve_like import ConfigProfile, ModelProfile, ParallelConfig
-from alpa_serve_like.hardware import GiB
+from alpa_serve_like.core.hardware import GiB
 from alpa_serve_like.placement import (MemoryModel, PlacementInfeasibleError, check_models_fit,
                                        instantiate_models, parse_model_counts)
 from alpa_serve_like.placement.state import FillState

@@ -6,7 +6,7 @@ from alpa_serve_like.placement import PlacementOptions
 from alpa_serve_like.placement.objective import bootstrap_stream, resampled_copies
 from alpa_serve_like.placement.problem import PlacementProblem
 from alpa_serve_like.placement.structure import device_splits, memory_devices
-from alpa_serve_like.trace.workload import Workload
+from alpa_serve_like.core.workload import Workload
 from builders import FluidScorer, make_profile, placement_workload
 
 

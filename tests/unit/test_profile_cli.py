@@ -6,9 +6,9 @@ import pytest
 
 from alpa_serve_like.cli.main import main
 from alpa_serve_like.cost_model.profile_builder import build_profile
-from alpa_serve_like.parallel_config import ParallelConfig
+from alpa_serve_like.core.parallel_config import ParallelConfig
 from alpa_serve_like.profiling.database import ProfilingDatabase
-from alpa_serve_like.zoo import ALPASERVE_MODELS, TINY_MODELS, ZOO
+from alpa_serve_like.core.zoo import ALPASERVE_MODELS, TINY_MODELS, ZOO
 
 ROOT = Path(__file__).resolve().parents[2]
 SHIPPED = ROOT / "profiling_result.pkl"

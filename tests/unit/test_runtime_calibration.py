@@ -4,9 +4,9 @@ import math
 import numpy as np
 import pytest
 
-from alpa_serve_like.runtime.calibration import calibrate_from_replay
-from alpa_serve_like.runtime.replay import ReplayResult, compare_with_simulator
-from alpa_serve_like.trace.workload import Workload
+from alpa_serve_like.client.calibration import calibrate_from_replay
+from alpa_serve_like.client.replay import ReplayResult, compare_with_simulator
+from alpa_serve_like.core.workload import Workload
 
 
 def result(latency_ms, server_ms, queue_ms, stages, status=None, arrival_s=None, slo_s=1.0):
@@ -40,8 +40,8 @@ def test_rejected_and_early_requests_are_left_out():
 
 
 def test_comparison_leaves_the_same_warmup_out_of_both_sides():
-    from alpa_serve_like.parallel_config import ParallelConfig
-    from alpa_serve_like.placement_spec import GroupPlacement, Placement
+    from alpa_serve_like.core.parallel_config import ParallelConfig
+    from alpa_serve_like.core.plan import GroupPlacement, Placement
     from alpa_serve_like.simulator import SimOptions
     from builders import uniform_stage_profile
 

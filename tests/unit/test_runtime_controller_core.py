@@ -4,8 +4,8 @@ import time
 
 import pytest
 
-from alpa_serve_like.parallel_config import ParallelConfig
-from alpa_serve_like.placement_spec import GroupPlacement, Placement
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.plan import GroupPlacement, Placement
 from alpa_serve_like.runtime.controller_core import ControllerCore, Submission
 from alpa_serve_like.runtime.options import RuntimeOptions
 from alpa_serve_like.runtime.requests import InferRequest

@@ -4,9 +4,9 @@ import argparse
 import pytest
 
 from alpa_serve_like.cli import serve_cmd
-from alpa_serve_like.parallel_config import ParallelConfig
-from alpa_serve_like.placement_spec import GroupPlacement, Placement
-from alpa_serve_like.runtime.instances import UnknownModelError, base_model_name, instance_seed, instance_spec
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.plan import GroupPlacement, Placement
+from alpa_serve_like.core.instances import UnknownModelError, base_model_name, instance_seed, instance_spec
 from alpa_serve_like.runtime.options import RuntimeOptions, RuntimeOptionsError
 from alpa_serve_like.serve import check_servable
 

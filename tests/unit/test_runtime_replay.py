@@ -4,8 +4,8 @@ import asyncio
 import numpy as np
 import pytest
 
-from alpa_serve_like.runtime.replay import TSV_COLUMNS, compare_with_simulator, replay_async
-from alpa_serve_like.trace.workload import Workload
+from alpa_serve_like.client.replay import TSV_COLUMNS, compare_with_simulator, replay_async
+from alpa_serve_like.core.workload import Workload
 
 
 async def start_server(delay_s: float, reject_model: str):
@@ -73,8 +73,8 @@ def test_slow_answers_miss_a_tight_slo():
 
 
 def test_comparison_with_the_simulator_uses_the_same_placement_and_workload():
-    from alpa_serve_like.parallel_config import ParallelConfig
-    from alpa_serve_like.placement_spec import GroupPlacement, Placement
+    from alpa_serve_like.core.parallel_config import ParallelConfig
+    from alpa_serve_like.core.plan import GroupPlacement, Placement
     from builders import uniform_stage_profile
 
     result, _ = run_replay(slo_s=1.0)

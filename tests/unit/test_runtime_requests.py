@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 from alpa_serve_like.runtime.requests import HttpError, batch_tokens, parse_infer_body, unknown_model
-from alpa_serve_like.zoo import get_spec
+from alpa_serve_like.core.zoo import get_spec
 
 SPEC = get_spec("bert-tiny")  # seq_len 128, vocab 1024
 

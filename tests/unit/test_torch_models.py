@@ -185,6 +185,6 @@ def test_core_package_does_not_import_torch():
     import subprocess
     import sys
 
-    code = ("import sys, alpa_serve_like, alpa_serve_like.partition, alpa_serve_like.profiling; "
+    code = ("import sys, alpa_serve_like, alpa_serve_like.core.layer_partition, alpa_serve_like.profiling; "
             "sys.exit('torch' in sys.modules)")
     assert subprocess.run([sys.executable, "-c", code]).returncode == 0

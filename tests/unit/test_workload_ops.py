@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from alpa_serve_like.trace.workload import (Workload, WorkloadError, merge_workloads, slice_time,
+from alpa_serve_like.core.workload import (Workload, WorkloadError, merge_workloads, slice_time,
                                             split_train_test, with_slo)
 from alpa_serve_like.trace.workload_io import load_workload, save_workload
 

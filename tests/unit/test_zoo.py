@@ -3,7 +3,7 @@ import re
 
 import pytest
 
-from alpa_serve_like.zoo import ALPASERVE_MODELS, TINY_MODELS, ZOO, get_spec, parse_model_list
+from alpa_serve_like.core.zoo import ALPASERVE_MODELS, TINY_MODELS, ZOO, get_spec, parse_model_list
 
 
 @pytest.mark.parametrize("name", ALPASERVE_MODELS)

@@ -1,6 +1,6 @@
 """Routing policies by name (see ``registry``); importing this package registers the built-ins."""
-from . import earliest_finish, shortest_queue  # noqa: F401  (registration side effect)
-from .registry import (
+from alpa_serve_like.scheduling.routing import earliest_finish, shortest_queue  # noqa: F401  (registration side effect)
+from alpa_serve_like.scheduling.routing.registry import (
     Candidate,
     RoutingEntry,
     RoutingPolicy,

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from typing import Sequence
 
-from .registry import Candidate, first_min, register_routing
+from alpa_serve_like.scheduling.routing.registry import Candidate, first_min, register_routing
 
 KERNEL_CODE = 1
 

@@ -28,7 +28,7 @@ bert-tiny, bert-mini, gpt-tiny.
 """
 from __future__ import annotations
 
-from .model_spec import ModelSpec
+from alpa_serve_like.core.model_spec import ModelSpec
 
 _VOCAB = 51200
 

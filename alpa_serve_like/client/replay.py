@@ -17,8 +17,8 @@ from typing import Mapping
 
 import numpy as np
 
-from ..trace.workload import Workload
-from .instances import instance_spec
+from alpa_serve_like.core.workload import Workload
+from alpa_serve_like.core.instances import instance_spec
 
 TSV_COLUMNS = ("request", "model", "arrival_s", "sent_s", "latency_ms", "status", "reason", "slo_ms",
                "slo_met", "group", "batch_size", "queue_ms", "stages_ms", "server_total_ms")
@@ -176,8 +176,8 @@ def compare_with_simulator(result: ReplayResult, placement, profiles: Mapping, s
     the first ``warmup_s`` seconds are simulated (and were served) but left out of both attainments.
     Give the simulator the overheads the live path really has (``runtime.calibration``), or it
     compares a model of the stage compute alone with latencies measured at the client."""
-    from ..simulator import SimOptions, simulate
-    from ..simulator.run import measured_mask
+    from alpa_serve_like.simulator import SimOptions, simulate
+    from alpa_serve_like.simulator.run import measured_mask
 
     options = sim_options or SimOptions()
     sim = simulate(placement, result.workload, profiles, options)

@@ -16,7 +16,7 @@ from typing import Sequence
 
 import numpy as np
 
-from .trace.workload import Workload
+from alpa_serve_like.core.workload import Workload
 
 TRACE_FILES = ("AzureLLMInferenceTrace_conv.csv", "AzureLLMInferenceTrace_code.csv")
 TRACE_SUBDIR = "azure_llm_inference_2023"
@@ -41,7 +41,7 @@ class DemoTraffic:
 def find_trace_dir(explicit: str | None = None) -> Path | None:
     """The folder holding the Azure LLM trace files: ``explicit``, else ``../shared/data`` next to
     the current directory or to the source checkout; None if none has both files."""
-    here = Path(__file__).resolve().parents[1]
+    here = Path(__file__).resolve().parents[2]
     candidates = [Path(explicit)] if explicit else [Path.cwd() / ".." / "shared" / "data", here / ".." / "shared" / "data"]
     for c in candidates:
         for d in (c, c / TRACE_SUBDIR):
@@ -52,7 +52,7 @@ def find_trace_dir(explicit: str | None = None) -> Path | None:
 
 def _streams_from_trace(trace_dir: Path) -> tuple[np.ndarray, np.ndarray, np.ndarray, float]:
     """(arrival_s from the first request, stream id, context tokens, trace span s) over both files."""
-    from .trace.azure_llm import load_azure_llm
+    from alpa_serve_like.trace.azure_llm import load_azure_llm
 
     w = load_azure_llm([trace_dir / f for f in TRACE_FILES], models="by_file")
     stream = np.empty(len(w), dtype=np.int32)
@@ -92,7 +92,7 @@ def demo_traffic(trace_dir: Path | None, duration_s: float, target_rate: float, 
                   f"{', '.join(names)}; time compressed {compression:.2f}x; trace seconds "
                   f"[{test_lo:.0f}, {test_lo + window:.0f}) replayed, the {test_lo:.0f} s before used to place")
         return DemoTraffic(train, test, source)
-    from .trace.synthetic import make_workload
+    from alpa_serve_like.trace.synthetic import make_workload
 
     fractions = [0.45, 0.25, 0.2, 0.1]
     make = lambda seed, dur: make_workload(names, target_rate, dur, np.random.default_rng([seed, 7]), slo_s=slo_s,

@@ -10,8 +10,8 @@ import math
 from dataclasses import dataclass, field
 from typing import Mapping
 
-from .model_spec import ModelSpec
-from .parallel_config import ParallelConfig
+from alpa_serve_like.core.model_spec import ModelSpec
+from alpa_serve_like.core.parallel_config import ParallelConfig
 
 
 class ProfileError(ValueError):

@@ -8,9 +8,9 @@ from __future__ import annotations
 
 from typing import Iterable
 
-from ..profile import ModelProfile
-from ..profiling.database import DatabaseError, ProfilingDatabase, default_database_path
-from .instances import base_model_name
+from alpa_serve_like.core.model_profile import ModelProfile
+from alpa_serve_like.profiling.database import DatabaseError, ProfilingDatabase, default_database_path
+from alpa_serve_like.core.instances import base_model_name
 
 
 def instance_profiles(models: Iterable[str], database: ProfilingDatabase, device: str) -> dict[str, ModelProfile]:

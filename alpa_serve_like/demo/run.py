@@ -100,7 +100,7 @@ def start_local_ray(num_cpus: int):
 
 
 def _warmup_workload(models, slo_s: np.ndarray, n: int):
-    from .trace.workload import Workload
+    from alpa_serve_like.core.workload import Workload
 
     ids = np.arange(n, dtype=np.int32) % len(models)
     return Workload(0.05 * np.arange(n, dtype=np.float64), ids, slo_s[ids], tuple(models), meta={"name": "warm-up"})
@@ -119,8 +119,8 @@ def predicted_latency_s(placement, profiles, models, result) -> np.ndarray:
 
 def serve_and_replay(config: DemoConfig, placement_path: Path, placement, profiles, test, log):
     """Start Ray and the app, warm up, replay ``test``; returns (replay result, overhead s, seconds)."""
-    from .runtime.replay import replay
-    from .serve import build_app
+    from alpa_serve_like.client.replay import replay
+    from alpa_serve_like.serve import build_app
 
     times = {}
     tic = time.perf_counter()
@@ -162,12 +162,12 @@ def serve_and_replay(config: DemoConfig, placement_path: Path, placement, profil
 
 def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> DemoReport:
     """Run every step (module docstring); returns the report, also written to out_dir/summary.json."""
-    from .hardware import ClusterSpec
-    from .placement import PlacementOptions, place
-    from .placement.evaluate import policy_rng, summarize
-    from .runtime.profiles import instance_profiles, load_database
-    from .simulator import SimOptions, simulate
-    from .demo_traffic import STREAMS, demo_traffic, env_trace_dir, find_trace_dir
+    from alpa_serve_like.core.hardware import ClusterSpec
+    from alpa_serve_like.placement import PlacementOptions, place
+    from alpa_serve_like.placement.evaluate import policy_rng, summarize
+    from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
+    from alpa_serve_like.simulator import SimOptions, simulate
+    from alpa_serve_like.demo.traffic import STREAMS, demo_traffic, env_trace_dir, find_trace_dir
 
     t_start = time.perf_counter()
     out = Path(config.out_dir)
@@ -228,7 +228,7 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> DemoRepo
         setattr(report, key, _metrics(sim.good, np.where(sim.reason == 0, sim.latency_s, np.nan)))
     _print_table(report, log)
 
-    from .demo_plot import plot_demo
+    from alpa_serve_like.demo.plot import plot_demo
 
     png = plot_demo(out / "demo.png", traffic.test, result, sims, config.slo_ms, report)
     report.seconds["total_s"] = time.perf_counter() - t_start

@@ -7,8 +7,8 @@ from __future__ import annotations
 
 import zlib
 
-from ..model_spec import ModelSpec
-from ..zoo import ZOO
+from alpa_serve_like.core.model_spec import ModelSpec
+from alpa_serve_like.core.zoo import ZOO
 
 
 class UnknownModelError(KeyError):

@@ -11,7 +11,7 @@ import os
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from .parallel_config import ParallelConfig
+from alpa_serve_like.core.parallel_config import ParallelConfig
 
 FORMAT = "alpa_serve_like.placement"
 VERSION = 1

@@ -22,7 +22,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .instances import base_model_name
+from alpa_serve_like.core.instances import base_model_name
 
 
 @dataclass(frozen=True)

@@ -28,12 +28,12 @@ from typing import Callable, Iterable, Sequence
 
 import torch
 
-from ..hardware import BUILTIN_DEVICES
-from ..model_spec import ModelSpec
-from ..models import StageModule, build_stage, random_token_ids, split_stages
-from ..models.layers import Attention
-from ..parallel_config import ParallelConfig
-from ..profile import ConfigProfile, ModelProfile, ProfileError
+from alpa_serve_like.core.hardware import BUILTIN_DEVICES
+from alpa_serve_like.core.model_spec import ModelSpec
+from alpa_serve_like.models import StageModule, build_stage, random_token_ids, split_stages
+from alpa_serve_like.models.layers import Attention
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.model_profile import ConfigProfile, ModelProfile, ProfileError
 
 _TORCH_DTYPES = {"float16": torch.float16, "bfloat16": torch.bfloat16, "float32": torch.float32}
 
