@@ -166,6 +166,7 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> DemoRepo
     from alpa_serve_like.placement import PlacementOptions, place
     from alpa_serve_like.placement.evaluate import policy_rng, summarize
     from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
+    from alpa_serve_like.scheduling import SchedulingOptions
     from alpa_serve_like.simulator import SimOptions, simulate
     from alpa_serve_like.demo.traffic import STREAMS, demo_traffic, env_trace_dir, find_trace_dir
 
@@ -223,7 +224,7 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> DemoRepo
     for key, overhead in (("simulated", 0.0), ("simulated_with_overhead", report.overhead_ms / 1e3)):
         if key == "simulated_with_overhead" and not math.isfinite(overhead):
             continue
-        sim = simulate(placement, traffic.test, profiles, SimOptions(dispatch_overhead_s=overhead))
+        sim = simulate(placement, traffic.test, profiles, SimOptions(SchedulingOptions(dispatch_overhead_s=overhead)))
         sims[key] = sim
         setattr(report, key, _metrics(sim.good, np.where(sim.reason == 0, sim.latency_s, np.nan)))
     _print_table(report, log)
