@@ -114,6 +114,7 @@ def main() -> None:
     from alpa_serve_like.client.calibration import calibrate_from_replay
     from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
     from alpa_serve_like.client.replay import compare_with_simulator, replay
+    from alpa_serve_like.runtime.local_ray import start_local_ray
     from alpa_serve_like.serve import build_app
     from alpa_serve_like.scheduling import SchedulingOptions
     from alpa_serve_like.simulator import SimOptions
@@ -127,8 +128,7 @@ def main() -> None:
     print(f"measured profiles in {time.time() - t0:.1f} s")
     profiles = instance_profiles(placement.models, load_database(str(db_path)), "cpu")
 
-    ray.init(address="local", num_cpus=4, include_dashboard=False, object_store_memory=200 * 1024**2,
-             log_to_driver=False)
+    start_local_ray(num_cpus=4)
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     url = f"http://127.0.0.1:{port}"

@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import socket
 import time
 from dataclasses import asdict, dataclass, field
@@ -83,22 +82,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_local_ray(num_cpus: int):
-    """A fresh Ray on loopback only, no dashboard, no usage stats, quiet driver."""
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    import logging
-
-    import ray
-
-    for name in ("ray", "ray.serve"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
-             log_to_driver=False, object_store_memory=200 * 1024**2, namespace="alpa_serve_like_demo",
-             logging_level=logging.WARNING)
-    return ray
-
-
 def _warmup_workload(models, slo_s: np.ndarray, n: int):
     from alpa_serve_like.core.workload import Workload
 
@@ -120,12 +103,13 @@ def predicted_latency_s(placement, profiles, models, result) -> np.ndarray:
 def serve_and_replay(config: DemoConfig, placement_path: Path, placement, profiles, test, log):
     """Start Ray and the app, warm up, replay ``test``; returns (replay result, overhead s, seconds)."""
     from alpa_serve_like.client.replay import replay
+    from alpa_serve_like.runtime.local_ray import start_local_ray
     from alpa_serve_like.serve import build_app
 
     times = {}
     tic = time.perf_counter()
     log(f"starting a local Ray (loopback, {config.ray_cpus} logical CPUs) ...")
-    ray = start_local_ray(config.ray_cpus)
+    ray = start_local_ray(config.ray_cpus, namespace="alpa_serve_like_demo")
     from ray import serve
 
     import logging

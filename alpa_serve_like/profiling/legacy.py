@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import math
 import os
-import pickle
 import struct
 
 from alpa_serve_like.core.parallel_config import ParallelConfig
