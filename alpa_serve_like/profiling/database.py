@@ -304,11 +304,18 @@ def _profile_from_plain(name: str, device: str, plain: dict) -> ModelProfile:
 
 
 def default_database_path() -> Path:
-    """``$ALPA_SERVE_LIKE_DB``, else ``./profiling_result.pkl``, else the copy shipped in the package."""
+    """``$ALPA_SERVE_LIKE_DB``, else ``./profiling_result.pkl``, else the shipped database.
+
+    The shipped database is the repository root's ``profiling_result.pkl`` (the one copy in the
+    tree); ``setup.py`` copies it into ``alpa_serve_like/data/`` of a built (non-editable) install,
+    while a source checkout or an editable install reads the root file itself.
+    """
     env = os.environ.get("ALPA_SERVE_LIKE_DB")
     if env:
         return Path(env)
     local = Path.cwd() / DEFAULT_DB_NAME
     if local.exists():
         return local
-    return Path(__file__).resolve().parent.parent / "data" / DEFAULT_DB_NAME
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "data" / DEFAULT_DB_NAME
+    return installed if installed.exists() else package.parent / DEFAULT_DB_NAME
