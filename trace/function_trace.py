@@ -13,7 +13,6 @@ the trace (day 1, 00:00); a ``TraceWindow`` selects a part of it.
 """
 from __future__ import annotations
 
-import json
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -22,6 +21,7 @@ from typing import Literal
 import numpy as np
 
 from alpa_serve_like.trace.csv_reader import TraceFormatError
+from alpa_serve_like.trace.npz_file import stored_kind, stored_meta, write_npz
 
 CACHE_KIND = {"maf1": "alpa_serve_like.maf1_cache", "maf2": "alpa_serve_like.maf2_cache"}
 CACHE_VERSION = 1
@@ -133,17 +133,10 @@ class FunctionTrace:
 
 def save_function_trace(t: FunctionTrace, path: str | os.PathLike) -> Path:
     """Write ``t`` as a compressed cache ``.npz``."""
-    path = Path(path)
-    if path.suffix != ".npz":
-        path = path.with_name(path.name + ".npz")
-    arrays = {"kind": np.array(CACHE_KIND[t.kind]), "format_version": np.array(CACHE_VERSION),
-              "function_keys": np.asarray(t.function_keys, dtype=np.bytes_), "function": t.function,
-              "meta_json": np.array(json.dumps(t.meta))}
+    arrays = {"function_keys": np.asarray(t.function_keys, dtype=np.bytes_), "function": t.function}
     names = ("minute", "count") if t.kind == "maf1" else ("arrival_s", "duration_s")
     arrays.update({n: getattr(t, n) for n in names})
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(path, **arrays)
-    return path
+    return write_npz(path, CACHE_KIND[t.kind], CACHE_VERSION, arrays, t.meta, compressed=True)
 
 
 def cache_kind(path: str | os.PathLike) -> str:
@@ -152,7 +145,7 @@ def cache_kind(path: str | os.PathLike) -> str:
         raise FileNotFoundError(f"{path} does not exist")
     try:
         with np.load(path, allow_pickle=False) as z:
-            return str(z["kind"]) if "kind" in z.files else "?"
+            return stored_kind(z)
     except (OSError, ValueError) as exc:
         raise TraceFormatError(f"{path} is not an .npz written by alpa_serve_like ({exc})") from exc
 
@@ -163,7 +156,7 @@ def load_function_trace(path: str | os.PathLike) -> FunctionTrace:
     if not path.exists():
         raise FileNotFoundError(f"trace cache {path} does not exist (make it with 'alpa-serve-like trace convert')")
     with np.load(path, allow_pickle=False) as z:
-        kind_str = str(z["kind"]) if "kind" in z.files else "?"
+        kind_str = stored_kind(z)
         kinds = {v: k for k, v in CACHE_KIND.items()}
         if kind_str not in kinds:
             raise TraceFormatError(f"{path} is not a MAF1/MAF2 trace cache (kind {kind_str!r})")
@@ -172,6 +165,6 @@ def load_function_trace(path: str | os.PathLike) -> FunctionTrace:
                                    f"version reads ({CACHE_VERSION}); upgrade alpa_serve_like")
         kind = kinds[kind_str]
         fields = {n: z[n] for n in (("minute", "count") if kind == "maf1" else ("arrival_s", "duration_s"))}
-        meta = json.loads(str(z["meta_json"]))
+        meta = stored_meta(z)
         meta["cache_path"] = str(path)
         return FunctionTrace(kind, z["function_keys"].astype(str), z["function"], meta=meta, **fields)

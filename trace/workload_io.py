@@ -12,37 +12,21 @@ from pathlib import Path
 import numpy as np
 
 from alpa_serve_like.core.workload import Workload, WorkloadError
+from alpa_serve_like.trace.npz_file import stored_kind, stored_meta, write_npz
 
 WORKLOAD_KIND = "alpa_serve_like.workload"
 FORMAT_VERSION = 1
 
 
-def _json_default(obj):
-    if isinstance(obj, np.generic):
-        return obj.item()
-    if isinstance(obj, np.ndarray):
-        return obj.tolist()
-    raise TypeError(f"workload meta value {obj!r} of type {type(obj).__name__} is not JSON-serialisable")
-
-
 def save_workload(w: Workload, path: str | os.PathLike) -> Path:
-    """Write ``w`` to ``path`` (``.npz`` is appended by numpy if missing); returns the path written."""
-    path = Path(path)
-    if path.suffix != ".npz":
-        path = path.with_name(path.name + ".npz")
-    arrays = {
-        "kind": np.array(WORKLOAD_KIND), "format_version": np.array(FORMAT_VERSION),
-        "arrival_s": w.arrival_s, "model_id": w.model_id, "slo_s": w.slo_s,
-        "model_names_json": np.array(json.dumps(list(w.model_names))),
-        "meta_json": np.array(json.dumps(w.meta, default=_json_default)),
-    }
+    """Write ``w`` to ``path`` (``.npz`` is appended if missing); returns the path written."""
+    arrays = {"arrival_s": w.arrival_s, "model_id": w.model_id, "slo_s": w.slo_s,
+              "model_names_json": np.array(json.dumps(list(w.model_names)))}
     if w.size is not None:
         arrays["size"] = w.size
     if w.output_size is not None:
         arrays["output_size"] = w.output_size
-    path.parent.mkdir(parents=True, exist_ok=True)
-    np.savez(path, **arrays)
-    return path
+    return write_npz(path, WORKLOAD_KIND, FORMAT_VERSION, arrays, w.meta)
 
 
 def load_workload(path: str | os.PathLike) -> Workload:
@@ -52,7 +36,7 @@ def load_workload(path: str | os.PathLike) -> Workload:
         raise FileNotFoundError(f"workload file {path} does not exist (make one with 'alpa-serve-like trace generate')")
     try:
         with np.load(path, allow_pickle=False) as z:
-            kind = str(z["kind"]) if "kind" in z.files else "?"
+            kind = stored_kind(z)
             if kind != WORKLOAD_KIND:
                 raise WorkloadError(f"{path} is not a workload file (kind {kind!r}); trace caches turn into "
                                     "workloads with 'alpa-serve-like trace build'")
@@ -60,7 +44,7 @@ def load_workload(path: str | os.PathLike) -> Workload:
             if version > FORMAT_VERSION:
                 raise WorkloadError(f"{path} has workload format {version}; this version reads up to "
                                     f"{FORMAT_VERSION}: upgrade alpa_serve_like")
-            meta = json.loads(str(z["meta_json"]))
+            meta = stored_meta(z)
             meta["path"] = str(path)
             return Workload(
                 z["arrival_s"], z["model_id"], z["slo_s"], tuple(json.loads(str(z["model_names_json"]))),

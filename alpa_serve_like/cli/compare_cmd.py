@@ -50,7 +50,8 @@ def run(args) -> int:
     from alpa_serve_like.placement.evaluate import compare_policies, format_table, write_tsv
     from alpa_serve_like.placement.registry import PolicyNameError, resolve_policy
 
-    from alpa_serve_like.cli.place_cmd import check_workload_models, load_problem, options_from
+    from alpa_serve_like.cli.place_cmd import load_problem, options_from
+    from alpa_serve_like.placement.problem_inputs import check_workload_models
 
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     try:

@@ -48,44 +48,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 def load_problem(args):
     """(cluster, model names, profiles) from the arguments; fails early if a model fits no group."""
     from alpa_serve_like.core.hardware import GiB, ClusterSpec
-    from alpa_serve_like.placement import (MemoryModel, check_models_fit, enumerate_partitions,
-                                           instantiate_models, parse_model_counts)
-    from alpa_serve_like.profiling.database import ProfilingDatabase, default_database_path
+    from alpa_serve_like.placement.problem_inputs import load_models
 
-    db_path = args.db or default_database_path()
-    base = ProfilingDatabase.load(db_path).for_device(args.device)
-    models, profiles = instantiate_models(parse_model_counts(args.models), base)
     cluster = ClusterSpec(num_devices=args.cluster, devices_per_node=args.devices_per_node,
                           memory_budget_bytes=int(args.memory_budget_gib * GiB), device_type=args.device)
-    every_shape = {c for p in enumerate_partitions(cluster.num_devices, cluster.devices_per_node, 64, 64) for c in p}
-    check_models_fit(MemoryModel(profiles, cluster.memory_budget_bytes, args.max_batch_size), models, every_shape)
+    models, profiles = load_models(cluster, args.models, args.db, args.max_batch_size)
     return cluster, models, profiles
 
 
-def slo_per_model(models, profiles, scale: float) -> np.ndarray:
-    """SLO of each model: ``scale`` x its latency on one device (fastest config if not profiled)."""
-    from alpa_serve_like.core.parallel_config import ParallelConfig
+def synthetic_traffic(args):
+    from alpa_serve_like.placement.problem_inputs import SyntheticTraffic
 
-    out = []
-    for m in models:
-        p = profiles[m]
-        entry = p.configs.get(ParallelConfig(1, 1, 1))
-        lat = entry.total_latency_s(1) if entry else min(e.total_latency_s(min(e.batch_sizes)) for e in p.configs.values())
-        out.append(scale * lat)
-    return np.asarray(out)
+    return SyntheticTraffic(rate=args.rate, duration_s=args.duration, cv=args.cv, split=args.split,
+                            alpha=args.alpha, slo_scale=args.slo_scale)
 
 
 def synthetic(args, models, profiles, seed: int):
-    from alpa_serve_like.trace.synthetic import make_workload
-
-    return make_workload(models, args.rate, args.duration, np.random.default_rng(seed),
-                         slo_s=slo_per_model(models, profiles, args.slo_scale), process="gamma",
-                         cv=args.cv, split=args.split, alpha=args.alpha)
+    return synthetic_traffic(args).workload(models, profiles, np.random.default_rng(seed))
 
 
 def synthetic_label(args, seed: int) -> str:
-    return (f"synthetic gamma rate={args.rate:g}/s cv={args.cv:g} {args.split} alpha={args.alpha:g} "
-            f"{args.duration:g}s SLO={args.slo_scale:g}x seed={seed}")
+    return synthetic_traffic(args).label(seed)
 
 
 def load_training(args, models, profiles):
@@ -99,27 +82,17 @@ def load_training(args, models, profiles):
 
 def options_from(args):
     from alpa_serve_like.placement import PlacementOptions
+    from alpa_serve_like.scheduling import SchedulingOptions
 
-    from alpa_serve_like.simulator import SimOptions
-
-    return PlacementOptions(sim_options=SimOptions(max_batch_size=args.max_batch_size),
-                            max_batch_size=args.max_batch_size, time_budget_s=args.time_budget,
-                            ilp_time_limit_s=args.ilp_time_limit, oracle=args.oracle)
-
-
-def check_workload_models(workload, models) -> None:
-    """Every model with traffic must be among the models to place (else its requests can't be served)."""
-    counts = np.bincount(workload.model_id, minlength=len(workload.model_names))
-    unknown = [n for n, c in zip(workload.model_names, counts) if c and n not in set(models)]
-    if unknown:
-        raise ValueError(f"the workload has requests for {len(unknown)} model(s) not in --models, e.g. "
-                         f"{', '.join(unknown[:3])}; --models must cover the workload's models "
-                         f"(names are BASE-i, e.g. bert-1.3b-0)")
+    return PlacementOptions(scheduling=SchedulingOptions(max_batch_size=args.max_batch_size),
+                            time_budget_s=args.time_budget, ilp_time_limit_s=args.ilp_time_limit,
+                            oracle=args.oracle)
 
 
 def run(args) -> int:
     from alpa_serve_like.placement import PlacementInfeasibleError, place
     from alpa_serve_like.placement.evaluate import policy_rng, summarize
+    from alpa_serve_like.placement.problem_inputs import check_workload_models
     from alpa_serve_like.placement.registry import PolicyNameError, resolve_policy
 
     try:

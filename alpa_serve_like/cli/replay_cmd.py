@@ -61,12 +61,13 @@ def run(args: argparse.Namespace) -> int:
     if args.placement:
         from alpa_serve_like.core.plan import Placement
         from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
+        from alpa_serve_like.scheduling import SchedulingOptions
         from alpa_serve_like.simulator import SimOptions
 
         placement = Placement.load(args.placement)
         profiles = instance_profiles(placement.models, load_database(args.db), args.device)
-        options = SimOptions(max_batch_size=args.max_batch_size,
-                             dispatch_overhead_s=args.dispatch_overhead_ms / 1e3,
-                             per_stage_overhead_s=args.per_stage_overhead_ms / 1e3)
+        options = SimOptions(scheduling=SchedulingOptions(max_batch_size=args.max_batch_size,
+                                                          dispatch_overhead_s=args.dispatch_overhead_ms / 1e3,
+                                                          per_stage_overhead_s=args.per_stage_overhead_ms / 1e3))
         print(json.dumps(compare_with_simulator(result, placement, profiles, options), indent=1))
     return 0

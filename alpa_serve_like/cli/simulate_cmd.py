@@ -30,27 +30,19 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def profiles_for(names, db, device: str) -> dict:
     """Profile of each name, using the base model's profile for ``{base}-{i}`` copies."""
-    from alpa_serve_like.placement.models import base_name
+    from alpa_serve_like.profiling.database import DatabaseError
+    from alpa_serve_like.profiling.instance_profiles import instance_profiles
 
-    per_device = db.for_device(device)
-    out, missing = {}, []
-    for name in names:
-        profile = per_device.get(name) or per_device.get(base_name(name))
-        if profile is None:
-            missing.append(name)
-        else:
-            out[name] = profile
-    if missing:
-        raise SystemExit(
-            f"simulate: no profile on {device} for {', '.join(sorted(missing)[:10])} "
-            f"(known: {', '.join(sorted(per_device))}); profile them or pick another --device"
-        )
-    return out
+    try:
+        return instance_profiles(names, db, device)
+    except DatabaseError as exc:
+        raise SystemExit(f"simulate: {exc}") from None
 
 
 def run(args: argparse.Namespace) -> int:
     from alpa_serve_like.core.plan import PlacementError, PlacementSchedule
     from alpa_serve_like.profiling.database import DatabaseError, ProfilingDatabase, default_database_path
+    from alpa_serve_like.scheduling import SchedulingOptions
     from alpa_serve_like.simulator import SimOptions, simulate
     from alpa_serve_like.trace.workload_io import load_workload
 
@@ -58,11 +50,11 @@ def run(args: argparse.Namespace) -> int:
         schedule = PlacementSchedule.load(args.placement)
         workload = load_workload(args.workload)
         db = ProfilingDatabase.load(args.db or default_database_path())
-        options = SimOptions(
+        scheduling = SchedulingOptions(
             routing=args.routing, admission=not args.no_admission, max_batch_size=args.max_batch_size,
             dispatch_overhead_s=args.dispatch_overhead, per_stage_overhead_s=args.stage_overhead,
-            warmup_s=args.warmup, backend=args.backend,
         )
+        options = SimOptions(scheduling=scheduling, warmup_s=args.warmup, backend=args.backend)
     except (PlacementError, DatabaseError, FileNotFoundError, ValueError) as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return 2

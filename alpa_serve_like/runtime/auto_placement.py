@@ -36,18 +36,19 @@ class ExpectedLoad:
 def plan_placement(load: ExpectedLoad, database: ProfilingDatabase, device: str, max_batch_size: int = 1,
                    seed: int = 0) -> Placement:
     """Run ``load.policy`` on a synthetic workload shaped like ``load``."""
-    from alpa_serve_like.cli.place_cmd import slo_per_model
     from alpa_serve_like.placement import PlacementOptions, instantiate_models, parse_model_counts, place
-    from alpa_serve_like.trace.synthetic import make_workload
+    from alpa_serve_like.placement.problem_inputs import SyntheticTraffic
+    from alpa_serve_like.scheduling import SchedulingOptions
 
     models, profiles = instantiate_models(parse_model_counts(load.models), database.for_device(device))
     cluster = ClusterSpec(num_devices=load.num_devices, devices_per_node=load.num_devices,
                           memory_budget_bytes=int(load.memory_budget_gib * GiB), device_type=device)
     rng = np.random.default_rng(seed)
-    slo = slo_per_model(models, profiles, load.slo_scale)
-    workload = make_workload(models, load.rate, load.duration_s, rng, slo_s=slo, process="gamma", cv=load.cv)
+    traffic = SyntheticTraffic(rate=load.rate, duration_s=load.duration_s, cv=load.cv, split="uniform",
+                               slo_scale=load.slo_scale)
+    workload = traffic.workload(models, profiles, rng)
     placement = place(load.policy, cluster, models, profiles, workload,
-                      PlacementOptions(max_batch_size=max_batch_size), rng)
+                      PlacementOptions(scheduling=SchedulingOptions(max_batch_size=max_batch_size)), rng)
     if not isinstance(placement, Placement):
         raise ValueError(f"policy {load.policy!r} returned a time-switched schedule; the runtime serves one "
                          f"placement: pick a static policy such as mp-search or sr-greedy")

@@ -112,7 +112,7 @@ def test_python_only_policy_runs_in_reference_and_is_refused_by_kernel(monkeypat
     profiles = {"a": make_profile("a")}
     placement = Placement((GroupPlacement(PP1, ("a",)), GroupPlacement(PP1, ("a",))))
     w = Workload(np.array([0.0, 5.0]), np.array([0, 0]), np.array([2.0, 2.0]), ("a",))
-    r = simulate(placement, w, profiles, SimOptions(routing="last_group", backend="reference"))
+    r = simulate(placement, w, profiles, SimOptions(SchedulingOptions(routing="last_group"), backend="reference"))
     assert r.group.tolist() == [1, 1]
     with pytest.raises(ValueError, match="no kernel version"):
-        simulate(placement, w, profiles, SimOptions(routing="last_group"))
+        simulate(placement, w, profiles, SimOptions(SchedulingOptions(routing="last_group")))
