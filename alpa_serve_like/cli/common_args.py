@@ -24,7 +24,7 @@ class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefau
         text = action.help or ""
         if "%(default)" in text or "default" in text.lower():
             return text
-        if action.default in (None, False, argparse.SUPPRESS) or isinstance(action, argparse._StoreTrueAction):
+        if action.default is None or action.default is False or action.default == argparse.SUPPRESS:
             return text
         return text + " (default: %(default)s)"
 
@@ -49,10 +49,12 @@ def add_device(parser, default: str | None = "v100-16gb", help_text: str = DEVIC
     parser.add_argument("--device", default=default, metavar="TYPE", help=help_text)
 
 
-def add_memory_budget(parser):
-    parser.add_argument("--memory-budget-gib", type=float, default=None, metavar="GIB",
-                        help=f"usable memory per device (default: {DEFAULT_MEMORY_FRACTION * 100:g}%% of the "
-                             f"device type's memory, e.g. 13 GiB on v100-16gb, 65 GiB on a100-80gb)")
+MEMORY_BUDGET_HELP = (f"usable memory per device (default: {DEFAULT_MEMORY_FRACTION * 100:g}%% of the device "
+                      f"type's memory, e.g. 13 GiB on v100-16gb, 65 GiB on a100-80gb)")
+
+
+def add_memory_budget(parser, help_text: str = MEMORY_BUDGET_HELP):
+    parser.add_argument("--memory-budget-gib", type=float, default=None, metavar="GIB", help=help_text)
 
 
 def add_db(parser, help_text: str = "profiling database (default: $ALPA_SERVE_LIKE_DB, "

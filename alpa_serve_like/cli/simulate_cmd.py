@@ -21,7 +21,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_db(parser)
     common.add_device(parser, default=None, help_text=common.DEVICE_HELP + " (default: the plan's device, "
                       "else v100-16gb); another type than the plan's re-checks memory")
-    common.add_memory_budget(parser)
+    common.add_memory_budget(parser, "usable memory per device for the memory check (default: the plan's on "
+                                     "its own device, else the device type's default share)")
     parser.add_argument("--routing", default=None, metavar="POLICY",
                         help=f"routing policy, one of {', '.join(routing_names())} (default: the plan's, else earliest_finish)")
     parser.add_argument("--no-admission", action="store_true", default=None,
