@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alpa_serve_like.core.hardware import GiB, ClusterSpec
+from alpa_serve_like.core.hardware import cluster_spec
 from alpa_serve_like.core.plan import Placement
 from alpa_serve_like.profiling.database import ProfilingDatabase
 
@@ -36,15 +36,15 @@ class ExpectedLoad:
 def plan_placement(load: ExpectedLoad, database: ProfilingDatabase, device: str, max_batch_size: int = 1,
                    seed: int = 0) -> Placement:
     """Run ``load.policy`` on a synthetic workload shaped like ``load``."""
-    from alpa_serve_like.cli.place_cmd import slo_per_model
+    from alpa_serve_like.core.slo import slo_from_scale
     from alpa_serve_like.placement import PlacementOptions, instantiate_models, parse_model_counts, place
     from alpa_serve_like.trace.synthetic import make_workload
 
     models, profiles = instantiate_models(parse_model_counts(load.models), database.for_device(device))
-    cluster = ClusterSpec(num_devices=load.num_devices, devices_per_node=load.num_devices,
-                          memory_budget_bytes=int(load.memory_budget_gib * GiB), device_type=device)
+    cluster = cluster_spec(load.num_devices, device, devices_per_node=load.num_devices,
+                           memory_budget_gib=load.memory_budget_gib)
     rng = np.random.default_rng(seed)
-    slo = slo_per_model(models, profiles, load.slo_scale)
+    slo = slo_from_scale(models, profiles, load.slo_scale)
     workload = make_workload(models, load.rate, load.duration_s, rng, slo_s=slo, process="gamma", cv=load.cv)
     placement = place(load.policy, cluster, models, profiles, workload,
                       PlacementOptions(max_batch_size=max_batch_size), rng)
