@@ -191,6 +191,12 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> DemoRepo
     tic = time.perf_counter()
     placement = place(config.policy, cluster, models, profiles, traffic.train, PlacementOptions(),
                       policy_rng(config.seed, config.policy))
+    from alpa_serve_like.core.slo import plan_slo_record
+    from alpa_serve_like.placement.plan_context import plan_context
+    from alpa_serve_like.scheduling.options import SchedulingOptions
+
+    placement = placement.with_context(plan_context(cluster, SchedulingOptions(), plan_slo_record(models, slo, None),
+                                                    load_database().fingerprint()))
     report.placement = summarize(placement)
     placement_path = out / "placement.json"
     placement.save(placement_path)
