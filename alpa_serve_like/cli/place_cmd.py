@@ -26,7 +26,8 @@ def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_db(c)
     common.add_models(c)
     c.add_argument("--allow-unplaced", action="store_true",
-                   help="write the placement even if some models are left out (they are listed in its 'unplaced' field)")
+                   help="go on when some models cannot be placed: place writes the plan without them "
+                        "(listed in its 'unplaced' field); otherwise it fails naming them")
     w = parser.add_argument_group("traffic (a saved workload, or synthetic)")
     w.add_argument("--workload", help="training workload file (.npz, from 'trace' commands); default: synthetic")
     w.add_argument("--rate", type=float, default=64.0, help="synthetic: total requests per second")

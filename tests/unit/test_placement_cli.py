@@ -31,6 +31,16 @@ def test_a_model_that_fits_nowhere_is_named_with_its_need_and_the_budget(tiny_db
     assert not (tmp_path / "p.json").exists()
 
 
+def test_allow_unplaced_writes_the_plan_without_a_model_that_fits_nowhere(tiny_db, tmp_path, capsys):
+    out = tmp_path / "p.json"
+    assert main(["place", "--policy", "mp-search", "--num-devices", "4", "--db", str(tiny_db), "--duration", "20",
+                 "--models", "small:2,huge:1", "--allow-unplaced", "--out", str(out)]) == 0
+    assert "left out (1, --allow-unplaced): huge-0" in capsys.readouterr().out
+    plan = Placement.load(out)
+    assert plan.context.unplaced == ("huge-0",) and set(plan.models) == {"small-0", "small-1"}
+    assert plan.context.memory_budget_bytes == 13 * GiB and plan.context.device == "v100-16gb"
+
+
 def test_unknown_model_and_policy_are_clear_errors(tiny_db, tmp_path, capsys):
     assert main(["place", "--policy", "mp-search", "--cluster", "4", "--db", str(tiny_db),
                  "--models", "bert-9b:2", "--out", str(tmp_path / "p.json")]) == 2
