@@ -82,7 +82,8 @@ def run(args: argparse.Namespace) -> int:
         note = check_memory(placement, schedule.context, profiles, device, args.memory_budget_gib,
                             options.max_batch_size)
     except PlacementError as exc:
-        print(f"simulate: {exc}", file=sys.stderr)
+        hint = "" if args.memory_budget_gib else "; a plan made with a larger budget: pass --memory-budget-gib"
+        print(f"simulate: {exc}{hint}", file=sys.stderr)
         return 2
     if note:
         print(note)
