@@ -25,13 +25,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     load.add_argument("--policy", help="placement policy for the computed placement (default mp-search)")
     common.add_db(parser)
     common.add_max_batch_size(parser, default=None, help_text="dynamic batching limit (default: the plan's, else 1)")
-    common.add_device(parser, default=None, help_text=common.DEVICE_HELP + " whose profiles predict "
-                      "latencies (default: the plan's device, else cpu)")
+    common.add_device(parser, default=None, help_text="device type whose profiles predict latencies "
+                      "(default: the plan's device, else cpu); another type than the plan's re-checks memory")
     parser.add_argument("--torch-device", choices=("auto", "cpu", "gpu"), default="auto",
                         help="where stage actors run (auto: gpu when Ray has GPUs)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="any other RuntimeOptions field, e.g. --option default_slo_s=0.5 (repeatable)")
-    parser.add_argument("--host", default="127.0.0.1", help="HTTP listen address (loopback only by default)")
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP listen address (loopback only unless changed)")
     parser.add_argument("--port", type=int, default=8000, help="HTTP port")
     parser.add_argument("--address", default=None, help="Ray address (default: a running local Ray, else a new one)")
     parser.add_argument("--name", default="alpa_serve_like", help="Serve application name")
