@@ -8,6 +8,7 @@ exit status 1.
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -26,9 +27,9 @@ _EPILOG = """examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = _EPILOG
     sub = parser.add_subparsers(dest="db_command", metavar="SUBCOMMAND", required=True)
+    sub.add_parser = functools.partial(sub.add_parser, formatter_class=parser.formatter_class)
 
     p = sub.add_parser("list", help="models per device: #configs, batch sizes, source, parameters")
     p.add_argument("path", nargs="?", default=None, metavar="PATH", help=_DB_HELP)

@@ -36,6 +36,16 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def build_subparser(name: str, module) -> argparse.ArgumentParser:
+    """The parser of one subcommand; every option's help shows its default (``common_args``)."""
+    from alpa_serve_like.cli.common_args import HelpFormatter
+
+    sub = argparse.ArgumentParser(prog=f"alpa-serve-like {name}", description=COMMANDS[name][1],
+                                  formatter_class=HelpFormatter)
+    module.add_arguments(sub)
+    return sub
+
+
 def _load(name: str):
     module_name, _ = COMMANDS[name]
     try:
@@ -59,8 +69,7 @@ def main(argv: list[str] | None = None) -> int:
     if module is None:
         print(f"alpa-serve-like {name}: not yet available in this version", file=sys.stderr)
         return 2
-    sub = argparse.ArgumentParser(prog=f"alpa-serve-like {name}", description=COMMANDS[name][1])
-    module.add_arguments(sub)
+    sub = build_subparser(name, module)
     args = sub.parse_args(argv[1:])
     return int(module.run(args) or 0)
 

@@ -46,7 +46,6 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = DESCRIPTION
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     what = parser.add_argument_group("what to profile")
     what.add_argument("--models", default="bert-1.3b",
                       help="comma-separated zoo names (see alpa_serve_like/zoo.py); default bert-1.3b")

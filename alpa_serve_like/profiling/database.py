@@ -15,7 +15,9 @@ Files in AlpaServe's original format (pickled ``alpa_serve.profiling`` objects) 
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 import pickle
 import tempfile
@@ -155,6 +157,12 @@ class ProfilingDatabase:
                 for device, per_dev in sorted(self.profiles.items())
             },
         }
+
+    def fingerprint(self) -> str:
+        """``sha256:<hex>`` of the plain content (canonical JSON), so two files holding the same
+        profiles match whatever their pickle bytes; a plan records it to tell which database made it."""
+        text = json.dumps(self.to_plain(), sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
 
     @classmethod
     def from_plain(cls, data: object, where: str = "database") -> "ProfilingDatabase":
