@@ -78,7 +78,8 @@ class Case:
     experiment: str
     model_set: str
     trace: str
-    """"maf1" or "maf2": the real trace when its files are given, else the synthetic stand-in."""
+    """"maf1" or "maf2": the real trace when its files are given, else the synthetic stand-in; "llm":
+    the real Azure LLM inference trace 2023 (no stand-in: its folder must be given)."""
     num_devices: int
     total_rate: float
     """Mean total request rate (req/s) of the trace at rate_scale 1."""
@@ -180,19 +181,24 @@ E2E_LOAD = {
     # so S2's base cluster has 96 devices.
     ("S2", "maf1"): (96, 120.0), ("S2", "maf2"): (96, 25.0),
     ("S3", "maf1"): (32, 48.0), ("S3", "maf2"): (32, 32.0),
+    # the LLM trace at the MAF1 loads (not calibrated apart: same clusters, same mean rates)
+    ("S1", "llm"): (32, 180.0), ("S3", "llm"): (32, 48.0),
 }
 """(model set, trace) -> (devices, total req/s at rate scale 1) of the base point (calibrated so the
 search policies sit a little below 99% with 1200 s of stand-in traffic)."""
 
 
-def _e2e_bases(duration_s: float, budget_s: float, traces=("maf1", "maf2")) -> tuple[Case, ...]:
+TRACES = ("maf1", "maf2", "llm")
+
+
+def _e2e_bases(duration_s: float, budget_s: float, traces=TRACES) -> tuple[Case, ...]:
     return tuple(Case("e2e", ms, tr, n, rate, duration_s, time_budget_s=budget_s)
                  for (ms, tr), (n, rate) in E2E_LOAD.items() if tr in traces)
 
 
 def e2e_suite(quick: bool = False) -> Suite:
     if quick:
-        bases = tuple(c for c in _e2e_bases(120.0, 2.0, ("maf1",)) if c.model_set == "S3")
+        bases = tuple(c for c in _e2e_bases(120.0, 2.0, ("maf1", "llm")) if c.model_set == "S3")
         sweeps = (Sweep("num_devices", (0.5, 1.0, 1.5), relative=True), Sweep("rate_scale", (0.5, 2.0)),
                   Sweep("cv_scale", (0.5, 2.0)), Sweep("slo_scale", (2.5, 10.0)))
     else:
@@ -223,7 +229,7 @@ def large_suite(quick: bool = False) -> Suite:
 def robustness_suite(quick: bool = False) -> Suite:
     duration, budget = (120.0, 2.0) if quick else (600.0, 10.0)
     bases = tuple(Case("robustness", "S3", tr, 32, 48.0, duration, time_budget_s=budget)
-                  for tr in (("maf1",) if quick else ("maf1", "maf2")))
+                  for tr in (("maf1", "llm") if quick else TRACES))
     if quick:
         sweeps = (Sweep("test_offset", (0, 4)), Sweep("test_rate_scale", (0.5, 2.0)), Sweep("test_cv_scale", (1.0, 2.0)))
     else:
