@@ -34,6 +34,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--trace-dir", default=None,
                         help="folder with AzureLLMInferenceTrace_{conv,code}.csv (default ../shared/data)")
     parser.add_argument("--no-live", action="store_true", help="skip Ray: placement, simulation and plot only")
+    parser.add_argument("--no-cluster-scale", action="store_true",
+                        help="skip the simulator-only comparison at cluster scale (72 models on 32 V100s)")
     parser.add_argument("--seed", type=int, default=d.seed, help="traffic and placement seed")
 
 
@@ -44,7 +46,7 @@ def run(args: argparse.Namespace) -> int:
                         cpu_per_device=args.cpu_per_device, memory_budget_mib=args.memory_budget_mib, slo_ms=args.slo_ms,
                         policies=tuple(p for p in args.policies.split(",") if p),
                         models=tuple(m for m in args.models.split(",") if m),
-                        trace_dir=args.trace_dir, live=not args.no_live, seed=args.seed)
+                        trace_dir=args.trace_dir, live=not args.no_live, cluster_scale=not args.no_cluster_scale, seed=args.seed)
     try:
         report = run_demo(config, log=lambda line: print(line, flush=True))
     except (ValueError, OSError, KeyError) as exc:
