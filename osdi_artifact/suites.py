@@ -170,7 +170,7 @@ CASE_FIELDS = tuple(f.name for f in fields(Case))
 
 # ---- the suites ---------------------------------------------------------------------------------
 # Base points are where AlpaServe is near, but below, 99% attainment, so every sweep crosses the line.
-# Defaults: 1200 s of traffic per workload (full), 120 s (quick).
+# Defaults: 1200 s of traffic per workload (full), 120 s (quick; longer where 120 s inverted a trend).
 
 E2E_POLICIES = (SR, CLOCKWORK, ALPASERVE, ALPASERVE_SEP, OURS)
 
@@ -212,7 +212,9 @@ def e2e_suite(quick: bool = False) -> Suite:
 
 
 def large_suite(quick: bool = False) -> Suite:
-    duration, budget = (120.0, 1.0) if quick else (1200.0, 3.0)
+    # quick: 600 s, not 120 s -- with 120 s the search trained on one short draw could score 100% at
+    # SLO 2x and 95.7% at 8x on the evaluation draw (a trend inverted by noise); 600 s costs the same here
+    duration, budget = (600.0, 1.0) if quick else (1200.0, 3.0)
     # 14 GiB per V100: with 13 GiB the first stage of a 16-stage BERT-103.5B (embeddings) does not fit.
     base = Case("large", "L", "maf1", 64, 6.0, duration, slo_scale=3.0, time_budget_s=budget, memory_budget_gib=14.0)
     policies = tuple(fixed(pp, op, 4) for pp, op in ((16, 1), (8, 2), (4, 4), (2, 8))) + (ALPASERVE, OURS)
@@ -227,7 +229,8 @@ def large_suite(quick: bool = False) -> Suite:
 
 
 def robustness_suite(quick: bool = False) -> Suite:
-    duration, budget = (120.0, 2.0) if quick else (600.0, 10.0)
+    # quick: 300 s -- with 120 s, AlpaServe placed on one short draw fell below SR at 2x the rate
+    duration, budget = (300.0, 2.0) if quick else (600.0, 10.0)
     bases = tuple(Case("robustness", "S3", tr, 32, 48.0, duration, time_budget_s=budget)
                   for tr in (("maf1", "llm") if quick else TRACES))
     if quick:
