@@ -1,5 +1,5 @@
 """A trace's own model names (the LLM trace's conv/code) mapped onto the models to place, and the
-LLM trace reaching 'trace build', 'place' and 'compare-policies' from the command line."""
+LLM trace reaching 'trace build', 'place', 'simulate' and 'compare-policies' from the command line."""
 import numpy as np
 import pytest
 
@@ -62,5 +62,7 @@ def test_llm_trace_builds_onto_models_and_reaches_place(tmp_path, capsys):
     assert "--map" in capsys.readouterr().err
     assert main(args + ["--map", "conv=bert-1.3b-1,code=bert-1.3b-0"]) == 0
     assert "(mapped conv=bert-1.3b-1,code=bert-1.3b-0)" in capsys.readouterr().out
+    assert main(["simulate", "--placement", str(plan), "--workload", str(llm), "--map", "popularity"]) == 0
+    assert "attainment" in capsys.readouterr().out
     assert main(["compare-policies", "--policies", "sr-greedy", "--num-devices", "2", "--models", "bert-1.3b:2",
                  "--workload", str(llm), "--map", "round-robin", "--out", str(tmp_path / "c.tsv")]) == 0
