@@ -45,5 +45,7 @@ class SimOptions:
     @property
     def scheduling(self) -> SchedulingOptions:
         """The routing/admission/batching part, as the runtime would use it."""
-        names = {f.name for f in fields(SchedulingOptions)}
+        # Fields SimOptions does not copy (finish_overhead_s, pipeline_comm_factor) keep their
+        # defaults here; they are set once SimOptions holds a SchedulingOptions.
+        names = {f.name for f in fields(SchedulingOptions)} & {f.name for f in fields(self)}
         return SchedulingOptions(**{n: getattr(self, n) for n in names})

@@ -3,7 +3,9 @@
 The placement optimizer calls ``score`` thousands of times, so everything that depends only on
 the workload (request arrays, deadlines, per-model totals, the warm-up mask) is built once here,
 and the per-(model, config) latency blocks are cached; per call only the placement's small dense
-tables are assembled before the compiled kernel runs.
+tables are assembled before the compiled kernel runs. Without batching and with a routing policy
+that needs no queue lengths, a specialised loop (``score_kernel``) counts SLO-meeting requests per
+model directly; otherwise the general kernel runs and its per-request output is reduced here.
 """
 from __future__ import annotations
 
@@ -14,9 +16,10 @@ import numpy as np
 
 from alpa_serve_like.core.plan import Placement, PlacementSchedule
 from alpa_serve_like.core.model_profile import ModelProfile
-from alpa_serve_like.scheduling import StageLatencyCache
+from alpa_serve_like.scheduling import StageLatencyCache, build_latency_tables
 from alpa_serve_like.core.workload import Workload
-from alpa_serve_like.simulator.engine import request_times, run_segments
+from alpa_serve_like.simulator.engine import as_schedule, request_times, run_segments, segment_bounds
+from alpa_serve_like.simulator.score_kernel import ROUTE_EARLIEST_FINISH, ROUTE_LAST_STAGE_FREE, get_score_loop
 from alpa_serve_like.simulator.options import SimOptions
 from alpa_serve_like.simulator.run import measured_mask
 
@@ -53,24 +56,57 @@ class PlacementScorer:
         self._all_measured = bool(self.measured.all())
         self._measured_ids = self.model_id if self._all_measured else self.model_id[self.measured]
         self.per_model_total = np.bincount(self._measured_ids, minlength=len(self.model_names)).astype(np.int64)
-        self.cache = StageLatencyCache(profiles, self.options.max_batch_size)
+        self.cache = StageLatencyCache(profiles, self.options.scheduling.max_batch_size)
         self.calls = 0
+        sched = self.options.scheduling
+        self._fast_routing = {"earliest_finish": ROUTE_EARLIEST_FINISH,
+                              "last_stage_free": ROUTE_LAST_STAGE_FREE}.get(sched.routing)
+        self._fast = (self.options.backend == "kernel" and sched.max_batch_size == 1
+                      and self._fast_routing is not None)
+        self._i_measured = int(np.argmax(self.measured)) if self.measured.any() else len(self.arrival_s)
 
     def score(self, placement: Placement | PlacementSchedule) -> ScoreResult:
         self.calls += 1
+        if self._fast:
+            served = self._served_fast(placement)
+        else:
+            served = self._served_general(placement)
+        total = int(self.per_model_total.sum())
+        attainment = float(served.sum() / total) if total else float("nan")
+        return ScoreResult(attainment, self.model_names, served, self.per_model_total.copy())
+
+    def _served_fast(self, placement) -> np.ndarray:
+        schedule = as_schedule(placement)
+        bounds = segment_bounds(schedule.start_s, self.arrival_s)
+        sched = self.options.scheduling
+        loop = get_score_loop(self.options.jit)
+        served = np.zeros(len(self.model_names), dtype=np.int64)
+        for i, seg in enumerate(schedule.segments):
+            lo, hi = int(bounds[i]), int(bounds[i + 1])
+            if hi <= lo:
+                continue
+            t = build_latency_tables(seg, self.model_names, self.cache)
+            lat1 = np.ascontiguousarray(t.lat_s[:, :, 0])
+            free = np.full((t.num_groups, lat1.shape[1]), -np.inf)
+            hosts = int(np.diff(t.host_ptr).max()) if len(t.host_ptr) > 1 else 0
+            scratch = np.empty((max(hosts, 1), lat1.shape[1]))
+            loop(self.arrival_s[lo:hi], self.model_id[lo:hi], self.deadline_s[lo:hi], t.host_ptr,
+                 t.replica_group, t.num_stages, lat1, float(sched.dispatch_overhead_s),
+                 float(sched.per_stage_overhead_s), float(getattr(sched, "finish_overhead_s", 0.0)),
+                 self._fast_routing, bool(sched.admission), max(self._i_measured - lo, 0), free, scratch, served)
+        return served
+
+    def _served_general(self, placement) -> np.ndarray:
         runs = run_segments(placement, self.arrival_s, self.model_id, self.deadline_s, self.model_names,
                             self.cache, self.options)
         good = self._good(runs)
         if not self._all_measured:
             good &= self.measured
-        served = np.bincount(self.model_id[good], minlength=len(self.model_names)).astype(np.int64)
-        total = int(self.per_model_total.sum())
-        attainment = float(served.sum() / total) if total else float("nan")
-        return ScoreResult(attainment, self.model_names, served, self.per_model_total.copy())
+        return np.bincount(self.model_id[good], minlength=len(self.model_names)).astype(np.int64)
 
     def _good(self, runs) -> np.ndarray:
         admitted = np.concatenate([r.out.reason == 0 for r in runs]) if runs else np.zeros(0, bool)
-        if self.options.admission:
+        if self.options.scheduling.admission:
             # Admission and the batching rule guarantee every admitted request meets its deadline.
             return admitted
         _, finish = request_times(runs, len(self.arrival_s))

@@ -1,0 +1,105 @@
+"""The scorer's loop: the kernel's arithmetic specialised to what ``PlacementScorer`` needs.
+
+``PlacementScorer.score`` needs only the number of SLO-meeting measured requests per model, so
+this loop writes no per-request arrays, keeps no batch list and no busy times. It covers the
+common case only: no batching (``max_batch_size == 1``) and a routing policy that needs no
+outstanding-request counts (``earliest_finish``, ``last_stage_free``); ``PlacementScorer`` falls
+back to the general kernel otherwise. Each candidate's stage finishes are kept in a scratch row so
+the chosen one is committed by copying, not recomputed. Times are computed with exactly the
+arithmetic of ``scheduling.clocks.stage_times`` (same operations, same order), so decisions are
+bit-identical to the general kernel and the reference simulator; the parity test checks this.
+
+Where the rules sit (for rules added later, e.g. dropping doomed requests): routing is the
+candidate loop, admission is the single ``if`` after it, dispatch (commit) is the copy into
+``free`` after that; ``kernel._simulate_loop`` has the same three places in the same order.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from alpa_serve_like.simulator.kernel import jit_disabled_by_env
+
+ROUTE_EARLIEST_FINISH = 0
+ROUTE_LAST_STAGE_FREE = 2
+
+
+def _score_loop(arrival, model_id, deadline, host_ptr, replica_group, num_stages, lat1, dispatch_s,
+                stage_overhead_s, finish_overhead_s, routing_code, admission, i_measured, free, scratch,
+                served):
+    """Route, admit and commit every request; ``served[m]`` += 1 per SLO-meeting request ``i >= i_measured``.
+
+    ``lat1[r, s]``: stage latency of replica ``r`` at batch 1; ``free[g, s]``: stage clocks (carried
+    in and out); ``scratch``: (max replicas of one model, S_max) floats.
+    """
+    n = len(arrival)
+    has_stage_overhead = stage_overhead_s != 0.0
+    for i in range(n):
+        m = model_id[i]
+        lo = host_ptr[m]
+        hi = host_ptr[m + 1]
+        if lo == hi:
+            continue
+        now = arrival[i]
+        earliest = now + dispatch_s
+        best_k = -1
+        best_key = np.inf
+        for r in range(lo, hi):
+            k = r - lo
+            g = replica_group[r]
+            n_st = num_stages[g]
+            if routing_code == ROUTE_LAST_STAGE_FREE:
+                key = free[g, n_st - 1]
+                if best_k >= 0 and not key < best_key:
+                    continue
+            elif best_k >= 0:
+                # Exact lower bound of this candidate's finish (rounding is monotone, so
+                # fl(max(a, b) + l) >= fl(b + l)): a candidate that cannot finish strictly earlier
+                # than the best so far loses (ties go to the lower index) and is not timed.
+                bound = free[g, n_st - 1] + lat1[r, n_st - 1]
+                if has_stage_overhead:
+                    bound = bound + stage_overhead_s
+                if bound >= best_key:
+                    continue
+            start = max(earliest, free[g, 0])
+            fin = start + lat1[r, 0]
+            if has_stage_overhead:  # "+ 0.0" is not free: it lengthens the dependency chain
+                fin = fin + stage_overhead_s
+            scratch[k, 0] = fin
+            for s in range(1, n_st):
+                start = max(fin, free[g, s])
+                fin = start + lat1[r, s]
+                if has_stage_overhead:
+                    fin = fin + stage_overhead_s
+                scratch[k, s] = fin
+            if routing_code != ROUTE_LAST_STAGE_FREE:
+                key = fin
+                if best_k >= 0 and not key < best_key:
+                    continue
+            best_k = k
+            best_key = key
+        r = lo + best_k
+        g = replica_group[r]
+        n_st = num_stages[g]
+        done = scratch[best_k, n_st - 1] + finish_overhead_s
+        if admission:
+            if done > deadline[i]:
+                continue
+        for s in range(n_st):
+            free[g, s] = scratch[best_k, s]
+        if i >= i_measured and done <= deadline[i]:
+            served[m] += 1
+
+
+_compiled = None
+
+
+def get_score_loop(jit: bool = True):
+    """The compiled score loop (numba, cached on disk), or the plain Python function."""
+    global _compiled
+    if not jit or jit_disabled_by_env():
+        return _score_loop
+    if _compiled is None:
+        import numba
+
+        _compiled = numba.njit(cache=True, nogil=True)(_score_loop)
+    return _compiled
