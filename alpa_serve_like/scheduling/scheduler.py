@@ -111,7 +111,7 @@ class Scheduler:
             starts, finishes = stage_times(clocks.tail_start_s, clocks.base_s, lat, opts.per_stage_overhead_s)
             # Join only if every member still meets its deadline and the newcomer is not worse off
             # than running alone behind the tail (a batch that is slower than two is no batch).
-            if (finishes[-1] <= clocks.tail_min_deadline_s
+            if (finishes[-1] + opts.finish_overhead_s <= clocks.tail_min_deadline_s
                     and finishes[-1] <= alone.finishes[-1] + opts.batch_join_slack_s):
                 return _Prediction(replica, group, True, starts, finishes)
         return alone
@@ -121,7 +121,8 @@ class Scheduler:
         return [self._candidate(self._predict(r, now_s)) for r in self.tables.replicas_of(model_id)]
 
     def _candidate(self, p: _Prediction) -> Candidate:
-        return Candidate(p.group, p.replica, p.finishes[-1], self.groups[p.group].outstanding, p.joins)
+        clocks = self.groups[p.group]
+        return Candidate(p.group, p.replica, p.finishes[-1], clocks.outstanding, p.joins, clocks.free_s[-1])
 
     # ---- the decision --------------------------------------------------------------------------
     def route_and_admit(self, model_id: int, now_s: float, deadline_s: float) -> Decision | Rejection:
@@ -131,7 +132,7 @@ class Scheduler:
             return Rejection(RejectReason.UNPLACED)
         preds = [self._predict(r, now_s) for r in replicas]
         chosen = preds[self._choose([self._candidate(p) for p in preds])]
-        if self.options.admission and chosen.finishes[-1] > deadline_s:
+        if self.options.admission and chosen.finishes[-1] + self.options.finish_overhead_s > deadline_s:
             return Rejection(RejectReason.SLO, chosen.group, chosen.finishes[-1])
         return self._commit(chosen, deadline_s)
 

@@ -85,14 +85,14 @@ class PlacementScorer:
             lo, hi = int(bounds[i]), int(bounds[i + 1])
             if hi <= lo:
                 continue
-            t = build_latency_tables(seg, self.model_names, self.cache)
+            t = build_latency_tables(seg, self.model_names, self.cache, sched.pipeline_comm_factor)
             lat1 = np.ascontiguousarray(t.lat_s[:, :, 0])
             free = np.full((t.num_groups, lat1.shape[1]), -np.inf)
             hosts = int(np.diff(t.host_ptr).max()) if len(t.host_ptr) > 1 else 0
             scratch = np.empty((max(hosts, 1), lat1.shape[1]))
             loop(self.arrival_s[lo:hi], self.model_id[lo:hi], self.deadline_s[lo:hi], t.host_ptr,
                  t.replica_group, t.num_stages, lat1, float(sched.dispatch_overhead_s),
-                 float(sched.per_stage_overhead_s), float(getattr(sched, "finish_overhead_s", 0.0)),
+                 float(sched.per_stage_overhead_s), float(sched.finish_overhead_s),
                  self._fast_routing, bool(sched.admission), max(self._i_measured - lo, 0), free, scratch, served)
         return served
 
@@ -109,5 +109,5 @@ class PlacementScorer:
         if self.options.scheduling.admission:
             # Admission and the batching rule guarantee every admitted request meets its deadline.
             return admitted
-        _, finish = request_times(runs, len(self.arrival_s))
+        _, finish = request_times(runs, len(self.arrival_s), self.options.scheduling.finish_overhead_s)
         return admitted & (finish <= self.deadline_s)

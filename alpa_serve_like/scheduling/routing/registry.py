@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Callable, Literal, Sequence
 
-RoutingPolicy = Literal["earliest_finish", "shortest_queue"]
+RoutingPolicy = Literal["earliest_finish", "shortest_queue", "last_stage_free"]
 """Names of the built-in policies (the registry may hold more)."""
 
 
@@ -28,6 +28,8 @@ class Candidate:
     """Requests admitted to the group whose batch has not completed yet."""
     joins_batch: bool
     """Whether the request would join the group's queued tail batch instead of starting one."""
+    last_stage_free_s: float = float("-inf")
+    """When the group's last stage finishes the work committed before this request."""
 
 
 @dataclass(frozen=True)
