@@ -8,6 +8,8 @@ back to the general kernel otherwise. Each candidate's stage finishes are kept i
 the chosen one is committed by copying, not recomputed. Times are computed with exactly the
 arithmetic of ``scheduling.clocks.stage_times`` (same operations, same order), so decisions are
 bit-identical to the general kernel and the reference simulator; the parity test checks this.
+A request with one candidate group takes a path without the routing loop or the scratch rows
+(most requests of a searched placement have one; measured about 1.4x faster on issue 12's case).
 
 Where the rules sit (for rules added later, e.g. dropping doomed requests): routing is the
 candidate loop, admission is the single ``if`` after it, dispatch (commit) is the copy into
@@ -41,6 +43,49 @@ def _score_loop(arrival, model_id, deadline, host_ptr, replica_group, num_stages
             continue
         now = arrival[i]
         earliest = now + dispatch_s
+        if hi - lo == 1:
+            # One candidate (most requests of a searched placement): no routing, and the stage
+            # times stay in registers; timed once to decide admission and again to commit.
+            g = replica_group[lo]
+            n_st = num_stages[g]
+            if n_st <= 2:
+                f0 = max(earliest, free[g, 0]) + lat1[lo, 0]
+                if has_stage_overhead:
+                    f0 = f0 + stage_overhead_s
+                fin = f0
+                if n_st == 2:
+                    fin = max(f0, free[g, 1]) + lat1[lo, 1]
+                    if has_stage_overhead:
+                        fin = fin + stage_overhead_s
+                done = fin + finish_overhead_s
+                if admission and done > deadline[i]:
+                    continue
+                free[g, 0] = f0
+                if n_st == 2:
+                    free[g, 1] = fin
+            else:
+                fin = max(earliest, free[g, 0]) + lat1[lo, 0]
+                if has_stage_overhead:
+                    fin = fin + stage_overhead_s
+                for s in range(1, n_st):
+                    fin = max(fin, free[g, s]) + lat1[lo, s]
+                    if has_stage_overhead:
+                        fin = fin + stage_overhead_s
+                done = fin + finish_overhead_s
+                if admission and done > deadline[i]:
+                    continue
+                fin = max(earliest, free[g, 0]) + lat1[lo, 0]
+                if has_stage_overhead:
+                    fin = fin + stage_overhead_s
+                free[g, 0] = fin
+                for s in range(1, n_st):
+                    fin = max(fin, free[g, s]) + lat1[lo, s]
+                    if has_stage_overhead:
+                        fin = fin + stage_overhead_s
+                    free[g, s] = fin
+            if i >= i_measured and done <= deadline[i]:
+                served[m] += 1
+            continue
         best_k = -1
         best_key = np.inf
         for r in range(lo, hi):
