@@ -10,7 +10,13 @@ Cases (train on seed S, evaluate on seed S+1, same generator settings):
            mp-search > sr-replace-60 (Clockwork++) > sr-greedy (paper: 97.7 / 94.9 / 87.7 %);
            Clockwork++ is run both online (previous window) and as the paper did (oracle).
 
+  scale    issue 12: the six-model mix at 0.75 models per device and 2 req/s per device (the
+           mixed32 load per device) on 128..1024 devices; mp-search-shard-64 everywhere, mp-search
+           where it still runs (<= 256 devices). Targets: 1,024 devices in < 60 s, held-out loss
+           against mp-search <= 0.5 points. Prints wall and CPU seconds (the machine is shared).
+
 Run:  .venv/bin/python benchmarks/bench_placement.py --case all [--duration 600] [--seed 0] [--tsv out.tsv]
+      .venv/bin/python benchmarks/bench_placement.py --case scale [--scale-devices 128,256,512,1024]
 """
 from __future__ import annotations
 
@@ -22,7 +28,7 @@ import time
 import numpy as np
 
 from alpa_serve_like.core.hardware import ClusterSpec, GiB
-from alpa_serve_like.placement import PlacementOptions, instantiate_models
+from alpa_serve_like.placement import PlacementOptions, instantiate_models, place
 from alpa_serve_like.placement.evaluate import compare_policies, format_table, write_tsv
 from alpa_serve_like.profiling.database import ProfilingDatabase, default_database_path
 
@@ -82,9 +88,36 @@ def run_case(name, args, base_profiles):
     return rows
 
 
+def run_scale(args, base_profiles):
+    """Issue 12's scale table: solve time and held-out attainment against the number of devices."""
+    from alpa_serve_like.simulator import PlacementScorer
+
+    print(f"\n== scale: six-model mix, 0.75 models and 2 req/s per device, {args.duration:g} s train / test")
+    print(f"{'devices':>7} {'models':>6} {'train req':>9} {'policy':>20} {'wall s':>7} {'cpu s':>7} "
+          f"{'evals':>6} {'held-out':>8}")
+    for devices in (int(d) for d in args.scale_devices.split(",")):
+        models, profiles = instantiate_models({m: devices // 8 for m in MIXED}, base_profiles)
+        cluster = ClusterSpec(num_devices=devices, devices_per_node=8, memory_budget_bytes=13 * GiB)
+        train, test = _workloads(models, profiles, 2.0 * devices, 4.0, args.duration, args.slo_scale,
+                                 args.alpha, args.seed)
+        policies = ["mp-search-shard-64"] + (["mp-search"] if devices <= 256 else [])
+        for policy in policies:
+            tic, cpu = time.perf_counter(), time.process_time()
+            placement = place(policy, cluster, models, profiles, train, PlacementOptions(),
+                              np.random.default_rng(args.seed))
+            wall_s, cpu_s = time.perf_counter() - tic, time.process_time() - cpu
+            held_out = PlacementScorer(test, profiles).score(placement).attainment
+            print(f"{devices:>7} {len(models):>6} {len(train):>9,} {policy:>20} {wall_s:>7.1f} {cpu_s:>7.1f} "
+                  f"{placement.meta.get('evaluations', 0):>6} {held_out:>8.4f}", flush=True)
+            if devices == 1024 and policy.startswith("mp-search-shard"):
+                print(f"  target 1,024 devices < 60 s: {wall_s:.1f} s wall, {cpu_s:.1f} s cpu "
+                      f"({'OK' if wall_s < 60 else 'MISSED'})")
+
+
 def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--case", default="all", choices=sorted(CASES) + ["all"])
+    parser.add_argument("--case", default="all", choices=sorted(CASES) + ["all", "scale"])
+    parser.add_argument("--scale-devices", default="128,256,512,1024", help="--case scale: cluster sizes")
     parser.add_argument("--duration", type=float, default=600.0, help="seconds of train and of test traffic")
     parser.add_argument("--slo-scale", type=float, default=5.0)
     parser.add_argument("--alpha", type=float, default=0.5, help="power-law exponent of the per-model rates")
@@ -94,6 +127,9 @@ def main(argv=None) -> int:
     parser.add_argument("--tsv", help="write all rows to this TSV")
     args = parser.parse_args(argv)
     base = ProfilingDatabase.load(args.db or default_database_path()).for_device("v100-16gb")
+    if args.case == "scale":
+        run_scale(args, base)
+        return 0
     rows = []
     for name in (sorted(CASES) if args.case == "all" else [args.case]):
         rows += run_case(name, args, base)
