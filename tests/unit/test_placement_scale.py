@@ -1,4 +1,4 @@
-"""mp-search-shard: models dealt to balanced shards, each solved alone, groups side by side."""
+"""Placement for large clusters: mp-search-budget (capped refining fills) and mp-search-shard."""
 import numpy as np
 import pytest
 
@@ -56,3 +56,21 @@ def test_shards_must_be_whole_nodes():
     with pytest.raises(ValueError, match="whole nodes"):
         place("mp-search-shard-4", ClusterSpec(num_devices=16, devices_per_node=8), list(counts),
               {m: make_profile(m) for m in counts}, placement_workload(counts), OPTS)
+
+
+def _mixed_case():
+    counts = {"a": 400, "b": 300, "c": 200, "d": 100, "e": 50, "f": 20}
+    profiles = {m: make_profile(m, weight_bytes=4000) for m in counts}
+    return counts, profiles, placement_workload(counts, duration_s=100.0, slo_s=4.0)
+
+
+def test_budget_search_is_mp_search_when_the_budget_covers_every_replica():
+    counts, profiles, w = _mixed_case()
+    cluster = ClusterSpec(num_devices=16, devices_per_node=8, memory_budget_bytes=10_000)
+    rng = np.random.default_rng(0)
+    full = place("mp-search", cluster, list(counts), profiles, w, OPTS, rng)
+    same = place("mp-search-budget-1000", cluster, list(counts), profiles, w, OPTS, rng)
+    assert same.groups == full.groups and same.meta["evaluations"] == full.meta["evaluations"]
+    capped = place("mp-search-budget-2", cluster, list(counts), profiles, w, OPTS, rng)
+    assert capped.meta["evaluations"] < full.meta["evaluations"]
+    assert set().union(*(set(g.models) for g in capped.groups)) == set(counts)
