@@ -26,16 +26,16 @@ ROUTE_LAST_STAGE_FREE = 2
 
 
 def _score_loop(arrival, model_id, deadline, host_ptr, replica_group, num_stages, lat1, dispatch_s,
-                stage_overhead_s, finish_overhead_s, routing_code, admission, i_measured, free, scratch,
-                served):
-    """Route, admit and commit every request; ``served[m]`` += 1 per SLO-meeting request ``i >= i_measured``.
+                stage_overhead_s, finish_overhead_s, routing_code, admission, i_measured, i_begin, i_end,
+                free, scratch, served):
+    """Route, admit and commit requests ``i_begin:i_end``; ``served[m]`` += 1 per SLO-meeting request
+    ``i >= i_measured``.
 
     ``lat1[r, s]``: stage latency of replica ``r`` at batch 1; ``free[g, s]``: stage clocks (carried
-    in and out); ``scratch``: (max replicas of one model, S_max) floats.
+    in and out: the loop's whole state); ``scratch``: (max replicas of one model, S_max) floats.
     """
-    n = len(arrival)
     has_stage_overhead = stage_overhead_s != 0.0
-    for i in range(n):
+    for i in range(i_begin, i_end):
         m = model_id[i]
         lo = host_ptr[m]
         hi = host_ptr[m + 1]
@@ -135,16 +135,67 @@ def _score_loop(arrival, model_id, deadline, host_ptr, replica_group, num_stages
             served[m] += 1
 
 
-_compiled = None
+def _speculate(arrival, model_id, deadline, host_ptr, replica_group, num_stages, lat1, dispatch_s,
+               stage_overhead_s, finish_overhead_s, routing_code, admission, i_measured, i_begin, i_end,
+               chunk, snaps, cums, free, scratch, served):
+    """Score ``i_begin:i_end`` from a guessed state, keeping the state and the served counts before
+    every chunk of ``chunk`` requests (``snaps[k]``, ``cums[k]``)."""
+    k = 0
+    for lo in range(i_begin, i_end, chunk):
+        snaps[k] = free
+        cums[k] = served
+        k += 1
+        _score_loop_compiled(arrival, model_id, deadline, host_ptr, replica_group, num_stages, lat1, dispatch_s,
+                             stage_overhead_s, finish_overhead_s, routing_code, admission, i_measured, lo,
+                             min(lo + chunk, i_end), free, scratch, served)
+
+
+def _catch_up(arrival, model_id, deadline, host_ptr, replica_group, num_stages, lat1, dispatch_s,
+              stage_overhead_s, finish_overhead_s, routing_code, admission, i_measured, i_begin, i_end,
+              chunk, snaps, free, scratch, served):
+    """Continue from the true state at ``i_begin`` until it equals the speculative one at a chunk
+    start; returns that chunk's index, or -1 after scoring everything up to ``i_end`` alone."""
+    k = 0
+    for lo in range(i_begin, i_end, chunk):
+        same = True
+        for g in range(free.shape[0]):
+            for s in range(free.shape[1]):
+                if free[g, s] != snaps[k, g, s]:
+                    same = False
+        if same:
+            return k
+        _score_loop_compiled(arrival, model_id, deadline, host_ptr, replica_group, num_stages, lat1, dispatch_s,
+                             stage_overhead_s, finish_overhead_s, routing_code, admission, i_measured, lo,
+                             min(lo + chunk, i_end), free, scratch, served)
+        k += 1
+    return -1
+
+
+_score_loop_compiled = None
+_speculate_compiled = None
+_catch_up_compiled = None
 
 
 def get_score_loop(jit: bool = True):
     """The compiled score loop (numba, cached on disk), or the plain Python function."""
-    global _compiled
     if not jit or jit_disabled_by_env():
         return _score_loop
-    if _compiled is None:
+    _compile()
+    return _score_loop_compiled
+
+
+def get_speculation():
+    """The compiled ``(speculate, catch_up)`` pair (used only with the compiled loop)."""
+    _compile()
+    return _speculate_compiled, _catch_up_compiled
+
+
+def _compile() -> None:
+    global _score_loop_compiled, _speculate_compiled, _catch_up_compiled
+    if _score_loop_compiled is None:
         import numba
 
-        _compiled = numba.njit(cache=True, nogil=True)(_score_loop)
-    return _compiled
+        # _speculate and _catch_up call the loop through this global: bind it before they compile.
+        _score_loop_compiled = numba.njit(cache=True, nogil=True)(_score_loop)
+        _speculate_compiled = numba.njit(cache=True, nogil=True)(_speculate)
+        _catch_up_compiled = numba.njit(cache=True, nogil=True)(_catch_up)

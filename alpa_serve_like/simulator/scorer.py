@@ -6,9 +6,18 @@ and the per-(model, config) latency blocks are cached; per call only the placeme
 tables are assembled before the compiled kernel runs. Without batching and with a routing policy
 that needs no queue lengths, a specialised loop (``score_kernel``) counts SLO-meeting requests per
 model directly; otherwise the general kernel runs and its per-request output is reduced here.
+
+Two threads (``threads=2``, the default on a machine with two or more cores) split a long segment
+in halves by speculation, exactly: the second thread scores the second half from idle clocks and
+keeps its state every chunk; the first thread scores the first half, then continues into the
+second until its true state equals the second thread's state at a chunk start, from where the
+second thread's counts are correct (the state of the score loop is its stage clocks, nothing
+else). Admission bounds queues by the SLO, so the states meet after a burst or two; if they never
+do, the first thread simply scores everything. Results are identical for any thread count.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -19,7 +28,24 @@ from alpa_serve_like.core.model_profile import ModelProfile
 from alpa_serve_like.scheduling import StageLatencyCache, build_latency_tables
 from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.simulator.engine import as_schedule, request_times, run_segments, segment_bounds
-from alpa_serve_like.simulator.score_kernel import ROUTE_EARLIEST_FINISH, ROUTE_LAST_STAGE_FREE, get_score_loop
+from alpa_serve_like.simulator.score_kernel import (ROUTE_EARLIEST_FINISH, ROUTE_LAST_STAGE_FREE, get_score_loop,
+                                                    get_speculation)
+
+SPLIT_MIN_REQUESTS = 100_000
+"""A segment this long is scored by two threads (below it the loop takes about a millisecond)."""
+SPLIT_MIN_CHUNK = 1024
+"""Requests between the speculative thread's state snapshots (at least)."""
+
+_pool = None
+
+
+def _second_thread():
+    global _pool
+    if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="placement-scorer")
+    return _pool
 from alpa_serve_like.simulator.options import SimOptions
 from alpa_serve_like.simulator.run import measured_mask
 
@@ -46,8 +72,12 @@ class ScoreResult:
 class PlacementScorer:
     """``PlacementScorer(workload, profiles, options).score(placement) -> ScoreResult``."""
 
-    def __init__(self, workload: Workload, profiles: Mapping[str, ModelProfile], options: SimOptions | None = None):
+    def __init__(self, workload: Workload, profiles: Mapping[str, ModelProfile], options: SimOptions | None = None,
+                 threads: int | None = None):
         self.options = options or SimOptions()
+        self.threads = min(2, os.cpu_count() or 1) if threads is None else threads
+        if self.threads not in (1, 2):
+            raise ValueError(f"PlacementScorer threads must be 1 or 2 (None: 2 when there are 2+ cores), got {threads!r}")
         self.model_names = workload.model_names
         self.arrival_s = workload.arrival_s
         self.model_id = workload.model_id
@@ -90,11 +120,33 @@ class PlacementScorer:
             free = np.full((t.num_groups, lat1.shape[1]), -np.inf)
             hosts = int(np.diff(t.host_ptr).max()) if len(t.host_ptr) > 1 else 0
             scratch = np.empty((max(hosts, 1), lat1.shape[1]))
-            loop(self.arrival_s[lo:hi], self.model_id[lo:hi], self.deadline_s[lo:hi], t.host_ptr,
-                 t.replica_group, t.num_stages, lat1, float(sched.dispatch_overhead_s),
-                 float(sched.per_stage_overhead_s), float(sched.finish_overhead_s),
-                 self._fast_routing, bool(sched.admission), max(self._i_measured - lo, 0), free, scratch, served)
+            args = (self.arrival_s[lo:hi], self.model_id[lo:hi], self.deadline_s[lo:hi], t.host_ptr,
+                    t.replica_group, t.num_stages, lat1, float(sched.dispatch_overhead_s),
+                    float(sched.per_stage_overhead_s), float(sched.finish_overhead_s),
+                    self._fast_routing, bool(sched.admission), max(self._i_measured - lo, 0))
+            n = hi - lo
+            if self.threads == 1 or n < SPLIT_MIN_REQUESTS or loop is not get_score_loop(True):
+                loop(*args, 0, n, free, scratch, served)
+            else:
+                self._score_split(args, n, free, scratch, served)
         return served
+
+    def _score_split(self, args, n, free, scratch, served) -> None:
+        """Score requests ``0:n`` of one segment with two threads (see the module docstring)."""
+        speculate, catch_up = get_speculation()
+        mid = n // 2
+        chunk = max(SPLIT_MIN_CHUNK, (n - mid) // 512)
+        chunks = -(-(n - mid) // chunk)
+        snaps = np.empty((chunks, *free.shape))
+        cums = np.empty((chunks, len(served)), dtype=np.int64)
+        free2, served2 = np.full_like(free, -np.inf), np.zeros_like(served)
+        future = _second_thread().submit(speculate, *args, mid, n, chunk, snaps, cums, free2,
+                                         np.empty_like(scratch), served2)
+        get_score_loop(True)(*args, 0, mid, free, scratch, served)
+        future.result()
+        k = catch_up(*args, mid, n, chunk, snaps, free, scratch, served)
+        if k >= 0:
+            served += served2 - cums[k]
 
     def _served_general(self, placement) -> np.ndarray:
         runs = run_segments(placement, self.arrival_s, self.model_id, self.deadline_s, self.model_names,

@@ -108,7 +108,7 @@ def test_rules_agree_between_kernel_reference_and_score_loop():
             get_score_loop()(workload.arrival_s, workload.model_id, workload.deadline_s, tables.host_ptr,
                              tables.replica_group, tables.num_stages, lat1, opts.dispatch_overhead_s,
                              opts.per_stage_overhead_s, opts.finish_overhead_s, code, opts.admission, 0,
-                             free, scratch, served)
+                             0, len(workload), free, scratch, served)
             expected = _served_by_kernel(fast, workload.model_id, workload.deadline_s, opts.finish_overhead_s,
                                          len(names))
             np.testing.assert_array_equal(served, expected, err_msg=where)
