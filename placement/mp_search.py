@@ -13,7 +13,7 @@ mp-search-budget-<N> is the same search with the refining fills capped at about 
 (ceil(estimated replicas / N) replicas per simulation): identical to mp-search while a fill needs
 fewer than N replicas, and linear instead of quadratic in the cluster beyond (each simulation
 covers traffic that grows with the cluster, and mp-search runs one per replica). A tqdm bar on
-stderr shows fills done and the ETA.
+stderr shows simulations done and the ETA.
 """
 from __future__ import annotations
 
@@ -61,15 +61,20 @@ def search_partitions(problem: PlacementProblem, partitions: list[Partition],
 
     ``max_fill_sims``: the refining fills add ``ceil(estimated replicas / max_fill_sims)`` replicas
     per simulation instead of one (None: one, as AlpaServe). ``progress``: label of a tqdm bar on
-    stderr (fills done, ETA); None shows none.
+    stderr (simulations done of an up-front estimate, ETA); None shows none.
     """
     refine = problem.options.screen_keep if refine is None else refine
     bar = None
     if progress is not None:
         from tqdm import tqdm
 
-        bar = tqdm(total=len(partitions) + min(refine, len(partitions)), desc=progress, unit="fill",
-                   file=sys.stderr, mininterval=1.0)
+        # Counted in simulations (a refining fill costs several screening fills), estimated up front.
+        per_refine = max_fill_sims or max(estimated_replicas(problem, FillState(p, problem.memory)) for p in partitions)
+        screen_estimate = len(partitions) * (SCREEN_ROUNDS + 1)
+        refine_estimate = min(refine, len(partitions)) * (per_refine + 1)
+        bar = tqdm(total=screen_estimate + refine_estimate, desc=progress, unit="sim", file=sys.stderr,
+                   mininterval=1.0)
+    done = problem.evaluations
     screened = []
     for part in partitions:
         state = FillState(part, problem.memory)
@@ -77,8 +82,12 @@ def search_partitions(problem: PlacementProblem, partitions: list[Partition],
         state, score = greedy_fill(problem, state, per_round=per_round)
         screened.append((per_round, Candidate(part, state, score)))
         if bar is not None:
-            bar.update()
+            bar.update(problem.evaluations - done)
+            done = problem.evaluations
     screened.sort(key=lambda pc: -pc[1].score.attainment)
+    if bar is not None:  # the fills ran over or under their estimate: scale the rest alike
+        bar.total = bar.n + int(refine_estimate * bar.n / max(screen_estimate, 1))
+        bar.refresh()
     refined = []
     for per_round, cand in screened[:refine]:
         state = FillState(cand.partition, problem.memory)
@@ -87,8 +96,10 @@ def search_partitions(problem: PlacementProblem, partitions: list[Partition],
             state, score = greedy_fill(problem, state, per_round=exact)
             refined.append(Candidate(cand.partition, state, score))
         if bar is not None:
-            bar.update()
+            bar.update(problem.evaluations - done)
+            done = problem.evaluations
     if bar is not None:
+        bar.total = bar.n  # the estimate is replaced by what it took
         bar.close()
     everything = [c for _, c in screened] + refined
     everything.sort(key=lambda c: -c.score.attainment)  # stable: screened version wins ties
