@@ -4,7 +4,7 @@
 by name (``policy_names()`` lists them); ``evaluate.train_and_evaluate`` / ``compare_policies``
 train on one workload and score on another. Importing this package registers every policy.
 """
-from alpa_serve_like.placement import ilp, local_search, mp_greedy, mp_round_robin, mp_search, mp_search_sep, mp_search_shard, sr_greedy, sr_replace  # noqa: F401  (registration)
+from alpa_serve_like.placement import ilp, local_search, mp_greedy, mp_round_robin, mp_search, mp_search_sep, sr_greedy, sr_replace  # noqa: F401  (registration)
 from alpa_serve_like.placement.memory import MemoryModel, PlacementInfeasibleError, check_models_fit
 from alpa_serve_like.placement.models import base_name, instantiate_models, parse_model_counts
 from alpa_serve_like.placement.options import PlacementOptions

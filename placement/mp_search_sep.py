@@ -72,7 +72,7 @@ def restrict(workload: Workload, models: list[str]) -> Workload:
     return workload.select(np.isin(workload.model_id, keep_ids))
 
 
-def solve_part(problem: PlacementProblem, models: list[str], num_devices: int, refine: int):
+def _solve_part(problem: PlacementProblem, models: list[str], num_devices: int, refine: int):
     """mp-search on ``models`` alone with ``num_devices`` devices; (state or None, sub-problem)."""
     cluster = replace(problem.cluster, num_devices=num_devices)
     sub = PlacementProblem(cluster, models, problem.profiles, restrict(problem.workload, models), problem.options)
@@ -126,7 +126,7 @@ def union_of_parts(problem: PlacementProblem, parts, sizes, refine: int, cache: 
         if cache is not None and key in cache:
             state = cache[key]
         else:
-            state, sub = solve_part(problem, part, size, refine)
+            state, sub = _solve_part(problem, part, size, refine)
             problem.evaluations += sub.evaluations
             problem.simulated_requests += sub.simulated_requests
             if cache is not None:
