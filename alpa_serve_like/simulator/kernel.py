@@ -6,6 +6,11 @@ test checks this. Outstanding-request counts (for ``shortest_queue``) come from 
 list of batches in creation order, popped lazily when their finish is <= now: this equals the
 reference's completion events, which are processed before an arrival at the same time.
 
+Per request the loop has three places, in this order (``score_kernel`` has the same three): routing
+(the candidate loop over the groups hosting the model), admission (the one ``if`` after it, which
+compares finish + ``finish_overhead_s`` with the deadline) and dispatch (the commit into the clocks,
+batch arrays and per-request outputs). A rule that rejects at dispatch goes between the last two.
+
 ``ALPA_SERVE_LIKE_DISABLE_JIT=1`` (or ``jit=False``) runs the same function uncompiled.
 The compiled code is cached on disk (``cache=True``; ``NUMBA_CACHE_DIR`` is honoured).
 """
