@@ -35,7 +35,7 @@ def plot(tsv: str, prefix: str) -> list[Path]:
             ax.plot([x for x, _ in pts], [y for _, y in pts], STYLES.get(dispatch, "-."), marker="o", ms=3,
                     color=COLOURS.get(config), label=f"{config} / {dispatch}", lw=1.2)
         ax.axhline(99.0, ls="--", color="black", lw=0.8)
-        ax.set_title(f"SLO = {scale:g} x 7g latency of the largest batch ({float(panel[0]["slo_ms"]):.1f} ms), "
+        ax.set_title(f"SLO = {scale:g} x 7g latency of the largest batch ({float(panel[0]['slo_ms']):.1f} ms), "
                      f"{panel[0]['gpus']} GPUs", fontsize=8)
         ax.set_xlabel("load (queries/s)", fontsize=8)
         ax.set_ylabel("SLO attainment (%)", fontsize=8)

@@ -90,13 +90,13 @@ CALIBRATED_NETWORKS: dict[str, NetworkSliceModel] = {
 def slice_latency_s(network: str | NetworkSliceModel, compute_slices: int, batch_size: int,
                     seq_length: int | None = None, scaling: SliceScaling = CALIBRATED_SCALING) -> float:
     """Predicted latency of one batch of ``network`` on a slice with ``compute_slices`` compute slices."""
-    net = network if isinstance(network, NetworkSliceModel) else _network(network)
+    net = network if isinstance(network, NetworkSliceModel) else network_model(network)
     p = scaling.smoothness
     compute = net.per_unit_s * net.work_units(batch_size, seq_length) / scaling.speed(compute_slices)
     return net.fixed_s + (compute**p + net.floor_s**p) ** (1.0 / p)
 
 
-def _network(name: str) -> NetworkSliceModel:
+def network_model(name: str) -> NetworkSliceModel:
     try:
         return CALIBRATED_NETWORKS[name]
     except KeyError:
