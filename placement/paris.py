@@ -25,6 +25,7 @@ from dataclasses import dataclass
 from typing import Callable, Mapping
 
 from alpa_serve_like.core import mig
+from alpa_serve_like.core.mixed_cluster import DeviceEntry, MixedCluster
 
 
 @dataclass(frozen=True)
@@ -73,6 +74,15 @@ class PartitionPlan:
     def placements(self) -> tuple[tuple[mig.Instance, ...], ...]:
         """Per GPU, a valid placement (compute slices, memory-slice start) of its instances."""
         return tuple(mig.place_geometry(g) for g in self.geometries)
+
+    def to_cluster(self, gpus_per_node: int = 8) -> MixedCluster:
+        """The partitions as a mixed cluster: per GPU, one entry per profile, GPU ``i`` on node ``i // gpus_per_node``."""
+        entries = []
+        for i, geometry in enumerate(self.geometries):
+            for k in sorted(set(geometry)):
+                name = mig.profile_by_slices(self.gpu, k).device_name
+                entries.append(DeviceEntry(name, geometry.count(k), node=i // gpus_per_node))
+        return MixedCluster(tuple(entries))
 
     def summary(self) -> str:
         return " | ".join("+".join(f"{k}g" for k in g) for g in self.geometries)

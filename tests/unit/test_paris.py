@@ -29,6 +29,9 @@ def test_shares_targets_and_packing_by_hand():
     assert plan.partitions == (1, 1, 1, 2, 2, 7)
     assert plan.device_names[-1] == "a100-80gb/7g.80gb"
     assert all(mig.placement_is_valid(p) for p in plan.placements())
+    cluster = plan.to_cluster(gpus_per_node=1)
+    assert cluster.num_devices == 6 and cluster.device_ids("a100-80gb/1g.10gb") == (1, 2, 3)
+    assert [e.node for e in cluster.entries] == [0, 1, 1]
 
 
 def test_greedy_packing_for_large_clusters_uses_valid_geometries():
