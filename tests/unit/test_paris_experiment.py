@@ -33,3 +33,19 @@ def test_quick_suite_covers_every_config_and_dispatch():
     points = suite(quick=True)
     assert {(p.config, p.dispatch) for p in points} >= {("paris", "elsa"), ("1x7g", "shortest_queue")}
     assert len(points) == 2 * 3 * 5 * 3
+
+
+def test_mig_geometry_quick_run_scores_every_geometry_once(tmp_path):
+    import csv
+
+    from alpa_serve_like.osdi_artifact.gen_data_mig_geometry import main
+
+    out = tmp_path / "geo.tsv"
+    assert main(["--quick", "--out", str(out)]) == 0
+    rows = list(csv.DictReader(open(out), delimiter="\t"))
+    points = {(r["slo_scale"], r["load_rps"]) for r in rows}
+    assert len(points) == 10 and len(rows) == 10 * 9  # 9 maximal geometries from 1g/2g/3g/7g
+    for point in points:
+        mine = [r for r in rows if (r["slo_scale"], r["load_rps"]) == point]
+        best = [r for r in mine if r["best"] == "1"]
+        assert len(best) == 1 and float(best[0]["slo_attainment"]) == max(float(r["slo_attainment"]) for r in mine)
