@@ -11,7 +11,7 @@ batch cannot go below however much of the GPU it gets (too little parallelism to
 why small batches barely care about the slice size and large ones scale with it. 4g was not
 measured; its speed is interpolated linearly in compute slices between 3g and 7g.
 
-Calibration: ``fit_slice_model`` (log-space least squares, Nelder-Mead, numpy only) on the
+Calibration: ``fit_slice_model`` (log-space least squares, scipy's Nelder-Mead) on the
 batch-sweep rows of ``../shared/data/reference/migperf_a100_80gb_inference.csv`` (MIGPerf, Zhang et
 al., arXiv 2301.00407). The BERT sequence-sweep rows at 256 and 512 tokens are left out: their
 latency barely grows from 256 to 512 tokens and their std is 25-40 % of the mean, which no
@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from typing import Sequence
 
 import numpy as np
+from scipy.optimize import minimize
 
 MEASURED_SLICES = (1, 2, 3, 7)
 
@@ -175,40 +176,14 @@ def fit_slice_model(rows: Sequence[MigMeasurement], restarts: int = 4, iteration
         return float(np.mean(np.log(pred / measured) ** 2))
 
     x = np.concatenate([np.log(extra, dtype=float), [math.log(4.0)], np.log(np.full(3 * n, 3e-3))])
-    for _ in range(restarts):
-        x = _nelder_mead(loss, x, iterations)
+    for _ in range(restarts):  # restarts re-grow the simplex, which a single long run lets collapse
+        x = minimize(loss, x, method="Nelder-Mead", options={"maxiter": iterations, "maxfev": iterations,
+                                                              "xatol": 1e-8, "fatol": 1e-12}).x
     speed, p, (t0, per_unit, floor) = unpack(x)
     scaling = SliceScaling(tuple((s, float(v)) for s, v in zip(MEASURED_SLICES, speed)), float(p))
     nets = {name: NetworkSliceModel(name, float(t0[i]), float(per_unit[i]), float(floor[i]),
                                     64 if name in seq_nets else 0) for i, name in enumerate(names)}
     return scaling, nets
-
-
-def _nelder_mead(f, x0: np.ndarray, iterations: int, step: float = 0.5) -> np.ndarray:
-    """Plain Nelder-Mead (reflection 1, expansion 2, contraction 0.5, shrink 0.5); deterministic."""
-    simplex = [x0] + [x0 + step * e for e in np.eye(len(x0))]
-    values = [f(s) for s in simplex]
-    for _ in range(iterations):
-        order = np.argsort(values)
-        simplex, values = [simplex[i] for i in order], [values[i] for i in order]
-        centre = np.mean(simplex[:-1], axis=0)
-        reflected = centre + (centre - simplex[-1])
-        fr = f(reflected)
-        if fr < values[0]:
-            expanded = centre + 2.0 * (centre - simplex[-1])
-            fe = f(expanded)
-            simplex[-1], values[-1] = (expanded, fe) if fe < fr else (reflected, fr)
-        elif fr < values[-2]:
-            simplex[-1], values[-1] = reflected, fr
-        else:
-            contracted = centre + 0.5 * (simplex[-1] - centre)
-            fc = f(contracted)
-            if fc < values[-1]:
-                simplex[-1], values[-1] = contracted, fc
-            else:
-                simplex = [simplex[0] + 0.5 * (s - simplex[0]) for s in simplex]
-                values = [f(s) for s in simplex]
-    return simplex[int(np.argmin(values))]
 
 
 def error_table(rows: Sequence[MigMeasurement], scaling: SliceScaling = CALIBRATED_SCALING,
