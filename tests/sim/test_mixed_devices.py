@@ -63,3 +63,15 @@ def test_geometry_search_prefers_slices_for_small_requests_and_a_big_slice_for_a
     for s in scores:
         assert all(("big" in m) == (d.endswith(("3g.40gb", "7g.80gb"))) for d, m in zip(s.group_devices, s.group_models))
     assert all(3 in s.geometries[0] or 7 in s.geometries[0] for s in scores if s.attainment > 0.9)
+
+
+def test_elsa_runs_on_the_reference_path_and_prefers_the_small_instance():
+    # Light traffic (one request every 50 ms): ELSA keeps everything on the 1g instance (20 ms,
+    # well inside the 100 ms SLO), earliest finish on the faster 7g one.
+    n = 40
+    w = Workload(np.arange(n) * 0.05, np.zeros(n), np.full(n, 0.1), ("small",))
+    devices, models = [f"{GPU}/7g.80gb", f"{GPU}/1g.10gb"], [["small"], ["small"]]
+    elsa = simulate_mixed(devices, models, _profiles(), w, SimOptions(routing="elsa"), group_compute=[7, 1])
+    fast = simulate_mixed(devices, models, _profiles(), w, SimOptions(), group_compute=[7, 1])
+    assert set(elsa.group.tolist()) == {1} and set(fast.group.tolist()) == {0}
+    assert elsa.attainment == fast.attainment == 1.0
