@@ -1,8 +1,9 @@
-"""``simulate_mixed``: serve a workload on single-device groups of mixed device types.
+"""``simulate_mixed``: serve a workload on groups of mixed device types.
 
-The ``Placement`` value has no per-group device yet, so a mixed deployment is given as two lists,
-the device type of each group and the models it hosts (MIG slices of different sizes, or whole GPUs
-of different generations, each group on one device). Latencies come from each device type's
+The ``Placement`` value has no per-group device yet, so a mixed deployment is given as lists: the
+device type of each group, the models it hosts and (optionally) its ParallelConfig: MIG slices of
+different sizes (one device each) next to model-parallel groups of whole GPUs of different
+generations. Latencies come from each device type's
 profiles (``ProfilingDatabase.for_device``); routing, admission and batching are the shared
 scheduler's, run by the kernel (routing policies with a kernel code) or the reference simulator.
 """
@@ -13,6 +14,7 @@ from typing import Mapping, Sequence
 import numpy as np
 
 from alpa_serve_like.core.model_profile import ModelProfile
+from alpa_serve_like.core.parallel_config import ParallelConfig
 from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.scheduling import resolve_routing
 from alpa_serve_like.scheduling.partition_tables import tables_from_device_profiles
@@ -30,15 +32,18 @@ def simulate_mixed(
     workload: Workload,
     options: SimOptions | None = None,
     group_compute: Sequence[float] | None = None,
+    group_configs: Sequence[ParallelConfig] | None = None,
 ) -> SimResult:
-    """Simulate ``workload`` on groups ``g`` = one ``group_devices[g]`` hosting ``group_models[g]``.
+    """Simulate ``workload`` on groups ``g``: ``group_configs[g]`` (default one device) on devices of
+    type ``group_devices[g]``, hosting ``group_models[g]``.
 
     ``group_compute`` (e.g. MIG compute slices) orders groups for size-aware routing (ELSA). The
     kernel runs when the routing policy has a kernel version and ``options.backend`` is ``kernel``.
     """
     options = options or SimOptions()
     tables = tables_from_device_profiles(workload.model_names, group_devices, group_models,
-                                         profiles_by_device, options.max_batch_size, group_compute)
+                                         profiles_by_device, options.max_batch_size, group_compute,
+                                         group_configs)
     arrival, model_id, deadline = workload.arrival_s, workload.model_id, workload.deadline_s
     sched = options.scheduling
     if options.backend == "kernel" and resolve_routing(sched.routing).kernel_code is not None:

@@ -75,3 +75,37 @@ def test_elsa_runs_on_the_reference_path_and_prefers_the_small_instance():
     fast = simulate_mixed(devices, models, _profiles(), w, SimOptions(), group_compute=[7, 1])
     assert set(elsa.group.tolist()) == {1} and set(fast.group.tolist()) == {0}
     assert elsa.attainment == fast.attainment == 1.0
+
+
+def test_one_device_type_matches_simulate_on_the_same_placement():
+    from builders import make_profile
+
+    from alpa_serve_like.core.plan import GroupPlacement, Placement
+    from alpa_serve_like.simulator import simulate
+
+    profiles = {m: make_profile(m) for m in ("a", "b")}
+    groups = [(ParallelConfig(1, 1, 2), ("a", "b")), (ONE, ("a",)), (ParallelConfig(1, 1, 4), ("b",))]
+    rng = np.random.default_rng(0)
+    n = 300
+    w = Workload(np.sort(rng.uniform(0, 100, n)), rng.integers(0, 2, n), np.full(n, 6.0), ("a", "b"))
+    opts = SimOptions(max_batch_size=4, backend="reference")
+    want = simulate(Placement(tuple(GroupPlacement(c, m) for c, m in groups)), w, profiles, opts)
+    got = simulate_mixed(["test-gpu"] * 3, [m for _, m in groups], {"test-gpu": profiles}, w, opts,
+                         group_configs=[c for c, _ in groups])
+    assert np.array_equal(got.group, want.group) and np.array_equal(got.reason, want.reason)
+    assert np.allclose(got.finish_s, want.finish_s, equal_nan=True)
+
+
+def test_pipelines_of_two_generations_take_their_own_latencies():
+    from builders import make_profile
+
+    # v100: 1 s per request through a 2-stage pipeline (0.5 + 0.5); a100: 0.25 s on one device.
+    v100 = {"a": make_profile("a", "v100-16gb")}
+    a100 = {"a": make_profile("a", "a100-80gb", stage_latency_s={ONE: {1: [0.25]}})}
+    w = Workload(np.array([0.0, 0.1]), np.zeros(2), np.full(2, 5.0), ("a",))
+    r = simulate_mixed(["v100-16gb", "a100-80gb"], [["a"], ["a"]], {"v100-16gb": v100, "a100-80gb": a100}, w,
+                       SimOptions(backend="reference"), group_configs=[ParallelConfig(1, 1, 2), ONE])
+    # earliest finish: the first request to the A100 (0.25), the second too (0.5 < 1.1 on the V100s)
+    assert r.group.tolist() == [1, 1] and r.finish_s.tolist() == pytest.approx([0.25, 0.5])
+    with pytest.raises(ValueError, match="one of each per group"):
+        simulate_mixed(["v100-16gb"], [["a"], ["a"]], {"v100-16gb": v100}, w)
