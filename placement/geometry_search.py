@@ -50,10 +50,8 @@ def search_geometries(
 ) -> list[GeometryScore]:
     """Every multiset of ``num_gpus`` maximal geometries over ``sizes``, best attainment first
     (ties keep enumeration order: geometries with bigger instances first)."""
-    allowed = set(sizes)
-    geos = [g for g in mig.valid_geometries() if set(g) <= allowed
-            and not any(mig.geometry_fits(tuple(sorted(g + (k,), reverse=True))) for k in allowed)]
-    names = {k: mig.profile_by_slices(gpu, k).device_name for k in allowed}
+    geos = mig.geometries_of_sizes(tuple(sizes))
+    names = {k: mig.profile_by_slices(gpu, k).device_name for k in set(sizes)}
     out = []
     for combo in itertools.combinations_with_replacement(geos, num_gpus):
         sizes_all = sorted(k for g in combo for k in g)

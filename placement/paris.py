@@ -133,14 +133,6 @@ def paris_plan(latency_s: Callable[[int, int], float], batch_freq: Mapping[int, 
     )
 
 
-def _candidate_geometries(sizes: tuple[int, ...]) -> list[tuple[int, ...]]:
-    """Valid geometries using only ``sizes`` to which no allowed instance can be added."""
-    allowed = set(sizes)
-    usable = [g for g in mig.valid_geometries() if set(g) <= allowed]
-    return [g for g in usable
-            if not any(mig.geometry_fits(tuple(sorted(g + (k,), reverse=True))) for k in allowed)]
-
-
 def _distance(targets: Mapping[int, float], counts: Counter) -> float:
     keys = set(targets) | set(counts)
     return sum(k * abs(targets.get(k, 0.0) - counts.get(k, 0)) for k in keys)
@@ -149,7 +141,7 @@ def _distance(targets: Mapping[int, float], counts: Counter) -> float:
 def pack_geometries(targets: Mapping[int, float], num_gpus: int,
                     constants: ParisConstants = ParisConstants()) -> tuple[tuple[int, ...], ...]:
     """Step 4: one geometry per GPU whose summed counts are closest to ``targets`` (ties: first found)."""
-    geos = _candidate_geometries(tuple(constants.sizes))
+    geos = list(mig.geometries_of_sizes(tuple(constants.sizes)))
     n_multisets = comb(len(geos) + num_gpus - 1, num_gpus)
     if n_multisets <= constants.exhaustive_limit:
         best, best_d = None, float("inf")

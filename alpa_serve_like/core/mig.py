@@ -156,6 +156,14 @@ def valid_geometries(maximal_only: bool = False) -> tuple[tuple[int, ...], ...]:
     return tuple(sorted(geos, reverse=True))
 
 
+def geometries_of_sizes(sizes: tuple[int, ...]) -> tuple[tuple[int, ...], ...]:
+    """Valid geometries using only instance ``sizes`` to which no instance of those sizes can be
+    added: the full-GPU partitionings when only some profiles are allowed."""
+    allowed = set(sizes)
+    return tuple(g for g in valid_geometries() if set(g) <= allowed
+                 and not any(geometry_fits(tuple(sorted(g + (k,), reverse=True))) for k in allowed))
+
+
 def geometry_fits(sizes: tuple[int, ...]) -> bool:
     """Whether instances of these sizes can all be placed on one GPU."""
     return place_geometry(sizes) is not None

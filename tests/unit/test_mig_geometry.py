@@ -53,3 +53,10 @@ def test_bad_names_say_what_is_known():
         hardware.get_device("a100-80gb/3g.20gb")
     with pytest.raises(KeyError, match="no MIG profiles"):
         mig.profiles("v100-16gb")
+
+
+def test_geometries_of_some_sizes_are_maximal_among_those_sizes():
+    got = set(mig.geometries_of_sizes((1, 2, 3, 7)))
+    # Dropping 4g leaves nothing new maximal: what remains of a 4g geometry can take a 3g or more 1g.
+    assert got == {g for g in MAXIMAL_A100 if 4 not in g} and len(got) == 9
+    assert set(mig.geometries_of_sizes((3,))) == {(3, 3)}
