@@ -21,6 +21,7 @@ from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.cost_model.mig_profiles import slice_profiles
 from alpa_serve_like.cost_model.mig_slices import slice_latency_s
 from alpa_serve_like.placement.geometry_search import search_geometries
+from alpa_serve_like.scheduling import SchedulingOptions
 from alpa_serve_like.simulator import SimOptions
 
 NETWORKS = ("resnet50", "vision_transformer", "bert-base")
@@ -55,7 +56,7 @@ def main(argv=None) -> int:
         for slo_scale in (1.5, 3.0):
             for load in (100.0, 200.0, 400.0, 800.0, 1600.0):
                 workload = traffic(load, duration_s, slo_scale, np.random.default_rng(int(load)))
-                scores = search_geometries("a100-80gb", 1, by_device, workload, SimOptions(max_batch_size=16))
+                scores = search_geometries("a100-80gb", 1, by_device, workload, SimOptions(SchedulingOptions(max_batch_size=16)))
                 for i, s in enumerate(scores):
                     w.writerow({"slo_scale": slo_scale, "load_rps": load,
                                 "geometry": " | ".join("+".join(f"{k}g" for k in g) for g in s.geometries),

@@ -18,7 +18,7 @@ from alpa_serve_like.core.parallel_config import ParallelConfig
 from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.scheduling import resolve_routing
 from alpa_serve_like.scheduling.partition_tables import tables_from_device_profiles
-from alpa_serve_like.simulator.kernel import simulate_segment_kernel
+from alpa_serve_like.simulator.kernel import KernelRun
 from alpa_serve_like.simulator.options import SimOptions
 from alpa_serve_like.simulator.reference import simulate_segment_reference
 from alpa_serve_like.simulator.result import SimResult
@@ -42,12 +42,12 @@ def simulate_mixed(
     """
     options = options or SimOptions()
     tables = tables_from_device_profiles(workload.model_names, group_devices, group_models,
-                                         profiles_by_device, options.max_batch_size, group_compute,
+                                         profiles_by_device, options.scheduling.max_batch_size, group_compute,
                                          group_configs)
     arrival, model_id, deadline = workload.arrival_s, workload.model_id, workload.deadline_s
     sched = options.scheduling
     if options.backend == "kernel" and resolve_routing(sched.routing).kernel_code is not None:
-        out = simulate_segment_kernel(tables, arrival, model_id, deadline, sched, jit=options.jit)
+        out = KernelRun(tables, arrival, model_id, deadline, sched, options.jit).result()
     else:
         out = simulate_segment_reference(tables, arrival, model_id, deadline, sched)
     n = len(arrival)

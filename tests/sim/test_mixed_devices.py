@@ -11,6 +11,7 @@ from alpa_serve_like.core.model_profile import ConfigProfile, ModelProfile
 from alpa_serve_like.core.parallel_config import ParallelConfig
 from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.placement.geometry_search import search_geometries
+from alpa_serve_like.scheduling import SchedulingOptions
 from alpa_serve_like.simulator import SimOptions
 from alpa_serve_like.simulator.mixed import simulate_mixed
 
@@ -71,7 +72,7 @@ def test_elsa_runs_on_the_reference_path_and_prefers_the_small_instance():
     n = 40
     w = Workload(np.arange(n) * 0.05, np.zeros(n), np.full(n, 0.1), ("small",))
     devices, models = [f"{GPU}/7g.80gb", f"{GPU}/1g.10gb"], [["small"], ["small"]]
-    elsa = simulate_mixed(devices, models, _profiles(), w, SimOptions(routing="elsa"), group_compute=[7, 1])
+    elsa = simulate_mixed(devices, models, _profiles(), w, SimOptions(SchedulingOptions(routing="elsa")), group_compute=[7, 1])
     fast = simulate_mixed(devices, models, _profiles(), w, SimOptions(), group_compute=[7, 1])
     assert set(elsa.group.tolist()) == {1} and set(fast.group.tolist()) == {0}
     assert elsa.attainment == fast.attainment == 1.0
@@ -88,7 +89,7 @@ def test_one_device_type_matches_simulate_on_the_same_placement():
     rng = np.random.default_rng(0)
     n = 300
     w = Workload(np.sort(rng.uniform(0, 100, n)), rng.integers(0, 2, n), np.full(n, 6.0), ("a", "b"))
-    opts = SimOptions(max_batch_size=4, backend="reference")
+    opts = SimOptions(SchedulingOptions(max_batch_size=4), backend="reference")
     want = simulate(Placement(tuple(GroupPlacement(c, m) for c, m in groups)), w, profiles, opts)
     got = simulate_mixed(["test-gpu"] * 3, [m for _, m in groups], {"test-gpu": profiles}, w, opts,
                          group_configs=[c for c, _ in groups])
