@@ -64,11 +64,18 @@ def _read_json(path: str | os.PathLike):
         raise PlacementError(f"placement file {str(path)!r}: JSON nested too deeply; expected {WHAT}") from None
 
 
-def _require_groups(plan, path) -> None:
-    """A plan that hosts nothing would serve nothing and score 0 % without a word: refuse it."""
+def _check_loaded(plan, path) -> None:
+    """Refuse a plan that hosts nothing (it would serve nothing and score 0 % without a word) and
+    one that gives a device to two groups of the same placement."""
     if not plan.models:
         raise PlacementError(f"placement file {str(path)!r} has no groups hosting a model; expected {WHAT} "
                              "that places at least one model")
+    for i, placement in enumerate(getattr(plan, "segments", (plan,))):
+        try:
+            placement.device_assignment()
+        except PlacementError as exc:
+            where = f"segment {i}: " if hasattr(plan, "segments") else ""
+            raise PlacementError(f"placement file {str(path)!r}: {where}{str(exc).removeprefix('placement: ')}") from None
 
 
 @dataclass(frozen=True)
@@ -298,7 +305,7 @@ class Placement:
                 f"{path}: this is a time-switched placement schedule; load it with PlacementSchedule.load"
             )
         placement = cls.from_dict(data, where=str(path))
-        _require_groups(placement, path)
+        _check_loaded(placement, path)
         return placement
 
 
@@ -370,7 +377,7 @@ class PlacementSchedule:
             schedule = cls(start_s=(0.0,), segments=(one,), context=one.context)
         else:
             schedule = cls.from_dict(data, where=str(path))
-        _require_groups(schedule, path)
+        _check_loaded(schedule, path)
         return schedule
 
 

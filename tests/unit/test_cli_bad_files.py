@@ -163,6 +163,7 @@ BAD_PLACEMENTS = {
     "negative-device-id": _placement({**GROUP, "device_ids": [-1, 0]}),
     "huge-device-id": _placement({**GROUP, "device_ids": [0, 10**9]}),
     "device-ids-text": _placement({**GROUP, "device_ids": "01"}),
+    "device-in-two-groups": _placement({**GROUP, "device_ids": [0, 1]}, {**GROUP, "device_ids": [1, 2]}),
     "version-text": _placement(GROUP, version="2"),
     "version-99": _placement(GROUP, version=99),
     "meta-list": _placement(GROUP, meta=[1]),
@@ -346,3 +347,20 @@ def test_place_never_writes_an_empty_placement(good, tmp_path, capsys, monkeypat
     assert main(["place", *map(str, [*PLACE_SYNTHETIC, "--db", good["db"], "--out", out])]) == 2
     err = capsys.readouterr().err
     assert not out.exists() and "no group hosts a model" in err and len(err.splitlines()) == 1
+
+
+def test_model_missing_from_the_database_is_one_line(good, tmp_path, capsys):
+    plan = tmp_path / "other.json"
+    _placement({**GROUP, "models": ["qqq-0"]})(plan)
+    assert main(["simulate", "--placement", str(plan), "--workload", str(good["workload"]), "--db", str(good["db"]),
+                 *SIM]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "no profile on test-gpu for qqq-0" in err
+
+
+def test_colour_codes_never_reach_the_terminal(tmp_path, capsys):
+    # a file name is user input: escape sequences in it must not colour (or move) the user's terminal
+    name = "w\x1b[31mred\x1b[0m.npz"
+    assert main(["trace", "info", str(tmp_path / name)]) == 2
+    err = capsys.readouterr().err
+    assert "\x1b" not in err and "wred.npz" in err and len(err.splitlines()) == 1
