@@ -277,6 +277,9 @@ def _commands():
     d = lambda cid, f: out.append((BAD_DATABASES, cid, f))
     d("simulate", lambda bad, g, t: ["simulate", "--placement", g["placement"], "--workload", g["workload"],
                                      "--db", bad, *SIM])
+    d("replay", lambda bad, g, t: ["replay", "--url", "http://127.0.0.1:9", "--workload", g["workload"],
+                                   "--placement", g["placement"], "--db", bad, *SIM, "--out", t / "r.tsv"])
+    d("serve", lambda bad, g, t: ["serve", "--placement", g["placement"], "--db", bad, *SIM])
     d("place", lambda bad, g, t: ["place", *PLACE, "--db", bad, "--out", t / "o.json"])
     d("db-list", lambda bad, g, t: ["db", "list", bad])
     d("db-validate", lambda bad, g, t: ["db", "validate", bad])
@@ -292,6 +295,8 @@ def _commands():
                 lambda bad, g, t: ["trace", "convert", "--llm", bad, "--out", t / "o.npz"]))
     out.append((BAD_MAF2, "trace-convert-maf2",
                 lambda bad, g, t: ["trace", "convert", "--maf2", bad, "--out", t / "o.npz"]))
+    out.append(({"a-file": _text("x")}, "trace-convert-maf1-dir",
+                lambda bad, g, t: ["trace", "convert", "--maf1-dir", bad, "--out", t / "o.npz"]))
     out.append((BAD_CSV, "trace-convert-maf1",
                 lambda bad, g, t: ["trace", "convert", "--maf1-dir", bad.parent, "--out", t / "o.npz"]))
     out.append((BAD_REFERENCE, "profile-reference",
