@@ -37,11 +37,10 @@ million-stage pipeline."""
 WHAT = "a placement JSON (from 'alpa-serve-like place')"
 
 
-def _int_field(data: Mapping, key: str, default: int | None, lo: int, hi: int, where: str) -> int:
-    """``data[key]`` as an int in ``[lo, hi]``; a float, bool or text is refused, not truncated."""
-    value = data.get(key, default)
+def _int_in(value, name: str, lo: int, hi: int, where: str) -> int:
+    """``value`` if it is an int in ``[lo, hi]``; a float, bool or text is refused, not truncated."""
     if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
-        raise PlacementError(f"{where}: {key!r} must be an integer in {lo}..{hi}, got {value!r}")
+        raise PlacementError(f"{where}: {name} must be an integer in {lo}..{hi}, got {_short(value)}")
     return value
 
 
@@ -195,8 +194,8 @@ class GroupPlacement:
     def from_dict(cls, data: dict, where: str = "group") -> "GroupPlacement":
         if not isinstance(data, dict):
             raise PlacementError(f"{where}: expected an object with 'op', 'pp' and 'models', got {_short(data)}")
-        op = _int_field(data, "op", 1, 1, MAX_DEVICES, where)
-        pp = _int_field(data, "pp", 1, 1, MAX_DEVICES, where)
+        op = _int_in(data.get("op", 1), "'op'", 1, MAX_DEVICES, where)
+        pp = _int_in(data.get("pp", 1), "'pp'", 1, MAX_DEVICES, where)
         if op * pp > MAX_DEVICES:
             raise PlacementError(f"{where}: op * pp = {op * pp} devices; at most {MAX_DEVICES} per group")
         if "models" not in data:
@@ -206,8 +205,8 @@ class GroupPlacement:
             raise PlacementError(f"{where}: 'models' must be a list of model names, got {_short(models)}")
         if not isinstance(ids, list):
             raise PlacementError(f"{where}: 'device_ids' must be a list of device indices, got {_short(ids)}")
-        for i in range(len(ids)):
-            _int_field({"device_ids": ids[i]}, "device_ids", None, 0, MAX_DEVICES - 1, f"{where} device {i}")
+        for i, device in enumerate(ids):
+            _int_in(device, f"device_ids[{i}]", 0, MAX_DEVICES - 1, where)
         try:
             return cls(config=ParallelConfig(1, op, pp), models=tuple(models), device_ids=tuple(ids))
         except ValueError as exc:

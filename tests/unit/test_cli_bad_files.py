@@ -25,9 +25,11 @@ MODELS = ("bert-x-0", "bert-x-1")
 
 
 # ---- good inputs ---------------------------------------------------------------------------------
-@pytest.fixture
-def good(tmp_path):
-    """Paths of a good database, placement and workload (the inputs a case does not break)."""
+@pytest.fixture(scope="module")
+def good(tmp_path_factory):
+    """Paths of a good database, placement and workload (the inputs a case does not break; made
+    once, no command writes them)."""
+    tmp_path = tmp_path_factory.mktemp("good")
     db = ProfilingDatabase()
     db.add(make_profile("bert-x", device="test-gpu"))
     db.save(tmp_path / "db.pkl")
