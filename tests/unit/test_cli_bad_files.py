@@ -189,7 +189,6 @@ def _pickle(value):
 
 
 def _truncated_db(path):
-    ProfilingDatabase().save(path)
     db = ProfilingDatabase()
     db.add(make_profile("bert-x", device="test-gpu"))
     db.save(path)
