@@ -247,14 +247,14 @@ BAD_REFERENCE = {
 }
 
 
-# ---- commands: slot -> argv builders (bad path, good paths, tmp_path) -------------------------------
+# ---- commands: which bad files each reads, and its argv ---------------------------------------------
 SIM = ["--device", "test-gpu"]
 PLACE = ["--policy", "sr-greedy", "--num-devices", "2", "--device", "test-gpu", "--memory-budget-gib", "1",
          "--models", "bert-x:2"]
 
 
 def _commands():
-    """(slot, command id, argv builder); the builder gets (bad, good paths, tmp_path)."""
+    """(bad files, command id, argv builder); the builder gets (bad path, good paths, tmp_path)."""
     out = []
     w = lambda cid, f: out.append((BAD_WORKLOADS, cid, f))
     w("simulate", lambda bad, g, t: ["simulate", "--placement", g["placement"], "--workload", bad, "--db", g["db"], *SIM])
@@ -288,7 +288,7 @@ def _commands():
     d("db-merge", lambda bad, g, t: ["db", "merge", g["db"], bad, "--out", t / "m.pkl"])
     out.append(({k: v for k, v in BAD_DATABASES.items() if k != "missing"}, "profile-merge",  # missing: a new one
                 lambda bad, g, t: ["profile", "--models", "bert-1.3b", "--pps", "1", "--ops", "1",
-                                          "--batch-sizes", "1", "--merge", "--out", bad]))
+                                   "--batch-sizes", "1", "--merge", "--out", bad]))
     out.append((BAD_LEGACY, "db-import-legacy",
                 lambda bad, g, t: ["db", "import-legacy", bad, "--out", t / "o.pkl"]))
     out.append((BAD_TSV, "db-import-tsv", lambda bad, g, t: ["db", "import-tsv", bad, "--out", t / "o.pkl"]))
