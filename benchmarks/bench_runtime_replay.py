@@ -114,7 +114,9 @@ def main() -> None:
     from alpa_serve_like.client.calibration import calibrate_from_replay
     from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
     from alpa_serve_like.client.replay import compare_with_simulator, replay
+    from alpa_serve_like.runtime.local_ray import start_local_ray
     from alpa_serve_like.serve import build_app
+    from alpa_serve_like.scheduling import SchedulingOptions
     from alpa_serve_like.simulator import SimOptions
     from alpa_serve_like.trace.synthetic import make_workload
 
@@ -126,8 +128,7 @@ def main() -> None:
     print(f"measured profiles in {time.time() - t0:.1f} s")
     profiles = instance_profiles(placement.models, load_database(str(db_path)), "cpu")
 
-    ray.init(address="local", num_cpus=4, include_dashboard=False, object_store_memory=200 * 1024**2,
-             log_to_driver=False)
+    start_local_ray(num_cpus=4)
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     url = f"http://127.0.0.1:{port}"
@@ -161,8 +162,9 @@ def main() -> None:
         ray.shutdown()
     result.write_tsv(args.out)
     print(result.summary())
-    options = SimOptions(max_batch_size=args.max_batch_size, dispatch_overhead_s=calib.dispatch_overhead_s,
-                         per_stage_overhead_s=calib.per_stage_overhead_s, warmup_s=args.warmup)
+    scheduling = SchedulingOptions(max_batch_size=args.max_batch_size, dispatch_overhead_s=calib.dispatch_overhead_s,
+                                   per_stage_overhead_s=calib.per_stage_overhead_s)
+    options = SimOptions(scheduling, warmup_s=args.warmup)
     cmp = compare_with_simulator(result, placement, profiles, options)
     # What the same replay saw (not used above): how far its own overheads drifted from calibration.
     seen = calibrate_from_replay(result, skip_s=args.warmup)

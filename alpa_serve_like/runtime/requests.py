@@ -15,6 +15,15 @@ import numpy as np
 
 from alpa_serve_like.core.model_spec import ModelSpec
 
+MIN_SLO_MS = 1e-3
+"""Smallest ``slo_ms`` accepted (1 us): below it no request can be served and the number is a typo."""
+MAX_SLO_MS = 86_400_000.0
+"""Largest ``slo_ms`` accepted (one day); larger values are not latency objectives."""
+MAX_JSON_DEPTH = 32
+"""Deepest nesting of arrays/objects a body may have; the format needs 2 (deep ones only burn CPU)."""
+MAX_ECHO_CHARS = 64
+"""Longest piece of client-sent text (a model name, a value) repeated in an error message."""
+
 
 class HttpError(Exception):
     """An error the ingress turns into an HTTP response with ``status`` and a JSON body."""
@@ -39,9 +48,38 @@ class InferRequest:
     slo_s: float | None = None
 
 
+def shorten(value, limit: int = MAX_ECHO_CHARS) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so an error never echoes a huge client string."""
+    text = repr(value)
+    return text if len(text) <= limit else f"{text[:limit]}... ({len(text)} chars)"
+
+
 def unknown_model(model: str, known) -> HttpError:
-    return HttpError(404, f"model {model!r} is not served here (known: {', '.join(known)})",
+    return HttpError(404, f"model {shorten(model)} is not served here (known: {', '.join(known)})",
                      known_models=list(known))
+
+
+def _json_depth_ok(body: bytes, limit: int) -> bool:
+    """True when brackets outside strings nest at most ``limit`` deep (checked before parsing,
+    so a 50k-deep body costs one linear scan instead of a recursion error deep in ``json``)."""
+    depth, in_string, escaped = 0, False, False
+    for byte in body:
+        if in_string:
+            if escaped:
+                escaped = False
+            elif byte == 0x5C:  # backslash
+                escaped = True
+            elif byte == 0x22:  # quote
+                in_string = False
+        elif byte == 0x22:
+            in_string = True
+        elif byte in (0x5B, 0x7B):  # [ {
+            depth += 1
+            if depth > limit:
+                return False
+        elif byte in (0x5D, 0x7D):
+            depth -= 1
+    return True
 
 
 def check_body_size(num_bytes: int, max_body_bytes: int) -> None:
@@ -54,14 +92,21 @@ def parse_infer_body(body: bytes, model: str, spec: ModelSpec, max_body_bytes: i
     """Validate one request body for ``model`` (architecture ``spec``); raise HttpError if bad."""
     check_body_size(len(body), max_body_bytes)
     try:
-        data = json.loads(body)
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        text = body.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        raise HttpError(400, f"request body is not UTF-8 (byte {exc.start}); send UTF-8 encoded JSON") from None
+    if not _json_depth_ok(body, MAX_JSON_DEPTH):
+        raise HttpError(400, f"request body nests arrays/objects deeper than {MAX_JSON_DEPTH} levels; "
+                             'expected {"input": [token ids] | {"length": n}, "slo_ms": optional}')
+    try:
+        data = json.loads(text)
+    except (json.JSONDecodeError, RecursionError) as exc:
         raise HttpError(400, f"request body is not valid JSON ({exc})") from None
     if not isinstance(data, dict) or "input" not in data:
         raise HttpError(400, 'expected a JSON object {"input": [token ids] | {"length": n}, "slo_ms": optional}')
     unknown = sorted(set(data) - {"input", "slo_ms"})
     if unknown:
-        raise HttpError(400, f"unknown fields {unknown}; allowed: input, slo_ms")
+        raise HttpError(400, f"unknown fields {shorten(unknown)}; allowed: input, slo_ms")
     slo_s = _parse_slo(data.get("slo_ms"))
     given = data["input"]
     limit = spec.seq_len
@@ -69,7 +114,7 @@ def parse_infer_body(body: bytes, model: str, spec: ModelSpec, max_body_bytes: i
         length = given.get("length")
         if set(given) != {"length"} or not _is_int(length) or not 1 <= length <= limit:
             raise HttpError(400, f'"input": {{"length": n}} needs an integer n in [1, {limit}] for '
-                                 f"{spec.name!r}, got {given!r}")
+                                 f"{spec.name!r}, got {shorten(given)}")
         return InferRequest(model, int(length), None, slo_s)
     if not isinstance(given, list) or not given:
         raise HttpError(400, '"input" must be a non-empty list of token ids or {"length": n}')
@@ -87,8 +132,10 @@ def _is_int(value) -> bool:
 def _parse_slo(value) -> float | None:
     if value is None:
         return None
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value <= 0:
-        raise HttpError(400, f'"slo_ms" must be a positive number of milliseconds, got {value!r}')
+    if (isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value)
+            or not MIN_SLO_MS <= value <= MAX_SLO_MS):
+        raise HttpError(400, f'"slo_ms" must be a number of milliseconds in [{MIN_SLO_MS:g}, {MAX_SLO_MS:g}], '
+                             f"got {shorten(value)}")
     return float(value) / 1e3
 
 

@@ -11,8 +11,9 @@ Semantics (the numba kernel in ``alpa_serve_like.simulator.kernel`` repeats them
   ``start_{s+1} = max(finish_s, free[s+1])``.
 * Routing (``routing``): among the groups hosting the model, in ascending group order, a named
   policy picks one: ``earliest_finish`` (default), ``shortest_queue`` (fewest outstanding
-  requests) or ``last_stage_free`` (earliest last-stage clock, AlpaServe's simulator); ties go to
-  the lowest group index.
+  requests), ``elsa`` (the smallest group, by ``LatencyTables.group_compute``, with enough SLO
+  slack; reference simulator and runtime only) or ``last_stage_free`` (earliest last-stage clock,
+  AlpaServe's simulator); ties go to the lowest group index.
 * Admission (on by default): if the chosen group's predicted finish plus ``finish_overhead_s``
   (0 by default; time after the last stage that occupies no device) is after the deadline, reject
   with reason ``slo``; a model hosted nowhere is rejected with ``unplaced``. Admitted requests

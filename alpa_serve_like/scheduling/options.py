@@ -1,7 +1,7 @@
 """SchedulingOptions: the knobs of routing and admission, identical in the simulator and the runtime."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 from alpa_serve_like.scheduling.routing import RoutingPolicy, resolve_routing
 
@@ -41,3 +41,16 @@ class SchedulingOptions:
             value = getattr(self, name)
             if not (value >= 0.0) or value == float("inf"):
                 raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready fields (the plan file stores the options it was optimised under)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SchedulingOptions":
+        """Inverse of ``to_dict``; missing keys take their defaults, unknown keys fail by name."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown scheduling options {unknown} (known: {sorted(known)})")
+        return cls(**data)

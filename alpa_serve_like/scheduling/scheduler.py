@@ -116,13 +116,16 @@ class Scheduler:
                 return _Prediction(replica, group, True, starts, finishes)
         return alone
 
-    def candidates(self, model_id: int, now_s: float) -> list[Candidate]:
+    def candidates(self, model_id: int, now_s: float, deadline_s: float = math.inf) -> list[Candidate]:
         """What each group hosting ``model_id`` would do with a request arriving now (no commit)."""
-        return [self._candidate(self._predict(r, now_s)) for r in self.tables.replicas_of(model_id)]
+        return [self._candidate(self._predict(r, now_s), now_s, deadline_s)
+                for r in self.tables.replicas_of(model_id)]
 
-    def _candidate(self, p: _Prediction) -> Candidate:
+    def _candidate(self, p: _Prediction, now_s: float, deadline_s: float) -> Candidate:
+        compute = 1.0 if self.tables.group_compute is None else float(self.tables.group_compute[p.group])
         clocks = self.groups[p.group]
-        return Candidate(p.group, p.replica, p.finishes[-1], clocks.outstanding, p.joins, clocks.free_s[-1])
+        return Candidate(p.group, p.replica, p.finishes[-1], clocks.outstanding, p.joins,
+                         p.starts[0], now_s, deadline_s, compute, clocks.free_s[-1])
 
     # ---- the decision --------------------------------------------------------------------------
     def route_and_admit(self, model_id: int, now_s: float, deadline_s: float) -> Decision | Rejection:
@@ -131,7 +134,7 @@ class Scheduler:
         if len(replicas) == 0:
             return Rejection(RejectReason.UNPLACED)
         preds = [self._predict(r, now_s) for r in replicas]
-        chosen = preds[self._choose([self._candidate(p) for p in preds])]
+        chosen = preds[self._choose([self._candidate(p, now_s, deadline_s) for p in preds])]
         if self.options.admission and chosen.finishes[-1] + self.options.finish_overhead_s > deadline_s:
             return Rejection(RejectReason.SLO, chosen.group, chosen.finishes[-1])
         return self._commit(chosen, deadline_s)

@@ -237,9 +237,3 @@ class KernelRun:
         nb = self.n_batches
         return SegmentArrays(self.out_group, self.out_reason, self.out_batch,
                              self.batch_start[:nb], self.batch_finish[:nb], self.busy)
-
-
-def simulate_segment_kernel(tables, arrival_s, model_id, deadline_s, options: SchedulingOptions,
-                            jit: bool = True) -> SegmentArrays:
-    """Simulate one placement over the given request arrays with the kernel."""
-    return KernelRun(tables, arrival_s, model_id, deadline_s, options, jit).result()

@@ -167,6 +167,7 @@ def test_replay_writes_one_row_per_request_and_matches_the_simulator(app_url, tm
     from alpa_serve_like.profiling.database import ProfilingDatabase, default_database_path
     from alpa_serve_like.profiling.instance_profiles import instance_profiles
     from alpa_serve_like.client.replay import compare_with_simulator, replay
+    from alpa_serve_like.scheduling import SchedulingOptions
     from alpa_serve_like.simulator import SimOptions
     from alpa_serve_like.trace.synthetic import make_workload
 
@@ -181,7 +182,7 @@ def test_replay_writes_one_row_per_request_and_matches_the_simulator(app_url, tm
     assert result.max_send_lag_s() < 0.5
     placement = Placement.load(PLACEMENT)
     profiles = instance_profiles(placement.models, ProfilingDatabase.load(default_database_path()), "cpu")
-    cmp = compare_with_simulator(result, placement, profiles, SimOptions(max_batch_size=4))
+    cmp = compare_with_simulator(result, placement, profiles, SimOptions(SchedulingOptions(max_batch_size=4)))
     assert cmp["simulated"] == 1.0  # a light load with a loose SLO: the simulator serves everything
     assert abs(cmp["difference"]) <= 0.1, cmp
 

@@ -8,7 +8,7 @@ from alpa_serve_like import ConfigProfile, ModelProfile, ParallelConfig
 from alpa_serve_like.core.plan import GroupPlacement, Placement, PlacementSchedule
 from alpa_serve_like.scheduling import SchedulingOptions, StageLatencyCache, build_latency_tables
 from alpa_serve_like.scheduling.presets import with_rules
-from alpa_serve_like.simulator.kernel import simulate_segment_kernel
+from alpa_serve_like.simulator.kernel import KernelRun
 from alpa_serve_like.simulator.reference import simulate_segment_reference
 from alpa_serve_like.simulator.score_kernel import ROUTE_EARLIEST_FINISH, ROUTE_LAST_STAGE_FREE, get_score_loop
 from sim_cases import random_case
@@ -27,8 +27,9 @@ def _run(placement, profiles, arrival, slo, options, backend):
     arrival = np.asarray(arrival, dtype=np.float64)
     model_id = np.zeros(len(arrival), dtype=np.int64)
     deadline = arrival + np.asarray(slo, dtype=np.float64)
-    sim = simulate_segment_kernel if backend == "kernel" else simulate_segment_reference
-    return sim(tables, arrival, model_id, deadline, options)
+    if backend == "kernel":
+        return KernelRun(tables, arrival, model_id, deadline, options).result()
+    return simulate_segment_reference(tables, arrival, model_id, deadline, options)
 
 
 @pytest.mark.parametrize("backend", ["kernel", "reference"])
@@ -94,7 +95,7 @@ def test_rules_agree_between_kernel_reference_and_score_loop():
         tables = build_latency_tables(placement, names, StageLatencyCache(profiles, opts.max_batch_size),
                                       opts.pipeline_comm_factor)
         args = (tables, workload.arrival_s, workload.model_id, workload.deadline_s, opts)
-        fast, ref = simulate_segment_kernel(*args), simulate_segment_reference(*args)
+        fast, ref = KernelRun(*args).result(), simulate_segment_reference(*args)
         where = f"case {case} ({opts})"
         for name in ("group", "reason", "batch"):
             np.testing.assert_array_equal(getattr(fast, name), getattr(ref, name), err_msg=f"{where}: {name}")

@@ -1,9 +1,12 @@
 """Hand-computed timelines, asserted exactly (dyadic times, so float arithmetic is exact)."""
+import dataclasses
+
 import numpy as np
 import pytest
 
 from alpa_serve_like import ParallelConfig, ProfileError
 from alpa_serve_like.core.plan import GroupPlacement, Placement, PlacementSchedule
+from alpa_serve_like.scheduling import SchedulingOptions
 from alpa_serve_like.simulator import SimOptions, simulate
 from alpa_serve_like.core.workload import Workload
 from builders import make_profile
@@ -23,7 +26,8 @@ def _placement(*groups):
 
 
 def _run(placement, workload, profiles, base, **changes):
-    opts = SimOptions(**{**base.__dict__, **changes})
+    warmup_s = changes.pop("warmup_s", base.warmup_s)
+    opts = dataclasses.replace(base, scheduling=SchedulingOptions(**changes), warmup_s=warmup_s)
     return simulate(placement, workload, profiles, opts)
 
 

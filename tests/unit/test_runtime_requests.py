@@ -59,3 +59,32 @@ def test_batch_tokens_keeps_given_ids_draws_lengths_and_pads_right():
     assert np.all((out[1] >= 0) & (out[1] < SPEC.vocab_size))
     again = batch_tokens(reqs, SPEC.vocab_size, np.random.default_rng(0))
     assert np.array_equal(out, again)  # randomness only from the generator passed in
+
+
+@pytest.mark.parametrize("body", [
+    b"[" * 50_000 + b"]" * 50_000,                               # deep nesting: one linear scan, 400
+    b'{"input": ' + b"[" * 40 + b"1" + b"]" * 40 + b"}",
+    b'{"input": [1], "slo_ms": 1e-300}',                           # under 1 us: a typo, not an SLO
+    b'{"input": [1], "slo_ms": 1e12}',
+    b'\xff\xfe{\x00"\x00',                                          # not UTF-8
+])
+def test_hostile_bodies_are_400_with_a_short_message(body):
+    with pytest.raises(HttpError) as err:
+        parse(body)
+    assert err.value.status == 400
+    assert len(err.value.message) < 300
+
+
+def test_non_utf8_body_says_utf8_and_brackets_inside_strings_do_not_count_as_nesting():
+    with pytest.raises(HttpError, match="not UTF-8"):
+        parse(b'{"input": [1], "slo_ms": 5}\xff')
+    with pytest.raises(HttpError, match="unknown fields"):
+        parse({"input": [1], "[" * 100: 1})
+
+
+def test_long_client_strings_are_cut_in_error_messages():
+    err = unknown_model("m" * 60_000, ["bert-tiny-0"])
+    assert err.status == 404 and len(err.message) < 200 and "60002 chars" in err.message
+    with pytest.raises(HttpError) as bad:
+        parse({"input": [1], "slo_ms": "x" * 10_000})
+    assert len(bad.value.message) < 300
