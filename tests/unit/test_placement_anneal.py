@@ -15,5 +15,5 @@ def test_a_move_budget_makes_the_search_reproducible():
     runs = [place("mp-anneal-budget-40", cluster, list(counts), profiles, w, opts, np.random.default_rng(3))
             for _ in range(2)]
     assert runs[0].groups == runs[1].groups
-    assert runs[0].meta["tried"] == 40 and runs[0].meta["time_cap_hit"] is False
+    assert runs[0].meta["tried"] == 40
     assert runs[0].meta["policy"] == "mp-anneal-budget-40"
