@@ -28,6 +28,7 @@ from alpa_serve_like.core.model_profile import ModelProfile
 from alpa_serve_like.scheduling import StageLatencyCache, build_latency_tables
 from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.simulator.engine import as_schedule, request_times, run_segments, segment_bounds
+from alpa_serve_like.simulator.kernel import jit_disabled_by_env
 from alpa_serve_like.simulator.score_kernel import (ROUTE_EARLIEST_FINISH, ROUTE_LAST_STAGE_FREE, get_score_loop,
                                                     get_speculation)
 
@@ -125,7 +126,8 @@ class PlacementScorer:
                     float(sched.per_stage_overhead_s), float(sched.finish_overhead_s),
                     self._fast_routing, bool(sched.admission), max(self._i_measured - lo, 0))
             n = hi - lo
-            if self.threads == 1 or n < SPLIT_MIN_REQUESTS or loop is not get_score_loop(True):
+            compiled = self.options.jit and not jit_disabled_by_env()  # speculation is compiled only
+            if self.threads == 1 or n < SPLIT_MIN_REQUESTS or not compiled:
                 loop(*args, 0, n, free, scratch, served)
             else:
                 self._score_split(args, n, free, scratch, served)
@@ -142,7 +144,7 @@ class PlacementScorer:
         free2, served2 = np.full_like(free, -np.inf), np.zeros_like(served)
         future = _second_thread().submit(speculate, *args, mid, n, chunk, snaps, cums, free2,
                                          np.empty_like(scratch), served2)
-        get_score_loop(True)(*args, 0, mid, free, scratch, served)
+        get_score_loop()(*args, 0, mid, free, scratch, served)
         future.result()
         k = catch_up(*args, mid, n, chunk, snaps, free, scratch, served)
         if k >= 0:
