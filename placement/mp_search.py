@@ -69,7 +69,8 @@ def search_partitions(problem: PlacementProblem, partitions: list[Partition],
         from tqdm import tqdm
 
         # Counted in simulations (a refining fill costs several screening fills), estimated up front.
-        per_refine = max_fill_sims or max(estimated_replicas(problem, FillState(p, problem.memory)) for p in partitions)
+        per_refine = max_fill_sims or max((estimated_replicas(problem, FillState(p, problem.memory))
+                                           for p in partitions), default=1)
         screen_estimate = len(partitions) * (SCREEN_ROUNDS + 1)
         refine_estimate = min(refine, len(partitions)) * (per_refine + 1)
         bar = tqdm(total=screen_estimate + refine_estimate, desc=progress, unit="sim", file=sys.stderr,
