@@ -199,13 +199,13 @@ def anneal(problem: PlacementProblem, state: FillState, score: Score, rng: np.ra
     start = time.perf_counter()
     stats = {"tried": 0, "accepted": 0, "improved": 0}
     per_move = {n: [0, 0, 0] for n in names}  # scored, accepted, new best
-    attempts = 0
+    idle = 0  # draws since a move last applied
     while True:
         now = time.perf_counter()
         if now >= deadline or (max_moves and stats["tried"] >= max_moves):
             break
-        attempts += 1
-        if max_moves and attempts > 20 * max_moves:  # moves keep not applying: without a clock, stop
+        idle += 1
+        if deadline == math.inf and idle > 10_000:  # no move applies any more and no clock stops us
             break
         left = (1 - stats["tried"] / max_moves) if max_moves else (deadline - now) / max(deadline - start, 1e-9)
         temperature = START_TEMPERATURE * max(0.0, left)
@@ -213,6 +213,7 @@ def anneal(problem: PlacementProblem, state: FillState, score: Score, rng: np.ra
         new = getattr(moves, name)(state, score)
         if new is None:
             continue
+        idle = 0
         key = new.key()
         new_score = cache.get(key)
         if new_score is None:
