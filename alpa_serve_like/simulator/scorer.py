@@ -40,6 +40,14 @@ SPLIT_MIN_CHUNK = 1024
 _pool = None
 
 
+def _forget_pool() -> None:
+    global _pool
+    _pool = None  # a forked child has the parent's pool object but not its thread
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
 def _second_thread():
     global _pool
     if _pool is None:
