@@ -1,0 +1,79 @@
+"""The full optimizer and its ablations, by name: each restricts the same MILP's inputs.
+
+* ``jigsaw``: every variant, every slice type and MPS level, graph-aware latency budgets;
+* ``no-variants``: each task keeps only its most accurate variant;
+* ``no-partitioning``: whole GPUs only (7-slice instances, MPS level 1);
+* ``even-budget``: each task's latency budget is fixed to ``slo_s / (tasks on the longest
+  root-to-leaf path)``, so every path fits the SLO without looking at the tasks' latencies.
+
+The names follow issue 15; how each ablation is realised is ours.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal, get_args
+
+from alpa_serve_like.compound.app_spec import CompoundApp
+from alpa_serve_like.compound.optimizer import (
+    CompoundInfeasible, CompoundPlan, OptimizerOptions, max_demand,
+)
+from alpa_serve_like.compound.slice_table import WHOLE_GPU, SliceOption
+
+System = Literal["jigsaw", "no-variants", "no-partitioning", "even-budget"]
+SYSTEMS: tuple[str, ...] = get_args(System)
+
+
+def system_inputs(system: str, app: CompoundApp, options: tuple[SliceOption, ...],
+                  opts: OptimizerOptions = OptimizerOptions()
+                  ) -> tuple[CompoundApp, tuple[SliceOption, ...], OptimizerOptions]:
+    """The (application, options, optimizer options) the named system optimizes over."""
+    if system == "jigsaw":
+        return app, options, opts
+    if system == "no-variants":
+        return only_most_accurate(app, options) + (opts,)
+    if system == "no-partitioning":
+        return app, tuple(o for o in options if o.compute_slices == WHOLE_GPU and o.mps == 1), opts
+    if system == "even-budget":
+        share = app.slo_s / max(len(p) for p in app.paths())
+        return app, options, replace(opts, fixed_budget_s={t.name: share for t in app.tasks})
+    raise ValueError(f"unknown system {system!r}; choose from {list(SYSTEMS)}")
+
+
+def only_most_accurate(app: CompoundApp, options: tuple[SliceOption, ...]
+                       ) -> tuple[CompoundApp, tuple[SliceOption, ...]]:
+    """``app`` with one variant per task (the most accurate, first on ties), options re-indexed."""
+    keep = {ti: max(range(len(t.variants)), key=lambda vi: (t.variants[vi].accuracy, -vi))
+            for ti, t in enumerate(app.tasks)}
+    tasks = tuple(replace(t, variants=(t.variants[keep[ti]],)) for ti, t in enumerate(app.tasks))
+    kept = tuple(replace(o, variant=0) for o in options if o.variant == keep[o.task])
+    return replace(app, tasks=tasks), kept
+
+
+@dataclass(frozen=True)
+class SystemResult:
+    """One row of the ablation table: a system's best plan for one application."""
+
+    app: str
+    system: str
+    num_gpus: int
+    plan: CompoundPlan | None
+    """None when the system cannot serve the application at all (e.g. SLOs unreachable)."""
+    reason: str = ""
+
+    @property
+    def max_demand_rps(self) -> float:
+        return self.plan.demand_rps if self.plan else 0.0
+
+
+def compare_systems(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus: int,
+                    systems: tuple[str, ...] = SYSTEMS,
+                    opts: OptimizerOptions = OptimizerOptions()) -> list[SystemResult]:
+    """The maximum serviceable demand of each system on ``num_gpus`` GPUs."""
+    out = []
+    for system in systems:
+        sys_app, sys_options, sys_opts = system_inputs(system, app, options, opts)
+        try:
+            out.append(SystemResult(app.name, system, num_gpus, max_demand(sys_app, sys_options, num_gpus, sys_opts)))
+        except CompoundInfeasible as exc:
+            out.append(SystemResult(app.name, system, num_gpus, None, str(exc)))
+    return out
