@@ -101,16 +101,19 @@ def _plan(args) -> int:
 def _compare(args) -> int:
     from alpa_serve_like.compound.systems import compare_systems
 
-    header = ["app", "system", "gpus", "max_demand_rps", "gpu_fraction_used", "accuracy", "solve_time_s"]
+    header = ["app", "system", "gpus", "max_demand_rps", "optimal", "mip_gap", "reference_demand_rps",
+              "gpu_fraction_used", "accuracy", "solve_time_s"]
     lines = ["\t".join(header)]
     for path in args.apps:
         app, options, opts = _inputs(args, path)
         for r in compare_systems(app, options, args.gpus, opts=opts):
-            p = r.plan
+            p, ref = r.plan, r.reference_plan
             lines.append("\t".join([
                 r.app, r.system, str(args.gpus), f"{r.max_demand_rps:.3f}",
-                f"{p.gpu_fraction_used:.4f}" if p else "nan", f"{p.accuracy:.4f}" if p else "nan",
-                f"{p.solve_time_s:.2f}" if p else "nan",
+                str(p.optimal).lower() if p else "nan", f"{p.mip_gap:.4f}" if p else "nan",
+                f"{ref.demand_rps:.3f}" if ref else "nan", f"{ref.gpu_fraction_used:.4f}" if ref else "nan",
+                f"{p.accuracy:.4f}" if p else "nan",
+                f"{p.solve_time_s + (ref.solve_time_s if ref else 0.0):.2f}" if p else "nan",
             ]))
     print("\n".join(lines))
     if args.out:

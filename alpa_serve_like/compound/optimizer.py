@@ -6,10 +6,13 @@ latency ``L_o``, throughput ``R_o``) and the maximal MIG geometries ``g`` (``c[g
 size ``k``):
 
 * ``x[t,v]`` binary, one variant per task: ``sum_v x[t,v] = 1``;
-* ``u[o]`` binary, option allowed: ``u[o] <= x[t,v(o)]`` and ``L_o u[o] <= b[t]``, with ``b[t]``
-  the task's latency budget (continuous);
+* ``s[t,l]`` binary, "task t's latency budget reaches level l", over the sorted distinct option
+  latencies ``lam_1 < lam_2 < ...`` of the task; monotone ``s[t,l+1] <= s[t,l]`` and
+  ``b[t] >= sum_l (lam_l - lam_{l-1}) s[t,l]``, with ``b[t]`` the task's latency budget;
 * every root-to-leaf path ``P``: ``sum_{t in P} b[t] <= slo_s`` (graph-aware budgeting);
-* ``n[o]`` integer instances, ``n[o] <= N u[o]``; throughput ``sum_o rho R_o n[o] >= f_t D``
+* ``n[o]`` integer instances, usable only for the chosen variant within the budget:
+  ``n[o] <= N_o x[t,v(o)]`` and ``n[o] <= N_o s[t,l(o)]`` with ``lam_{l(o)} = L_o``; throughput
+  ``sum_o rho R_o n[o] >= f_t D``
   with fan-out ``f_t``, demand ``D`` (rps) and utilisation cap ``rho``;
 * accuracy, exact for one variant per task: product composition
   ``sum_t sum_v log(a_v) x[t,v] >= log(A)``; min composition fixes ``x[t,v] = 0`` if ``a_v < A``;
@@ -17,14 +20,15 @@ size ``k``):
   ``k``: ``sum_{o: k(o)=k} n[o] <= sum_g c[g,k] y[g]``.
 
 ``min_resources`` fixes ``D`` and minimises the compute slices in use (``sum_o k(o) n[o]``);
-``max_demand`` maximises ``D`` on ``G`` GPUs, then (second solve) the slices used at that demand.
-Both return a ``CompoundPlan``. Ablations restrict the same program (``restrict_options``).
+``max_demand`` maximises ``D`` on ``G`` GPUs. Both return a ``CompoundPlan``; when the time limit
+stops HiGHS first, the plan is the best one found and ``optimal`` is False with the proven
+``mip_gap``. Ablations restrict the same program (``restrict_options``).
 """
 from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -67,7 +71,9 @@ class CompoundPlan:
     """(slice sizes of one GPU, number of GPUs cut that way)."""
     accuracy: float
     solve_time_s: float
-    extra: dict = field(default_factory=dict)
+    optimal: bool = True
+    """False when the time limit stopped the solver; ``mip_gap`` then bounds how far off it is."""
+    mip_gap: float = 0.0
 
     @property
     def slices_used(self) -> int:
@@ -89,7 +95,8 @@ class CompoundPlan:
             "instances": [i.__dict__ for i in self.instances],
             "geometries": [{"slices": list(g), "gpus": n} for g, n in self.geometries],
             "accuracy": self.accuracy, "slices_used": self.slices_used, "gpus_used": self.gpus_used,
-            "gpu_fraction_used": self.gpu_fraction_used, "solve_time_s": self.solve_time_s, **self.extra,
+            "gpu_fraction_used": self.gpu_fraction_used, "solve_time_s": self.solve_time_s,
+            "optimal": self.optimal, "mip_gap": self.mip_gap,
         }
 
 
@@ -101,7 +108,8 @@ class OptimizerOptions:
     """rho: instances are planned to at most this fraction of their throughput (headroom for queueing)."""
     fixed_budget_s: dict | None = None
     """Task -> budget (seconds); None lets the program split the SLO (graph-aware budgeting)."""
-    time_limit_s: float = 60.0
+    time_limit_s: float = 25.0
+    """HiGHS stops here and returns its best plan (``CompoundPlan.optimal`` False, ``mip_gap`` set)."""
 
 
 def min_resources(app: CompoundApp, options: tuple[SliceOption, ...], demand_rps: float,
@@ -114,18 +122,12 @@ def min_resources(app: CompoundApp, options: tuple[SliceOption, ...], demand_rps
 
 def max_demand(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus: int,
                opts: OptimizerOptions = OptimizerOptions()) -> CompoundPlan:
-    """The plan serving the largest demand on ``num_gpus`` GPUs (fewest slices among those)."""
-    t0 = time.perf_counter()
-    first = _solve(app, options, num_gpus, opts, demand_rps=None)
-    # Second solve: the cheapest plan at (just under, for solver tolerance) the best demand.
-    best = first.demand_rps * (1 - 1e-7)
-    try:
-        plan = _solve(app, options, num_gpus, opts, demand_rps=best)
-    except CompoundInfeasible:
-        plan = first
-    return CompoundPlan(plan.app, plan.num_gpus, first.demand_rps, plan.variant_by_task,
-                        plan.budget_s_by_task, plan.instances, plan.geometries, plan.accuracy,
-                        time.perf_counter() - t0, plan.extra)
+    """The plan serving the largest demand on ``num_gpus`` GPUs.
+
+    Only the demand is optimised; the plan's slice count is whatever reaches it (ask
+    ``min_resources`` at that demand for the cheapest such plan).
+    """
+    return _solve(app, options, num_gpus, opts, demand_rps=None)
 
 
 class _Index:
@@ -138,8 +140,13 @@ class _Index:
             for vi in range(len(task.variants)):
                 self.x[ti, vi] = col
                 col += 1
-        self.u = list(range(col, col + len(options)))
-        col += len(options)
+        # Budget levels: per task, its options' distinct latencies, ascending.
+        self.levels = [sorted({o.latency_s for o in options if o.task == ti}) for ti in range(len(app.tasks))]
+        self.s = {}
+        for ti, lams in enumerate(self.levels):
+            for li in range(len(lams)):
+                self.s[ti, li] = col
+                col += 1
         self.n = list(range(col, col + len(options)))
         col += len(options)
         self.b = list(range(col, col + len(app.tasks)))
@@ -155,10 +162,10 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
     if num_gpus < 1:
         raise ValueError(f"num_gpus must be >= 1, got {num_gpus}")
     t0 = time.perf_counter()
+    options = prune_options(app, options)
     geoms = maximal_geometries()
     sizes = sorted({k for g in geoms for k in g})
     ix = _Index(app, options, geoms)
-    n_max = COMPUTE_SLICES_PER_GPU * num_gpus
     lo = np.zeros(ix.size)
     hi = np.full(ix.size, np.inf)
     integrality = np.zeros(ix.size)
@@ -169,7 +176,7 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
         lb.append(low)
         ub.append(high)
 
-    for col in list(ix.x.values()) + ix.u:
+    for col in list(ix.x.values()) + list(ix.s.values()):
         hi[col] = 1
         integrality[col] = 1
     for col in ix.n + ix.y:
@@ -182,11 +189,27 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
             for vi, v in enumerate(task.variants):
                 if v.accuracy < app.accuracy_slo:
                     hi[ix.x[ti, vi]] = 0
+    demand_bound = demand_rps if demand_rps is not None else _demand_upper_bound(app, options, num_gpus, opts)
+    hi[ix.d] = demand_bound
     for oi, o in enumerate(options):
-        row({ix.u[oi]: 1.0, ix.x[o.task, o.variant]: -1.0}, -np.inf, 0)
-        row({ix.u[oi]: o.latency_s, ix.b[o.task]: -1.0}, -np.inf, 0)
-        row({ix.n[oi]: 1.0, ix.u[oi]: -float(n_max)}, -np.inf, 0)
-        hi[ix.n[oi]] = n_max
+        # The tightest count that can matter: what fits on the cluster and, at a fixed demand, what
+        # that demand needs; a small big-M keeps the LP relaxation close to the integer program.
+        cap = num_gpus * (COMPUTE_SLICES_PER_GPU // o.compute_slices)
+        need = app.tasks[o.task].fan_out * demand_bound / (opts.utilization * o.throughput_rps)
+        cap = min(cap, math.ceil(need - 1e-9))
+        level = ix.levels[o.task].index(o.latency_s)
+        row({ix.n[oi]: 1.0, ix.x[o.task, o.variant]: -float(cap)}, -np.inf, 0)
+        row({ix.n[oi]: 1.0, ix.s[o.task, level]: -float(cap)}, -np.inf, 0)
+        hi[ix.n[oi]] = cap
+    # Monotone levels and the telescoped budget: reaching level l costs lam_l in total, so a
+    # fractional s cannot buy a slow option's throughput for a fraction of its latency.
+    for ti, lams in enumerate(ix.levels):
+        coeffs = {ix.b[ti]: -1.0}
+        for li, lam in enumerate(lams):
+            coeffs[ix.s[ti, li]] = lam - (lams[li - 1] if li else 0.0)
+            if li:
+                row({ix.s[ti, li]: 1.0, ix.s[ti, li - 1]: -1.0}, -np.inf, 0)
+        row(coeffs, -np.inf, 0)
     name_to_index = {t.name: i for i, t in enumerate(app.tasks)}
     for path in app.paths():
         row({ix.b[name_to_index[t]]: 1.0 for t in path}, -np.inf, app.slo_s)
@@ -244,8 +267,50 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
         variant_by_task={t: v.model for t, v in choice.items()},
         budget_s_by_task={t.name: float(xs[ix.b[i]]) for i, t in enumerate(app.tasks)},
         instances=instances, geometries=geometries, accuracy=app.composed_accuracy(choice),
-        solve_time_s=solve_s, extra={"mip_gap": getattr(res, "mip_gap", None), "status": res.message},
+        solve_time_s=solve_s, optimal=res.status == 0, mip_gap=float(getattr(res, "mip_gap", 0.0) or 0.0),
     )
+
+
+def prune_options(app: CompoundApp, options: tuple[SliceOption, ...]) -> tuple[SliceOption, ...]:
+    """Drop options no feasible plan can use; the program is smaller and its relaxation tighter.
+
+    An option is useless when its latency plus the fastest options of the other tasks on some path
+    through its task exceeds the SLO, or (product composition) when its variant's accuracy times
+    the best accuracy of every other task is below the accuracy SLO.
+    """
+    index = {t.name: i for i, t in enumerate(app.tasks)}
+    fastest = [math.inf] * len(app.tasks)
+    for o in options:
+        fastest[o.task] = min(fastest[o.task], o.latency_s)
+    slack = [math.inf] * len(app.tasks)
+    for path in app.paths():
+        ids = [index[t] for t in path]
+        total = sum(fastest[i] for i in ids)
+        for i in ids:
+            slack[i] = min(slack[i], app.slo_s - (total - fastest[i]))
+    best_acc = [max(v.accuracy for v in t.variants) for t in app.tasks]
+    keep = []
+    for o in options:
+        if o.latency_s > slack[o.task] + 1e-12:
+            continue
+        if app.composition == "product" and app.accuracy_slo > 0:
+            acc = app.tasks[o.task].variants[o.variant].accuracy
+            rest = math.prod(best_acc) / best_acc[o.task]
+            if acc * rest < app.accuracy_slo * (1 - 1e-12):
+                continue
+        keep.append(o)
+    return tuple(keep)
+
+
+def _demand_upper_bound(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions) -> float:
+    """A demand no plan can exceed: every task at its best throughput per compute slice shares
+    the cluster's slices (``D * sum_t f_t / best_t <= 7 G``); bounds the instance counts."""
+    best = [0.0] * len(app.tasks)
+    for o in options:
+        best[o.task] = max(best[o.task], opts.utilization * o.throughput_rps / o.compute_slices)
+    if min(best) <= 0:
+        return 0.0
+    return COMPUTE_SLICES_PER_GPU * num_gpus / sum(t.fan_out / b for t, b in zip(app.tasks, best))
 
 
 def _infeasible_message(app: CompoundApp, num_gpus: int, demand_rps, solver_message: str) -> str:

@@ -15,7 +15,7 @@ from typing import Literal, get_args
 
 from alpa_serve_like.compound.app_spec import CompoundApp
 from alpa_serve_like.compound.optimizer import (
-    CompoundInfeasible, CompoundPlan, OptimizerOptions, max_demand,
+    CompoundInfeasible, CompoundPlan, OptimizerOptions, max_demand, min_resources,
 )
 from alpa_serve_like.compound.slice_table import WHOLE_GPU, SliceOption
 
@@ -51,13 +51,15 @@ def only_most_accurate(app: CompoundApp, options: tuple[SliceOption, ...]
 
 @dataclass(frozen=True)
 class SystemResult:
-    """One row of the ablation table: a system's best plan for one application."""
+    """One row of the ablation table: a system's plans for one application."""
 
     app: str
     system: str
     num_gpus: int
     plan: CompoundPlan | None
-    """None when the system cannot serve the application at all (e.g. SLOs unreachable)."""
+    """The maximum-demand plan; None when the system cannot serve the application at all."""
+    reference_plan: CompoundPlan | None = None
+    """The fewest-slices plan at the table's reference demand (what every system can serve)."""
     reason: str = ""
 
     @property
@@ -68,12 +70,27 @@ class SystemResult:
 def compare_systems(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus: int,
                     systems: tuple[str, ...] = SYSTEMS,
                     opts: OptimizerOptions = OptimizerOptions()) -> list[SystemResult]:
-    """The maximum serviceable demand of each system on ``num_gpus`` GPUs."""
-    out = []
-    for system in systems:
-        sys_app, sys_options, sys_opts = system_inputs(system, app, options, opts)
+    """Each system's maximum serviceable demand on ``num_gpus`` GPUs, and the GPU resources each
+    needs at a reference demand: the smallest positive maximum among the systems (so all can
+    serve it; none when no system serves any demand)."""
+    inputs = {name: system_inputs(name, app, options, opts) for name in systems}
+    best: dict[str, CompoundPlan | None] = {}
+    reasons: dict[str, str] = {}
+    for name, (sys_app, sys_options, sys_opts) in inputs.items():
         try:
-            out.append(SystemResult(app.name, system, num_gpus, max_demand(sys_app, sys_options, num_gpus, sys_opts)))
+            best[name] = max_demand(sys_app, sys_options, num_gpus, sys_opts)
         except CompoundInfeasible as exc:
-            out.append(SystemResult(app.name, system, num_gpus, None, str(exc)))
+            best[name], reasons[name] = None, str(exc)
+    served = [p.demand_rps for p in best.values() if p is not None and p.demand_rps > 0]
+    reference = min(served) if served else None
+    out = []
+    for name, (sys_app, sys_options, sys_opts) in inputs.items():
+        ref_plan = None
+        if reference is not None and best[name] is not None and best[name].demand_rps > 0:
+            try:
+                # A hair under the reference so solver tolerance never makes its owner infeasible.
+                ref_plan = min_resources(sys_app, sys_options, reference * (1 - 1e-6), num_gpus, sys_opts)
+            except CompoundInfeasible as exc:
+                reasons[name] = str(exc)
+        out.append(SystemResult(app.name, name, num_gpus, best[name], ref_plan, reasons.get(name, "")))
     return out
