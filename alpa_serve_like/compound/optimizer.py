@@ -239,8 +239,11 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
     if demand_rps is None:
         cost = np.zeros(ix.size)
         cost[ix.d] = -1.0
+        gpu_weight = 1e-9  # only so idle GPUs are not listed as cut; cannot move D measurably
     else:
         cost = slices
+        gpu_weight = 1.0 / (COMPUTE_SLICES_PER_GPU * num_gpus + 1)  # all GPUs together < one slice
+    cost[ix.y] = gpu_weight
     a = lil_matrix((len(rows), ix.size))
     for r, coeffs in enumerate(rows):
         for col, val in coeffs.items():
@@ -251,6 +254,8 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
     if res.x is None:
         raise CompoundInfeasible(_infeasible_message(app, num_gpus, demand_rps, res.message))
     xs = res.x
+    if demand_rps is None and xs[ix.d] <= 1e-9:
+        raise CompoundInfeasible(_infeasible_message(app, num_gpus, None, "the best demand is 0"))
     choice = {}
     for (ti, vi), col in ix.x.items():
         if xs[col] > 0.5:
