@@ -46,6 +46,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--json", action="store_true", help="print the plan as JSON")
         else:
             p.add_argument("--out", default=None, metavar="X.tsv", help="also write the table as TSV")
+            p.add_argument("--sim-duration-s", type=float, default=60.0,
+                           help="simulate each reference plan on Poisson arrivals this long (0: skip)")
+            p.add_argument("--seed", type=int, default=0, help="seed of the simulated arrivals")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -99,19 +102,27 @@ def _plan(args) -> int:
 
 
 def _compare(args) -> int:
+    import numpy as np
+
+    from alpa_serve_like.compound.simulate import poisson_workload, simulate_compound
     from alpa_serve_like.compound.systems import compare_systems
 
     header = ["app", "system", "gpus", "max_demand_rps", "optimal", "mip_gap", "reference_demand_rps",
-              "gpu_fraction_used", "accuracy", "solve_time_s"]
+              "gpu_fraction_used", "slo_violation_rate", "accuracy", "solve_time_s"]
     lines = ["\t".join(header)]
     for path in args.apps:
         app, options, opts = _inputs(args, path)
         for r in compare_systems(app, options, args.gpus, opts=opts):
             p, ref = r.plan, r.reference_plan
+            violations = "nan"
+            if ref is not None and args.sim_duration_s > 0:
+                workload = poisson_workload(app, ref.demand_rps, args.sim_duration_s, np.random.default_rng(args.seed))
+                violations = f"{simulate_compound(app, ref, workload.arrival_s).slo_violation_rate:.4f}"
             lines.append("\t".join([
                 r.app, r.system, str(args.gpus), f"{r.max_demand_rps:.3f}",
                 str(p.optimal).lower() if p else "nan", f"{p.mip_gap:.4f}" if p else "nan",
                 f"{ref.demand_rps:.3f}" if ref else "nan", f"{ref.gpu_fraction_used:.4f}" if ref else "nan",
+                violations,
                 f"{p.accuracy:.4f}" if p else "nan",
                 f"{p.solve_time_s + (ref.solve_time_s if ref else 0.0):.2f}" if p else "nan",
             ]))

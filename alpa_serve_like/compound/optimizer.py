@@ -20,7 +20,9 @@ size ``k``):
   ``k``: ``sum_{o: k(o)=k} n[o] <= sum_g c[g,k] y[g]``.
 
 ``min_resources`` fixes ``D`` and minimises the compute slices in use (``sum_o k(o) n[o]``);
-``max_demand`` maximises ``D`` on ``G`` GPUs. Both return a ``CompoundPlan``; when the time limit
+``max_demand`` maximises ``D`` on ``G`` GPUs. Any budgets whose path sums fit the SLO are
+equally good to the program; the plan reports them scaled up so the longest path uses the whole SLO
+(the slack is room for queueing when the plan is simulated). Both return a ``CompoundPlan``; when the time limit
 stops HiGHS first, the plan is the best one found and ``optimal`` is False with the proven
 ``mip_gap``. Ablations restrict the same program (``restrict_options``).
 """
@@ -267,10 +269,15 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
     )
     geometries = tuple((g, int(round(xs[ix.y[gi]]))) for gi, g in enumerate(geoms) if round(xs[ix.y[gi]]) > 0)
     served = float(xs[ix.d]) if demand_rps is None else float(demand_rps)
+    # Any budgets with path sums <= SLO are optimal; hand the unused slack out in proportion
+    # (scale so the longest path uses the whole SLO), so queueing has room in the simulator.
+    budgets = {t.name: max(float(xs[ix.b[i]]), 0.0) for i, t in enumerate(app.tasks)}
+    longest = max(sum(budgets[t] for t in path) for path in app.paths())
+    scale = app.slo_s / longest if longest > 0 else 1.0
     return CompoundPlan(
         app=app.name, num_gpus=num_gpus, demand_rps=served,
         variant_by_task={t: v.model for t, v in choice.items()},
-        budget_s_by_task={t.name: float(xs[ix.b[i]]) for i, t in enumerate(app.tasks)},
+        budget_s_by_task={name: b * scale for name, b in budgets.items()},
         instances=instances, geometries=geometries, accuracy=app.composed_accuracy(choice),
         solve_time_s=solve_s, optimal=res.status == 0, mip_gap=float(getattr(res, "mip_gap", 0.0) or 0.0),
     )
