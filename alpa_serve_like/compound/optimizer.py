@@ -222,6 +222,28 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
             row(coeffs, 0, np.inf)
         else:
             row(coeffs, task.fan_out * demand_rps, np.inf)
+    # Valid cuts (an optimal plan never keeps an instance it could drop): a task's throughput
+    # exceeds its demand by less than one instance, and the part coming from one variant, or from
+    # options at budget level >= l, is at most what x or s allow. They make a fractional variant
+    # or budget choice buy only that fraction of the demand.
+    for ti, task in enumerate(app.tasks):
+        mine = [(oi, o) for oi, o in enumerate(options) if o.task == ti]
+        if not mine:
+            continue
+        surplus = max(opts.utilization * o.throughput_rps for _, o in mine)
+        ceiling = task.fan_out * demand_bound + surplus
+        coeffs = {ix.n[oi]: opts.utilization * o.throughput_rps for oi, o in mine}
+        if demand_rps is None:
+            row({**coeffs, ix.d: -float(task.fan_out)}, -np.inf, surplus)
+        else:
+            row(coeffs, -np.inf, ceiling)
+        for vi in range(len(task.variants)):
+            part = {ix.n[oi]: opts.utilization * o.throughput_rps for oi, o in mine if o.variant == vi}
+            if part:
+                row({**part, ix.x[ti, vi]: -ceiling}, -np.inf, 0)
+        for li, lam in enumerate(ix.levels[ti]):
+            part = {ix.n[oi]: opts.utilization * o.throughput_rps for oi, o in mine if o.latency_s >= lam}
+            row({**part, ix.s[ti, li]: -ceiling}, -np.inf, 0)
     if app.composition == "product" and app.accuracy_slo > 0:
         row({ix.x[ti, vi]: math.log(v.accuracy) for ti, t in enumerate(app.tasks)
              for vi, v in enumerate(t.variants)}, math.log(app.accuracy_slo) - 1e-12, np.inf)
