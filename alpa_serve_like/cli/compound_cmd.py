@@ -38,6 +38,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                             "else the shipped copy)")
         p.add_argument("--utilization", type=float, default=1.0,
                        help="plan instances to at most this fraction of their throughput (default 1.0)")
+        p.add_argument("--latency-headroom", type=float, default=1.0,
+                       help="use an option only if its latency is at most this fraction of the task budget "
+                            "(default 1.0; lower leaves room for queueing)")
         p.add_argument("--time-limit-s", type=float, default=60.0, help="MILP time limit per solve")
         if name == "plan":
             p.add_argument("--demand-rps", type=float, default=None,
@@ -71,7 +74,8 @@ def _inputs(args, path):
 
     db = ProfilingDatabase.load(Path(args.db) if args.db else default_database_path())
     app = load_app(path)
-    opts = OptimizerOptions(utilization=args.utilization, time_limit_s=args.time_limit_s)
+    opts = OptimizerOptions(utilization=args.utilization, latency_headroom=args.latency_headroom,
+                            time_limit_s=args.time_limit_s)
     return app, option_table(app, db, args.device), opts
 
 

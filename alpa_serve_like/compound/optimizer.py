@@ -30,7 +30,7 @@ from __future__ import annotations
 
 import math
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -110,8 +110,18 @@ class OptimizerOptions:
     """rho: instances are planned to at most this fraction of their throughput (headroom for queueing)."""
     fixed_budget_s: dict | None = None
     """Task -> budget (seconds); None lets the program split the SLO (graph-aware budgeting)."""
+    latency_headroom: float = 1.0
+    """An option may serve a task only if its latency is at most this fraction of the task's
+    budget; below 1 leaves room for queueing (the program itself does not model queues)."""
     time_limit_s: float = 25.0
     """HiGHS stops here and returns its best plan (``CompoundPlan.optimal`` False, ``mip_gap`` set)."""
+
+
+def _check(opts: OptimizerOptions) -> None:
+    if not 0 < opts.utilization <= 1:
+        raise ValueError(f"utilization must be in (0, 1], got {opts.utilization}")
+    if not 0 < opts.latency_headroom <= 1:
+        raise ValueError(f"latency_headroom must be in (0, 1], got {opts.latency_headroom}")
 
 
 def min_resources(app: CompoundApp, options: tuple[SliceOption, ...], demand_rps: float,
@@ -163,7 +173,17 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
            demand_rps: float | None) -> CompoundPlan:
     if num_gpus < 1:
         raise ValueError(f"num_gpus must be >= 1, got {num_gpus}")
+    _check(opts)
     t0 = time.perf_counter()
+    actual = {}
+    if opts.latency_headroom != 1.0:
+        # Plan as if every option were 1/headroom slower; report (and simulate) its real latency.
+        planned = []
+        for o in options:
+            p = replace(o, latency_s=o.latency_s / opts.latency_headroom)
+            actual[p] = o
+            planned.append(p)
+        options = tuple(planned)
     options = prune_options(app, options)
     geoms = maximal_geometries()
     sizes = sorted({k for g in geoms for k in g})
@@ -286,7 +306,7 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
             choice[app.tasks[ti].name] = app.tasks[ti].variants[vi]
     instances = tuple(
         InstanceCount(app.tasks[o.task].name, app.tasks[o.task].variants[o.variant].model, o.compute_slices,
-                      o.mps, int(round(xs[ix.n[oi]])), o.latency_s, o.throughput_rps)
+                      o.mps, int(round(xs[ix.n[oi]])), actual.get(o, o).latency_s, o.throughput_rps)
         for oi, o in enumerate(options) if round(xs[ix.n[oi]]) > 0
     )
     geometries = tuple((g, int(round(xs[ix.y[gi]]))) for gi, g in enumerate(geoms) if round(xs[ix.y[gi]]) > 0)

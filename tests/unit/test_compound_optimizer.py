@@ -144,3 +144,15 @@ def test_no_variants_keeps_the_most_accurate_variant():
     assert sys_options == (whole_gpu(0, 0, 0.6), whole_gpu(1, 0, 0.5))
     with pytest.raises(ValueError, match="unknown system 'fast'"):
         system_inputs("fast", app, options)
+
+
+def test_latency_headroom_plans_with_slower_latencies_but_reports_real_ones():
+    # Whole GPU 0.1 s / 10 rps vs 1g 0.5 s / 2 rps under a 1 s SLO: with headroom 0.5 the 1g
+    # option counts as 1.0 s (still fits), with 0.4 as 1.25 s (does not): the whole GPU serves.
+    app = CompoundApp("one", (Task("t", (Variant("m", 0.9),)),), slo_s=1.0)
+    options = (SliceOption(0, 0, 7, 1, 0.1, 10.0), SliceOption(0, 0, 1, 1, 0.5, 2.0))
+    plan = min_resources(app, options, 6.0, 1, OptimizerOptions(latency_headroom=0.5))
+    assert plan.slices_used == 3 and plan.instances[0].latency_s == 0.5
+    assert min_resources(app, options, 6.0, 1, OptimizerOptions(latency_headroom=0.4)).slices_used == 7
+    with pytest.raises(ValueError, match="latency_headroom must be in"):
+        min_resources(app, options, 6.0, 1, OptimizerOptions(latency_headroom=0.0))
