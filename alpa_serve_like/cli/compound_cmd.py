@@ -106,31 +106,14 @@ def _plan(args) -> int:
 
 
 def _compare(args) -> int:
-    import numpy as np
+    from alpa_serve_like.compound.report import ablation_rows, format_tsv
 
-    from alpa_serve_like.compound.simulate import poisson_workload, simulate_compound
-    from alpa_serve_like.compound.systems import compare_systems
-
-    header = ["app", "system", "gpus", "max_demand_rps", "optimal", "mip_gap", "reference_demand_rps",
-              "gpu_fraction_used", "slo_violation_rate", "accuracy", "solve_time_s"]
-    lines = ["\t".join(header)]
+    rows = []
     for path in args.apps:
         app, options, opts = _inputs(args, path)
-        for r in compare_systems(app, options, args.gpus, opts=opts):
-            p, ref = r.plan, r.reference_plan
-            violations = "nan"
-            if ref is not None and args.sim_duration_s > 0:
-                workload = poisson_workload(app, ref.demand_rps, args.sim_duration_s, np.random.default_rng(args.seed))
-                violations = f"{simulate_compound(app, ref, workload.arrival_s).slo_violation_rate:.4f}"
-            lines.append("\t".join([
-                r.app, r.system, str(args.gpus), f"{r.max_demand_rps:.3f}",
-                str(p.optimal).lower() if p else "nan", f"{p.mip_gap:.4f}" if p else "nan",
-                f"{ref.demand_rps:.3f}" if ref else "nan", f"{ref.gpu_fraction_used:.4f}" if ref else "nan",
-                violations,
-                f"{p.accuracy:.4f}" if p else "nan",
-                f"{p.solve_time_s + (ref.solve_time_s if ref else 0.0):.2f}" if p else "nan",
-            ]))
-    print("\n".join(lines))
+        rows += ablation_rows(app, options, args.gpus, opts, args.sim_duration_s, args.seed)
+    text = format_tsv(rows)
+    print(text, end="")
     if args.out:
-        Path(args.out).write_text("\n".join(lines) + "\n", encoding="utf-8")
+        Path(args.out).write_text(text, encoding="utf-8")
     return 0

@@ -16,6 +16,8 @@ size ``k``):
   with fan-out ``f_t``, demand ``D`` (rps) and utilisation cap ``rho``;
 * accuracy, exact for one variant per task: product composition
   ``sum_t sum_v log(a_v) x[t,v] >= log(A)``; min composition fixes ``x[t,v] = 0`` if ``a_v < A``;
+* a task with fan-out ``f`` keeps at least ``f`` model copies (``sum_o m(o) n[o] >= f``), so one
+  request's invocations can run side by side as its budget assumes;
 * packing: ``y[g]`` integer GPUs cut as geometry ``g``, ``sum_g y[g] <= G`` and for every size
   ``k``: ``sum_{o: k(o)=k} n[o] <= sum_g c[g,k] y[g]``.
 
@@ -218,7 +220,8 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
         # that demand needs; a small big-M keeps the LP relaxation close to the integer program.
         cap = num_gpus * (COMPUTE_SLICES_PER_GPU // o.compute_slices)
         need = app.tasks[o.task].fan_out * demand_bound / (opts.utilization * o.throughput_rps)
-        cap = min(cap, math.ceil(need - 1e-9))
+        copies = math.ceil(app.tasks[o.task].fan_out / o.mps)  # the side-by-side copies below
+        cap = min(cap, max(math.ceil(need - 1e-9), copies))
         level = ix.levels[o.task].index(o.latency_s)
         row({ix.n[oi]: 1.0, ix.x[o.task, o.variant]: -float(cap)}, -np.inf, 0)
         row({ix.n[oi]: 1.0, ix.s[o.task, level]: -float(cap)}, -np.inf, 0)
@@ -250,7 +253,10 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
         mine = [(oi, o) for oi, o in enumerate(options) if o.task == ti]
         if not mine:
             continue
-        surplus = max(opts.utilization * o.throughput_rps for _, o in mine)
+        # In a minimal plan dropping any instance breaks throughput (so the surplus is under one
+        # instance) or breaks the fan-out copies (so there are under fan_out + max MPS instances).
+        top = max(opts.utilization * o.throughput_rps for _, o in mine)
+        surplus = top * (task.fan_out + max(o.mps for _, o in mine) - 1 if task.fan_out > 1 else 1)
         ceiling = task.fan_out * demand_bound + surplus
         coeffs = {ix.n[oi]: opts.utilization * o.throughput_rps for oi, o in mine}
         if demand_rps is None:
@@ -264,6 +270,10 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
         for li, lam in enumerate(ix.levels[ti]):
             part = {ix.n[oi]: opts.utilization * o.throughput_rps for oi, o in mine if o.latency_s >= lam}
             row({**part, ix.s[ti, li]: -ceiling}, -np.inf, 0)
+    # Budgets assume a request's fan-out invocations run side by side: keep that many copies.
+    for ti, task in enumerate(app.tasks):
+        if task.fan_out > 1:
+            row({ix.n[oi]: float(o.mps) for oi, o in enumerate(options) if o.task == ti}, task.fan_out, np.inf)
     if app.composition == "product" and app.accuracy_slo > 0:
         row({ix.x[ti, vi]: math.log(v.accuracy) for ti, t in enumerate(app.tasks)
              for vi, v in enumerate(t.variants)}, math.log(app.accuracy_slo) - 1e-12, np.inf)

@@ -156,3 +156,13 @@ def test_latency_headroom_plans_with_slower_latencies_but_reports_real_ones():
     assert min_resources(app, options, 6.0, 1, OptimizerOptions(latency_headroom=0.4)).slices_used == 7
     with pytest.raises(ValueError, match="latency_headroom must be in"):
         min_resources(app, options, 6.0, 1, OptimizerOptions(latency_headroom=0.0))
+
+
+def test_fan_out_keeps_enough_copies_to_run_side_by_side():
+    # 1 rps x fan-out 3 needs 3 invocations/s: one whole GPU (10 rps) has the throughput, but the
+    # three invocations of one request would queue behind each other; three copies are kept.
+    app = CompoundApp("fan", (Task("t", (Variant("m", 0.9),), fan_out=3),), slo_s=1.0)
+    assert min_resources(app, (whole_gpu(0, 0, 0.1),), 1.0, 4).gpus_used == 3
+    # Three MPS copies on one 1g slice count as three.
+    options = (whole_gpu(0, 0, 0.1), SliceOption(0, 0, 1, 3, 0.5, 6.0))
+    assert min_resources(app, options, 1.0, 4).slices_used == 1
