@@ -45,7 +45,14 @@ from alpa_serve_like.compound.slice_table import (
 
 
 class CompoundInfeasible(RuntimeError):
-    """No plan meets the SLOs with the given options and GPUs; the message says what to relax."""
+    """No plan meets the SLOs with the given options and GPUs; the message says what to relax.
+
+    ``proven`` is False when the solver only ran out of time before finding a plan.
+    """
+
+    def __init__(self, message: str, proven: bool = True):
+        super().__init__(message)
+        self.proven = proven
 
 
 @dataclass(frozen=True)
@@ -136,12 +143,45 @@ def min_resources(app: CompoundApp, options: tuple[SliceOption, ...], demand_rps
 
 def max_demand(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus: int,
                opts: OptimizerOptions = OptimizerOptions()) -> CompoundPlan:
-    """The plan serving the largest demand on ``num_gpus`` GPUs.
+    """The plan serving the largest demand on ``num_gpus`` GPUs, within ``opts.time_limit_s``.
 
     Only the demand is optimised; the plan's slice count is whatever reaches it (ask
-    ``min_resources`` at that demand for the cheapest such plan).
+    ``min_resources`` at that demand for the cheapest such plan). When the direct program does not
+    finish in 30% of the time limit (large clusters), the rest of the time bisects the demand
+    with fixed-demand programs, whose relaxation is much tighter, stopping each at its first plan;
+    ``mip_gap`` is then the gap to the best proven bound.
     """
-    return _solve(app, options, num_gpus, opts, demand_rps=None)
+    t0 = time.perf_counter()
+    best: CompoundPlan | None = None
+    try:
+        best = _solve(app, options, num_gpus, replace(opts, time_limit_s=0.3 * opts.time_limit_s), None)
+        if best.optimal:
+            return best
+        bound = best.demand_rps * (1 + best.mip_gap)
+    except CompoundInfeasible as exc:
+        if exc.proven:
+            raise
+        bound = _demand_upper_bound(app, prune_options(app, options), num_gpus, opts)
+    low = best.demand_rps if best is not None else 0.0
+    high = bound
+    while True:
+        left = opts.time_limit_s - (time.perf_counter() - t0)
+        if left < 0.05 * opts.time_limit_s or high - low <= 0.01 * high:
+            break
+        mid = 0.5 * (low + high) if low > 0 else 0.25 * high
+        try:
+            found = _solve(app, options, num_gpus, replace(opts, time_limit_s=min(left, 0.3 * opts.time_limit_s)),
+                           mid, mip_rel_gap=1.0)
+            best, low = found, mid
+        except CompoundInfeasible as exc:
+            if exc.proven:
+                bound = min(bound, mid)
+            high = mid
+    if best is None:
+        raise CompoundInfeasible(_infeasible_message(app, num_gpus, None, "no plan found within the time limit"),
+                                 proven=False)
+    return replace(best, demand_rps=low, solve_time_s=time.perf_counter() - t0, optimal=False,
+                   mip_gap=(bound - low) / low)
 
 
 class _Index:
@@ -172,7 +212,7 @@ class _Index:
 
 
 def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
-           demand_rps: float | None) -> CompoundPlan:
+           demand_rps: float | None, mip_rel_gap: float = 1e-4) -> CompoundPlan:
     if num_gpus < 1:
         raise ValueError(f"num_gpus must be >= 1, got {num_gpus}")
     _check(opts)
@@ -303,13 +343,14 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
         for col, val in coeffs.items():
             a[r, col] = val
     res = milp(cost, constraints=LinearConstraint(a.tocsr(), lb, ub), integrality=integrality,
-               bounds=Bounds(lo, hi), options={"time_limit": opts.time_limit_s})
+               bounds=Bounds(lo, hi), options={"time_limit": opts.time_limit_s, "mip_rel_gap": mip_rel_gap})
     solve_s = time.perf_counter() - t0
     if res.x is None:
-        raise CompoundInfeasible(_infeasible_message(app, num_gpus, demand_rps, res.message))
+        raise CompoundInfeasible(_infeasible_message(app, num_gpus, demand_rps, res.message), proven=res.status == 2)
     xs = res.x
     if demand_rps is None and xs[ix.d] <= 1e-9:
-        raise CompoundInfeasible(_infeasible_message(app, num_gpus, None, "the best demand is 0"))
+        raise CompoundInfeasible(_infeasible_message(app, num_gpus, None, "the best demand found is 0"),
+                                 proven=res.status == 0)
     choice = {}
     for (ti, vi), col in ix.x.items():
         if xs[col] > 0.5:
