@@ -21,12 +21,17 @@ size ``k``):
 * packing: ``y[g]`` integer GPUs cut as geometry ``g``, ``sum_g y[g] <= G`` and for every size
   ``k``: ``sum_{o: k(o)=k} n[o] <= sum_g c[g,k] y[g]``.
 
+Valid cuts tighten the relaxation (an optimal plan never keeps an instance it could drop): per
+task, throughput exceeds ``f_t D`` by less than a bounded surplus, and the throughput from one
+variant, or from options at budget level >= l, is at most that ceiling times ``x`` or ``s``.
+Options that cannot meet the SLOs with any choice for the other tasks are pruned first.
+
 ``min_resources`` fixes ``D`` and minimises the compute slices in use (``sum_o k(o) n[o]``);
-``max_demand`` maximises ``D`` on ``G`` GPUs. Any budgets whose path sums fit the SLO are
-equally good to the program; the plan reports them scaled up so the longest path uses the whole SLO
-(the slack is room for queueing when the plan is simulated). Both return a ``CompoundPlan``; when the time limit
+``max_demand`` maximises ``D`` on ``G`` GPUs. Both return a ``CompoundPlan``; when the time limit
 stops HiGHS first, the plan is the best one found and ``optimal`` is False with the proven
-``mip_gap``. Ablations restrict the same program (``restrict_options``).
+``mip_gap``. Any budgets whose path sums fit the SLO are equally good to the program; the plan
+reports them scaled up so the longest path uses the whole SLO (room for queueing when simulated).
+The ablations of ``systems`` restrict this same program's inputs.
 """
 from __future__ import annotations
 
