@@ -4,7 +4,10 @@
 * ``no-variants``: each task keeps only its most accurate variant;
 * ``no-partitioning``: whole GPUs only (7-slice instances, MPS level 1);
 * ``even-budget``: each task's latency budget is fixed to ``slo_s / (tasks on the longest
-  root-to-leaf path)``, so every path fits the SLO without looking at the tasks' latencies.
+  root-to-leaf path)``, so every path fits the SLO without looking at the tasks' latencies;
+* ``per-model``: all three restrictions at once, a stand-in for a per-model serving system that
+  knows no task graph (each task is one model with its own share of the SLO, on whole GPUs). It
+  is not AlpaServe's placement algorithm (no model parallelism or multiplexing here).
 
 The names follow issue 15; how each ablation is realised is ours.
 """
@@ -19,7 +22,7 @@ from alpa_serve_like.compound.optimizer import (
 )
 from alpa_serve_like.compound.slice_table import WHOLE_GPU, SliceOption
 
-System = Literal["jigsaw", "no-variants", "no-partitioning", "even-budget"]
+System = Literal["jigsaw", "no-variants", "no-partitioning", "even-budget", "per-model"]
 SYSTEMS: tuple[str, ...] = get_args(System)
 
 
@@ -36,6 +39,10 @@ def system_inputs(system: str, app: CompoundApp, options: tuple[SliceOption, ...
     if system == "even-budget":
         share = app.slo_s / max(len(p) for p in app.paths())
         return app, options, replace(opts, fixed_budget_s={t.name: share for t in app.tasks})
+    if system == "per-model":
+        for restriction in ("no-variants", "no-partitioning", "even-budget"):
+            app, options, opts = system_inputs(restriction, app, options, opts)
+        return app, options, opts
     raise ValueError(f"unknown system {system!r}; choose from {list(SYSTEMS)}")
 
 

@@ -25,7 +25,7 @@ def test_plan_json_and_compare_tsv(tmp_path, capsys):
     assert main(["compound", "compare", str(path), "--gpus", "1", "--sim-duration-s", "5", "--out", str(out)]) == 0
     rows = [line.split("\t") for line in out.read_text().splitlines()]
     assert rows[0][:4] == ["app", "system", "gpus", "max_demand_rps"] and "slo_violation_rate" in rows[0]
-    assert [r[1] for r in rows[1:]] == ["jigsaw", "no-variants", "no-partitioning", "even-budget"]
+    assert [r[1] for r in rows[1:]] == ["jigsaw", "no-variants", "no-partitioning", "even-budget", "per-model"]
     demand = {r[1]: float(r[3]) for r in rows[1:]}
     assert demand["jigsaw"] >= max(demand.values()) - 1e-6
 

@@ -123,6 +123,21 @@ def test_ablations_serve_less_on_the_hand_case():
     assert results["no-variants"].plan is None and "no plan serves" in results["no-variants"].reason
     assert results["no-partitioning"].max_demand_rps == pytest.approx(10.0, rel=1e-6)
     assert results["jigsaw"].reference_plan.slices_used == 49
+    assert results["per-model"].plan is None  # big+big again
+
+
+def test_per_model_combines_the_three_restrictions():
+    # Uneven chain with a fast small and a slow big variant per task, 2 s SLO: per-model keeps
+    # the big variants (0.9 s each, fits the even 1 s split) on whole GPUs at MPS 1 only.
+    tasks = (Task("A", (Variant("a-big", 0.95), Variant("a-small", 0.85))),
+             Task("B", (Variant("b-big", 0.95), Variant("b-small", 0.85)), parents=("A",)))
+    app = CompoundApp("chain", tasks, slo_s=2.0)
+    options = (whole_gpu(0, 0, 0.9), SliceOption(0, 1, 1, 2, 0.5, 4.0), whole_gpu(1, 0, 0.9),
+               SliceOption(1, 0, 7, 2, 1.2, 1.6))
+    sys_app, sys_options, sys_opts = system_inputs("per-model", app, options)
+    assert [t.variants for t in sys_app.tasks] == [(Variant("a-big", 0.95),), (Variant("b-big", 0.95),)]
+    assert sys_options == (whole_gpu(0, 0, 0.9), whole_gpu(1, 0, 0.9))
+    assert sys_opts.fixed_budget_s == {"A": 1.0, "B": 1.0}
 
 
 def test_even_budget_can_make_an_application_infeasible():
