@@ -46,4 +46,4 @@ class SimOptions:
     def scheduling(self) -> SchedulingOptions:
         """The routing/admission/batching part, as the runtime would use it."""
         names = {f.name for f in fields(SchedulingOptions)}
-        return SchedulingOptions(**{n: getattr(self, n) for n in names})
+        return SchedulingOptions(**{n: getattr(self, n) for n in names if hasattr(self, n)})

@@ -1,6 +1,7 @@
 """ControllerCore on fake groups (asyncio, no Ray): routing, admission, batching, failure recovery."""
 import asyncio
 import time
+from dataclasses import fields, replace
 
 import pytest
 
@@ -9,7 +10,10 @@ from alpa_serve_like.core.plan import GroupPlacement, Placement
 from alpa_serve_like.runtime.controller_core import ControllerCore, Submission
 from alpa_serve_like.runtime.options import RuntimeOptions
 from alpa_serve_like.runtime.requests import InferRequest
+from alpa_serve_like.scheduling import SchedulingOptions
 from builders import uniform_stage_profile
+
+SCHEDULING_FIELDS = {f.name for f in fields(SchedulingOptions)}
 
 STAGE_S = 0.02
 
@@ -78,7 +82,8 @@ def make_core(groups=((1, ("bert-tiny-0",)),), **opts):
         backends[(g, generation)] = FakeGroup(g, generation, placement.groups[g].config.pp, log)
         return backends[(g, generation)]
 
-    options = RuntimeOptions(health_check_period_s=0, **opts)
+    sched = {k: opts.pop(k) for k in list(opts) if k in SCHEDULING_FIELDS}
+    options = RuntimeOptions(health_check_period_s=0, scheduling=replace(RuntimeOptions().scheduling, **sched), **opts)
     core = ControllerCore(placement, profiles, options, factory, failure_types=(FakeDeath,))
     core.start()
     return core, log, backends
@@ -99,7 +104,7 @@ def test_one_request_gets_output_and_a_stage_breakdown():
         return await core.infer(request(length=5))
 
     out = run(go())
-    assert out["status"] == 200 and out["group"] == 0 and out["batch_size"] == 1
+    assert out["outcome"] == "ok" and out["group"] == 0 and out["batch_size"] == 1
     assert len(out["timing_ms"]["stages"]) == 2
     assert all(s >= STAGE_S * 1e3 * 0.9 for s in out["timing_ms"]["stages"])
     assert out["timing_ms"]["total"] >= sum(out["timing_ms"]["stages"])
@@ -110,7 +115,7 @@ def test_one_request_gets_output_and_a_stage_breakdown():
 def test_unknown_model_is_404_with_known_names():
     core, _, _ = make_core()
     out = run(core.infer(request(model="gpt-tiny-0")))
-    assert out["status"] == 404 and out["known_models"] == ["bert-tiny-0"]
+    assert out["outcome"] == "not_found" and out["known_models"] == ["bert-tiny-0"]
 
 
 def test_admission_rejects_a_request_that_cannot_meet_its_slo():
@@ -121,9 +126,9 @@ def test_admission_rejects_a_request_that_cannot_meet_its_slo():
         return await asyncio.gather(core.infer(request(slo_ms=5)), core.infer(request(slo_ms=200)))
 
     rejected, served = run(go())
-    assert rejected["status"] == 503 and rejected["reason"] == "slo"
+    assert rejected["outcome"] == "rejected" and rejected["reason"] == "slo"
     assert "misses the SLO" in rejected["error"] and rejected["predicted_latency_ms"] == pytest.approx(20, abs=2)
-    assert served["status"] == 200 and served["slo_met"]
+    assert served["outcome"] == "ok" and served["slo_met"]
     assert len(log) == 1
     snap = core.snapshot()["models"]["bert-tiny-0"]
     assert snap["rejected"] == 1 and snap["ok"] == 1 and snap["attainment"] == 0.5
@@ -136,7 +141,7 @@ def test_queued_requests_form_one_batch_behind_the_running_one():
         return await asyncio.gather(*(core.infer(request()) for _ in range(5)))
 
     outs = run(go())
-    assert [o["status"] for o in outs] == [200] * 5
+    assert [o["outcome"] for o in outs] == ["ok"] * 5
     assert [entry[3] for entry in log] == [1, 4]
     assert sorted(o["batch_size"] for o in outs) == [1, 4, 4, 4, 4]
 
@@ -166,12 +171,12 @@ def test_a_dead_stage_fails_requests_fast_then_the_group_comes_back():
         return first, during, failed_in_s, after
 
     first, during, failed_in_s, after = run(go())
-    assert first["status"] == 200
-    assert [d["status"] for d in during] == [503] * 3
+    assert first["outcome"] == "ok"
+    assert [d["outcome"] for d in during] == ["rejected" if d["reason"] == "group_down" else "failed" for d in during]
     assert all(d["reason"] in ("group_failed", "group_down") for d in during)
     assert any("died" in d["error"] for d in during)
     assert failed_in_s < 1.0
-    assert after["status"] == 200
+    assert after["outcome"] == "ok"
     assert (0, 1) in backends and core.groups[0].restarts == 1
     assert log[-1][:2] == (0, 1)
 
@@ -185,4 +190,4 @@ def test_a_model_hosted_only_on_a_down_group_is_rejected_with_group_down():
         return await core.infer(request())
 
     out = run(go())
-    assert out["status"] == 503 and out["reason"] == "group_down"
+    assert out["outcome"] == "rejected" and out["reason"] == "group_down"
