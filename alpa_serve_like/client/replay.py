@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -132,11 +133,16 @@ async def replay_async(url: str, workload: Workload, *, length: int | None = Non
         sent[i] = start - t0
         try:
             async with session.post(f"{base}/v1/models/{model}/infer", json=body) as resp:
-                data = await resp.json(content_type=None)
+                raw = await resp.read()
                 latency[i] = time.perf_counter() - start
                 status[i] = resp.status
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             reason[i] = f"transport: {type(exc).__name__}"
+            return
+        try:
+            data = json.loads(raw)
+        except ValueError:  # Serve's proxy answers its own 503 (queue full) in plain text
+            reason[i] = "proxy" if status[i] == 503 else "non-json"
             return
         if not isinstance(data, dict):
             return
