@@ -15,6 +15,10 @@ from alpa_serve_like.runtime.requests import InferRequest
 from alpa_serve_like.scheduling import RejectReason
 
 
+_REFRESH_OVERHEADS_S = 0.05
+"""How often an arrival re-applies the (fading) overhead estimates when no batch has come back."""
+
+
 class AdmissionMixin:
     """``infer`` and its rejections; part of ``ControllerCore``."""
 
@@ -36,6 +40,8 @@ class AdmissionMixin:
             return {"outcome": "not_found", "reason": "unknown_model",
                     "error": f"model {model!r} is not served here (known: {', '.join(self.model_names)})",
                     "known_models": list(self.model_names)}
+        if self.overheads is not None and now - self._overheads_applied_s > _REFRESH_OVERHEADS_S:
+            self._apply_overheads(now)  # let estimates fade while nothing comes back (no lock-out)
         slo_s = request.slo_s if request.slo_s is not None else (self.options.default_slo_s or None)
         deadline_s = arrival_s + slo_s if slo_s else math.inf
         decision = self.scheduler.route_and_admit(mid, now, deadline_s)

@@ -71,6 +71,7 @@ class ControllerCore(AdmissionMixin, DispatchMixin, RecoveryMixin, Introspection
         self.pending = 0
         """Admitted requests not answered yet (``max_pending_requests`` sheds above it)."""
         self.dropped_at_dispatch = 0
+        self._overheads_applied_s = -float("inf")
         self._tasks: set[asyncio.Task] = set()
         self._loops_started = False
 

@@ -109,7 +109,7 @@ class DispatchMixin:
         if self.overheads is not None:
             prev = st.prev_ends_s or [-math.inf] * len(timings)
             self.overheads.observe(batch.created_s, starts, ends, prev, now)
-            self._apply_overheads()
+            self._apply_overheads(now)
         st.prev_ends_s = ends
         for t in timings:
             self.scheduler.observe_stage(batch.batch_id, t["stage"], t["start_wall_s"], t["end_wall_s"])
@@ -141,12 +141,14 @@ class DispatchMixin:
                     },
                 })
 
-    def _apply_overheads(self) -> None:
-        """Predict with the learned overheads, never below the configured ones."""
+    def _apply_overheads(self, now_s: float) -> None:
+        """Predict with the learned overheads (faded by idle time), never below the configured ones."""
         sched, est = self.options.scheduling, self.overheads
-        self.scheduler.set_overheads(max(sched.dispatch_overhead_s, est.dispatch_s),
-                                     max(sched.per_stage_overhead_s, est.hop_s),
-                                     max(0.0, est.response_s - est.hop_s))
+        fade = est.fade(now_s)
+        self.scheduler.set_overheads(max(sched.dispatch_overhead_s, fade * est.dispatch_s),
+                                     max(sched.per_stage_overhead_s, fade * est.hop_s),
+                                     fade * max(0.0, est.response_s - est.hop_s))
+        self._overheads_applied_s = now_s
 
     def _drop_batch(self, batch: QueuedBatch) -> None:
         """Release ``batch`` from the group and the scheduler (once)."""

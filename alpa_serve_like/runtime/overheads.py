@@ -7,6 +7,10 @@ gives one sample of each; ``OverheadEstimator`` keeps, per kind, an EWMA of the 
 absolute deviation (the way TCP estimates a retransmission timeout) and predicts
 ``mean + deviations * deviation``: a high estimate, because an admitted request must make its
 deadline. Pure Python with no clock: the caller passes measured wall times in.
+
+Estimates fade (halve every ``half_life_s``) while no batch comes back. Without that, one burst
+that drove them above the SLO would lock the server out for good: admission would reject every
+request, so no batch would ever come back to bring them down again.
 """
 from __future__ import annotations
 
@@ -31,11 +35,14 @@ class _Ewma:
 class OverheadEstimator:
     """Dispatch, per-stage hop and response overheads learned from measured batch timelines."""
 
-    def __init__(self, alpha: float = 0.1, deviations: float = 2.0):
+    def __init__(self, alpha: float = 0.1, deviations: float = 2.0, half_life_s: float = 1.0):
         if not 0.0 < alpha <= 1.0:
             raise ValueError(f"overhead EWMA alpha must be in (0, 1], got {alpha!r}")
-        self.alpha, self.deviations = alpha, deviations
+        if not half_life_s > 0.0:
+            raise ValueError(f"overhead half-life must be > 0 seconds, got {half_life_s!r}")
+        self.alpha, self.deviations, self.half_life_s = alpha, deviations, half_life_s
         self.dispatch, self.hop, self.response = _Ewma(), _Ewma(), _Ewma()
+        self.last_sample_s = float("-inf")
 
     def observe(self, ready_s: float, starts_s, ends_s, prev_ends_s, seen_s: float) -> None:
         """One batch's timeline: ``ready_s`` when it could first have started stage 0 (admitted and
@@ -47,6 +54,12 @@ class OverheadEstimator:
         for s in range(1, len(starts_s)):
             self.hop.add(max(0.0, starts_s[s] - max(ends_s[s - 1], prev_ends_s[s])), a)
         self.response.add(max(0.0, seen_s - ends_s[-1]), a)
+        self.last_sample_s = seen_s
+
+    def fade(self, now_s: float) -> float:
+        """Factor (<= 1) on every estimate at ``now_s``: halves per ``half_life_s`` since the last sample."""
+        idle_s = now_s - self.last_sample_s
+        return 1.0 if idle_s <= 0.0 or self.last_sample_s == float("-inf") else 0.5 ** (idle_s / self.half_life_s)
 
     def _predict(self, e: _Ewma) -> float:
         return e.mean_s + self.deviations * e.deviation_s

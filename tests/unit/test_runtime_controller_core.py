@@ -246,3 +246,25 @@ def test_learned_overheads_reach_the_scheduler():
     assert learned["dispatch"]["samples"] == learned["hop"]["samples"] == learned["response"]["samples"] == 3
     assert core.scheduler.per_stage_overhead_s == pytest.approx(core.overheads.hop_s)
     assert core.scheduler.dispatch_overhead_s == pytest.approx(core.overheads.dispatch_s)
+
+
+def test_high_overhead_estimates_fade_so_admission_cannot_lock_out():
+    clock = [1000.0]
+    core, log, _ = make_core()
+    core.clock = lambda: clock[0]
+    core.scheduler.mark_up(0, clock[0])  # idle clocks on the fake time line
+    # As if one overloaded burst had taught a ~2 s response overhead: a 100 ms SLO is then rejected,
+    # and with nothing admitted no batch would ever come back to correct the estimate.
+    core.overheads.observe(999.0, [999.0], [999.0], [0.0], 1000.0)
+    core._apply_overheads(clock[0])
+    assert core.scheduler.per_stage_overhead_s >= 1.0
+
+    async def go():
+        first = await core.infer(request(slo_ms=100), arrival_s=clock[0])
+        clock[0] += 10.0  # ten idle seconds: the estimate fades by 2**-20
+        second = await core.infer(request(slo_ms=100), arrival_s=clock[0])
+        return first, second
+
+    first, second = run(go())
+    assert first["reason"] == "slo"
+    assert second["outcome"] == "ok" and len(log) == 1

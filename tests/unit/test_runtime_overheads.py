@@ -22,6 +22,13 @@ def test_overheads_separate_queueing_from_transfer():
         OverheadEstimator(alpha=0.0)
 
 
+def test_estimates_fade_while_nothing_comes_back():
+    est = OverheadEstimator(half_life_s=0.5)
+    assert est.fade(100.0) == 1.0  # nothing learned yet
+    est.observe(0.0, [0.1], [0.2], [0.0], 0.3)
+    assert est.fade(0.3) == 1.0 and est.fade(0.8) == 0.5 and est.fade(1.3) == 0.25
+
+
 @pytest.mark.parametrize("result, status, retry", [
     ({"outcome": "ok", "output": {}}, 200, None),
     ({"outcome": "not_found", "reason": "unknown_model"}, 404, None),
