@@ -42,12 +42,32 @@ def result_response(result: dict, retry_after_s: int) -> JSONResponse:
     return JSONResponse(body, status_code=503, headers={"Retry-After": str(int(retry_after_s))})
 
 
+REQUEST_START_HEADER = "x-request-start"
+"""``X-Request-Start: t=<unix seconds>``: when the client (or a front proxy) sent the request, the
+convention of nginx and APM agents. Taken as the arrival when it is earlier than the handler's own
+stamp (by at most ``_MAX_REQUEST_START_AGE_S``), so time queued in Serve's proxy counts against
+the deadline too."""
+_MAX_REQUEST_START_AGE_S = 60.0
+
+
+def arrival_time_s(request: Request, now_s: float) -> float:
+    """The earliest trustworthy arrival stamp: the header's if present and plausible, else ``now_s``."""
+    raw = request.headers.get(REQUEST_START_HEADER)
+    if not raw:
+        return now_s
+    try:
+        sent_s = float(raw.strip().removeprefix("t="))
+    except ValueError:
+        return now_s
+    return sent_s if now_s - _MAX_REQUEST_START_AGE_S <= sent_s <= now_s else now_s
+
+
 async def infer_response(name: str, request: Request, specs: dict, max_body_bytes: int,
                          serve_request: Callable[[InferRequest, float], Awaitable[dict]], *,
                          retry_after_s: int = 1,
                          overloaded: Optional[Callable[[], bool]] = None) -> JSONResponse:
     """Validate, serve with ``serve_request(parsed, arrival_s)``, and turn its result into a response."""
-    arrival_s = time.time()  # first thing: admission counts the deadline from here
+    arrival_s = arrival_time_s(request, time.time())  # first thing: the deadline counts from here
     if overloaded is not None and overloaded():
         return JSONResponse({"error": "the server is overloaded; retry later", "reason": "overloaded"},
                             status_code=503, headers={"Retry-After": str(int(retry_after_s))})

@@ -132,7 +132,9 @@ async def replay_async(url: str, workload: Workload, *, length: int | None = Non
         start = time.perf_counter()
         sent[i] = start - t0
         try:
-            async with session.post(f"{base}/v1/models/{model}/infer", json=body) as resp:
+            # X-Request-Start: the server counts the deadline from the send, proxy queueing included.
+            async with session.post(f"{base}/v1/models/{model}/infer", json=body,
+                                    headers={"X-Request-Start": f"t={time.time():.6f}"}) as resp:
                 raw = await resp.read()
                 latency[i] = time.perf_counter() - start
                 status[i] = resp.status

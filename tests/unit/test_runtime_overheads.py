@@ -43,3 +43,16 @@ def test_results_map_to_http_with_retry_after_on_503(result, status, retry):
     resp = result_response(result, retry_after_s=3)
     assert resp.status_code == status and resp.headers.get("retry-after") == retry
     assert "outcome" not in json.loads(resp.body)
+
+
+@pytest.mark.parametrize("header, expected", [
+    (None, 100.0), ("t=99.5", 99.5), ("99.25", 99.25), ("t=100.5", 100.0), ("t=10", 100.0), ("t=abc", 100.0),
+])
+def test_arrival_is_the_client_send_time_when_plausible(header, expected):
+    from starlette.requests import Request
+
+    from alpa_serve_like.controllers.http_common import arrival_time_s
+
+    headers = [] if header is None else [(b"x-request-start", header.encode())]
+    request = Request({"type": "http", "method": "POST", "path": "/", "headers": headers})
+    assert arrival_time_s(request, 100.0) == expected
