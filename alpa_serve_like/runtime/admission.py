@@ -35,6 +35,8 @@ class AdmissionMixin:
             return self._shed(model)
         now = self.clock()
         arrival_s = now if arrival_s is None else arrival_s
+        if self.overheads is not None and arrival_s < now:  # stamped by the client: learn the way in
+            self.overheads.observe_ingress(now - arrival_s)
         mid = self.model_index.get(model)
         if mid is None:
             return {"outcome": "not_found", "reason": "unknown_model",

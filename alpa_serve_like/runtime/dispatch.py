@@ -147,7 +147,7 @@ class DispatchMixin:
         fade = est.fade(now_s)
         self.scheduler.set_overheads(max(sched.dispatch_overhead_s, fade * est.dispatch_s),
                                      max(sched.per_stage_overhead_s, fade * est.hop_s),
-                                     fade * max(0.0, est.response_s - est.hop_s))
+                                     fade * max(0.0, est.response_s - est.hop_s) + est.ingress_s)
         self._overheads_applied_s = now_s
 
     def _drop_batch(self, batch: QueuedBatch) -> None:

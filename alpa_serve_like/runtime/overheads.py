@@ -8,6 +8,10 @@ absolute deviation (the way TCP estimates a retransmission timeout) and predicts
 ``mean + deviations * deviation``: a high estimate, because an admitted request must make its
 deadline. Pure Python with no clock: the caller passes measured wall times in.
 
+When clients stamp their send time (``X-Request-Start``), the delay from that stamp to the handler
+(the way in through Serve's proxy) is learned too, and the way back out is predicted to take as
+long (``ingress_s``): the client, not the controller, decides whether a deadline was met.
+
 Estimates fade (halve every ``half_life_s``) while no batch comes back. Without that, one burst
 that drove them above the SLO would lock the server out for good: admission would reject every
 request, so no batch would ever come back to bring them down again.
@@ -41,7 +45,7 @@ class OverheadEstimator:
         if not half_life_s > 0.0:
             raise ValueError(f"overhead half-life must be > 0 seconds, got {half_life_s!r}")
         self.alpha, self.deviations, self.half_life_s = alpha, deviations, half_life_s
-        self.dispatch, self.hop, self.response = _Ewma(), _Ewma(), _Ewma()
+        self.dispatch, self.hop, self.response, self.ingress = _Ewma(), _Ewma(), _Ewma(), _Ewma()
         self.last_sample_s = float("-inf")
 
     def observe(self, ready_s: float, starts_s, ends_s, prev_ends_s, seen_s: float) -> None:
@@ -55,6 +59,14 @@ class OverheadEstimator:
             self.hop.add(max(0.0, starts_s[s] - max(ends_s[s - 1], prev_ends_s[s])), a)
         self.response.add(max(0.0, seen_s - ends_s[-1]), a)
         self.last_sample_s = seen_s
+
+    def observe_ingress(self, delay_s: float) -> None:
+        """One request's delay from the client's send stamp to the handler."""
+        self.ingress.add(max(0.0, delay_s), self.alpha)
+
+    @property
+    def ingress_s(self) -> float:
+        return self._predict(self.ingress)
 
     def fade(self, now_s: float) -> float:
         """Factor (<= 1) on every estimate at ``now_s``: halves per ``half_life_s`` since the last sample."""
@@ -81,4 +93,5 @@ class OverheadEstimator:
         """Predicted overheads in milliseconds, with sample counts (``/v1/stats``)."""
         return {name: {"predicted_ms": round(self._predict(e) * 1e3, 3), "mean_ms": round(e.mean_s * 1e3, 3),
                        "samples": e.samples}
-                for name, e in (("dispatch", self.dispatch), ("hop", self.hop), ("response", self.response))}
+                for name, e in (("dispatch", self.dispatch), ("hop", self.hop), ("response", self.response),
+                                ("ingress", self.ingress))}

@@ -22,6 +22,14 @@ def test_overheads_separate_queueing_from_transfer():
         OverheadEstimator(alpha=0.0)
 
 
+def test_the_way_back_to_the_client_is_predicted_like_the_way_in():
+    est = OverheadEstimator(alpha=0.5, deviations=0.0)
+    assert est.ingress_s == 0.0
+    est.observe_ingress(0.02)
+    est.observe_ingress(0.04)
+    assert est.ingress_s == pytest.approx(0.03) and est.snapshot()["ingress"]["samples"] == 2
+
+
 def test_estimates_fade_while_nothing_comes_back():
     est = OverheadEstimator(half_life_s=0.5)
     assert est.fade(100.0) == 1.0  # nothing learned yet
