@@ -106,7 +106,13 @@ class RuntimeOptions:
     @classmethod
     def from_args(cls, args: dict) -> "RuntimeOptions":
         """Build from string or typed values (``serve run ... max_batch_size=4``); unknown keys fail.
-        Fields of ``SchedulingOptions`` are given flat and go into ``scheduling``."""
+        Fields of ``SchedulingOptions`` are given flat (or nested under ``scheduling``) and go into
+        ``scheduling``."""
+        args = dict(args)
+        nested = args.pop("scheduling", None) or {}  # a Serve config file may nest them instead
+        if not isinstance(nested, dict):
+            raise RuntimeOptionsError(f"scheduling must be a mapping of SchedulingOptions fields, got {nested!r}")
+        args = {**nested, **args}
         known = {f.name: f.default for f in fields(cls) if f.name != "scheduling"}
         sched_defaults = cls().scheduling
         sched_known = {f.name: getattr(sched_defaults, f.name) for f in fields(SchedulingOptions)}

@@ -31,6 +31,9 @@ def test_runtime_options_hold_one_scheduling_value_not_copies_of_its_fields():
     assert RuntimeOptions(scheduling=sched).scheduling is sched
     assert RuntimeOptions.from_args({"routing": "shortest_queue", "max_batch_size": 2,
                                      "drop_doomed_at_dispatch": "false"}).scheduling == sched
+    nested = RuntimeOptions.from_args({"scheduling": {"routing": "shortest_queue", "max_batch_size": "2"},
+                                       "drop_doomed_at_dispatch": False})
+    assert nested.scheduling == sched
 
 
 @pytest.mark.parametrize("args, fragment", [
