@@ -4,7 +4,13 @@ The root folders ``placement/``, ``controllers/``, ``trace/`` and ``osdi_artifac
 sub-packages of ``alpa_serve_like`` (``alpa_serve_like.trace`` ...) so nothing shadows the standard
 library's ``trace`` module or claims a generic top-level name.
 """
+import os
+import shutil
+
 from setuptools import setup
+from setuptools.command.build_py import build_py
+
+SHIPPED_DATABASE = "profiling_result.pkl"
 
 ROOT_SUBPACKAGES = ("placement", "controllers", "trace", "osdi_artifact")
 
@@ -26,6 +32,23 @@ def _packages():
 
 
 PACKAGES = _packages()
+
+
+class BuildWithDatabase(build_py):
+    """Copies the root ``profiling_result.pkl`` (the tree's one copy) into the built package's data/.
+
+    An editable install or a source checkout reads the root file directly
+    (``profiling.database.default_database_path``).
+    """
+
+    def run(self):
+        super().run()
+        if not os.path.exists(SHIPPED_DATABASE):
+            raise FileNotFoundError(f"{SHIPPED_DATABASE} is missing at the repository root; regenerate it "
+                                    f"with 'alpa-serve-like profile --zoo --out {SHIPPED_DATABASE}'")
+        target = os.path.join(self.build_lib, "alpa_serve_like", "data")
+        os.makedirs(target, exist_ok=True)
+        shutil.copyfile(SHIPPED_DATABASE, os.path.join(target, SHIPPED_DATABASE))
 
 CORE = [
     "numpy>=1.24",
@@ -57,5 +80,6 @@ setup(
     include_package_data=True,
     install_requires=CORE,
     extras_require={"runtime": RUNTIME, "plot": PLOT, "dev": DEV, "all": DEV},
+    cmdclass={"build_py": BuildWithDatabase},
     entry_points={"console_scripts": ["alpa-serve-like=alpa_serve_like.cli.main:main"]},
 )

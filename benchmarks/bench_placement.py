@@ -21,9 +21,10 @@ import time
 
 import numpy as np
 
-from alpa_serve_like.core.hardware import ClusterSpec, GiB
+from alpa_serve_like.core.hardware import cluster_spec
 from alpa_serve_like.placement import PlacementOptions, instantiate_models
 from alpa_serve_like.placement.evaluate import compare_policies, format_table, write_tsv
+from alpa_serve_like.placement.problem_inputs import SyntheticTraffic
 from alpa_serve_like.profiling.database import ProfilingDatabase, default_database_path
 
 MIXED = ["bert-6.7b", "moe-5.3b", "bert-2.6b", "moe-2.4b", "bert-1.3b", "moe-1.3b"]
@@ -41,19 +42,16 @@ CASES = {
 
 
 def _workloads(models, profiles, rate, cv, duration_s, slo_scale, alpha, seed):
-    from alpa_serve_like.cli.place_cmd import slo_per_model
-    from alpa_serve_like.trace.synthetic import make_workload
-
-    slo = slo_per_model(models, profiles, slo_scale)
-    make = lambda s: make_workload(models, rate, duration_s, np.random.default_rng(s), slo_s=slo,
-                                   process="gamma", cv=cv, split="power_law", alpha=alpha)
+    traffic = SyntheticTraffic(rate=rate, duration_s=duration_s, cv=cv, split="power_law", alpha=alpha,
+                               slo_scale=slo_scale)
+    make = lambda s: traffic.workload(models, profiles, np.random.default_rng(s))
     return make(seed), make(seed + 1)
 
 
 def run_case(name, args, base_profiles):
     case = CASES[name]
     models, profiles = instantiate_models(case["counts"], base_profiles)
-    cluster = ClusterSpec(num_devices=case["devices"], devices_per_node=8, memory_budget_bytes=13 * GiB)
+    cluster = cluster_spec(case["devices"], "v100-16gb", devices_per_node=8, memory_budget_gib=13.0)
     tic = time.perf_counter()
     train, test = _workloads(models, profiles, case["rate"], case["cv"], args.duration, args.slo_scale,
                              args.alpha, args.seed)

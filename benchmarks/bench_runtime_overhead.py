@@ -150,14 +150,14 @@ def main() -> None:
 
     from alpa_serve_like.core.parallel_config import ParallelConfig
     from alpa_serve_like.core.plan import GroupPlacement, Placement
+    from alpa_serve_like.runtime.local_ray import start_local_ray
     from alpa_serve_like.serve import build_app
 
     instance = f"{args.model}-0"
     placement_path = f"/tmp/bench_runtime_overhead_{args.model}.json"
     Placement((GroupPlacement(ParallelConfig(1, 1, 1), (instance,)),), meta={"bench": True}).save(placement_path)
 
-    ray.init(address="local", num_cpus=4, include_dashboard=False, object_store_memory=200 * 1024**2,
-             log_to_driver=False)
+    start_local_ray(num_cpus=4)
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     serve.run(build_app({"placement": placement_path, "device": "cpu", "torch_threads": args.torch_threads,

@@ -37,6 +37,7 @@ import numpy as np  # noqa: E402
 
 from alpa_serve_like import ConfigProfile, ModelProfile, ParallelConfig  # noqa: E402
 from alpa_serve_like.core.plan import GroupPlacement, Placement  # noqa: E402
+from alpa_serve_like.scheduling import SchedulingOptions  # noqa: E402
 from alpa_serve_like.simulator import PlacementScorer, SimOptions, simulate  # noqa: E402
 from alpa_serve_like.trace.synthetic import make_workload  # noqa: E402
 
@@ -116,8 +117,8 @@ def main() -> int:
     cases = ["small", "large"] if ARGS.case == "all" else [ARGS.case]
     variants = [
         (SimOptions(), "earliest_finish"),
-        (SimOptions(routing="shortest_queue"), "shortest_queue"),
-        (SimOptions(max_batch_size=8), "earliest_finish batch<=8"),
+        (SimOptions(SchedulingOptions(routing="shortest_queue")), "shortest_queue"),
+        (SimOptions(SchedulingOptions(max_batch_size=8)), "earliest_finish batch<=8"),
     ]
     for name in cases:
         for options, label in variants:

@@ -6,7 +6,7 @@ train on one workload and score on another. Importing this package registers eve
 """
 from alpa_serve_like.placement import ilp, local_search, mp_greedy, mp_round_robin, mp_search, mp_search_sep, sr_greedy, sr_replace  # noqa: F401  (registration)
 from alpa_serve_like.placement.memory import MemoryModel, PlacementInfeasibleError, check_models_fit
-from alpa_serve_like.placement.models import base_name, instantiate_models, parse_model_counts
+from alpa_serve_like.placement.models import instantiate_models, parse_model_counts
 from alpa_serve_like.placement.options import PlacementOptions
 from alpa_serve_like.placement.partitions import enumerate_partitions
 from alpa_serve_like.placement.registry import PolicyNameError, policy_names, register_policy, resolve_policy
@@ -22,7 +22,7 @@ def place(policy, cluster, models, profiles, train_workload, options=None, rng=N
 
 
 __all__ = [
-    "MemoryModel", "PlacementInfeasibleError", "PlacementOptions", "PolicyNameError", "base_name",
+    "MemoryModel", "PlacementInfeasibleError", "PlacementOptions", "PolicyNameError",
     "check_models_fit", "enumerate_partitions", "instantiate_models", "parse_model_counts", "place",
     "policy_names", "register_policy", "resolve_policy",
 ]

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from typing import Mapping
 
+from alpa_serve_like.core.instances import instance_name
 from alpa_serve_like.core.model_profile import ModelProfile
 from alpa_serve_like.placement.memory import PlacementInfeasibleError
 
@@ -44,13 +45,7 @@ def instantiate_models(
             known = ", ".join(sorted(base_profiles)) or "none"
             raise PlacementInfeasibleError(f"model {base!r} is not in the profiling database (known: {known})")
         for i in range(n):
-            name = f"{base}-{i}"
+            name = instance_name(base, i)
             names.append(name)
             profiles[name] = base_profiles[base]
     return names, profiles
-
-
-def base_name(instance: str) -> str:
-    """``bert-1.3b-7`` -> ``bert-1.3b`` (a name without a numeric suffix is returned unchanged)."""
-    head, _, tail = instance.rpartition("-")
-    return head if head and tail.isdigit() else instance

@@ -4,18 +4,21 @@ from __future__ import annotations
 from dataclasses import dataclass, field, replace
 from typing import Any
 
+from alpa_serve_like.scheduling import SchedulingOptions
+from alpa_serve_like.simulator.options import SimOptions
+
 
 @dataclass(frozen=True)
 class PlacementOptions:
     """Settings shared by the placement policies; each policy reads only the fields it needs."""
 
-    sim_options: Any = None
-    """Options handed unchanged to the simulator's scorer (None: the simulator's defaults)."""
+    scheduling: SchedulingOptions = SchedulingOptions()
+    """How the served placement will route, admit and batch: the scorer simulates exactly this,
+    and activation memory for ``scheduling.max_batch_size`` is reserved on every group. Pass the
+    server's own value so a placement is scored as it will run."""
     scorer_factory: Any = None
     """``(workload, profiles, sim_options) -> scorer`` with ``.score(placement)``; None: the
     simulator's ``PlacementScorer``. Injected by tests and by callers with their own evaluator."""
-    max_batch_size: int = 1
-    """Largest batch a group runs; its activation memory is reserved on every group."""
     max_op: int = 8
     """Largest intra-op degree a group may use (intra-op stays inside one node)."""
     max_pp: int = 16
@@ -42,11 +45,19 @@ class PlacementOptions:
     """Free-form notes carried into the placement's meta (never read by a policy)."""
 
     def __post_init__(self):
-        for name in ("max_batch_size", "max_op", "max_pp", "screen_keep"):
+        if not isinstance(self.scheduling, SchedulingOptions):
+            raise TypeError(f"PlacementOptions.scheduling must be a SchedulingOptions, got "
+                            f"{type(self.scheduling).__name__}")
+        for name in ("max_op", "max_pp", "screen_keep"):
             if getattr(self, name) < 1:
                 raise ValueError(f"PlacementOptions.{name} must be >= 1, got {getattr(self, name)}")
         if self.time_budget_s <= 0 or self.ilp_time_limit_s <= 0:
             raise ValueError("PlacementOptions: time budgets must be > 0 seconds")
+
+    @property
+    def sim_options(self) -> SimOptions:
+        """What the scorer simulates with: ``scheduling`` on the kernel backend, no warm-up."""
+        return SimOptions(scheduling=self.scheduling)
 
     def with_(self, **changes) -> "PlacementOptions":
         return replace(self, **changes)

@@ -55,8 +55,7 @@ class PlacementProblem:
         self.workload = workload
         self.options = options
         # Activation memory is reserved for the largest batch the simulator/runtime may run.
-        batch = max(options.max_batch_size, getattr(options.sim_options, "max_batch_size", 1) or 1)
-        self.memory = MemoryModel(self.profiles, cluster.memory_budget_bytes, batch)
+        self.memory = MemoryModel(self.profiles, cluster.memory_budget_bytes, options.scheduling.max_batch_size)
         self.rates, self.slo_s = _rates_and_slos(workload, self.models)
         self.evaluations = 0
         self.simulated_requests = 0

@@ -21,14 +21,6 @@ class FillState:
         self.hosted: list[list[str]] = [[] for _ in self.configs]
         self.usage = [GroupUsage(c.pp) for c in self.configs]
 
-    @classmethod
-    def from_placement(cls, placement: Placement, memory: MemoryModel) -> "FillState":
-        state = cls([g.config for g in placement.groups], memory)
-        for g, group in enumerate(placement.groups):
-            for m in group.models:
-                state.add(g, m)
-        return state
-
     def copy(self) -> "FillState":
         out = FillState.__new__(FillState)
         out.configs = list(self.configs)

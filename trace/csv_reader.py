@@ -51,13 +51,6 @@ def _preview(values: Sequence[str], limit: int = 6) -> str:
     return shown + (f",... ({len(values)} columns)" if len(values) > limit else "")
 
 
-def read_header(path: Path, expected: Sequence[str]) -> None:
-    """Check the first line of ``path`` names exactly the ``expected`` columns."""
-    with open(path, "rb") as f:
-        first = f.readline()
-    _check_header(path, first, expected)
-
-
 def _check_header(path: Path, first: bytes, expected: Sequence[str]) -> None:
     if not first.strip():
         raise TraceFormatError(f"{path.name} line 1: file is empty; expected a header {_preview(list(expected))}")

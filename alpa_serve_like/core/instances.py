@@ -6,6 +6,7 @@ model with their own weights and traffic. The runtime builds each from its base 
 from __future__ import annotations
 
 import zlib
+from typing import Mapping, TypeVar
 
 from alpa_serve_like.core.model_spec import ModelSpec
 from alpa_serve_like.core.zoo import ZOO
@@ -24,6 +25,23 @@ def base_model_name(instance: str) -> str:
         return instance
     head, _, tail = instance.rpartition("-")
     return head if head and tail.isdigit() else instance
+
+
+def instance_name(base: str, index: int) -> str:
+    """Name of copy ``index`` of ``base``: ``bert-1.3b``, 0 -> ``bert-1.3b-0`` (a lone copy too, so
+    names never depend on how many copies there are)."""
+    return f"{base}-{index}"
+
+
+T = TypeVar("T")
+
+
+def lookup_instance(instance: str, by_model: Mapping[str, T]) -> T | None:
+    """The entry of ``instance`` in a per-model mapping (profiles of one device): its own entry if it
+    has one, else its base model's (``bert-1.3b-7`` -> ``bert-1.3b``); None if neither is there."""
+    if instance in by_model:
+        return by_model[instance]
+    return by_model.get(base_model_name(instance))
 
 
 def instance_spec(instance: str) -> ModelSpec:

@@ -42,8 +42,3 @@ def balance_layers(layer_costs: Sequence[float], num_stages: int) -> list[tuple[
         bounds.append((start, end))
         end = start
     return bounds[::-1]
-
-
-def even_layers(num_layers: int, num_stages: int) -> list[tuple[int, int]]:
-    """Equal-cost split (every layer the same weight)."""
-    return balance_layers([1.0] * num_layers, num_stages)

@@ -1,7 +1,7 @@
 """Turn a ModelSpec and a DeviceSpec into a ModelProfile with the analytic cost model."""
 from __future__ import annotations
 
-from typing import Callable, Iterable, Sequence
+from typing import Iterable, Sequence
 
 from alpa_serve_like.core.hardware import DeviceSpec, get_device
 from alpa_serve_like.core.model_spec import ModelSpec
@@ -65,20 +65,3 @@ def build_profile(spec: ModelSpec, device: DeviceSpec | str, params: CostModelPa
         spec=spec,
         source=SOURCE,
     )
-
-
-def build_profiles(specs: Sequence[ModelSpec], devices: Sequence[DeviceSpec | str],
-                   ops: Iterable[int] = DEFAULT_OPS, pps: Iterable[int] = DEFAULT_PPS,
-                   batch_sizes: Sequence[int] = DEFAULT_BATCH_SIZES,
-                   progress: Callable[[str], None] | None = None) -> list[ModelProfile]:
-    """Profiles of every spec on every device; ``progress`` is called with a line per profile."""
-    ops, pps = tuple(ops), tuple(pps)
-    out = []
-    for device in devices:
-        for spec in specs:
-            profile = build_profile(spec, device, configs=supported_configs(spec, ops, pps),
-                                    batch_sizes=batch_sizes)
-            if progress:
-                progress(f"{profile.device:>10} {spec.name:<12} {len(profile.configs):>3} configs")
-            out.append(profile)
-    return out

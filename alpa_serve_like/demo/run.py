@@ -18,7 +18,6 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import socket
 import time
 from dataclasses import asdict, dataclass, field
@@ -83,22 +82,6 @@ def _free_port() -> int:
         return s.getsockname()[1]
 
 
-def start_local_ray(num_cpus: int):
-    """A fresh Ray on loopback only, no dashboard, no usage stats, quiet driver."""
-    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
-    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
-    import logging
-
-    import ray
-
-    for name in ("ray", "ray.serve"):
-        logging.getLogger(name).setLevel(logging.WARNING)
-    ray.init(address="local", num_cpus=num_cpus, include_dashboard=False, _node_ip_address="127.0.0.1",
-             log_to_driver=False, object_store_memory=200 * 1024**2, namespace="alpa_serve_like_demo",
-             logging_level=logging.WARNING)
-    return ray
-
-
 def _warmup_workload(models, slo_s: np.ndarray, n: int):
     from alpa_serve_like.core.workload import Workload
 
@@ -120,12 +103,13 @@ def predicted_latency_s(placement, profiles, models, result) -> np.ndarray:
 def serve_and_replay(config: DemoConfig, placement_path: Path, placement, profiles, test, log):
     """Start Ray and the app, warm up, replay ``test``; returns (replay result, overhead s, seconds)."""
     from alpa_serve_like.client.replay import replay
+    from alpa_serve_like.runtime.local_ray import start_local_ray
     from alpa_serve_like.serve import build_app
 
     times = {}
     tic = time.perf_counter()
     log(f"starting a local Ray (loopback, {config.ray_cpus} logical CPUs) ...")
-    ray = start_local_ray(config.ray_cpus)
+    ray = start_local_ray(config.ray_cpus, namespace="alpa_serve_like_demo")
     from ray import serve
 
     import logging
@@ -162,10 +146,11 @@ def serve_and_replay(config: DemoConfig, placement_path: Path, placement, profil
 
 def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> DemoReport:
     """Run every step (module docstring); returns the report, also written to out_dir/summary.json."""
-    from alpa_serve_like.core.hardware import ClusterSpec
+    from alpa_serve_like.core.hardware import cluster_spec
     from alpa_serve_like.placement import PlacementOptions, place
     from alpa_serve_like.placement.evaluate import policy_rng, summarize
     from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
+    from alpa_serve_like.scheduling import SchedulingOptions
     from alpa_serve_like.simulator import SimOptions, simulate
     from alpa_serve_like.demo.traffic import STREAMS, demo_traffic, env_trace_dir, find_trace_dir
 
@@ -186,11 +171,17 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> DemoRepo
     log(f"        {len(traffic.train)} training requests, {len(traffic.test)} to replay "
         f"({len(traffic.test) / config.duration_s:.1f} req/s), SLO {config.slo_ms:g} ms")
 
-    cluster = ClusterSpec(num_devices=config.num_devices, devices_per_node=config.num_devices,
-                          memory_budget_bytes=int(config.memory_budget_mib * 2**20), device_type="cpu")
+    cluster = cluster_spec(config.num_devices, "cpu", devices_per_node=config.num_devices,
+                           memory_budget_gib=config.memory_budget_mib / 1024)
     tic = time.perf_counter()
     placement = place(config.policy, cluster, models, profiles, traffic.train, PlacementOptions(),
                       policy_rng(config.seed, config.policy))
+    from alpa_serve_like.core.slo import plan_slo_record
+    from alpa_serve_like.placement.plan_context import plan_context
+    from alpa_serve_like.scheduling.options import SchedulingOptions
+
+    placement = placement.with_context(plan_context(cluster, SchedulingOptions(), plan_slo_record(models, slo, None),
+                                                    load_database().fingerprint()))
     report.placement = summarize(placement)
     placement_path = out / "placement.json"
     placement.save(placement_path)
@@ -223,7 +214,7 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> DemoRepo
     for key, overhead in (("simulated", 0.0), ("simulated_with_overhead", report.overhead_ms / 1e3)):
         if key == "simulated_with_overhead" and not math.isfinite(overhead):
             continue
-        sim = simulate(placement, traffic.test, profiles, SimOptions(dispatch_overhead_s=overhead))
+        sim = simulate(placement, traffic.test, profiles, SimOptions(SchedulingOptions(dispatch_overhead_s=overhead)))
         sims[key] = sim
         setattr(report, key, _metrics(sim.good, np.where(sim.reason == 0, sim.latency_s, np.nan)))
     _print_table(report, log)

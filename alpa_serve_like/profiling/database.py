@@ -15,12 +15,15 @@ Files in AlpaServe's original format (pickled ``alpa_serve.profiling`` objects) 
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 import pickle
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Callable, Mapping
 
 from alpa_serve_like.core.model_spec import ModelSpec
 from alpa_serve_like.core.parallel_config import ParallelConfig
@@ -155,6 +158,12 @@ class ProfilingDatabase:
             },
         }
 
+    def fingerprint(self) -> str:
+        """``sha256:<hex>`` of the plain content (canonical JSON), so two files holding the same
+        profiles match whatever their pickle bytes; a plan records it to tell which database made it."""
+        text = json.dumps(self.to_plain(), sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
     @classmethod
     def from_plain(cls, data: object, where: str = "database") -> "ProfilingDatabase":
         if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -216,20 +225,25 @@ def imported_profile(name: str, device: str, configs: dict, source: str, where: 
     return profile
 
 
-class _BuiltinsOnlyUnpickler(pickle.Unpickler):
-    """Refuses every global: builtin containers and scalars need none, anything else is unsafe."""
+def _ours_only(module: str) -> str:
+    return ("a profiling database holds only builtin containers, numbers and strings, so this file was "
+            "not written by alpa_serve_like (it may be unsafe to unpickle). For AlpaServe's original "
+            "format use 'alpa-serve-like db import-legacy'.")
 
-    def __init__(self, file, where: str):
+
+class _RestrictedUnpickler(pickle.Unpickler):
+    """Resolves only the globals in ``allowed`` (each to an inert stand-in); refuses every other."""
+
+    def __init__(self, file, where: str, allowed: Mapping, rename: Mapping[str, str], refusal):
         super().__init__(file)
-        self._where = where
+        self._where, self._allowed, self._rename, self._refusal = where, allowed, rename, refusal
 
     def find_class(self, module: str, name: str):
-        raise DatabaseError(
-            f"{self._where}: refusing to load class {module}.{name}: a profiling database holds only "
-            f"builtin containers, numbers and strings, so this file was not written by alpa_serve_like "
-            f"(it may be unsafe to unpickle). For AlpaServe's original format use "
-            f"'alpa-serve-like db import-legacy'."
-        )
+        module = self._rename.get(module, module)
+        found = self._allowed.get((module, name))
+        if found is not None:
+            return found
+        raise DatabaseError(f"{self._where}: refusing to load class {module}.{name}: {self._refusal(module)}")
 
 
 def read_database_file(path: str | os.PathLike) -> bytes:
@@ -245,14 +259,28 @@ def read_database_file(path: str | os.PathLike) -> bytes:
     return path.read_bytes()
 
 
-def restricted_loads(payload: bytes, where: str = "database") -> object:
-    """Unpickle ``payload`` allowing no class at all; raise DatabaseError on anything else."""
+def restricted_loads(
+    payload: bytes,
+    where: str = "database",
+    allowed: Mapping[tuple[str, str], object] | None = None,
+    rename: Mapping[str, str] | None = None,
+    refusal: Callable[[str], str] = _ours_only,
+    expected: str = "a profiling database (from 'alpa-serve-like profile')",
+) -> object:
+    """Unpickle ``payload`` resolving only the ``(module, name)`` globals in ``allowed`` (none by
+    default: our own databases hold builtin containers, numbers and strings only). ``rename`` maps
+    old module names first (Python 2 pickles); ``refusal(module)`` says why any other global is
+    refused. Every failure is a DatabaseError that starts with ``where``."""
+    unpickler = _RestrictedUnpickler(io.BytesIO(payload), where, allowed or {}, rename or {}, refusal)
     try:
-        return _BuiltinsOnlyUnpickler(io.BytesIO(payload), where).load()
-    except DatabaseError:
-        raise
+        return unpickler.load()
+    except DatabaseError as exc:  # a stand-in may refuse a value without knowing the file
+        message = str(exc)
+        raise DatabaseError(message if message.startswith(where) else f"{where}: {message}") from None
     except Exception as exc:  # truncated or corrupt pickles raise a zoo of exception types
-        raise DatabaseError(f"{where}: not a readable pickle ({type(exc).__name__}: {exc})") from exc
+        reason = " ".join(str(exc).split())  # some pickle errors span lines; a message is one line
+        raise DatabaseError(f"{where}: not a readable pickle ({type(exc).__name__}: {reason}); "
+                            f"expected {expected}") from exc
 
 
 def _profile_to_plain(profile: ModelProfile) -> dict:
@@ -287,11 +315,18 @@ def _profile_from_plain(name: str, device: str, plain: dict) -> ModelProfile:
 
 
 def default_database_path() -> Path:
-    """``$ALPA_SERVE_LIKE_DB``, else ``./profiling_result.pkl``, else the copy shipped in the package."""
+    """``$ALPA_SERVE_LIKE_DB``, else ``./profiling_result.pkl``, else the shipped database.
+
+    The shipped database is the repository root's ``profiling_result.pkl`` (the one copy in the
+    tree); ``setup.py`` copies it into ``alpa_serve_like/data/`` of a built (non-editable) install,
+    while a source checkout or an editable install reads the root file itself.
+    """
     env = os.environ.get("ALPA_SERVE_LIKE_DB")
     if env:
         return Path(env)
     local = Path.cwd() / DEFAULT_DB_NAME
     if local.exists():
         return local
-    return Path(__file__).resolve().parent.parent / "data" / DEFAULT_DB_NAME
+    package = Path(__file__).resolve().parents[1]
+    installed = package / "data" / DEFAULT_DB_NAME
+    return installed if installed.exists() else package.parent / DEFAULT_DB_NAME

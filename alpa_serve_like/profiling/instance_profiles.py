@@ -1,30 +1,36 @@
 """Latency profiles of a placement's model instances, as the controller's predictions need them.
 
-Every instance uses its base model's profile ("bert-tiny-1" -> "bert-tiny") on the options'
-``profile_device``, read from the profiling database. A model missing from the database is an
+Every instance uses its own profile on a device if the database has one, else its base model's
+("bert-tiny-1" -> "bert-tiny"). A model missing from the database is an
 error that says how to profile it: serving on guessed latencies would make admission meaningless.
 """
 from __future__ import annotations
 
 from typing import Iterable
 
+from alpa_serve_like.core.instances import base_model_name, lookup_instance
 from alpa_serve_like.core.model_profile import ModelProfile
 from alpa_serve_like.profiling.database import DatabaseError, ProfilingDatabase, default_database_path
-from alpa_serve_like.core.instances import base_model_name
 
 
 def instance_profiles(models: Iterable[str], database: ProfilingDatabase, device: str) -> dict[str, ModelProfile]:
-    """``instance name -> profile of its base model on device``; DatabaseError names what is missing."""
-    out = {}
+    """``instance name -> its profile on device`` (its own, else its base model's); a DatabaseError
+    names every missing instance, the known models and how to profile the missing bases."""
+    per_device = database.for_device(device)
+    out, missing = {}, []
     for name in models:
-        base = base_model_name(name)
-        try:
-            out[name] = database.get(base, device)
-        except DatabaseError as exc:
-            raise DatabaseError(
-                f"{exc}. The runtime predicts latencies of {name!r} from base model {base!r}: "
-                f"profile it with 'alpa-serve-like profile --models {base} --device {device}'"
-            ) from None
+        profile = lookup_instance(name, per_device)
+        if profile is None:
+            missing.append(name)
+        else:
+            out[name] = profile
+    if missing:
+        bases = ",".join(sorted({base_model_name(m) for m in missing}))
+        raise DatabaseError(
+            f"no profile on {device} for {', '.join(sorted(missing)[:10])} "
+            f"(known: {', '.join(sorted(per_device))}); latencies of an instance come from its base "
+            f"model: profile it with 'alpa-serve-like profile --models {bases} --device {device}'"
+        )
     return out
 
 

@@ -5,9 +5,8 @@ AlpaServe's ``gen_serving_database.py`` pickles a dict ``model name -> Profiling
 ``ParallelConfig`` (a namedtuple dp, op, pp) to a ``LatencyMemData`` dataclass (latency:
 {batch: [stage seconds]}, act_mem: {batch: [stage bytes]}, weight_mem: [stage bytes]).
 
-Such a file names classes, so it cannot go through the database's builtins-only unpickler, and
-``pickle.load`` on it would import (and trust) whatever it names. Instead :class:`_LegacyUnpickler`
-resolves a short whitelist of names to inert stand-ins defined here: alpa_serve is never imported
+Such a file names classes, and ``pickle.load`` on it would import (and trust) whatever it names.
+Instead the database's ``restricted_loads`` resolves a short whitelist of names to inert stand-ins defined here: alpa_serve is never imported
 and nothing in the file can run code. Everything else is refused with a DatabaseError naming it.
 Numpy scalars (which some pipelines leave in the values) are decoded from their raw bytes with
 ``struct``; numpy itself is not touched. preprocess_cpu/postprocess_cpu have no place in our
@@ -15,15 +14,14 @@ schema and are dropped.
 """
 from __future__ import annotations
 
-import io
 import math
 import os
-import pickle
 import struct
 
 from alpa_serve_like.core.parallel_config import ParallelConfig
 from alpa_serve_like.core.model_profile import ConfigProfile, ModelProfile
-from alpa_serve_like.profiling.database import FORMAT, DatabaseError, ProfilingDatabase, imported_profile, read_database_file
+from alpa_serve_like.profiling.database import (FORMAT, DatabaseError, ProfilingDatabase, imported_profile,
+                                                read_database_file, restricted_loads)
 
 DEFAULT_LEGACY_DEVICE = "v100-16gb"
 """AlpaServe's published database was measured on V100-16GB (AWS p3.16xlarge)."""
@@ -207,37 +205,16 @@ _WHITELIST = {
 }
 
 
-class _LegacyUnpickler(pickle.Unpickler):
-    """Resolves only the whitelisted names, each to an inert stand-in; refuses everything else."""
-
-    def __init__(self, file, where: str):
-        super().__init__(file)
-        self._where = where
-
-    def find_class(self, module: str, name: str):
-        module = _PY2_MODULES.get(module, module)
-        found = _WHITELIST.get((module, name))
-        if found is not None:
-            return found
-        hint = ""
-        if module.startswith("numpy"):
-            hint = " (numpy arrays are not supported: store lists of Python numbers)"
-        raise DatabaseError(
-            f"{self._where}: refusing to load class {module}.{name}: an AlpaServe profiling "
-            f"database holds only alpa_serve.profiling.ProfilingResult / LatencyMemData / "
-            f"ParallelConfig records and numbers{hint}; this file may be unsafe to unpickle"
-        )
+def _legacy_refusal(module: str) -> str:
+    hint = " (numpy arrays are not supported: store lists of Python numbers)" if module.startswith("numpy") else ""
+    return (f"an AlpaServe profiling database holds only alpa_serve.profiling.ProfilingResult / "
+            f"LatencyMemData / ParallelConfig records and numbers{hint}; this file may be unsafe to unpickle")
 
 
 def legacy_loads(payload: bytes, where: str = "legacy database") -> object:
     """Unpickle an AlpaServe database into stand-in records, refusing every other class."""
-    try:
-        return _LegacyUnpickler(io.BytesIO(payload), where).load()
-    except DatabaseError as exc:
-        message = str(exc)
-        raise DatabaseError(message if message.startswith(where) else f"{where}: {message}") from None
-    except Exception as exc:  # truncated or corrupt pickles raise a zoo of exception types
-        raise DatabaseError(f"{where}: not a readable pickle ({type(exc).__name__}: {exc})") from exc
+    return restricted_loads(payload, where, allowed=_WHITELIST, rename=_PY2_MODULES, refusal=_legacy_refusal,
+                            expected="AlpaServe's profiling_result.pkl")
 
 
 # ---- conversion to ModelProfile ----------------------------------------------------------------

@@ -1,7 +1,7 @@
 """SchedulingOptions: the knobs of routing and admission, identical in the simulator and the runtime."""
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass, fields
 
 from alpa_serve_like.scheduling.routing import RoutingPolicy, resolve_routing
 
@@ -24,6 +24,11 @@ class SchedulingOptions:
     """A request joins a queued batch if that makes it finish at most this much later than running
     alone behind it. Absorbs float rounding when batch latency is linear in the batch size (then
     both choices tie and joining is preferred)."""
+    drop_doomed_at_dispatch: bool = False
+    """Drop a queued request when its batch is dispatched if it can no longer meet its deadline
+    (never spend compute on a doomed request). The runtime turns it on; the simulator, whose
+    predictions are exact, models it as a rejection at arrival with reason ``doomed`` when
+    admission is off (with admission on nothing admitted is ever doomed there)."""
 
     def __post_init__(self):
         resolve_routing(self.routing)  # fails with the list of known policies
@@ -33,3 +38,16 @@ class SchedulingOptions:
             value = getattr(self, name)
             if not (value >= 0.0) or value == float("inf"):
                 raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
+
+    def to_dict(self) -> dict:
+        """Plain JSON-ready fields (the plan file stores the options it was optimised under)."""
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict) -> "SchedulingOptions":
+        """Inverse of ``to_dict``; missing keys take their defaults, unknown keys fail by name."""
+        known = {f.name for f in fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown scheduling options {unknown} (known: {sorted(known)})")
+        return cls(**data)

@@ -1,30 +1,24 @@
-"""SimOptions: every knob of one simulation (routing/admission/batching, overheads, metrics, engine)."""
+"""SimOptions: the knobs of one simulation: the shared ``SchedulingOptions`` plus metrics and engine."""
 from __future__ import annotations
 
-from dataclasses import dataclass, fields
+from dataclasses import dataclass
 from typing import Literal
 
-from alpa_serve_like.scheduling import RoutingPolicy, SchedulingOptions
+from alpa_serve_like.scheduling import SchedulingOptions
 
 Backend = Literal["kernel", "reference"]
 
 
 @dataclass(frozen=True)
 class SimOptions:
-    """Options of ``simulate`` and ``PlacementScorer``; defaults are AlpaServe's simulator settings."""
+    """Options of ``simulate`` and ``PlacementScorer``; defaults are AlpaServe's simulator settings.
 
-    routing: RoutingPolicy = "earliest_finish"
-    """Routing policy name (``alpa_serve_like.scheduling.routing``)."""
-    admission: bool = True
-    """Reject at arrival requests predicted to miss their deadline (they count as SLO misses)."""
-    max_batch_size: int = 1
-    """Dynamic batching up to this many requests of one model per batch (1: off)."""
-    dispatch_overhead_s: float = 0.0
-    """Delay from arrival to the earliest start on stage 0."""
-    per_stage_overhead_s: float = 0.0
-    """Added to every stage's profiled latency."""
-    batch_join_slack_s: float = 1e-9
-    """Batching tie tolerance (see ``SchedulingOptions.batch_join_slack_s``)."""
+    Routing, admission, batching and overheads are not repeated here: they live in ``scheduling``,
+    the same value the runtime and the placement optimizer hold, so the three cannot drift apart.
+    """
+
+    scheduling: SchedulingOptions = SchedulingOptions()
+    """Routing, admission, batching and overheads, exactly as the runtime's scheduler uses them."""
     warmup_s: float = 0.0
     """Requests arriving within this many seconds of the first arrival are simulated but left out
     of every metric (attainment, percentiles, throughput)."""
@@ -36,14 +30,11 @@ class SimOptions:
     function as plain Python."""
 
     def __post_init__(self):
-        self.scheduling  # validates the shared fields
+        if not isinstance(self.scheduling, SchedulingOptions):
+            raise TypeError(f"SimOptions.scheduling must be a SchedulingOptions, got "
+                            f"{type(self.scheduling).__name__} (wrap routing/batching fields in "
+                            f"SchedulingOptions(...))")
         if not (self.warmup_s >= 0.0):
             raise ValueError(f"warmup_s must be >= 0 seconds, got {self.warmup_s!r}")
         if self.backend not in ("kernel", "reference"):
             raise ValueError(f"backend must be 'kernel' or 'reference', got {self.backend!r}")
-
-    @property
-    def scheduling(self) -> SchedulingOptions:
-        """The routing/admission/batching part, as the runtime would use it."""
-        names = {f.name for f in fields(SchedulingOptions)}
-        return SchedulingOptions(**{n: getattr(self, n) for n in names})

@@ -35,7 +35,7 @@ def simulate(
     """
     options = options or SimOptions()
     schedule = as_schedule(placement)
-    cache = StageLatencyCache(profiles, options.max_batch_size)
+    cache = StageLatencyCache(profiles, options.scheduling.max_batch_size)
     arrival, model_id, deadline = workload.arrival_s, workload.model_id, workload.deadline_s
     n = len(arrival)
     runs = run_segments(schedule, arrival, model_id, deadline, workload.model_names, cache, options, progress)

@@ -53,7 +53,7 @@ class PlacementScorer:
         self._all_measured = bool(self.measured.all())
         self._measured_ids = self.model_id if self._all_measured else self.model_id[self.measured]
         self.per_model_total = np.bincount(self._measured_ids, minlength=len(self.model_names)).astype(np.int64)
-        self.cache = StageLatencyCache(profiles, self.options.max_batch_size)
+        self.cache = StageLatencyCache(profiles, self.options.scheduling.max_batch_size)
         self.calls = 0
 
     def score(self, placement: Placement | PlacementSchedule) -> ScoreResult:
@@ -70,7 +70,7 @@ class PlacementScorer:
 
     def _good(self, runs) -> np.ndarray:
         admitted = np.concatenate([r.out.reason == 0 for r in runs]) if runs else np.zeros(0, bool)
-        if self.options.admission:
+        if self.options.scheduling.admission:
             # Admission and the batching rule guarantee every admitted request meets its deadline.
             return admitted
         _, finish = request_times(runs, len(self.arrival_s))

@@ -23,13 +23,14 @@ def test_stage_actors_run_on_the_gpu_and_match_the_cpu_model(pp):
     from alpa_serve_like.core.parallel_config import ParallelConfig
     from alpa_serve_like.core.plan import GroupPlacement
     from alpa_serve_like.core.instances import instance_seed
+    from alpa_serve_like.runtime.local_ray import start_local_ray
     from alpa_serve_like.runtime.mesh_group import MeshGroup
     from alpa_serve_like.runtime.options import RuntimeOptions
     from alpa_serve_like.core.zoo import get_spec
 
     started = not ray.is_initialized()  # an integration session may already run one
     if started:
-        ray.init(address="local", include_dashboard=False, log_to_driver=False)
+        start_local_ray(num_cpus=None, object_store_bytes=None)
     try:
         options = RuntimeOptions(device="gpu", gpu_per_device=0.5)
         group = MeshGroup(0, GroupPlacement(ParallelConfig(1, 1, pp), ("bert-mini-0",)), options, use_gpu=True)

@@ -1,8 +1,7 @@
 """One Ray instance for the whole integration session, and a Serve HTTP proxy on a free port.
 
-Ray is started with ``address="local"`` so it never joins (or advertises itself to) another Ray
-instance on this machine, with a few logical CPUs and a small object store: the runtime's actors
-ask for fractional CPUs, so a 2-core machine runs everything.
+Ray is started by ``runtime.local_ray.start_local_ray``: a private instance that never joins (or
+advertises itself to) another Ray on this machine, with a few logical CPUs and a small object store.
 """
 import socket
 
@@ -17,10 +16,9 @@ def free_port() -> int:
 
 @pytest.fixture(scope="session")
 def ray_session():
-    import ray
+    from alpa_serve_like.runtime.local_ray import start_local_ray
 
-    ray.init(address="local", num_cpus=4, include_dashboard=False, object_store_memory=200 * 1024**2,
-             log_to_driver=False, namespace="alpa_serve_like_tests")
+    ray = start_local_ray(num_cpus=4, namespace="alpa_serve_like_tests")
     yield ray
     try:
         from ray import serve

@@ -5,6 +5,7 @@ import numpy as np
 
 from alpa_serve_like import ConfigProfile, ModelProfile, ParallelConfig
 from alpa_serve_like.core.plan import GroupPlacement, Placement, PlacementSchedule
+from alpa_serve_like.scheduling import SchedulingOptions
 from alpa_serve_like.simulator import SimOptions
 from alpa_serve_like.core.workload import Workload
 
@@ -59,13 +60,13 @@ def random_case(rng: np.random.Generator):
         placement = PlacementSchedule((0.0, cut), (random_placement(placed, rng), random_placement(placed, rng)))
     else:
         placement = random_placement(placed, rng)
-    options = SimOptions(
+    scheduling = SchedulingOptions(
         routing=str(rng.choice(["earliest_finish", "shortest_queue"])),
         admission=bool(rng.random() < 0.7),
         max_batch_size=int(rng.choice([1, 2, 3, 4])),
         dispatch_overhead_s=float(rng.choice([0.0, 0.125] if snap else [0.0, 0.01, 0.1])),
         per_stage_overhead_s=float(rng.choice([0.0, 0.0625] if snap else [0.0, 0.005])),
-        warmup_s=float(rng.choice([0.0, 1.0])),
         batch_join_slack_s=float(rng.choice([0.0, 1e-9])),
     )
+    options = SimOptions(scheduling=scheduling, warmup_s=float(rng.choice([0.0, 1.0])))
     return placement, workload, profiles, options

@@ -37,7 +37,7 @@ def test_kernel_matches_reference_on_random_cases():
         stats["slo"] += int((fast.reason == 1).any())
         stats["unplaced"] += int((fast.reason == 2).any())
         stats["schedules"] += int(fast.segment.max() > 0)
-        stats["sq"] += options.routing == "shortest_queue"
+        stats["sq"] += options.scheduling.routing == "shortest_queue"
     # The random cases must actually exercise every feature, or the comparison proves little.
     assert all(v >= 10 for v in stats.values()), stats
 

@@ -98,7 +98,7 @@ def test_sealed_batch_does_not_grow():
 def test_registry_refuses_duplicates_and_names_known_policies():
     with pytest.raises(ValueError, match="already registered"):
         register_routing("earliest_finish")(lambda c: 0)
-    with pytest.raises(ValueError, match=r"unknown routing policy 'fastest'.*earliest_finish, shortest_queue"):
+    with pytest.raises(ValueError, match=r"unknown routing policy 'fastest'.*earliest_finish, elsa.*shortest_queue"):
         resolve_routing("fastest")
     with pytest.raises(ValueError, match="dispatch_overhead_s"):
         SchedulingOptions(dispatch_overhead_s=-1.0)
@@ -112,7 +112,7 @@ def test_python_only_policy_runs_in_reference_and_is_refused_by_kernel(monkeypat
     profiles = {"a": make_profile("a")}
     placement = Placement((GroupPlacement(PP1, ("a",)), GroupPlacement(PP1, ("a",))))
     w = Workload(np.array([0.0, 5.0]), np.array([0, 0]), np.array([2.0, 2.0]), ("a",))
-    r = simulate(placement, w, profiles, SimOptions(routing="last_group", backend="reference"))
+    r = simulate(placement, w, profiles, SimOptions(SchedulingOptions(routing="last_group"), backend="reference"))
     assert r.group.tolist() == [1, 1]
     with pytest.raises(ValueError, match="no kernel version"):
-        simulate(placement, w, profiles, SimOptions(routing="last_group"))
+        simulate(placement, w, profiles, SimOptions(SchedulingOptions(routing="last_group")))

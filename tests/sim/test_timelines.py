@@ -1,9 +1,12 @@
 """Hand-computed timelines, asserted exactly (dyadic times, so float arithmetic is exact)."""
+import dataclasses
+
 import numpy as np
 import pytest
 
 from alpa_serve_like import ParallelConfig, ProfileError
 from alpa_serve_like.core.plan import GroupPlacement, Placement, PlacementSchedule
+from alpa_serve_like.scheduling import SchedulingOptions
 from alpa_serve_like.simulator import SimOptions, simulate
 from alpa_serve_like.core.workload import Workload
 from builders import make_profile
@@ -23,7 +26,8 @@ def _placement(*groups):
 
 
 def _run(placement, workload, profiles, base, **changes):
-    opts = SimOptions(**{**base.__dict__, **changes})
+    warmup_s = changes.pop("warmup_s", base.warmup_s)
+    opts = dataclasses.replace(base, scheduling=SchedulingOptions(**changes), warmup_s=warmup_s)
     return simulate(placement, workload, profiles, opts)
 
 
@@ -56,10 +60,10 @@ def test_request_predicted_late_is_rejected_only_with_admission(base, admission)
     if admission:
         assert r.group.tolist() == [0, 0, -1]
         assert r.reason.tolist() == [0, 0, 1]
-        assert np.isnan(r.finish_s[2]) and r.rejected == {"slo": 1, "unplaced": 0}
+        assert np.isnan(r.finish_s[2]) and r.rejected == {"slo": 1, "unplaced": 0, "doomed": 0}
     else:
         assert r.finish_s.tolist() == [1.0, 1.5625, 2.125]
-        assert r.rejected == {"slo": 0, "unplaced": 0}
+        assert r.rejected == {"slo": 0, "unplaced": 0, "doomed": 0}
         assert r.good.tolist() == [True, True, False]
 
 

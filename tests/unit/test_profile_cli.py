@@ -7,7 +7,7 @@ import pytest
 from alpa_serve_like.cli.main import main
 from alpa_serve_like.cost_model.profile_builder import build_profile
 from alpa_serve_like.core.parallel_config import ParallelConfig
-from alpa_serve_like.profiling.database import ProfilingDatabase
+from alpa_serve_like.profiling.database import ProfilingDatabase, default_database_path
 from alpa_serve_like.core.zoo import ALPASERVE_MODELS, TINY_MODELS, ZOO
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -105,6 +105,10 @@ def test_shipped_database_matches_the_current_cost_model(name, device):
             assert old.act_bytes[b] == entry.act_bytes[b]
 
 
-def test_package_data_link_points_at_the_shipped_file():
-    link = ROOT / "alpa_serve_like" / "data" / "profiling_result.pkl"
-    assert link.resolve() == SHIPPED.resolve()
+def test_source_tree_default_database_is_the_root_file(tmp_path, monkeypatch):
+    # One copy in the tree: a checkout (or editable install) reads the root file; the installed
+    # copy under alpa_serve_like/data/ exists only in built packages (tests/packaging checks it).
+    assert not (ROOT / "alpa_serve_like" / "data" / "profiling_result.pkl").exists()
+    monkeypatch.delenv("ALPA_SERVE_LIKE_DB", raising=False)
+    monkeypatch.chdir(tmp_path)
+    assert default_database_path().resolve() == SHIPPED.resolve()

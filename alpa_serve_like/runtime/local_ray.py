@@ -1,0 +1,44 @@
+"""Start a private Ray instance on this machine (demo, benchmarks, tests).
+
+``address="local"`` always starts a new instance: it never joins, and is never joined by, another
+Ray on the machine (several sessions may share one host). It listens on loopback only, without
+dashboard or usage reporting. The runtime's actors ask for fractional CPUs, so a few logical CPUs
+and a small object store run every placement a small machine can hold.
+"""
+from __future__ import annotations
+
+import logging
+import os
+
+DEFAULT_OBJECT_STORE_BYTES = 200 * 1024**2
+
+
+def start_local_ray(
+    num_cpus: int | None = 4,
+    object_store_bytes: int | None = DEFAULT_OBJECT_STORE_BYTES,
+    namespace: str | None = None,
+    quiet: bool = True,
+):
+    """``ray.init`` a fresh local instance and return the ``ray`` module.
+
+    ``num_cpus`` / ``object_store_bytes`` None: Ray's own defaults (all cores, a share of memory).
+    ``quiet`` keeps workers' output and Ray's info logs off the driver's terminal.
+    """
+    os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
+    os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    import ray
+
+    kwargs = {"address": "local", "include_dashboard": False, "_node_ip_address": "127.0.0.1",
+              "log_to_driver": not quiet}
+    if num_cpus is not None:
+        kwargs["num_cpus"] = num_cpus
+    if object_store_bytes is not None:
+        kwargs["object_store_memory"] = object_store_bytes
+    if namespace is not None:
+        kwargs["namespace"] = namespace
+    if quiet:
+        for name in ("ray", "ray.serve"):
+            logging.getLogger(name).setLevel(logging.WARNING)
+        kwargs["logging_level"] = logging.WARNING
+    ray.init(**kwargs)
+    return ray
