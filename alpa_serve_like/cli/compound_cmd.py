@@ -41,17 +41,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         p.add_argument("--latency-headroom", type=float, default=1.0,
                        help="use an option only if its latency is at most this fraction of the task budget "
                             "(default 1.0; lower leaves room for queueing)")
-        p.add_argument("--time-limit-s", type=float, default=60.0, help="MILP time limit per solve")
+        p.add_argument("--time-limit-s", type=float, default=60.0, help="MILP time limit per solve, seconds (default 60)")
         if name == "plan":
             p.add_argument("--demand-rps", type=float, default=None,
                            help="requests/s to serve with the fewest slices (default: the maximum demand)")
-            p.add_argument("--system", choices=SYSTEMS, default="jigsaw", help="optimizer or an ablation")
-            p.add_argument("--json", action="store_true", help="print the plan as JSON")
+            p.add_argument("--system", choices=SYSTEMS, default="jigsaw", help="optimizer or an ablation (default jigsaw)")
+            p.add_argument("--json", action="store_true", help="print the plan as JSON (default: a table)")
         else:
-            p.add_argument("--out", default=None, metavar="X.tsv", help="also write the table as TSV")
+            p.add_argument("--out", default=None, metavar="X.tsv", help="also write the table as TSV (default: print only)")
             p.add_argument("--sim-duration-s", type=float, default=60.0,
-                           help="simulate each reference plan on Poisson arrivals this long (0: skip)")
-            p.add_argument("--seed", type=int, default=0, help="seed of the simulated arrivals")
+                           help="simulate each reference plan on Poisson arrivals this long, seconds (0: skip; default 60)")
+            p.add_argument("--seed", type=int, default=0, help="seed of the simulated arrivals (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:
