@@ -23,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare-policies": ("compare_cmd", "run several placement policies and compare SLO attainment"),
     "serve": ("serve_cmd", "serve a placement with Ray Serve"),
     "replay": ("replay_cmd", "replay a workload against a running server (open loop)"),
+    "compound": ("compound_cmd", "plan compound applications (task graphs, model variants, MIG slices)"),
     "demo": ("demo_cmd", "small end-to-end demo: local Ray, CPU, tiny models"),
 }
 

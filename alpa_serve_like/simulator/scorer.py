@@ -28,7 +28,7 @@ from alpa_serve_like.core.model_profile import ModelProfile
 from alpa_serve_like.scheduling import StageLatencyCache, build_latency_tables
 from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.simulator.engine import as_schedule, request_times, run_segments, segment_bounds
-from alpa_serve_like.simulator.kernel import jit_disabled_by_env
+from alpa_serve_like.simulator.kernel import _rejects_late, jit_disabled_by_env
 from alpa_serve_like.simulator.score_kernel import (ROUTE_EARLIEST_FINISH, ROUTE_LAST_STAGE_FREE, get_score_loop,
                                                     get_speculation)
 
@@ -132,7 +132,7 @@ class PlacementScorer:
             args = (self.arrival_s[lo:hi], self.model_id[lo:hi], self.deadline_s[lo:hi], t.host_ptr,
                     t.replica_group, t.num_stages, lat1, float(sched.dispatch_overhead_s),
                     float(sched.per_stage_overhead_s), float(sched.finish_overhead_s),
-                    self._fast_routing, bool(sched.admission), max(self._i_measured - lo, 0))
+                    self._fast_routing, _rejects_late(sched), max(self._i_measured - lo, 0))
             n = hi - lo
             compiled = self.options.jit and not jit_disabled_by_env()  # speculation is compiled only
             if self.threads == 1 or n < SPLIT_MIN_REQUESTS or not compiled:
