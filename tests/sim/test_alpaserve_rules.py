@@ -115,3 +115,20 @@ def test_rules_agree_between_kernel_reference_and_score_loop():
             np.testing.assert_array_equal(served, expected, err_msg=where)
             compared += 1
     assert compared >= 15
+
+
+def test_alpaserve_preset_through_simulate_and_the_scorer():
+    from alpa_serve_like.simulator import PlacementScorer, SimOptions, simulate
+
+    rng = np.random.default_rng(5)
+    opts = SimOptions(scheduling=with_rules(SchedulingOptions(), "alpaserve"))
+    assert opts.scheduling.routing == "last_stage_free" and opts.scheduling.finish_overhead_s == 0.011
+    for case in range(20):
+        placement, workload, profiles, _ = random_case(rng)
+        full = simulate(placement, workload, profiles, opts)
+        ref = simulate(placement, workload, profiles, dataclasses.replace(opts, backend="reference"))
+        np.testing.assert_array_equal(full.group, ref.group, err_msg=f"case {case}")
+        score = PlacementScorer(workload, profiles, opts).score(placement)
+        np.testing.assert_array_equal(score.per_model_served, full.per_model_counts()[0], err_msg=f"case {case}")
+        served = full.reason == 0
+        assert np.all(full.finish_s[served] <= full.deadline_s[served])  # finish_s includes the overhead
