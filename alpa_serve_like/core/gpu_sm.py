@@ -51,6 +51,26 @@ class GpuSmSpec:
             limits.append(self.shared_mem_per_sm_bytes // shared_mem_bytes)
         return max(0, min(limits))
 
+    def resident_blocks(self, blocks: int, threads_per_block: int, registers_per_thread: int,
+                        shared_mem_bytes: int) -> int:
+        """Blocks of a grid of ``blocks`` that the device holds at once (its first wave)."""
+        return min(blocks, self.blocks_per_sm(threads_per_block, registers_per_thread, shared_mem_bytes)
+                   * self.num_sms)
+
+    def wave_share(self, blocks: int, threads_per_block: int, registers_per_thread: int,
+                   shared_mem_bytes: int) -> float:
+        """Share of the device a grid's first wave holds: its scarcest resource's used fraction.
+
+        The kernel-level model runs kernels side by side while their waves fit, so a kernel's
+        duration must assume it gets only this share of the device's compute and bandwidth.
+        """
+        resident = self.resident_blocks(blocks, threads_per_block, registers_per_thread, shared_mem_bytes)
+        n = self.num_sms
+        return max(resident / (n * self.max_blocks_per_sm),
+                   resident * threads_per_block / (n * self.max_threads_per_sm),
+                   resident * threads_per_block * registers_per_thread / (n * self.registers_per_sm),
+                   resident * shared_mem_bytes / (n * self.shared_mem_per_sm_bytes))
+
 
 GPU_SM_SPECS: dict[str, GpuSmSpec] = {
     s.name: s

@@ -13,8 +13,10 @@ Everything here is estimated, not measured (a GPU run with torch's profiler woul
 - **Duration** = ``LAUNCH_S`` + max(FLOPs / compute rate, bytes / memory rate), where the rates are
   the datasheet peaks times an efficiency (GEMMs on tensor cores ``GEMM_EFFICIENCY``; other
   kernels on the CUDA cores at ``CUDA_CORE_SHARE`` of the tensor peak; memory
-  ``MEMORY_EFFICIENCY``), scaled by the share of SMs the grid covers (a 10-block grid on 40 SMs
-  gets a quarter of the device).
+  ``MEMORY_EFFICIENCY``), scaled by the share of the device the grid's first wave holds
+  (``GpuSmSpec.wave_share``: its scarcest SM resource). The simulator runs kernels side by side
+  while their waves fit, so each must be costed with only its own share: two half-device kernels
+  then take as long together as one after the other would at full rate.
 - **Copies**: the fp32 input (host to device) and the fp32 output (device to host) are one kernel
   each over PCIe at ``host_link_bytes_per_s`` plus ``COPY_LATENCY_S``, using no SMs.
 """
@@ -60,8 +62,9 @@ class KernelEstimate:
                     name=self.name)
 
 
-def _roofline_s(flops: float, nbytes: float, blocks: int, compute_flops: float, spec: GpuSmSpec) -> float:
-    share = min(1.0, blocks / spec.num_sms)
+def _roofline_s(flops: float, nbytes: float, block: tuple[int, int, int, int], compute_flops: float,
+                spec: GpuSmSpec) -> float:
+    share = spec.wave_share(*block)
     return LAUNCH_S + max(flops / (compute_flops * share),
                           nbytes / (spec.mem_bandwidth_bytes_per_s * MEMORY_EFFICIENCY * share))
 
@@ -74,7 +77,8 @@ def _gemm(name, m, n, k, groups, nbytes, spec) -> KernelEstimate:
     blocks *= split
     flops = 2.0 * m * n * k * groups
     threads, regs, smem = GEMM_BLOCK
-    return KernelEstimate(name, _roofline_s(flops, nbytes, blocks, spec.peak_fp16_flops * GEMM_EFFICIENCY, spec),
+    rate = spec.peak_fp16_flops * GEMM_EFFICIENCY
+    return KernelEstimate(name, _roofline_s(flops, nbytes, (blocks, threads, regs, smem), rate, spec),
                           blocks, threads, regs, smem, flops, nbytes)
 
 
@@ -82,8 +86,8 @@ def _elementwise(name, outputs, flops, nbytes, spec) -> KernelEstimate:
     threads, regs, smem = ELEMENTWISE_BLOCK
     blocks = math.ceil(outputs / threads)
     rate = spec.peak_fp16_flops * CUDA_CORE_SHARE * GEMM_EFFICIENCY
-    return KernelEstimate(name, _roofline_s(flops, nbytes, blocks, rate, spec), blocks, threads, regs, smem,
-                          flops, nbytes)
+    return KernelEstimate(name, _roofline_s(flops, nbytes, (blocks, threads, regs, smem), rate, spec), blocks,
+                          threads, regs, smem, flops, nbytes)
 
 
 def layer_kernel(layer: LayerShape, spec: GpuSmSpec) -> KernelEstimate:

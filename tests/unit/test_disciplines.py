@@ -26,7 +26,7 @@ def _drain(state: DisciplineState, waiting: list[Waiting]) -> list[int]:
 def test_registry_lists_builtins_and_refuses_duplicates():
     assert discipline_names() == ["edf", "fcfs", "srpt"]
     with pytest.raises(ValueError, match="already registered"):
-        register_discipline("srpt")(lambda w, v: 0)
+        register_discipline("srpt")(lambda w, r, v: ())
     with pytest.raises(ValueError, match="unknown queue discipline 'lifo'.*known: edf, fcfs, srpt"):
         resolve_discipline("lifo")
 
@@ -105,7 +105,8 @@ def test_view_is_what_the_discipline_sees():
     state = DisciplineState("srpt", fairness_threshold=2.0)
     state.observe("A", 0, 1.0)
     view = state.view(_short_long_queue(), now_s=4.0)
-    assert view == DispatchView(4.0, (1.0, 1.0, 1.0, 0.0), {"A": 0.0, "B": 0.0}, 2.0)
+    assert view == DispatchView(4.0, (1.0, 1.0, 1.0, 0.0), {"A": 0.0, "B": 0.0}, 2.0, None)
+    assert state.order(_short_long_queue(), 4.0) == [3, 0, 1, 2]  # B has no estimate yet: 0 remaining
     with pytest.raises(ValueError, match="empty queue"):
         state.select([], 0.0)
     with pytest.raises(ValueError, match="fairness_threshold must be >= 0"):

@@ -8,6 +8,7 @@ from alpa_serve_like.scheduling.disciplines.fairness import DeficitCredits
 from alpa_serve_like.scheduling.disciplines.registry import (
     DisciplineEntry,
     DispatchView,
+    Priority,
     QueueDiscipline,
     Waiting,
     discipline_names,
@@ -17,7 +18,7 @@ from alpa_serve_like.scheduling.disciplines.registry import (
 from alpa_serve_like.scheduling.disciplines.state import PURE_SRPT_THRESHOLD, DisciplineState
 
 __all__ = [
-    "DeficitCredits", "DisciplineEntry", "DisciplineState", "DispatchView", "PURE_SRPT_THRESHOLD",
+    "DeficitCredits", "DisciplineEntry", "DisciplineState", "DispatchView", "Priority", "PURE_SRPT_THRESHOLD",
     "QueueDiscipline", "RemainingWork", "Waiting", "discipline_names", "register_discipline",
     "resolve_discipline",
 ]

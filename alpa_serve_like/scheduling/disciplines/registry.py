@@ -1,17 +1,18 @@
-"""The queue-discipline registry: a discipline picks which waiting job is dispatched next.
+"""The queue-discipline registry: a discipline ranks the jobs waiting to dispatch their next unit.
 
-A discipline is a plain function ``choose(waiting, view) -> index`` over the jobs waiting for their
-next unit of work (a stage, or a GPU kernel), given a read-only ``DispatchView`` of what the
-dispatcher knows at that moment (estimated remaining work per waiting job, fairness credits).
-It must be deterministic and break ties by arrival time and then job id, so every simulator that
-uses it, and the runtime, agree. The mutable state a discipline reads (estimates, credits) is
-owned by ``DisciplineState``, never by the function.
+A discipline is a plain function ``priority(job, remaining_s, view) -> tuple``: the dispatcher
+serves the waiting job (waiting for its next stage, or GPU kernel) with the smallest tuple, ties
+broken by arrival time and then job id (``rank`` appends both), so every simulator that uses it,
+and the runtime, agree. ``view`` is a read-only ``DispatchView`` of what the dispatcher knows at
+that moment. A key per job (rather than a choice over the queue) lets a dispatcher order the whole
+queue once and walk it, e.g. to backfill kernels that fit. The mutable state a discipline reads
+(estimates, credits) is owned by ``DisciplineState``, never by the function.
 """
 from __future__ import annotations
 
 import math
 from dataclasses import dataclass
-from typing import Callable, Literal, Mapping, Sequence
+from typing import Callable, Literal, Mapping
 
 QueueDiscipline = Literal["fcfs", "srpt", "edf"]
 """Names of the built-in disciplines (the registry may hold more)."""
@@ -41,25 +42,31 @@ class DispatchView:
     """Deficit credit of each model with waiting work (see ``fairness.DeficitCredits``)."""
     fairness_threshold: float
     """U: a model whose credit reaches U is served next. ``math.inf`` = no fairness rule."""
+    owed_model: str | None = None
+    """The model with the largest credit if that credit is >= U (ties: the smaller name)."""
 
 
-Choose = Callable[[Sequence[Waiting], DispatchView], int]
+Priority = Callable[[Waiting, float, DispatchView], tuple]
 
 
 @dataclass(frozen=True)
 class DisciplineEntry:
     name: str
-    choose: Choose
+    priority: Priority
     doc: str
+
+    def rank(self, job: Waiting, remaining_s: float, view: DispatchView) -> tuple:
+        """The full sort key: the discipline's priority, then arrival time, then job id."""
+        return (*self.priority(job, remaining_s, view), job.arrival_s, job.job)
 
 
 _REGISTRY: dict[str, DisciplineEntry] = {}
 
 
 def register_discipline(name: str):
-    """Decorator: register ``choose`` under ``name``; a duplicate name is refused."""
+    """Decorator: register ``priority`` under ``name``; a duplicate name is refused."""
 
-    def wrap(fn: Choose) -> Choose:
+    def wrap(fn: Priority) -> Priority:
         if name in _REGISTRY:
             raise ValueError(f"queue discipline {name!r} is already registered")
         _REGISTRY[name] = DisciplineEntry(name, fn, (fn.__doc__ or "").strip())
@@ -79,15 +86,3 @@ def resolve_discipline(name: str) -> DisciplineEntry:
 
 def discipline_names() -> list[str]:
     return sorted(_REGISTRY)
-
-
-def first_min(waiting: Sequence[Waiting], key: Callable[[int], tuple]) -> int:
-    """Index ``i`` with the smallest ``key(i)``; ties go to the earlier arrival, then the lower job id."""
-    if not waiting:
-        raise ValueError("a discipline was asked to choose from an empty queue")
-    best, best_key = 0, (*key(0), waiting[0].arrival_s, waiting[0].job)
-    for i in range(1, len(waiting)):
-        k = (*key(i), waiting[i].arrival_s, waiting[i].job)
-        if k < best_key:
-            best, best_key = i, k
-    return best

@@ -7,7 +7,7 @@ chosen model's fairness credit (or ``peek`` and, once the unit really goes, ``ch
 from __future__ import annotations
 
 import math
-from typing import Sequence
+from typing import Iterable, Sequence
 
 from alpa_serve_like.scheduling.disciplines.estimates import RemainingWork
 from alpa_serve_like.scheduling.disciplines.fairness import DeficitCredits
@@ -29,26 +29,47 @@ class DisciplineState:
         self.credits = DeficitCredits()
 
     def view(self, waiting: Sequence[Waiting], now_s: float) -> DispatchView:
-        credits = self.credits.present(w.model for w in waiting)
+        credits = dict(self.credits.present(w.model for w in waiting))
+        owed = min(credits, key=lambda m: (-credits[m], m)) if credits else None
         return DispatchView(
             now_s=now_s,
             remaining_s=tuple(self.work.remaining_s(w.model, w.next_unit) for w in waiting),
-            credits=dict(credits),
+            credits=credits,
             fairness_threshold=self.fairness_threshold,
+            owed_model=owed if owed is not None and credits[owed] >= self.fairness_threshold else None,
         )
+
+    def order(self, waiting: Sequence[Waiting], now_s: float) -> list[int]:
+        """Indices into ``waiting``, best first (nothing is charged)."""
+        if not waiting:
+            return []
+        view = self.view(waiting, now_s)
+        rank = self.entry.rank
+        keys = [rank(w, view.remaining_s[i], view) for i, w in enumerate(waiting)]
+        return sorted(range(len(waiting)), key=keys.__getitem__)
 
     def peek(self, waiting: Sequence[Waiting], now_s: float) -> int:
         """Index into ``waiting`` of the job the discipline would dispatch now (nothing is charged)."""
-        return self.entry.choose(waiting, self.view(waiting, now_s))
+        if not waiting:
+            raise ValueError("a discipline was asked to choose from an empty queue")
+        view = self.view(waiting, now_s)
+        rank = self.entry.rank
+        return min(range(len(waiting)), key=lambda i: rank(waiting[i], view.remaining_s[i], view))
 
-    def charge(self, waiting: Sequence[Waiting], index: int) -> None:
-        """Record that ``waiting[index]`` was dispatched (its model spends a fairness credit)."""
-        self.credits.on_dispatch((w.model for w in waiting), waiting[index].model)
+    def owed_model(self) -> str | None:
+        """The model the fairness rule serves next given the current credits (None: no rule fires)."""
+        c = self.credits.credits
+        owed = min(c, key=lambda m: (-c[m], m)) if c else None
+        return owed if owed is not None and c[owed] >= self.fairness_threshold else None
+
+    def charge(self, models_waiting: Iterable[str], model: str) -> None:
+        """Record a dispatch of ``model`` while ``models_waiting`` had waiting work (credits move)."""
+        self.credits.on_dispatch(models_waiting, model)
 
     def select(self, waiting: Sequence[Waiting], now_s: float) -> int:
         """``peek`` and ``charge``: the index of the job dispatched now."""
         index = self.peek(waiting, now_s)
-        self.charge(waiting, index)
+        self.charge((w.model for w in waiting), waiting[index].model)
         return index
 
     def observe(self, model: str, unit: int, observed_s: float) -> None:

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import heapq
 import math
-from collections import deque
+from collections import Counter, deque
 from itertools import count
 from typing import Mapping, Sequence
 
@@ -66,6 +66,7 @@ def simulate_gpu(
     fps = {m: [footprint(k, spec).as_tuple for k in kernels[m]] for m in set(job_models)}
     cap = capacity(spec).as_tuple
     used = [0, 0, 0, 0]
+    reserved = [0, 0, 0, 0]        # footprints of launched kernels still waiting for room
     state = DisciplineState(sysspec.discipline, fairness_threshold)
     streams = sysspec.streams
 
@@ -81,11 +82,12 @@ def simulate_gpu(
     pending: deque[int] = deque()   # launched kernels waiting for SM room (kernel_dispatch)
     queues = [deque() for _ in range(HARDWARE_QUEUES)]
     queue_of = [0] * n
+    ready_s = [0.0] * n             # when the job's next kernel became ready (its predecessor ended)
     admitted = 0
 
-    def fits(fp) -> bool:
-        return (used[0] + fp[0] <= cap[0] and used[1] + fp[1] <= cap[1] and used[2] + fp[2] <= cap[2]
-                and used[3] + fp[3] <= cap[3])
+    def fits(fp, with_reserved: bool = True) -> bool:
+        res = reserved if with_reserved else (0, 0, 0, 0)
+        return all(used[r] + res[r] + fp[r] <= cap[r] for r in range(4))
 
     def start(j: int, t: float) -> None:
         m, k = job_models[j], next_k[j]
@@ -95,9 +97,10 @@ def simulate_gpu(
         busy.add(j)
         heapq.heappush(heap, (t + dur[m][k], next(seq), j))
 
-    def admit(j: int) -> None:
+    def admit(j: int, t_now: float) -> None:
         nonlocal admitted
         active.append(j)
+        ready_s[j] = t_now
         queue_of[j] = admitted % HARDWARE_QUEUES
         queues[queue_of[j]].append(j)
         admitted += 1
@@ -114,28 +117,47 @@ def simulate_gpu(
                 start(active[0], t)
         elif streams in ("hw_queues", "queue_per_job"):
             heads = ([q[0] for q in queues if q] if streams == "hw_queues" else active[:HARDWARE_QUEUES])
-            for j in sorted(heads):  # job ids ascend with arrival: older jobs are offered first
+            # The hardware serves ready kernels in the order they became ready, whatever their job:
+            # concurrent jobs interleave kernel by kernel.
+            for j in sorted(heads, key=lambda j: (ready_s[j], j)):
                 if j not in busy and fits(fps[job_models[j]][next_k[j]]):
                     start(j, t)
         else:
-            while pending and fits(fps[job_models[pending[0]]][next_k[pending[0]]]):
+            # Launched kernels that did not fit are ahead in the hardware: they start first, in
+            # launch order, and new kernels may only use what their reservation leaves free.
+            while pending:
+                fp = fps[job_models[pending[0]]][next_k[pending[0]]]
+                if not fits(fp, with_reserved=False):
+                    break
                 j = pending.popleft()
-                busy.discard(j)
+                for r in range(4):
+                    reserved[r] -= fp[r]
                 start(j, t)
             cands = [waiting(j) for j in active if j not in busy]
-            while cands:
-                i = state.peek(cands, t)
-                j = cands[i].job
-                if fits(fps[job_models[j]][next_k[j]]):
-                    state.charge(cands, i)
-                    start(j, t)
+            if not cands:
+                return
+            left = Counter(w.model for w in cands)
+            order, pos, owed = state.order(cands, t), 0, state.owed_model()
+            while pos < len(order):
+                w = cands[order[pos]]
+                pos += 1
+                fp = fps[w.model][w.next_unit]
+                if fits(fp):
+                    start(w.job, t)
                 elif len(pending) < MAX_PENDING_KERNELS:
-                    state.charge(cands, i)
-                    pending.append(j)
-                    busy.add(j)
+                    pending.append(w.job)
+                    busy.add(w.job)
+                    for r in range(4):
+                        reserved[r] += fp[r]
                 else:
-                    break
-                cands.pop(i)
+                    continue  # backfill: a later kernel may still fit
+                state.charge([m for m, c in left.items() if c], w.model)
+                left[w.model] -= 1
+                if state.owed_model() != owed:  # the fairness rule now favours another model: re-rank
+                    cands = [cands[i] for i in order[pos:]]
+                    if not cands:
+                        break
+                    order, pos, owed = state.order(cands, t), 0, state.owed_model()
 
     i_arr = 0
     while i_arr < n or heap:
@@ -151,15 +173,16 @@ def simulate_gpu(
             busy.discard(j)
             state.observe(m, k, dur[m][k])
             next_k[j] = k + 1
+            ready_s[j] = t
             if next_k[j] == num_k[j]:
                 finish[j] = t
                 active.remove(j)
                 queues[queue_of[j]].remove(j)
                 if backlog:
-                    admit(backlog.popleft())
+                    admit(backlog.popleft(), t)
         while i_arr < n and arrival[i_arr] == t:
             if len(active) < cap_jobs:
-                admit(i_arr)
+                admit(i_arr, t)
             else:
                 backlog.append(i_arr)
             i_arr += 1

@@ -56,7 +56,8 @@ def footprint(kernel: Kernel, spec: GpuSmSpec) -> Footprint:
         raise ValueError(f"kernel {kernel.name!r}: one block ({kernel.threads_per_block} threads, "
                          f"{kernel.registers_per_thread} registers/thread, {kernel.shared_mem_bytes} B shared) "
                          f"does not fit one SM of {spec.name}; shrink the block")
-    resident = min(kernel.blocks, per_sm * spec.num_sms)
+    resident = spec.resident_blocks(kernel.blocks, kernel.threads_per_block, kernel.registers_per_thread,
+                                    kernel.shared_mem_bytes)
     return Footprint(resident, resident * kernel.threads_per_block,
                      resident * kernel.threads_per_block * kernel.registers_per_thread,
                      resident * kernel.shared_mem_bytes)

@@ -3,9 +3,12 @@
 - ``cuda-ss``: CUDA, one stream: every kernel of every job in one FIFO, one kernel at a time.
 - ``cuda-ms``: CUDA, one stream per job; streams map round-robin onto 32 hardware queues, and a
   queue only offers its head job's next kernel (head-of-line blocking behind the job in front).
+  The hardware starts offered kernels in the order they became ready, so concurrent jobs
+  interleave kernel by kernel and all of them finish late.
 - ``paella-ss``: Paella's dispatcher, FIFO, one stream (serial like cuda-ss: the ablation's base).
 - ``paella-ms-jbj``: Paella, FIFO job by job over many streams: the 32 oldest jobs own a hardware
-  queue each (no sharing, so no false head-of-line blocking); the rest wait in software.
+  queue each (no sharing, so no false head-of-line blocking); the rest wait in software. The
+  hardware still interleaves the 32 by kernel readiness.
 - ``paella-ms-kbk``: Paella, FIFO kernel by kernel: every admitted job's next kernel is a
   candidate (up to 500 streams), dispatched in job-arrival order while it fits the free SM
   resources, plus up to 2 launched kernels waiting for room.
