@@ -74,8 +74,9 @@ def point_rows(point: PaellaPoint) -> list[dict]:
     rows = []
     for model in ("all",) + (FAIRNESS_MODELS if point.figure == "fairness" else ()):
         m = None if model == "all" else model
-        rows.append({**base, "model": model, "mean_ms": _fmt(1e3 * result.mean_s(m)),
-                     "p99_ms": _fmt(1e3 * result.p99_s(m)), "key": f"{point.key}|{model}"})
+        ran = m is None or m in result.model  # a short quick run may draw no job of a rare model
+        rows.append({**base, "model": model, "mean_ms": _fmt(1e3 * result.mean_s(m)) if ran else "nan",
+                     "p99_ms": _fmt(1e3 * result.p99_s(m)) if ran else "nan", "key": f"{point.key}|{model}"})
     return rows
 
 
