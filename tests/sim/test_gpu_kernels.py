@@ -88,3 +88,21 @@ def test_bad_inputs_name_the_problem():
         simulate_gpu([0], ["x"], {"y": [TINY]}, T4, "paella")
     with pytest.raises(ValueError, match="unknown GPU system 'cuda'"):
         simulate_gpu([0], ["y"], {"y": [TINY]}, T4, "cuda")
+
+
+def _fairness_case(threshold):
+    # Warm-up teaches S = 1 s, L = 2 s; then at t=10 one L job and four S jobs arrive together.
+    # Whole-device kernels run one at a time; two more may be launched (pending) behind them.
+    models = ["S", "L", "L", "S", "S", "S", "S"]
+    arrival = [0.0, 1.0, 10.0, 10.0, 10.0, 10.0, 10.0]
+    r = simulate_gpu(arrival, models, {"S": [WHOLE], "L": [WHOLE] * 2}, T4, "paella", threshold)
+    return r.finish_s.tolist()[2:]
+
+
+def test_fairness_threshold_moves_the_long_job_forward():
+    # Pure SRPT: the four S jobs run 10-14, L runs 14-16.
+    assert _fairness_case(float("inf")) == [16, 11, 12, 13, 14]
+    # U = 0.5: after S3 starts, L's credit is 0.5 >= U, so L is launched next (pending); its first
+    # kernel runs 11-12, S4 12-13, S5 13-14 (launched before L's second kernel won the SRPT tie at
+    # 12 on job id), L's second 14-15, S6 15-16.
+    assert _fairness_case(0.5) == [15, 11, 13, 14, 16]
