@@ -3,8 +3,13 @@
 Events are kernel completions and job arrivals, ordered by ``(time, sequence)`` with completions
 at a time handled before arrivals at that time; after each time step the system's dispatch rule
 runs once. A kernel starts when its first wave fits in the free SM resources (``kernel.footprint``)
-and then runs for exactly its ``duration_s``: co-running kernels do not slow each other down
-(shared memory bandwidth and caches are not modelled). At most ``max_outstanding`` jobs are
+and then runs for exactly its ``duration_s``, which the cost model computed for the share of the
+device that wave holds (so side-by-side kernels do not slow each other; caches and memory-bandwidth
+contention beyond that are not modelled). Paella's dispatcher (``kernel_dispatch``) walks the
+waiting jobs in the discipline's order once per time step: a kernel that fits starts, one that
+does not is launched anyway while fewer than two such wait (they keep their place: later kernels
+may only use the room their footprints leave), and otherwise it is skipped so a later kernel can
+backfill. At most ``max_outstanding`` jobs are
 admitted at once (Paella's clients cap outstanding requests); later arrivals wait, and their
 latency counts from their arrival.
 """
