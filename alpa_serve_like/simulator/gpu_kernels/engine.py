@@ -122,11 +122,19 @@ def simulate_gpu(
                 start(active[0], t)
         elif streams in ("hw_queues", "queue_per_job"):
             heads = ([q[0] for q in queues if q] if streams == "hw_queues" else active[:HARDWARE_QUEUES])
-            # The hardware serves ready kernels in the order they became ready, whatever their job:
-            # concurrent jobs interleave kernel by kernel.
+            # The hardware serves ready kernels in the order they became ready, whatever their job
+            # (concurrent jobs interleave kernel by kernel), and hands out blocks oldest kernel
+            # first: a ready kernel that does not fit keeps its room from younger ones.
+            held = [0, 0, 0, 0]
             for j in sorted(heads, key=lambda j: (ready_s[j], j)):
-                if j not in busy and fits(fps[job_models[j]][next_k[j]]):
+                if j in busy:
+                    continue
+                fp = fps[job_models[j]][next_k[j]]
+                if all(used[r] + held[r] + fp[r] <= cap[r] for r in range(4)):
                     start(j, t)
+                else:
+                    for r in range(4):
+                        held[r] += fp[r]
         else:
             # Launched kernels that did not fit are ahead in the hardware: they start first, in
             # launch order, and new kernels may only use what their reservation leaves free.
