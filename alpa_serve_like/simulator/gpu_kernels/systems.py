@@ -4,7 +4,8 @@
 - ``cuda-ms``: CUDA, one stream per job; streams map round-robin onto 32 hardware queues, and a
   queue only offers its head job's next kernel (head-of-line blocking behind the job in front).
   The hardware starts offered kernels in the order they became ready, so concurrent jobs
-  interleave kernel by kernel and all of them finish late.
+  interleave kernel by kernel and all of them finish late, and hands out blocks oldest kernel
+  first (a ready kernel that does not fit keeps its room from younger ones).
 - ``paella-ss``: Paella's dispatcher, FIFO, one stream (serial like cuda-ss: the ablation's base).
 - ``paella-ms-jbj``: Paella, FIFO job by job over many streams: the 32 oldest jobs own a hardware
   queue each (no sharing, so no false head-of-line blocking); the rest wait in software. The
