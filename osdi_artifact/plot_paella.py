@@ -44,8 +44,9 @@ def plot_paella(tsv: str, out_prefix: str) -> list[Path]:
             pts = sorted((_f(r["throughput_rps"]), _f(r["p99_ms"])) for r in rows
                          if r["figure"] == figure and r["system"] == system and r["model"] == "all")
             if pts:
+                # dashed: paella-ss lies on cuda-ss in this model (both run one kernel at a time)
                 ax.plot([p[0] for p in pts], [p[1] for p in pts], marker=MARKERS[k], ms=4, lw=1.3, label=system,
-                        color=COLORS[system])
+                        color=COLORS[system], ls="--" if system == "paella-ss" else "-")
         ax.set_yscale("log")
         ax.set_xlabel("achieved throughput (jobs/s)", fontsize=8)
         ax.set_ylabel("p99 latency (ms)", fontsize=8)
