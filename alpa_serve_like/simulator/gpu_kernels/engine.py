@@ -91,8 +91,11 @@ def simulate_gpu(
     admitted = 0
 
     def fits(fp, with_reserved: bool = True) -> bool:
-        res = reserved if with_reserved else (0, 0, 0, 0)
-        return all(used[r] + res[r] + fp[r] <= cap[r] for r in range(4))
+        if with_reserved:
+            return (used[0] + reserved[0] + fp[0] <= cap[0] and used[1] + reserved[1] + fp[1] <= cap[1]
+                    and used[2] + reserved[2] + fp[2] <= cap[2] and used[3] + reserved[3] + fp[3] <= cap[3])
+        return (used[0] + fp[0] <= cap[0] and used[1] + fp[1] <= cap[1] and used[2] + fp[2] <= cap[2]
+                and used[3] + fp[3] <= cap[3])
 
     def start(j: int, t: float) -> None:
         m, k = job_models[j], next_k[j]
