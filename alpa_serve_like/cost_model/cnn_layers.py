@@ -42,9 +42,12 @@ class LayerShape:
 
 
 def save_layers(layers_by_model: dict[str, list[LayerShape]], path: str | Path, source: str) -> None:
-    """Write ``{"source": ..., "models": {model: [layer, ...]}}`` as JSON."""
-    data = {"source": source, "models": {m: [asdict(l) for l in ls] for m, ls in layers_by_model.items()}}
-    Path(path).write_text(json.dumps(data, indent=0, sort_keys=True) + "\n")
+    """Write ``{"source": ..., "models": {model: [layer, ...]}}`` as JSON, one layer a line."""
+    models = []
+    for m in sorted(layers_by_model):
+        rows = ",\n".join(json.dumps(asdict(l), sort_keys=True) for l in layers_by_model[m])
+        models.append(f"{json.dumps(m)}: [\n{rows}\n]")
+    Path(path).write_text(f'{{"source": {json.dumps(source)},\n"models": {{\n' + ",\n".join(models) + "\n}}\n")
 
 
 def load_layers(path: str | Path | None = None) -> dict[str, list[LayerShape]]:
