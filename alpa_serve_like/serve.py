@@ -9,18 +9,22 @@
 * ``ingress``: ``fused`` (default: the controller serves HTTP itself, one hop less) or
   ``separate`` (a stateless FastAPI ``Ingress`` deployment forwards to the controller);
   ``ingress_replicas``: its replicas (default 1).
-* every field of ``RuntimeOptions`` (``max_batch_size=4``, ``device=cpu``, ``database=...``).
+* every field of ``RuntimeOptions`` (``device=cpu``, ``database=...``) and, flat, every field of its
+  ``SchedulingOptions`` (``max_batch_size=4``, ``routing=shortest_queue``). With a placement file,
+  ``profile_device`` and ``max_batch_size`` default to the plan's (said on stderr); another
+  ``profile_device`` than the plan's re-checks memory and refuses if a group does not fit.
 
 Files are read here, in the process that builds the app, and their contents travel to the
 replicas, so relative paths work with ``serve run``; use absolute paths with ``serve deploy``.
 """
 from __future__ import annotations
 
+import sys
 from dataclasses import fields
 
 from alpa_serve_like.core.plan import Placement
 from alpa_serve_like.profiling.database import ProfilingDatabase
-from alpa_serve_like.runtime.auto_placement import ExpectedLoad, plan_placement
+from alpa_serve_like.runtime.auto_placement import ExpectedLoad, check_plan_device, plan_placement
 from alpa_serve_like.core.instances import instance_spec
 from alpa_serve_like.runtime.options import RuntimeOptions
 from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
@@ -36,30 +40,53 @@ def build_app(args: dict | None = None):
         raise ValueError(f"ingress must be 'fused' or 'separate', got {ingress!r}")
     load_keys = {f.name for f in fields(ExpectedLoad)}
     load_args = {k: args.pop(k) for k in list(args) if k in load_keys}
-    options = RuntimeOptions.from_args(args)
-    database = load_database(options.database)
+    placement = None
     if placement_path:
         if load_args:
             raise ValueError(f"give either placement= or an expected load ({sorted(load_args)}), not both")
         placement = Placement.load(placement_path)
+        for line in defaults_from_plan(placement, args):
+            print(line, file=sys.stderr)
+    options = RuntimeOptions.from_args(args)
+    database = load_database(options.database)
+    if placement is not None:
+        check_plan_device(placement, database, options)
     else:
         placement = plan_placement(_typed_load(load_args), database, options.profile_device,
-                                   options.max_batch_size, options.seed)
+                                   options.scheduling.max_batch_size, options.seed)
     check_servable(placement)
     profiles = instance_profiles(placement.models, database, options.profile_device)
     shipped = ProfilingDatabase()
     for profile in {p.name: p for p in profiles.values()}.values():
         shipped.add(profile)
     bound = (placement.to_dict(), options.to_dict(), shipped.to_plain())
+    # Serve's own queue limits shed in the proxy, before a request costs a hop to the controller.
+    limits = dict(max_ongoing_requests=options.max_ongoing_requests,
+                  max_queued_requests=options.max_queued_requests)
     if ingress == "fused":
         from alpa_serve_like.controllers.serving_controller import ServingController
 
-        return ServingController.bind(*bound)
+        return ServingController.options(**limits).bind(*bound)
     from alpa_serve_like.controllers.controller import Controller
     from alpa_serve_like.controllers.ingress import Ingress
 
-    return Ingress.options(num_replicas=ingress_replicas).bind(Controller.bind(*bound), list(placement.models),
-                                                                options.max_body_bytes)
+    return Ingress.options(num_replicas=ingress_replicas).bind(Controller.options(**limits).bind(*bound),
+                                                                list(placement.models), options.max_body_bytes,
+                                                                options.retry_after_s)
+
+
+def defaults_from_plan(placement: Placement, args: dict) -> list[str]:
+    """Fill ``profile_device`` and ``max_batch_size`` from the plan where the caller gave none, and
+    say so (one line each)."""
+    notes = []
+    context = placement.context
+    if "profile_device" not in args and context.device:
+        args["profile_device"] = context.device
+        notes.append(f"using device {context.device} from the plan")
+    if "max_batch_size" not in args and context.max_batch_size is not None:
+        args["max_batch_size"] = context.max_batch_size
+        notes.append(f"using max_batch_size {context.max_batch_size} from the plan")
+    return notes
 
 
 def check_servable(placement: Placement) -> None:

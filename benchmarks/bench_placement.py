@@ -21,7 +21,7 @@ import time
 
 import numpy as np
 
-from alpa_serve_like.core.hardware import ClusterSpec, GiB
+from alpa_serve_like.core.hardware import cluster_spec
 from alpa_serve_like.placement import PlacementOptions, instantiate_models
 from alpa_serve_like.placement.evaluate import compare_policies, format_table, write_tsv
 from alpa_serve_like.placement.problem_inputs import SyntheticTraffic
@@ -51,7 +51,7 @@ def _workloads(models, profiles, rate, cv, duration_s, slo_scale, alpha, seed):
 def run_case(name, args, base_profiles):
     case = CASES[name]
     models, profiles = instantiate_models(case["counts"], base_profiles)
-    cluster = ClusterSpec(num_devices=case["devices"], devices_per_node=8, memory_budget_bytes=13 * GiB)
+    cluster = cluster_spec(case["devices"], "v100-16gb", devices_per_node=8, memory_budget_gib=13.0)
     tic = time.perf_counter()
     train, test = _workloads(models, profiles, case["rate"], case["cv"], args.duration, args.slo_scale,
                              args.alpha, args.seed)

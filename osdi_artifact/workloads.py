@@ -22,8 +22,8 @@ from pathlib import Path
 
 import numpy as np
 
-from alpa_serve_like.core.hardware import GiB, ClusterSpec
-from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.hardware import ClusterSpec, cluster_spec
+from alpa_serve_like.core.slo import slo_from_scale
 from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.osdi_artifact.standin import STAND_INS, stand_in_workload
 from alpa_serve_like.osdi_artifact.suites import MODEL_SETS, Case
@@ -73,20 +73,13 @@ def models_of(model_set: str):
 
 
 def cluster_of(case: Case) -> ClusterSpec:
-    return ClusterSpec(num_devices=case.num_devices, devices_per_node=case.devices_per_node,
-                       memory_budget_bytes=int(case.memory_budget_gib * GiB), device_type=DEVICE)
+    return cluster_spec(case.num_devices, DEVICE, devices_per_node=case.devices_per_node,
+                        memory_budget_gib=case.memory_budget_gib)
 
 
 def slos_of(models, profiles, slo_scale: float) -> np.ndarray:
-    """SLO of each model: ``slo_scale`` x its latency on one device at batch 1."""
-    single = ParallelConfig(1, 1, 1)
-    out = []
-    for m in models:
-        entry = profiles[m].configs.get(single)
-        lat = entry.total_latency_s(1) if entry else min(e.total_latency_s(min(e.batch_sizes))
-                                                        for e in profiles[m].configs.values())
-        out.append(slo_scale * lat)
-    return np.asarray(out)
+    """SLO of each model: ``slo_scale`` x its latency on one device at batch 1 (``core.slo``)."""
+    return slo_from_scale(models, profiles, slo_scale)
 
 
 @functools.lru_cache(maxsize=2)

@@ -138,6 +138,28 @@ class GroupUsage:
         np.maximum(self.act_bytes, mem.act_bytes, out=self.act_bytes)
 
 
+def smallest_need(memory: MemoryModel, model: str, configs: Iterable[ParallelConfig]) -> tuple[int, ParallelConfig] | None:
+    """The least per-device bytes ``model`` needs alone over ``configs``, and that config (None: no
+    config is profiled)."""
+    known = {c: memory.alone_bytes(model, c) for c in sorted(set(configs))}
+    known = {c: n for c, n in known.items() if n is not None}
+    if not known:
+        return None
+    best = min(known, key=known.get)
+    return known[best], best
+
+
+def models_that_fit_nowhere(memory: MemoryModel, models: Sequence[str], configs: Iterable[ParallelConfig]) -> list[str]:
+    """The models of ``models`` that fit none of ``configs`` even alone, in order."""
+    configs = sorted(set(configs))
+    out = []
+    for m in models:
+        need = smallest_need(memory, m, configs)
+        if need is None or need[0] > memory.budget_bytes:
+            out.append(m)
+    return out
+
+
 def check_models_fit(memory: MemoryModel, models: Sequence[str], configs: Iterable[ParallelConfig]) -> None:
     """Raise PlacementInfeasibleError if some model fits none of ``configs`` even alone.
 
@@ -145,20 +167,44 @@ def check_models_fit(memory: MemoryModel, models: Sequence[str], configs: Iterab
     and the budget, so the user can raise the budget or allow more devices per group.
     """
     configs = sorted(set(configs))
-    for m in models:
-        needs = {c: memory.alone_bytes(m, c) for c in configs}
-        known = {c: n for c, n in needs.items() if n is not None}
-        if any(n <= memory.budget_bytes for n in known.values()):
-            continue
-        if not known:
+    for m in models_that_fit_nowhere(memory, models, configs):
+        need = smallest_need(memory, m, configs)
+        if need is None:
             shown = ", ".join(c.key for c in configs)
             raise PlacementInfeasibleError(
                 f"model {m!r} has no profile for any group config this policy can use ({shown}); "
                 f"profile it for those configs or choose another policy"
             )
-        best = min(known, key=known.get)
         raise PlacementInfeasibleError(
-            f"model {m!r} fits no group: it needs at least {known[best] / GiB:.2f} GiB per device "
-            f"(with {best.key}) but the memory budget is {memory.budget_bytes / GiB:.2f} GiB; raise "
+            f"model {m!r} fits no group: it needs at least {need[0] / GiB:.2f} GiB per device "
+            f"(with {need[1].key}) but the memory budget is {memory.budget_bytes / GiB:.2f} GiB; raise "
             f"--memory-budget-gib, allow larger groups, or drop the model"
         )
+
+
+def check_plan_fits_device(plan, profiles: Mapping[str, ModelProfile], device: str, budget_bytes: int,
+                           max_batch_size: int = 1) -> None:
+    """Raise PlacementError if a group of ``plan`` (a Placement or PlacementSchedule) exceeds
+    ``budget_bytes`` per device with ``device``'s profiles; the message names the group, its largest
+    model and the bytes. Used when a plan made for one device type is run on another."""
+    memory = MemoryModel(profiles, budget_bytes, max_batch_size)
+    segments = getattr(plan, "segments", (plan,))
+    for s, segment in enumerate(segments):
+        for g, group in enumerate(segment.groups):
+            where = f"group {g}" if len(segments) == 1 else f"segment {s} group {g}"
+            for m in group.models:
+                if memory.stage_memory(m, group.config) is None:
+                    raise PlacementError(
+                        f"placement {where} ({group.config.key}): model {m!r} has no profile for that config "
+                        f"on {device}; profile it there or run on the plan's device"
+                    )
+            need = memory.group_bytes(group.config, group.models)
+            if need > budget_bytes:
+                largest = max(group.models, key=lambda m: memory.alone_bytes(m, group.config))
+                raise PlacementError(
+                    f"placement {where} ({group.config.key}) does not fit on {device}: it needs {need:,} bytes "
+                    f"({need / GiB:.2f} GiB) per device but the budget is {budget_bytes:,} bytes "
+                    f"({budget_bytes / GiB:.2f} GiB); its largest model {largest!r} alone needs "
+                    f"{memory.alone_bytes(largest, group.config):,} bytes. Place again for {device} "
+                    f"('alpa-serve-like place --device {device}') or run on the plan's device"
+                )

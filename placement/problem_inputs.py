@@ -3,7 +3,7 @@
 ``place``/``compare-policies``, serve-time auto-placement and the placement benchmark all start
 from "these base models, this many copies, this device type, this much traffic": this module turns
 that into model instances with profiles (from the profiling database), per-model SLOs from a
-scale, and a synthetic training workload, so the three build their problems the same way.
+scale (``core.slo``), and a synthetic training workload, so the three build their problems the same way.
 
 It is the one placement module that reads the profiling database and the trace generators (both
 sit below placement and depend only on core); the policies themselves see only core values.
@@ -17,9 +17,9 @@ import numpy as np
 
 from alpa_serve_like.core.hardware import ClusterSpec
 from alpa_serve_like.core.model_profile import ModelProfile
-from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.slo import slo_from_scale
 from alpa_serve_like.core.workload import Workload
-from alpa_serve_like.placement.memory import MemoryModel, check_models_fit
+from alpa_serve_like.placement.memory import MemoryModel, check_models_fit, models_that_fit_nowhere
 from alpa_serve_like.placement.models import instantiate_models, parse_model_counts
 from alpa_serve_like.placement.partitions import enumerate_partitions
 from alpa_serve_like.profiling.database import ProfilingDatabase, default_database_path
@@ -27,27 +27,25 @@ from alpa_serve_like.trace.synthetic import make_workload
 
 
 def load_models(
-    cluster: ClusterSpec, model_counts: str, db_path: str | None = None, max_batch_size: int = 1
+    cluster: ClusterSpec, model_counts: str, db_path: str | None = None, max_batch_size: int = 1,
+    allow_unplaced: bool = False,
 ) -> tuple[list[str], dict[str, ModelProfile]]:
     """Instances of ``model_counts`` (``"bert-1.3b:10,moe-1.3b:10"``) with their profiles on
     ``cluster.device_type``; fails early (PlacementInfeasibleError) if a model fits no group shape
-    of the cluster even alone with activations for ``max_batch_size``."""
+    of the cluster even alone with activations for ``max_batch_size``. With ``allow_unplaced`` such
+    models are left out of the returned list instead (their profiles stay, so the caller can list
+    them in the plan as unplaced)."""
     base = ProfilingDatabase.load(db_path or default_database_path()).for_device(cluster.device_type)
     models, profiles = instantiate_models(parse_model_counts(model_counts), base)
     every_shape = {c for p in enumerate_partitions(cluster.num_devices, cluster.devices_per_node, 64, 64) for c in p}
-    check_models_fit(MemoryModel(profiles, cluster.memory_budget_bytes, max_batch_size), models, every_shape)
+    memory = MemoryModel(profiles, cluster.memory_budget_bytes, max_batch_size)
+    if allow_unplaced:
+        nowhere = set(models_that_fit_nowhere(memory, models, every_shape))
+        models = [m for m in models if m not in nowhere]
+        if not models:
+            raise ValueError("no model fits any group of this cluster; nothing to place")
+    check_models_fit(memory, models, every_shape)
     return models, profiles
-
-
-def slo_per_model(models: Sequence[str], profiles: Mapping[str, ModelProfile], scale: float) -> np.ndarray:
-    """SLO of each model: ``scale`` x its latency on one device (fastest config if not profiled)."""
-    out = []
-    for m in models:
-        p = profiles[m]
-        entry = p.configs.get(ParallelConfig(1, 1, 1))
-        lat = entry.total_latency_s(1) if entry else min(e.total_latency_s(min(e.batch_sizes)) for e in p.configs.values())
-        out.append(scale * lat)
-    return np.asarray(out)
 
 
 @dataclass(frozen=True)
@@ -68,7 +66,7 @@ class SyntheticTraffic:
     def workload(self, models: Sequence[str], profiles: Mapping[str, ModelProfile],
                  rng: np.random.Generator) -> Workload:
         return make_workload(models, self.rate, self.duration_s, rng,
-                             slo_s=slo_per_model(models, profiles, self.slo_scale), process="gamma",
+                             slo_s=slo_from_scale(models, profiles, self.slo_scale), process="gamma",
                              cv=self.cv, split=self.split, alpha=self.alpha)
 
     def label(self, seed: int) -> str:

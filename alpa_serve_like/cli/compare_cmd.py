@@ -15,13 +15,14 @@ HELP = "run several placement policies and compare SLO attainment"
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from alpa_serve_like.cli.place_cmd import add_problem_arguments
 
-    parser.add_argument("--policies", required=True, help="comma-separated, e.g. sr-greedy,mp-search,mp-anneal")
+    parser.add_argument("--policies", required=True, help="comma-separated policy names, e.g. sr-greedy,mp-search,mp-anneal (see 'place --help')")
     add_problem_arguments(parser)
     parser.add_argument("--test-workload", help="evaluation workload file (.npz)")
     parser.add_argument("--test-seed", type=int, default=None, help="synthetic evaluation seed (default seed+1)")
     parser.add_argument("--train-fraction", type=float, default=0.5,
                         help="with --workload and no --test-workload: train on this leading fraction, test on the rest")
-    parser.add_argument("--tsv", help="also write the table as TSV")
+    parser.add_argument("--out", help="also write the table to this TSV file")
+    parser.add_argument("--tsv", dest="out", help=argparse.SUPPRESS)
 
 
 def _workloads(args, models, profiles):
@@ -68,7 +69,7 @@ def run(args) -> int:
         print(f"alpa-serve-like compare-policies: {exc}", file=sys.stderr)
         return 2
     print(format_table(rows))
-    if args.tsv:
-        write_tsv(rows, args.tsv)
-        print(f"wrote {args.tsv}")
+    if args.out:
+        write_tsv(rows, args.out)
+        print(f"wrote {args.out}")
     return 0 if all(not r.error for r in rows) else 1

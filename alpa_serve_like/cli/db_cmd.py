@@ -3,11 +3,12 @@
 Every subcommand reads and writes through ``ProfilingDatabase`` (the only reader/writer of the
 ``.pkl`` format); AlpaServe's original pickle and Alpa's benchmark TSV come in through
 ``profiling.legacy`` and ``profiling.benchmark_tsv``. Errors are printed as one message and give
-exit status 1.
+exit status 2.
 """
 from __future__ import annotations
 
 import argparse
+import functools
 import sys
 from pathlib import Path
 
@@ -26,9 +27,9 @@ _EPILOG = """examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     parser.epilog = _EPILOG
     sub = parser.add_subparsers(dest="db_command", metavar="SUBCOMMAND", required=True)
+    sub.add_parser = functools.partial(sub.add_parser, formatter_class=parser.formatter_class)
 
     p = sub.add_parser("list", help="models per device: #configs, batch sizes, source, parameters")
     p.add_argument("path", nargs="?", default=None, metavar="PATH", help=_DB_HELP)
@@ -80,6 +81,7 @@ def _add_import_arguments(p: argparse.ArgumentParser, metavar: str, what: str) -
 
 
 def run(args: argparse.Namespace) -> int:
+    from alpa_serve_like.cli.errors import report
     from alpa_serve_like.core.model_profile import ProfileError
     from alpa_serve_like.profiling.database import DatabaseError
 
@@ -89,9 +91,8 @@ def run(args: argparse.Namespace) -> int:
     }[args.db_command]
     try:
         return handler(args)
-    except (DatabaseError, ProfileError) as exc:
-        print(f"alpa-serve-like db {args.db_command}: error: {exc}", file=sys.stderr)
-        return 1
+    except (DatabaseError, ProfileError, OSError) as exc:
+        return report(f"alpa-serve-like db {args.db_command}: error", exc)
 
 
 # ---- helpers -----------------------------------------------------------------------------------

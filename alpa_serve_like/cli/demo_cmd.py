@@ -16,25 +16,27 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     from alpa_serve_like.demo.run import DemoConfig
 
     d = DemoConfig()
-    parser.add_argument("--out", default=d.out_dir, help=f"output folder (default {d.out_dir})")
+    parser.add_argument("--out", default=d.out_dir, help="output folder")
     parser.add_argument("--duration", type=float, default=d.duration_s, help="seconds of trace to replay")
     parser.add_argument("--rate", type=float, default=d.rate, help="mean total requests/s (the trace is compressed to it)")
     parser.add_argument("--num-devices", type=int, default=d.num_devices, help="CPU devices to place on")
     parser.add_argument("--cpu-per-device", type=float, default=d.cpu_per_device, help="logical CPUs per device")
-    parser.add_argument("--memory-mib", type=float, default=d.memory_budget_mib, help="memory budget per CPU device")
+    parser.add_argument("--memory-budget-mib", type=float, default=d.memory_budget_mib, metavar="MIB",
+                        help="usable memory per CPU device")
+    parser.add_argument("--memory-mib", type=float, dest="memory_budget_mib", help=argparse.SUPPRESS)
     parser.add_argument("--slo-ms", type=float, default=d.slo_ms, help="SLO of every request")
     parser.add_argument("--policy", default=d.policy, help="placement policy (static), e.g. mp-search, sr-greedy")
     parser.add_argument("--trace-dir", default=None,
                         help="folder with AzureLLMInferenceTrace_{conv,code}.csv (default ../shared/data)")
     parser.add_argument("--no-live", action="store_true", help="skip Ray: placement, simulation and plot only")
-    parser.add_argument("--seed", type=int, default=d.seed)
+    parser.add_argument("--seed", type=int, default=d.seed, help="traffic and placement seed")
 
 
 def run(args: argparse.Namespace) -> int:
     from alpa_serve_like.demo.run import DemoConfig, run_demo
 
     config = DemoConfig(out_dir=args.out, duration_s=args.duration, rate=args.rate, num_devices=args.num_devices,
-                        cpu_per_device=args.cpu_per_device, memory_budget_mib=args.memory_mib, slo_ms=args.slo_ms, policy=args.policy,
+                        cpu_per_device=args.cpu_per_device, memory_budget_mib=args.memory_budget_mib, slo_ms=args.slo_ms, policy=args.policy,
                         trace_dir=args.trace_dir, live=not args.no_live, seed=args.seed)
     try:
         report = run_demo(config, log=lambda line: print(line, flush=True))

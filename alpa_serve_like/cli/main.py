@@ -3,6 +3,8 @@
 Each subcommand lives in ``alpa_serve_like/cli/<name>_cmd.py`` and defines ``HELP`` (one line),
 ``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when their command
 runs, so ``--help`` stays fast and a command whose extra (torch, ray) is missing fails alone.
+A bad input (a loader's typed error, see ``cli.errors``) ends any command with one line on stderr
+and exit status 2.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare-policies": ("compare_cmd", "run several placement policies and compare SLO attainment"),
     "serve": ("serve_cmd", "serve a placement with Ray Serve"),
     "replay": ("replay_cmd", "replay a workload against a running server (open loop)"),
+    "compound": ("compound_cmd", "plan compound applications (task graphs, model variants, MIG slices)"),
     "demo": ("demo_cmd", "small end-to-end demo: local Ray, CPU, tiny models"),
 }
 
@@ -34,6 +37,16 @@ def build_parser() -> argparse.ArgumentParser:
     for name, (_, help_text) in COMMANDS.items():
         sub.add_parser(name, help=help_text, add_help=False)
     return parser
+
+
+def build_subparser(name: str, module) -> argparse.ArgumentParser:
+    """The parser of one subcommand; every option's help shows its default (``common_args``)."""
+    from alpa_serve_like.cli.common_args import HelpFormatter
+
+    sub = argparse.ArgumentParser(prog=f"alpa-serve-like {name}", description=COMMANDS[name][1],
+                                  formatter_class=HelpFormatter)
+    module.add_arguments(sub)
+    return sub
 
 
 def _load(name: str):
@@ -59,10 +72,16 @@ def main(argv: list[str] | None = None) -> int:
     if module is None:
         print(f"alpa-serve-like {name}: not yet available in this version", file=sys.stderr)
         return 2
-    sub = argparse.ArgumentParser(prog=f"alpa-serve-like {name}", description=COMMANDS[name][1])
-    module.add_arguments(sub)
+    sub = build_subparser(name, module)
     args = sub.parse_args(argv[1:])
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except Exception as exc:
+        from alpa_serve_like.cli.errors import bad_input_errors, report
+
+        if isinstance(exc, bad_input_errors()):
+            return report(f"alpa-serve-like {name}", exc)
+        raise
 
 
 if __name__ == "__main__":

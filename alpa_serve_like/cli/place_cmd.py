@@ -16,43 +16,52 @@ HELP = "compute a placement with a named policy"
 
 
 def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
+    from alpa_serve_like.cli import common_args as common
+
     c = parser.add_argument_group("cluster and models")
-    c.add_argument("--cluster", type=int, required=True, metavar="N", help="number of devices")
-    c.add_argument("--devices-per-node", type=int, default=8)
-    c.add_argument("--memory-budget-gib", type=float, default=13.0, help="usable memory per device (GiB)")
-    c.add_argument("--device", default="v100-16gb", help="device type in the profiling database")
-    c.add_argument("--db", default=None, help="profiling database (default: ./profiling_result.pkl or shipped)")
-    c.add_argument("--models", required=True, help="base models and copies, e.g. bert-1.3b:10,moe-1.3b:10")
+    common.add_num_devices(c)
+    c.add_argument("--devices-per-node", type=int, default=8, metavar="N", help="devices per node (intra-op stays inside one)")
+    common.add_memory_budget(c)
+    common.add_device(c)
+    common.add_db(c)
+    common.add_models(c)
+    c.add_argument("--allow-unplaced", action="store_true",
+                   help="go on when some models cannot be placed: place writes the plan without them "
+                        "(listed in its 'unplaced' field); otherwise it fails naming them")
     w = parser.add_argument_group("traffic (a saved workload, or synthetic)")
-    w.add_argument("--workload", help="training workload file (.npz, from 'trace' commands)")
+    w.add_argument("--workload", help="training workload file (.npz, from 'trace' commands); default: synthetic")
     w.add_argument("--rate", type=float, default=64.0, help="synthetic: total requests per second")
     w.add_argument("--cv", type=float, default=4.0, help="synthetic: Gamma inter-arrival CV")
     w.add_argument("--duration", type=float, default=600.0, help="synthetic: seconds of traffic")
-    w.add_argument("--split", choices=("uniform", "power_law"), default="power_law")
+    w.add_argument("--split", choices=("uniform", "power_law"), default="power_law", help="synthetic: how the rate is split over models")
     w.add_argument("--alpha", type=float, default=0.5, help="synthetic power-law exponent of the rates")
-    w.add_argument("--slo-scale", type=float, default=5.0, help="SLO = scale x single-device latency")
+    common.add_slo_scale(w)
     w.add_argument("--seed", type=int, default=0, help="training traffic seed (policies derive theirs)")
     o = parser.add_argument_group("policy options")
-    o.add_argument("--max-batch-size", type=int, default=1, help="dynamic batching limit (simulator) and activation memory")
+    common.add_max_batch_size(o, help_text="dynamic batching limit (simulator) and activation memory")
     o.add_argument("--time-budget", type=float, default=10.0, help="seconds for mp-anneal")
     o.add_argument("--ilp-time-limit", type=float, default=20.0, help="HiGHS seconds for mp-ilp / sr-ilp")
     o.add_argument("--oracle", action="store_true", help="sr-replace: plan each window on its own traffic")
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--policy", required=True, help="policy name, e.g. mp-search, mp-greedy-4, sr-replace-60")
+    from alpa_serve_like.placement.registry import policy_names
+
+    parser.add_argument("--policy", required=True,
+                        help=f"policy name; one of {', '.join(policy_names())} (a trailing -N sets a size, e.g. mp-greedy-4)")
     add_problem_arguments(parser)
     parser.add_argument("--out", required=True, help="where to write the placement JSON")
 
 
 def load_problem(args):
     """(cluster, model names, profiles) from the arguments; fails early if a model fits no group."""
-    from alpa_serve_like.core.hardware import GiB, ClusterSpec
+    from alpa_serve_like.core.hardware import cluster_spec
     from alpa_serve_like.placement.problem_inputs import load_models
 
-    cluster = ClusterSpec(num_devices=args.cluster, devices_per_node=args.devices_per_node,
-                          memory_budget_bytes=int(args.memory_budget_gib * GiB), device_type=args.device)
-    models, profiles = load_models(cluster, args.models, args.db, args.max_batch_size)
+    cluster = cluster_spec(args.num_devices, args.device, devices_per_node=args.devices_per_node,
+                           memory_budget_gib=args.memory_budget_gib)
+    models, profiles = load_models(cluster, args.models, args.db, args.max_batch_size,
+                                   allow_unplaced=getattr(args, "allow_unplaced", False))
     return cluster, models, profiles
 
 
@@ -100,14 +109,47 @@ def run(args) -> int:
         cluster, models, profiles = load_problem(args)
         train, label = load_training(args, models, profiles)
         check_workload_models(train, models)
+        options = options_from(args)
         tic = time.perf_counter()
-        result = place(args.policy, cluster, models, profiles, train, options_from(args),
+        result = place(args.policy, cluster, models, profiles, train, options,
                        policy_rng(args.seed, args.policy))
         solve_s = time.perf_counter() - tic
+        result = stamp_plan(result, args, cluster, list(profiles), profiles, train, options)
     except (PlacementInfeasibleError, PolicyNameError, ValueError, KeyError, OSError) as exc:
         print(f"alpa-serve-like place: {exc}", file=sys.stderr)
         return 2
+    if result.context.unplaced:
+        print(f"left out ({len(result.context.unplaced)}, --allow-unplaced): {', '.join(result.context.unplaced)}")
     result.save(args.out)
     print(f"{args.policy}: {summarize(result)} in {solve_s:.2f} s, trained on {label}")
-    print(f"wrote {args.out}")
+    print(f"wrote {args.out} (device {cluster.device_type}, memory budget "
+          f"{cluster.memory_budget_bytes / 2**30:.2f} GiB per device)")
     return 0
+
+
+def stamp_plan(result, args, cluster, requested, profiles, train, options):
+    """The placement with what it was made for (device, budget, scheduling, SLO, database); raises
+    naming each model left out, with its smallest memory need and the budget, unless --allow-unplaced."""
+    from alpa_serve_like.core.slo import plan_slo_record
+    from alpa_serve_like.placement.memory import MemoryModel
+    from alpa_serve_like.placement.plan_context import explain_unplaced, plan_context, unplaced_models
+    from alpa_serve_like.profiling.database import ProfilingDatabase, default_database_path
+
+    unplaced = unplaced_models(requested, result)
+    if not result.models:  # even with --allow-unplaced: a plan hosting nothing would serve nothing
+        raise ValueError(f"no group hosts a model (none of {', '.join(requested)} fits); not writing an empty "
+                         "placement: add devices (--num-devices) or raise --memory-budget-gib")
+    if unplaced and not args.allow_unplaced:
+        memory = MemoryModel(profiles, cluster.memory_budget_bytes, args.max_batch_size)
+        lines = [explain_unplaced(m, memory, cluster) for m in unplaced]
+        raise ValueError("\n".join(lines) + "\nadd devices (--num-devices), raise --memory-budget-gib, drop "
+                         "the model, or pass --allow-unplaced to write the placement without it")
+    if args.workload:
+        first = {}  # a saved workload states its SLOs per request; record each model's first one
+        for i, s in zip(train.model_id.tolist(), train.slo_s.tolist()):
+            first.setdefault(train.model_names[i], s)
+        slo = plan_slo_record(list(first), list(first.values()), None)
+    else:
+        slo = plan_slo_record(requested, [], args.slo_scale)
+    fingerprint = ProfilingDatabase.load(args.db or default_database_path()).fingerprint()
+    return result.with_context(plan_context(cluster, options.scheduling, slo, fingerprint, unplaced))

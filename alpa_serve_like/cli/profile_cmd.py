@@ -46,7 +46,6 @@ def _int_list(text: str) -> tuple[int, ...]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = DESCRIPTION
-    parser.formatter_class = argparse.RawDescriptionHelpFormatter
     what = parser.add_argument_group("what to profile")
     what.add_argument("--models", default="bert-1.3b",
                       help="comma-separated zoo names (see alpa_serve_like/zoo.py); default bert-1.3b")
@@ -165,7 +164,12 @@ def _calibrate(args: argparse.Namespace) -> int:
     from alpa_serve_like.cost_model import calibration
     from alpa_serve_like.cost_model.params import V100_PARAMS
 
-    table = calibration.ReferenceTable.load(args.reference)
+    try:
+        table = calibration.ReferenceTable.load(args.reference)
+    except (OSError, ValueError) as exc:
+        from alpa_serve_like.cli.errors import report
+
+        return report("alpa-serve-like profile", exc)
     if args.fit_calibration:
         params = calibration.fit_params(table)
         print("fitted constants (paste into V100_PARAMS in alpa_serve_like/cost_model/params.py):")

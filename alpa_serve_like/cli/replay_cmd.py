@@ -12,26 +12,29 @@ HELP = "replay a workload against a running server (open loop)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--url", default="http://127.0.0.1:8000")
+    from alpa_serve_like.cli import common_args as common
+
+    parser.add_argument("--url", default="http://127.0.0.1:8000", help="server to replay against")
     parser.add_argument("--workload", help="workload file (.npz); without it a synthetic one is made")
     syn = parser.add_argument_group("synthetic workload (without --workload)")
     syn.add_argument("--models", help="model instance names, e.g. bert-tiny-0,bert-tiny-1")
     syn.add_argument("--rate", type=float, default=20.0, help="total requests per second")
     syn.add_argument("--duration", type=float, default=20.0, help="seconds of traffic")
     syn.add_argument("--cv", type=float, default=1.0, help="Gamma inter-arrival CV")
-    syn.add_argument("--slo-ms", type=float, default=100.0, help="SLO of every request")
-    syn.add_argument("--seed", type=int, default=0)
+    syn.add_argument("--slo-ms", type=float, default=100.0, metavar="MS", help="SLO of every request")
+    syn.add_argument("--seed", type=int, default=0, help="random seed")
     parser.add_argument("--length", type=int, default=None, help="tokens per request (default: the "
                         "workload's sizes, else each model's sequence length)")
     parser.add_argument("--timeout", type=float, default=60.0, help="per-request client timeout (s)")
     parser.add_argument("--out", required=True, help="per-request TSV to write")
     cmp = parser.add_argument_group("compare with the simulator")
     cmp.add_argument("--placement", help="the placement being served: simulate it on the same workload")
-    cmp.add_argument("--db", default="", help="profiling database for the simulation")
-    cmp.add_argument("--device", default="cpu", help="device type of the profiles")
-    cmp.add_argument("--max-batch-size", type=int, default=1)
-    cmp.add_argument("--dispatch-overhead-ms", type=float, default=0.0)
-    cmp.add_argument("--per-stage-overhead-ms", type=float, default=0.0)
+    common.add_db(cmp)
+    common.add_device(cmp, default=None, help_text=common.DEVICE_HELP + " of the profiles (default: the "
+                      "plan's device, else cpu)")
+    common.add_max_batch_size(cmp, default=None, help_text="dynamic batching limit (default: the plan's, else 1)")
+    cmp.add_argument("--dispatch-overhead-ms", type=float, default=0.0, help="predicted delay before stage 0")
+    cmp.add_argument("--per-stage-overhead-ms", type=float, default=0.0, help="predicted extra time per stage")
 
 
 def load_workload(args):
@@ -54,20 +57,32 @@ def run(args: argparse.Namespace) -> int:
     from alpa_serve_like.client.replay import compare_with_simulator, replay
 
     workload = load_workload(args)
+    # the comparison's inputs are read before any traffic is sent: a bad file fails in a second,
+    # not after the whole replay
+    compare = simulator_inputs(args) if args.placement else None
     result = replay(args.url, workload, length=args.length, timeout_s=args.timeout)
     path = result.write_tsv(args.out)
     print(result.summary())
     print(f"wrote {path}")
-    if args.placement:
-        from alpa_serve_like.core.plan import Placement
-        from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
-        from alpa_serve_like.scheduling import SchedulingOptions
-        from alpa_serve_like.simulator import SimOptions
-
-        placement = Placement.load(args.placement)
-        profiles = instance_profiles(placement.models, load_database(args.db), args.device)
-        options = SimOptions(scheduling=SchedulingOptions(max_batch_size=args.max_batch_size,
-                                                          dispatch_overhead_s=args.dispatch_overhead_ms / 1e3,
-                                                          per_stage_overhead_s=args.per_stage_overhead_ms / 1e3))
-        print(json.dumps(compare_with_simulator(result, placement, profiles, options), indent=1))
+    if compare:
+        print(json.dumps(compare_with_simulator(result, *compare), indent=1))
     return 0
+
+
+def simulator_inputs(args: argparse.Namespace):
+    """(placement, profiles, SimOptions) of ``--placement`` for the live-vs-simulated comparison."""
+    from alpa_serve_like.core.plan import Placement
+    from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
+    from alpa_serve_like.scheduling import SchedulingOptions
+    from alpa_serve_like.simulator import SimOptions
+
+    placement = Placement.load(args.placement)
+    device = args.device or placement.context.device or "cpu"
+    batch = args.max_batch_size or placement.context.max_batch_size or 1
+    if not args.device and placement.context.device:
+        print(f"using device {device} from the plan")
+    profiles = instance_profiles(placement.models, load_database(args.db or ""), device)
+    options = SimOptions(scheduling=SchedulingOptions(max_batch_size=batch,
+                                                      dispatch_overhead_s=args.dispatch_overhead_ms / 1e3,
+                                                      per_stage_overhead_s=args.per_stage_overhead_ms / 1e3))
+    return placement, profiles, options

@@ -13,20 +13,26 @@ HELP = "serve a placement with Ray Serve"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from alpa_serve_like.cli import common_args as common
+
     parser.add_argument("--placement", help="placement JSON (from 'alpa-serve-like place'); without it "
                                             "one is computed from --models/--num-devices/--rate")
-    parser.add_argument("--models", help="expected load: base models and copies, e.g. bert-tiny:2,gpt-tiny:1")
-    parser.add_argument("--num-devices", type=int, help="expected load: devices to place on")
-    parser.add_argument("--rate", type=float, help="expected load: total requests per second")
-    parser.add_argument("--slo-scale", type=float, help="expected load: SLO = scale x single-device latency")
-    parser.add_argument("--policy", help="placement policy for the computed placement (default mp-search)")
-    parser.add_argument("--db", default="", help="profiling database (default: ./profiling_result.pkl or shipped)")
-    parser.add_argument("--max-batch-size", type=int, default=1)
-    parser.add_argument("--device", choices=("auto", "cpu", "gpu"), default="auto")
+    load = parser.add_argument_group("expected load (without --placement)")
+    common.add_models(load, required=False)
+    common.add_num_devices(load, required=False, help_text="devices to place on")
+    load.add_argument("--rate", type=float, help="total requests per second")
+    common.add_slo_scale(load, default=None)
+    load.add_argument("--policy", help="placement policy for the computed placement (default mp-search)")
+    common.add_db(parser)
+    common.add_max_batch_size(parser, default=None, help_text="dynamic batching limit (default: the plan's, else 1)")
+    common.add_device(parser, default=None, help_text="device type whose profiles predict latencies "
+                      "(default: the plan's device, else cpu); another type than the plan's re-checks memory")
+    parser.add_argument("--torch-device", choices=("auto", "cpu", "gpu"), default="auto",
+                        help="where stage actors run (auto: gpu when Ray has GPUs)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="any other RuntimeOptions field, e.g. --option default_slo_s=0.5 (repeatable)")
-    parser.add_argument("--host", default="127.0.0.1", help="HTTP listen address (default loopback only)")
-    parser.add_argument("--port", type=int, default=8000)
+    parser.add_argument("--host", default="127.0.0.1", help="HTTP listen address (loopback only unless changed)")
+    parser.add_argument("--port", type=int, default=8000, help="HTTP port")
     parser.add_argument("--address", default=None, help="Ray address (default: a running local Ray, else a new one)")
     parser.add_argument("--name", default="alpa_serve_like", help="Serve application name")
     parser.add_argument("--no-block", action="store_true", help="return once the app is up (leaves it running)")
@@ -34,7 +40,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def app_arguments(args: argparse.Namespace) -> dict:
     """The ``serve run`` style argument dict of ``alpa_serve_like.serve.build_app``."""
-    out = {"max_batch_size": args.max_batch_size, "device": args.device}
+    out = {"device": args.torch_device}
+    if args.max_batch_size is not None:
+        out["max_batch_size"] = args.max_batch_size
+    if args.device:
+        out["profile_device"] = args.device
     if args.db:
         out["database"] = args.db
     if args.placement:
@@ -52,6 +62,10 @@ def app_arguments(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.placement:  # a bad or empty plan file is refused in a blink, before Ray is even imported
+        from alpa_serve_like.core.plan import Placement
+
+        Placement.load(args.placement)
     import ray
     from ray import serve
 

@@ -13,54 +13,71 @@ HELP = "score a placement on a workload with the cluster simulator"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--placement", required=True, help="placement or schedule JSON")
+    from alpa_serve_like.cli import common_args as common
+    from alpa_serve_like.scheduling.routing import routing_names
+
+    parser.add_argument("--placement", required=True, help="placement or schedule JSON (from 'place')")
     parser.add_argument("--workload", required=True, help="workload file (.npz, from 'trace' commands)")
-    parser.add_argument("--db", default=None, help="profiling database (default: ./profiling_result.pkl or shipped)")
-    parser.add_argument("--device", default="v100-16gb", help="device type in the profiling database")
-    parser.add_argument("--routing", default="earliest_finish", help="earliest_finish (default) or shortest_queue")
-    parser.add_argument("--no-admission", action="store_true", help="serve late requests instead of rejecting them")
-    parser.add_argument("--max-batch-size", type=int, default=1, help="dynamic batching limit (1: off)")
-    parser.add_argument("--dispatch-overhead", type=float, default=0.0, metavar="S", help="seconds before stage 0")
-    parser.add_argument("--stage-overhead", type=float, default=0.0, metavar="S", help="seconds added per stage")
+    common.add_db(parser)
+    common.add_device(parser, default=None, help_text=common.DEVICE_HELP + " (default: the plan's device, "
+                      "else v100-16gb); another type than the plan's re-checks memory")
+    common.add_memory_budget(parser, "usable memory per device for the memory check (default: the plan's on "
+                                     "its own device, else the device type's default share)")
+    parser.add_argument("--routing", default=None, metavar="POLICY",
+                        help=f"routing policy, one of {', '.join(routing_names())} (default: the plan's, else earliest_finish)")
+    parser.add_argument("--no-admission", action="store_true", default=None,
+                        help="serve late requests instead of rejecting them")
+    common.add_max_batch_size(parser, default=None, help_text="dynamic batching limit (default: the plan's, else 1)")
+    parser.add_argument("--dispatch-overhead", type=float, default=None, metavar="S",
+                        help="seconds before stage 0 (default: the plan's, else 0)")
+    parser.add_argument("--stage-overhead", type=float, default=None, metavar="S",
+                        help="seconds added per stage (default: the plan's, else 0)")
     parser.add_argument("--warmup", type=float, default=0.0, metavar="S", help="leave the first S seconds out of metrics")
-    parser.add_argument("--backend", choices=("kernel", "reference"), default="kernel")
+    parser.add_argument("--backend", choices=("kernel", "reference"), default="kernel",
+                        help="numba kernel (fast) or the reference event-heap simulator")
     parser.add_argument("--per-model", action="store_true", help="also print attainment per model")
     parser.add_argument("--out", default=None, help="write one row per request to this TSV file")
 
 
 def profiles_for(names, db, device: str) -> dict:
-    """Profile of each name, using the base model's profile for ``{base}-{i}`` copies."""
-    from alpa_serve_like.profiling.database import DatabaseError
+    """Profile of each name, using the base model's profile for ``{base}-{i}`` copies; a name the
+    database lacks raises DatabaseError (``main`` reports it, exit status 2)."""
     from alpa_serve_like.profiling.instance_profiles import instance_profiles
 
-    try:
-        return instance_profiles(names, db, device)
-    except DatabaseError as exc:
-        raise SystemExit(f"simulate: {exc}") from None
+    return instance_profiles(names, db, device)
 
 
 def run(args: argparse.Namespace) -> int:
     from alpa_serve_like.core.plan import PlacementError, PlacementSchedule
     from alpa_serve_like.profiling.database import DatabaseError, ProfilingDatabase, default_database_path
-    from alpa_serve_like.scheduling import SchedulingOptions
-    from alpa_serve_like.simulator import SimOptions, simulate
+    from alpa_serve_like.simulator import simulate
     from alpa_serve_like.trace.workload_io import load_workload
 
     try:
         schedule = PlacementSchedule.load(args.placement)
         workload = load_workload(args.workload)
         db = ProfilingDatabase.load(args.db or default_database_path())
-        scheduling = SchedulingOptions(
-            routing=args.routing, admission=not args.no_admission, max_batch_size=args.max_batch_size,
-            dispatch_overhead_s=args.dispatch_overhead, per_stage_overhead_s=args.stage_overhead,
-        )
-        options = SimOptions(scheduling=scheduling, warmup_s=args.warmup, backend=args.backend)
+        device, options, notes = settings_from_plan(schedule.context, args)
     except (PlacementError, DatabaseError, FileNotFoundError, ValueError) as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return 2
+    for line in notes:
+        print(line)
     hosted = {m for seg in schedule.segments for m in seg.models}
-    profiles = profiles_for(sorted(hosted), db, args.device)
+    profiles = profiles_for(sorted(hosted), db, device)
     placement = schedule.segments[0] if len(schedule.segments) == 1 else schedule
+    try:
+        note = check_memory(placement, schedule.context, profiles, device, args.memory_budget_gib,
+                            options.scheduling.max_batch_size)
+    except PlacementError as exc:
+        hint = "" if args.memory_budget_gib else "; a plan made with a larger budget: pass --memory-budget-gib"
+        print(f"simulate: {exc}{hint}", file=sys.stderr)
+        return 2
+    if note:
+        print(note)
+    fingerprint = schedule.context.database_fingerprint
+    if fingerprint and fingerprint != db.fingerprint():
+        print("note: this database differs from the one the plan was optimised on (fingerprints differ)")
 
     n = len(workload)
     print(f"simulating {n:,} requests of {len(workload.model_names)} models on "
@@ -83,6 +100,54 @@ def run(args: argparse.Namespace) -> int:
         result.to_dataframe().to_csv(args.out, sep="\t", index=False)
         print(f"wrote {args.out}")
     return 0
+
+
+def settings_from_plan(context, args):
+    """(device, SimOptions, notes): what the user gave wins, else the plan's, else the defaults;
+    each value taken from the plan is said in ``notes``."""
+    from alpa_serve_like.scheduling.options import SchedulingOptions
+    from alpa_serve_like.scheduling.plan_record import scheduling_from_record
+    from alpa_serve_like.simulator import SimOptions
+
+    notes = []
+    device = args.device
+    if device is None and context.device:
+        device = context.device
+        notes.append(f"using device {device} from the plan")
+    elif device is None:
+        device = "v100-16gb"
+        notes.append("the plan does not name its device (an older file); using v100-16gb, pass --device to choose")
+    given = {"routing": args.routing, "admission": None if args.no_admission is None else not args.no_admission,
+             "max_batch_size": args.max_batch_size, "dispatch_overhead_s": args.dispatch_overhead,
+             "per_stage_overhead_s": args.stage_overhead}
+    scheduling = scheduling_from_record(context.scheduling, **given)
+    defaults = SchedulingOptions()
+    from_plan = [f"{k} {v}" for k, v in context.scheduling.items() if k in given and given[k] is None
+                 and (k == "max_batch_size" or v != getattr(defaults, k))]
+    if from_plan:
+        notes.append(f"using {', '.join(from_plan)} from the plan")
+    return device, SimOptions(scheduling=scheduling, warmup_s=args.warmup, backend=args.backend), notes
+
+
+def check_memory(placement, context, profiles, device: str, budget_gib: float | None, max_batch_size: int) -> str:
+    """Refuse (PlacementError) when a group does not fit ``device``'s memory; returns a note when
+    the check cannot run. The budget: --memory-budget-gib, else the plan's on its own device, else
+    the device type's default share."""
+    from alpa_serve_like.core.hardware import GiB, default_memory_budget_bytes
+    from alpa_serve_like.placement.memory import check_plan_fits_device
+
+    if budget_gib is not None:
+        budget = int(budget_gib * GiB)
+    elif context.memory_budget_bytes and device == context.device:
+        budget = context.memory_budget_bytes
+    else:
+        try:
+            budget = default_memory_budget_bytes(device)
+        except ValueError:
+            return (f"memory not checked: device {device!r} is not built in and the plan records no budget "
+                    f"for it (pass --memory-budget-gib)")
+    check_plan_fits_device(placement, profiles, device, budget, max_batch_size)
+    return ""
 
 
 class _Bar:

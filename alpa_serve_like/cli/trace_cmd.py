@@ -8,7 +8,7 @@
 from __future__ import annotations
 
 import argparse
-import sys
+import functools
 import time
 
 import numpy as np
@@ -28,10 +28,41 @@ def _parse_days(text: str | None) -> list[int] | None:
 
 
 def _parse_slo(text: str):
-    """"0.5" -> 0.5; "a=0.5,b=1" -> {"a": 0.5, "b": 1.0}."""
+    """"0.5" -> 0.5; "a=0.5,b=1" -> {"a": 0.5, "b": 1.0} (seconds: the hidden old ``--slo``)."""
     if "=" not in text:
         return float(text)
     return {k.strip(): float(v) for k, v in (item.split("=", 1) for item in text.split(","))}
+
+
+def _add_slo(parser, with_scale: bool = False) -> None:
+    """``--slo-ms`` (and for zoo models ``--slo-scale`` with ``--device``/``--db``); ``--slo`` in
+    seconds still works, hidden."""
+    from alpa_serve_like.cli import common_args as common
+
+    parser.add_argument("--slo-ms", default=None, metavar="MS",
+                        help="SLO in milliseconds, one number or MODEL=MS,... (default: 1000)")
+    parser.add_argument("--slo", default=None, help=argparse.SUPPRESS)
+    if with_scale:
+        common.add_slo_scale(parser, default=None)
+        parser.add_argument("--device", default="v100-16gb", metavar="TYPE",
+                            help="with --slo-scale: " + common.DEVICE_HELP)
+        common.add_db(parser)
+
+
+def _slo_s(args, names):
+    """The SLO in seconds the workload gets: --slo-scale (models named BASE-i of the database, the
+    same rule as 'place --slo-scale'), else --slo-ms, else the old --slo seconds, else 1 s."""
+    if getattr(args, "slo_scale", None) is not None:
+        from alpa_serve_like.core.slo import slo_from_scale
+        from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
+
+        profiles = instance_profiles(names, load_database(args.db or ""), args.device)
+        return dict(zip(names, slo_from_scale(names, profiles, args.slo_scale).tolist()))
+    if args.slo_ms is not None:
+        from alpa_serve_like.core.slo import slo_from_ms
+
+        return slo_from_ms(args.slo_ms)
+    return _parse_slo(args.slo) if args.slo is not None else 1.0
 
 
 def _model_names(text: str) -> list[str]:
@@ -41,6 +72,7 @@ def _model_names(text: str) -> list[str]:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     sub = parser.add_subparsers(dest="trace_command", metavar="SUBCOMMAND", required=True)
+    sub.add_parser = functools.partial(sub.add_parser, formatter_class=parser.formatter_class)
 
     c = sub.add_parser("convert", help="raw trace -> cache (MAF1/MAF2) or workload (LLM) .npz")
     src = c.add_mutually_exclusive_group(required=True)
@@ -48,9 +80,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     src.add_argument("--maf2", help="AzureFunctionsInvocationTraceForTwoWeeksJan2021.txt")
     src.add_argument("--llm", nargs="+", help="AzureLLMInferenceTrace_{conv,code}.csv files")
     c.add_argument("--days", help="MAF1 days to read, e.g. 1-3,7 (default: all files found)")
-    c.add_argument("--llm-models", choices=("by_file", "token_buckets"), default="by_file")
+    c.add_argument("--llm-models", choices=("by_file", "token_buckets"), default="by_file",
+                   help="LLM: one model per file, or per context-token bucket")
     c.add_argument("--buckets", type=int, default=4, help="LLM: number of context-token buckets")
-    c.add_argument("--slo", default="1.0", help="LLM: SLO seconds, one float or model=seconds,...")
+    _add_slo(c)
     c.add_argument("--time-compression", type=float, default=1.0, help="LLM: divide times by this")
     c.add_argument("--skip-bad-rows", action="store_true", help="drop malformed rows (counted) instead of failing")
     c.add_argument("--out", required=True, help="output .npz")
@@ -58,38 +91,42 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b = sub.add_parser("build", help="trace cache -> workload .npz")
     b.add_argument("cache", help="cache written by 'trace convert'")
     b.add_argument("--models", required=True, help="number of models, or comma-separated names")
-    b.add_argument("--day", type=int, default=1)
-    b.add_argument("--hour", type=float, default=0.0)
-    b.add_argument("--minute", type=float, default=0.0)
+    b.add_argument("--day", type=int, default=1, help="trace day the window starts on")
+    b.add_argument("--hour", type=float, default=0.0, help="window start: hour of the day")
+    b.add_argument("--minute", type=float, default=0.0, help="window start: minute of the hour")
     b.add_argument("--hours", type=float, default=0.0, help="window length (with --minutes); default a day")
-    b.add_argument("--minutes", type=float, default=0.0)
-    b.add_argument("--mode", choices=("gamma", "exact"), default="gamma")
-    b.add_argument("--mapping", choices=("striped", "contiguous"), default="striped")
+    b.add_argument("--minutes", type=float, default=0.0, help="window length (with --hours)")
+    b.add_argument("--mode", choices=("gamma", "exact"), default="gamma",
+                   help="gamma: arrivals fitted per window; exact: replay the counts")
+    b.add_argument("--mapping", choices=("striped", "contiguous"), default="striped",
+                   help="how trace functions are assigned to models")
     b.add_argument("--top-n", type=int, default=None, help="use only the N busiest functions")
-    b.add_argument("--rate-scale", type=float, default=1.0)
-    b.add_argument("--cv-scale", type=float, default=1.0)
+    b.add_argument("--rate-scale", type=float, default=1.0, help="multiply the rates by this")
+    b.add_argument("--cv-scale", type=float, default=1.0, help="gamma: multiply the fitted CVs by this")
     b.add_argument("--fit-window", type=float, default=3600.0, help="gamma: seconds per fitted window")
-    b.add_argument("--time-compression", type=float, default=1.0)
+    b.add_argument("--time-compression", type=float, default=1.0, help="divide times by this")
     b.add_argument("--spread", choices=("uniform", "even"), default="uniform", help="MAF1 exact replay")
-    b.add_argument("--slo", default="1.0", help="SLO seconds, one float or model=seconds,...")
-    b.add_argument("--seed", type=int, default=0)
-    b.add_argument("--out", required=True)
+    _add_slo(b)
+    b.add_argument("--seed", type=int, default=0, help="random seed")
+    b.add_argument("--out", required=True, help="output workload .npz")
 
     g = sub.add_parser("generate", help="synthetic workload -> .npz")
     g.add_argument("--models", required=True, help="number of models, or comma-separated names")
     g.add_argument("--rate", type=float, required=True, help="total requests per second")
     g.add_argument("--duration", type=float, required=True, help="seconds")
-    g.add_argument("--process", choices=("gamma", "poisson", "deterministic", "lognormal", "mmpp"), default="gamma")
+    g.add_argument("--process", choices=("gamma", "poisson", "deterministic", "lognormal", "mmpp"), default="gamma",
+                   help="arrival process")
     g.add_argument("--cv", type=float, default=1.0, help="gap coefficient of variation (gamma, lognormal)")
-    g.add_argument("--split", choices=("uniform", "power_law", "explicit"), default="uniform")
+    g.add_argument("--split", choices=("uniform", "power_law", "explicit"), default="uniform",
+                   help="how the total rate is split over models")
     g.add_argument("--alpha", type=float, default=1.0, help="power-law exponent")
     g.add_argument("--weights", help="explicit split: comma-separated weights, one per model")
-    g.add_argument("--slo", default="1.0", help="SLO seconds, one float or model=seconds,...")
-    g.add_argument("--seed", type=int, default=0)
-    g.add_argument("--out", required=True)
+    _add_slo(g, with_scale=True)
+    g.add_argument("--seed", type=int, default=0, help="random seed")
+    g.add_argument("--out", required=True, help="output workload .npz")
 
     i = sub.add_parser("info", help="summarise a workload or trace cache .npz")
-    i.add_argument("file")
+    i.add_argument("file", help="workload or trace cache .npz")
 
 
 def _convert(args) -> int:
@@ -100,7 +137,7 @@ def _convert(args) -> int:
     if args.llm:
         from alpa_serve_like.trace.azure_llm import load_azure_llm
 
-        w = load_azure_llm(args.llm, models=args.llm_models, num_buckets=args.buckets, slo_s=_parse_slo(args.slo),
+        w = load_azure_llm(args.llm, models=args.llm_models, num_buckets=args.buckets, slo_s=_slo_s(args, None),
                            time_compression=args.time_compression, skip_bad_rows=args.skip_bad_rows)
         path = save_workload(w, args.out)
         print(f"wrote {path}: {len(w)} requests, {len(w.model_names)} models, "
@@ -124,7 +161,7 @@ def _build(args) -> int:
     t = load_function_trace(args.cache)
     window = TraceWindow.of(args.day, args.hour, args.minute, hours=args.hours, minutes=args.minutes)
     w = replay(t, _model_names(args.models), window, mode=args.mode, rng=np.random.default_rng(args.seed),
-               slo_s=_parse_slo(args.slo), mapping=args.mapping, top_n=args.top_n, rate_scale=args.rate_scale,
+               slo_s=_slo_s(args, _model_names(args.models)), mapping=args.mapping, top_n=args.top_n, rate_scale=args.rate_scale,
                cv_scale=args.cv_scale, fit_window_s=args.fit_window, time_compression=args.time_compression,
                spread=args.spread)
     w.meta["seed"] = args.seed
@@ -138,8 +175,9 @@ def _generate(args) -> int:
     from alpa_serve_like.trace.workload_io import save_workload
 
     weights = [float(x) for x in args.weights.split(",")] if args.weights else None
-    w = make_workload(_model_names(args.models), args.rate, args.duration, np.random.default_rng(args.seed),
-                      slo_s=_parse_slo(args.slo), process=args.process, cv=args.cv, split=args.split,
+    names = _model_names(args.models)
+    w = make_workload(names, args.rate, args.duration, np.random.default_rng(args.seed),
+                      slo_s=_slo_s(args, names), process=args.process, cv=args.cv, split=args.split,
                       alpha=args.alpha, weights=weights)
     path = save_workload(w, args.out)
     print(f"wrote {path}: {len(w)} requests, {len(w.model_names)} models, span {w.span_s:.1f} s")
@@ -182,12 +220,10 @@ def _whole(t):
 
 
 def run(args) -> int:
-    from alpa_serve_like.trace.csv_reader import TraceFormatError
-    from alpa_serve_like.core.workload import WorkloadError
+    from alpa_serve_like.cli.errors import report
 
     handlers = {"convert": _convert, "build": _build, "generate": _generate, "info": _info}
     try:
         return handlers[args.trace_command](args)
-    except (TraceFormatError, WorkloadError, FileNotFoundError, ValueError) as exc:
-        print(f"alpa-serve-like trace {args.trace_command}: {exc}", file=sys.stderr)
-        return 1
+    except (OSError, ValueError) as exc:  # bad files and bad option values alike
+        return report(f"alpa-serve-like trace {args.trace_command}", exc)

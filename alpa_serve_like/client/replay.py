@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import csv
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -131,12 +132,19 @@ async def replay_async(url: str, workload: Workload, *, length: int | None = Non
         start = time.perf_counter()
         sent[i] = start - t0
         try:
-            async with session.post(f"{base}/v1/models/{model}/infer", json=body) as resp:
-                data = await resp.json(content_type=None)
+            # X-Request-Start: the server counts the deadline from the send, proxy queueing included.
+            async with session.post(f"{base}/v1/models/{model}/infer", json=body,
+                                    headers={"X-Request-Start": f"t={time.time():.6f}"}) as resp:
+                raw = await resp.read()
                 latency[i] = time.perf_counter() - start
                 status[i] = resp.status
-        except (aiohttp.ClientError, asyncio.TimeoutError, ValueError) as exc:
+        except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             reason[i] = f"transport: {type(exc).__name__}"
+            return
+        try:
+            data = json.loads(raw)
+        except ValueError:  # Serve's proxy answers its own 503 (queue full) in plain text
+            reason[i] = "proxy" if status[i] == 503 else "non-json"
             return
         if not isinstance(data, dict):
             return

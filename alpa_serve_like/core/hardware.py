@@ -101,8 +101,32 @@ BUILTIN_DEVICES: dict[str, DeviceSpec] = {
 }
 
 
+DEFAULT_MEMORY_FRACTION = 13 / 16
+"""Share of a device's memory a placement may use by default. AlpaServe budgeted 13 GiB of a 16 GiB
+V100 (the rest is the framework, CUDA context and fragmentation), i.e. 81.25%: 13 GiB on v100-16gb,
+65 GiB on a100-80gb and h100-80gb, 32.5 GiB on a100-40gb, 1.625 GiB on the ``cpu`` device."""
+
+
+def default_memory_budget_bytes(device_type: str) -> int:
+    """``DEFAULT_MEMORY_FRACTION`` of a built-in device's memory; raises naming the fix otherwise."""
+    spec = BUILTIN_DEVICES.get(device_type.lower())
+    if spec is None:
+        raise ValueError(
+            f"device {device_type!r} is not built in (known: {', '.join(sorted(BUILTIN_DEVICES))}), so its "
+            f"memory is unknown: give the memory budget explicitly (--memory-budget-gib)"
+        )
+    return int(spec.memory_bytes * DEFAULT_MEMORY_FRACTION)
+
+
 def get_device(name: str) -> DeviceSpec:
-    """Return the built-in device called ``name`` (case-insensitive)."""
+    """Return the built-in device called ``name`` (case-insensitive).
+
+    A MIG instance is named ``GPU/PROFILE`` (``a100-80gb/3g.40gb``): see ``core.mig.slice_device``.
+    """
+    if "/" in name:
+        from alpa_serve_like.core.mig import slice_device  # mig builds on this module's table
+
+        return slice_device(name)
     spec = BUILTIN_DEVICES.get(name.lower())
     if spec is None:
         raise KeyError(f"unknown device {name!r} (known: {', '.join(sorted(BUILTIN_DEVICES))})")
@@ -114,15 +138,18 @@ class ClusterSpec:
     """A homogeneous cluster: ``num_devices`` devices of ``device_type``, ``devices_per_node`` each node.
 
     ``memory_budget_bytes`` is what a placement may use per device (weights plus activations); it is
-    below the device memory to leave room for the runtime (AlpaServe used 13 GiB of a 16 GiB V100).
+    below the device memory to leave room for the runtime. None (the default) means
+    ``default_memory_budget_bytes(device_type)`` (13 GiB on the default v100-16gb, as in AlpaServe).
     """
 
     num_devices: int
     devices_per_node: int = 8
-    memory_budget_bytes: int = 13 * GiB
+    memory_budget_bytes: int | None = None
     device_type: str = "v100-16gb"
 
     def __post_init__(self):
+        if self.memory_budget_bytes is None:
+            object.__setattr__(self, "memory_budget_bytes", default_memory_budget_bytes(self.device_type))
         if self.num_devices < 1:
             raise ValueError(f"cluster: num_devices must be >= 1, got {self.num_devices}")
         if self.devices_per_node < 1:
@@ -140,3 +167,15 @@ class ClusterSpec:
     @classmethod
     def from_dict(cls, data: dict) -> "ClusterSpec":
         return cls(**data)
+
+
+def cluster_spec(num_devices: int, device_type: str = "v100-16gb", *, devices_per_node: int | None = None,
+                 memory_budget_gib: float | None = None) -> ClusterSpec:
+    """The one way commands build a cluster from user units: GiB budget (None: the device's default
+    share, ``DEFAULT_MEMORY_FRACTION``) and ``devices_per_node`` (None: 8, or fewer devices in one node)."""
+    return ClusterSpec(
+        num_devices=num_devices,
+        devices_per_node=devices_per_node if devices_per_node is not None else min(8, max(num_devices, 1)),
+        memory_budget_bytes=None if memory_budget_gib is None else int(memory_budget_gib * GiB),
+        device_type=device_type,
+    )

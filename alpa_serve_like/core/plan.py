@@ -3,22 +3,162 @@
 A placement partitions the cluster's devices into groups. Each group runs one pipeline with a
 ParallelConfig (``op * pp`` devices, ``dp`` is always 1 inside a group) and holds a replica of every
 model it lists. A ``PlacementSchedule`` switches between placements at fixed times (Clockwork++).
+
+A plan also records what it was made for (``PlanContext``: device type, memory budget, scheduling
+options, SLO, database fingerprint, models left out), so the commands that read it take their
+defaults from it instead of guessing. File format version 2 writes these as top-level fields;
+version-1 files (no context) still load, with every context field absent.
 """
 from __future__ import annotations
 
 import json
+import math
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Mapping
 
 from alpa_serve_like.core.parallel_config import ParallelConfig
 
 FORMAT = "alpa_serve_like.placement"
-VERSION = 1
+VERSION = 2
+"""2 added the top-level context fields (``PlanContext``); 1 had groups and meta only."""
 
 
 class PlacementError(ValueError):
     """A placement file or value is malformed or does not fit the cluster."""
+
+
+MAX_DEVICES = 65536
+"""Largest op, pp, op * pp and device id a placement file may hold: far beyond any cluster this
+models, so a larger number is a typo or a damaged file, refused at load instead of allocating a
+million-stage pipeline."""
+
+WHAT = "a placement JSON (from 'alpa-serve-like place')"
+
+
+def _int_in(value, name: str, lo: int, hi: int, where: str) -> int:
+    """``value`` if it is an int in ``[lo, hi]``; a float, bool or text is refused, not truncated."""
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise PlacementError(f"{where}: {name} must be an integer in {lo}..{hi}, got {_short(value)}")
+    return value
+
+
+def _read_json(path: str | os.PathLike):
+    """The JSON value in ``path``; every way the file can be unreadable is a PlacementError naming it."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise PlacementError(f"placement file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise PlacementError(f"placement file {str(path)!r} is a directory; expected {WHAT}") from None
+    except UnicodeDecodeError as exc:
+        raise PlacementError(f"placement file {str(path)!r}: not UTF-8 text (byte {exc.start}); expected {WHAT}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlacementError(f"placement file {str(path)!r}: invalid JSON ({exc}); expected {WHAT}") from None
+    except RecursionError:
+        raise PlacementError(f"placement file {str(path)!r}: JSON nested too deeply; expected {WHAT}") from None
+
+
+def _check_loaded(plan, path) -> None:
+    """Refuse a plan that hosts nothing (it would serve nothing and score 0 % without a word) and
+    one that gives a device to two groups of the same placement."""
+    if not plan.models:
+        raise PlacementError(f"placement file {str(path)!r} has no groups hosting a model; expected {WHAT} "
+                             "that places at least one model")
+    for i, placement in enumerate(getattr(plan, "segments", (plan,))):
+        try:
+            placement.device_assignment()
+        except PlacementError as exc:
+            where = f"segment {i}: " if hasattr(plan, "segments") else ""
+            raise PlacementError(f"placement file {str(path)!r}: {where}{str(exc).removeprefix('placement: ')}") from None
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """What a plan was optimised for; every field is None (or empty) when unknown (version-1 files).
+
+    ``scheduling`` is a plain mapping of the ``SchedulingOptions`` fields (core does not import the
+    scheduling package; ``alpa_serve_like.scheduling`` converts at the edges).
+    """
+
+    device: str | None = None
+    """Device type name in the profiling database, e.g. ``a100-80gb``."""
+    memory_budget_bytes: int | None = None
+    """Per-device memory the placement was checked against (weights plus activations)."""
+    scheduling: Mapping = field(default_factory=dict)
+    """The scheduling options it was scored under; at least ``max_batch_size``."""
+    slo: Mapping = field(default_factory=dict)
+    """``{"scale": x}`` (SLO = x times single-device latency) or ``{"per_model_s": {name: s}}``."""
+    database_fingerprint: str | None = None
+    """``ProfilingDatabase.fingerprint()`` of the database whose profiles it was optimised on."""
+    unplaced: tuple[str, ...] = ()
+    """Models asked for but left out (only written when the user allowed it: ``--allow-unplaced``)."""
+
+    def __post_init__(self):
+        if self.memory_budget_bytes is not None and self.memory_budget_bytes <= 0:
+            raise PlacementError(f"plan: memory_budget_bytes must be > 0, got {self.memory_budget_bytes}")
+        if self.slo and not (set(self.slo) <= {"scale", "per_model_s"}):
+            raise PlacementError(f"plan: slo must be {{'scale': x}} or {{'per_model_s': {{...}}}}, got {dict(self.slo)}")
+
+    @property
+    def max_batch_size(self) -> int | None:
+        value = self.scheduling.get("max_batch_size")
+        return None if value is None else int(value)
+
+    def to_dict(self) -> dict:
+        """The known fields only (an unknown one is left out, not written as null)."""
+        out: dict = {}
+        if self.device is not None:
+            out["device"] = self.device
+        if self.memory_budget_bytes is not None:
+            out["memory_budget_bytes"] = int(self.memory_budget_bytes)
+        if self.scheduling:
+            out["scheduling"] = dict(self.scheduling)
+        if self.slo:
+            out["slo"] = {k: (dict(v) if isinstance(v, Mapping) else v) for k, v in self.slo.items()}
+        if self.database_fingerprint is not None:
+            out["database_fingerprint"] = self.database_fingerprint
+        if self.unplaced:
+            out["unplaced"] = list(self.unplaced)
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping, where: str = "plan") -> "PlanContext":
+        device, unplaced = data.get("device"), data.get("unplaced", ())
+        if device is not None and not isinstance(device, str):
+            raise PlacementError(f"{where}: 'device' must be a device type name, got {device!r}")
+        if not isinstance(unplaced, (list, tuple)):
+            raise PlacementError(f"{where}: 'unplaced' must be a list of model names, got {unplaced!r}")
+        try:
+            budget = data.get("memory_budget_bytes")
+            slo = dict(data.get("slo") or {})
+            if "scale" in slo:
+                slo["scale"] = float(slo["scale"])
+            if "per_model_s" in slo:
+                slo["per_model_s"] = {str(k): float(v) for k, v in dict(slo["per_model_s"]).items()}
+            return cls(
+                device=device,
+                memory_budget_bytes=None if budget is None else int(budget),
+                scheduling=dict(data.get("scheduling") or {}),
+                slo=slo,
+                database_fingerprint=data.get("database_fingerprint"),
+                unplaced=tuple(str(m) for m in unplaced),
+            )
+        except (TypeError, ValueError) as exc:
+            raise PlacementError(f"{where}: bad plan context field ({exc})") from None
+
+
+def _check_version(data: Mapping, where: str) -> None:
+    version = data.get("version", 1)
+    if not isinstance(version, int) or not 1 <= version <= VERSION:
+        raise PlacementError(
+            f"{where}: placement file version {version!r} is not supported (this alpa_serve_like reads "
+            f"1..{VERSION}); upgrade alpa_serve_like or re-run 'alpa-serve-like place'"
+        )
 
 
 @dataclass(frozen=True)
@@ -52,24 +192,38 @@ class GroupPlacement:
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "group") -> "GroupPlacement":
+        if not isinstance(data, dict):
+            raise PlacementError(f"{where}: expected an object with 'op', 'pp' and 'models', got {_short(data)}")
+        op = _int_in(data.get("op", 1), "'op'", 1, MAX_DEVICES, where)
+        pp = _int_in(data.get("pp", 1), "'pp'", 1, MAX_DEVICES, where)
+        if op * pp > MAX_DEVICES:
+            raise PlacementError(f"{where}: op * pp = {op * pp} devices; at most {MAX_DEVICES} per group")
+        if "models" not in data:
+            raise PlacementError(f"{where}: missing field 'models'")
+        models, ids = data["models"], data.get("device_ids", [])
+        if not isinstance(models, (list, tuple)) or not all(isinstance(m, str) for m in models):
+            raise PlacementError(f"{where}: 'models' must be a list of model names, got {_short(models)}")
+        if not isinstance(ids, (list, tuple)):
+            raise PlacementError(f"{where}: 'device_ids' must be a list of device indices, got {_short(ids)}")
+        for i, device in enumerate(ids):
+            _int_in(device, f"device_ids[{i}]", 0, MAX_DEVICES - 1, where)
         try:
-            return cls(
-                config=ParallelConfig(1, int(data.get("op", 1)), int(data.get("pp", 1))),
-                models=tuple(str(m) for m in data["models"]),
-                device_ids=tuple(int(d) for d in data.get("device_ids", ())),
-            )
-        except KeyError as exc:
-            raise PlacementError(f"{where}: missing field {exc}") from None
-        except (TypeError, ValueError) as exc:
+            return cls(config=ParallelConfig(1, op, pp), models=tuple(models), device_ids=tuple(ids))
+        except ValueError as exc:
             raise PlacementError(f"{where}: {exc}") from None
 
 
 @dataclass(frozen=True)
 class Placement:
-    """Groups of devices and the models on each; ``meta`` carries how it was made (policy, time)."""
+    """Groups of devices and the models on each; ``meta`` carries how it was made (policy, time),
+    ``context`` what it was made for (device, budget, scheduling, SLO). Equality is by groups."""
 
     groups: tuple[GroupPlacement, ...]
     meta: dict = field(default_factory=dict, compare=False, hash=False)
+    context: PlanContext = field(default_factory=PlanContext, compare=False, hash=False)
+
+    def with_context(self, context: PlanContext) -> "Placement":
+        return replace(self, context=context)
 
     @property
     def num_devices(self) -> int:
@@ -120,35 +274,38 @@ class Placement:
         return {
             "format": FORMAT,
             "version": VERSION,
+            **self.context.to_dict(),
             "groups": [g.to_dict() for g in self.groups],
             "meta": self.meta,
         }
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "placement") -> "Placement":
-        if not isinstance(data, dict) or "groups" not in data:
+        if not isinstance(data, dict) or not isinstance(data.get("groups"), list):
             raise PlacementError(f"{where}: expected a JSON object with a 'groups' list")
+        _check_version(data, where)
+        if not isinstance(data.get("meta", {}), dict):
+            raise PlacementError(f"{where}: 'meta' must be an object, got {_short(data['meta'])}")
         groups = tuple(
             GroupPlacement.from_dict(g, f"{where} group {i}") for i, g in enumerate(data["groups"])
         )
-        return cls(groups=groups, meta=dict(data.get("meta", {})))
+        return cls(groups=groups, meta=dict(data.get("meta", {})), context=PlanContext.from_dict(data, where))
 
     def save(self, path: str | os.PathLike) -> None:
         Path(path).write_text(json.dumps(self.to_dict(), indent=1) + "\n")
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Placement":
-        try:
-            data = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise PlacementError(f"placement file {str(path)!r} does not exist") from None
-        except json.JSONDecodeError as exc:
-            raise PlacementError(f"placement file {str(path)!r}: invalid JSON ({exc})") from None
+        """The placement in ``path``; refuses (PlacementError naming the file) a malformed file, a
+        schedule, and a placement with no groups (``place`` never writes one)."""
+        data = _read_json(path)
         if isinstance(data, dict) and "segments" in data:
             raise PlacementError(
                 f"{path}: this is a time-switched placement schedule; load it with PlacementSchedule.load"
             )
-        return cls.from_dict(data, where=str(path))
+        placement = cls.from_dict(data, where=str(path))
+        _check_loaded(placement, path)
+        return placement
 
 
 @dataclass(frozen=True)
@@ -157,6 +314,19 @@ class PlacementSchedule:
 
     start_s: tuple[float, ...]
     segments: tuple[Placement, ...]
+    context: PlanContext = field(default_factory=PlanContext, compare=False, hash=False)
+    """What the whole schedule was made for (its segments' own contexts are left empty)."""
+
+    def with_context(self, context: PlanContext) -> "PlacementSchedule":
+        return replace(self, context=context)
+
+    @property
+    def models(self) -> tuple[str, ...]:
+        """Every model hosted by some segment, in first-seen order."""
+        seen: dict[str, None] = {}
+        for seg in self.segments:
+            seen.update(dict.fromkeys(seg.models))
+        return tuple(seen)
 
     def __post_init__(self):
         if len(self.start_s) != len(self.segments) or not self.segments:
@@ -168,6 +338,7 @@ class PlacementSchedule:
         return {
             "format": FORMAT + ".schedule",
             "version": VERSION,
+            **self.context.to_dict(),
             "segments": [{"start_s": s, "placement": p.to_dict()} for s, p in zip(self.start_s, self.segments)],
         }
 
@@ -176,9 +347,18 @@ class PlacementSchedule:
         segs = data.get("segments")
         if not isinstance(segs, list) or not segs:
             raise PlacementError(f"{where}: expected a non-empty 'segments' list")
+        _check_version(data, where)
+        start_s = []
+        for i, seg in enumerate(segs):
+            start = seg.get("start_s") if isinstance(seg, dict) else None
+            if isinstance(start, bool) or not isinstance(start, (int, float)) or not math.isfinite(start):
+                raise PlacementError(f"{where} segment {i}: expected an object with a finite number 'start_s' "
+                                     f"and a 'placement', got {_short(seg)}")
+            start_s.append(float(start))
         return cls(
-            start_s=tuple(float(s["start_s"]) for s in segs),
-            segments=tuple(Placement.from_dict(s["placement"], f"{where} segment {i}") for i, s in enumerate(segs)),
+            start_s=tuple(start_s),
+            segments=tuple(Placement.from_dict(s.get("placement"), f"{where} segment {i}") for i, s in enumerate(segs)),
+            context=PlanContext.from_dict(data, where),
         )
 
     def save(self, path: str | os.PathLike) -> None:
@@ -186,7 +366,29 @@ class PlacementSchedule:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "PlacementSchedule":
-        data = json.loads(Path(path).read_text())
+        """The schedule in ``path`` (a plain placement file is a schedule of one segment); refuses
+        a malformed file and one whose segments host no model."""
+        data = _read_json(path)
+        if not isinstance(data, dict):
+            raise PlacementError(f"{path}: expected a JSON object with a 'groups' or 'segments' list")
         if "segments" not in data:
-            return cls(start_s=(0.0,), segments=(Placement.from_dict(data, str(path)),))
-        return cls.from_dict(data, where=str(path))
+            one = Placement.from_dict(data, str(path))
+            schedule = cls(start_s=(0.0,), segments=(one,), context=one.context)
+        else:
+            schedule = cls.from_dict(data, where=str(path))
+        _check_loaded(schedule, path)
+        return schedule
+
+
+def load_plan(path: str | os.PathLike) -> Placement | PlacementSchedule:
+    """A placement file as what it is: a ``Placement``, or a ``PlacementSchedule`` of several segments."""
+    schedule = PlacementSchedule.load(path)
+    if len(schedule.segments) == 1 and schedule.start_s == (0.0,):
+        return schedule.segments[0]
+    return schedule
+
+
+def _short(value, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so a message never echoes a huge value."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

@@ -146,7 +146,7 @@ def serve_and_replay(config: DemoConfig, placement_path: Path, placement, profil
 
 def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> DemoReport:
     """Run every step (module docstring); returns the report, also written to out_dir/summary.json."""
-    from alpa_serve_like.core.hardware import ClusterSpec
+    from alpa_serve_like.core.hardware import cluster_spec
     from alpa_serve_like.placement import PlacementOptions, place
     from alpa_serve_like.placement.evaluate import policy_rng, summarize
     from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
@@ -171,11 +171,17 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> DemoRepo
     log(f"        {len(traffic.train)} training requests, {len(traffic.test)} to replay "
         f"({len(traffic.test) / config.duration_s:.1f} req/s), SLO {config.slo_ms:g} ms")
 
-    cluster = ClusterSpec(num_devices=config.num_devices, devices_per_node=config.num_devices,
-                          memory_budget_bytes=int(config.memory_budget_mib * 2**20), device_type="cpu")
+    cluster = cluster_spec(config.num_devices, "cpu", devices_per_node=config.num_devices,
+                           memory_budget_gib=config.memory_budget_mib / 1024)
     tic = time.perf_counter()
     placement = place(config.policy, cluster, models, profiles, traffic.train, PlacementOptions(),
                       policy_rng(config.seed, config.policy))
+    from alpa_serve_like.core.slo import plan_slo_record
+    from alpa_serve_like.placement.plan_context import plan_context
+    from alpa_serve_like.scheduling.options import SchedulingOptions
+
+    placement = placement.with_context(plan_context(cluster, SchedulingOptions(), plan_slo_record(models, slo, None),
+                                                    load_database().fingerprint()))
     report.placement = summarize(placement)
     placement_path = out / "placement.json"
     placement.save(placement_path)

@@ -15,7 +15,9 @@ Files in AlpaServe's original format (pickled ``alpa_serve.profiling`` objects) 
 """
 from __future__ import annotations
 
+import hashlib
 import io
+import json
 import os
 import pickle
 import tempfile
@@ -156,6 +158,12 @@ class ProfilingDatabase:
             },
         }
 
+    def fingerprint(self) -> str:
+        """``sha256:<hex>`` of the plain content (canonical JSON), so two files holding the same
+        profiles match whatever their pickle bytes; a plan records it to tell which database made it."""
+        text = json.dumps(self.to_plain(), sort_keys=True, separators=(",", ":"))
+        return "sha256:" + hashlib.sha256(text.encode()).hexdigest()
+
     @classmethod
     def from_plain(cls, data: object, where: str = "database") -> "ProfilingDatabase":
         if not isinstance(data, dict) or data.get("format") != FORMAT:
@@ -257,6 +265,7 @@ def restricted_loads(
     allowed: Mapping[tuple[str, str], object] | None = None,
     rename: Mapping[str, str] | None = None,
     refusal: Callable[[str], str] = _ours_only,
+    expected: str = "a profiling database (from 'alpa-serve-like profile')",
 ) -> object:
     """Unpickle ``payload`` resolving only the ``(module, name)`` globals in ``allowed`` (none by
     default: our own databases hold builtin containers, numbers and strings only). ``rename`` maps
@@ -269,7 +278,9 @@ def restricted_loads(
         message = str(exc)
         raise DatabaseError(message if message.startswith(where) else f"{where}: {message}") from None
     except Exception as exc:  # truncated or corrupt pickles raise a zoo of exception types
-        raise DatabaseError(f"{where}: not a readable pickle ({type(exc).__name__}: {exc})") from exc
+        reason = " ".join(str(exc).split())  # some pickle errors span lines; a message is one line
+        raise DatabaseError(f"{where}: not a readable pickle ({type(exc).__name__}: {reason}); "
+                            f"expected {expected}") from exc
 
 
 def _profile_to_plain(profile: ModelProfile) -> dict:

@@ -10,9 +10,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alpa_serve_like.core.hardware import GiB, ClusterSpec
+from alpa_serve_like.core.hardware import cluster_spec
 from alpa_serve_like.core.plan import Placement
 from alpa_serve_like.profiling.database import ProfilingDatabase
+from alpa_serve_like.runtime.options import RuntimeOptions
 
 
 @dataclass(frozen=True)
@@ -41,8 +42,8 @@ def plan_placement(load: ExpectedLoad, database: ProfilingDatabase, device: str,
     from alpa_serve_like.scheduling import SchedulingOptions
 
     models, profiles = instantiate_models(parse_model_counts(load.models), database.for_device(device))
-    cluster = ClusterSpec(num_devices=load.num_devices, devices_per_node=load.num_devices,
-                          memory_budget_bytes=int(load.memory_budget_gib * GiB), device_type=device)
+    cluster = cluster_spec(load.num_devices, device, devices_per_node=load.num_devices,
+                           memory_budget_gib=load.memory_budget_gib)
     rng = np.random.default_rng(seed)
     traffic = SyntheticTraffic(rate=load.rate, duration_s=load.duration_s, cv=load.cv, split="uniform",
                                slo_scale=load.slo_scale)
@@ -53,3 +54,19 @@ def plan_placement(load: ExpectedLoad, database: ProfilingDatabase, device: str,
         raise ValueError(f"policy {load.policy!r} returned a time-switched schedule; the runtime serves one "
                          f"placement: pick a static policy such as mp-search or sr-greedy")
     return placement
+
+
+def check_plan_device(placement: Placement, database: ProfilingDatabase, options: RuntimeOptions) -> None:
+    """A plan made for one device type served on another: re-check memory with that type's default
+    budget, and refuse naming the group, model and bytes when it does not fit."""
+    device = options.profile_device
+    if not placement.context.device or device == placement.context.device:
+        return
+    from alpa_serve_like.core.hardware import default_memory_budget_bytes
+    from alpa_serve_like.placement.memory import check_plan_fits_device
+
+    from alpa_serve_like.profiling.instance_profiles import instance_profiles
+
+    profiles = instance_profiles(placement.models, database, device)
+    check_plan_fits_device(placement, profiles, device, default_memory_budget_bytes(device),
+                           options.scheduling.max_batch_size)

@@ -10,8 +10,9 @@ Semantics (the numba kernel in ``alpa_serve_like.simulator.kernel`` repeats them
   group: ``start_0 = max(t + dispatch, free[0])``, ``finish_s = start_s + lat_s + per_stage_overhead_s``,
   ``start_{s+1} = max(finish_s, free[s+1])``.
 * Routing (``routing``): among the groups hosting the model, in ascending group order, a named
-  policy picks one: ``earliest_finish`` (default) or ``shortest_queue`` (fewest outstanding
-  requests); ties go to the lowest group index.
+  policy picks one: ``earliest_finish`` (default), ``shortest_queue`` (fewest outstanding
+  requests) or ``elsa`` (the smallest group, by ``LatencyTables.group_compute``, with enough SLO
+  slack; reference simulator and runtime only); ties go to the lowest group index.
 * Admission (on by default): if the chosen group's predicted finish is after the deadline, reject
   with reason ``slo``; a model hosted nowhere is rejected with ``unplaced``. Admitted requests
   commit their stage times (``free[s] = finish_s``).

@@ -24,6 +24,11 @@ class SchedulingOptions:
     """A request joins a queued batch if that makes it finish at most this much later than running
     alone behind it. Absorbs float rounding when batch latency is linear in the batch size (then
     both choices tie and joining is preferred)."""
+    drop_doomed_at_dispatch: bool = False
+    """Drop a queued request when its batch is dispatched if it can no longer meet its deadline
+    (never spend compute on a doomed request). The runtime turns it on; the simulator, whose
+    predictions are exact, models it as a rejection at arrival with reason ``doomed`` when
+    admission is off (with admission on nothing admitted is ever doomed there)."""
 
     def __post_init__(self):
         resolve_routing(self.routing)  # fails with the list of known policies

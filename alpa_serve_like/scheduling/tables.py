@@ -29,6 +29,9 @@ class LatencyTables:
     replica_group: np.ndarray  # int64 (R,)
     replica_model: np.ndarray  # int64 (R,)
     lat_s: np.ndarray  # float64 (R, S_max, B)
+    group_compute: np.ndarray | None = None
+    """float64 (G,): compute size of each group's device (MIG compute slices), for policies that
+    prefer small partitions (ELSA); None means all groups are alike."""
 
     @property
     def num_groups(self) -> int:

@@ -21,6 +21,14 @@ from alpa_serve_like.scheduling.reasons import RejectReason
 
 _REASON_SLO = int(RejectReason.SLO)
 _REASON_UNPLACED = int(RejectReason.UNPLACED)
+_REASON_DOOMED = int(RejectReason.DOOMED)
+
+
+def _rejects_late(options: SchedulingOptions) -> bool:
+    """Whether a request predicted to miss its deadline is turned away. Predictions are exact here,
+    so ``drop_doomed_at_dispatch`` (drop at dispatch, no compute spent) decides the same requests as
+    admission at arrival; ``KernelRun.result`` labels them ``doomed`` instead of ``slo``."""
+    return bool(options.admission or options.drop_doomed_at_dispatch)
 
 
 def _simulate_loop(arrival, model_id, deadline, host_ptr, replica_group, num_stages, lat,
@@ -215,7 +223,7 @@ class KernelRun:
             self.arrival_s, self.model_id, self.deadline_s, t.host_ptr, t.replica_group, t.num_stages,
             t.lat_s, float(o.dispatch_overhead_s), float(o.per_stage_overhead_s), float(o.batch_join_slack_s),
             self.routing_code,
-            bool(o.admission), int(o.max_batch_size), self.done, upto, self.n_batches,
+            _rejects_late(o), int(o.max_batch_size), self.done, upto, self.n_batches,
             self.free, self.base, self.busy, self.tail_rep, self.tail_batch, self.tail_size,
             self.tail_start, self.tail_min_dl, self.outstanding, self.group_head, self.group_last,
             self.batch_next, self.batch_size, self.batch_start, self.batch_finish,
@@ -225,6 +233,8 @@ class KernelRun:
 
     def result(self) -> SegmentArrays:
         self.advance(len(self.arrival_s))
+        if self.options.drop_doomed_at_dispatch and not self.options.admission:
+            self.out_reason[self.out_reason == _REASON_SLO] = _REASON_DOOMED
         nb = self.n_batches
         return SegmentArrays(self.out_group, self.out_reason, self.out_batch,
                              self.batch_start[:nb], self.batch_finish[:nb], self.busy)

@@ -34,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "scheduling": {"core"},
     "simulator": {"core", "scheduling"},
     "placement": {"core", "scheduling", "simulator"},
+    "compound": {"core", "scheduling", "simulator", "profiling", "cost_model"},
     "models": {"core", "cost_model"},
     "runtime": {"core", "scheduling", "profiling", "models", "controllers"},
     "controllers": {"core", "scheduling", "profiling", "models", "runtime"},
@@ -44,7 +45,8 @@ HEAVY_ALLOWED: dict[str, set[str]] = {"models": {"torch"}, "runtime": {"ray", "t
 
 EXCEPTIONS: dict[tuple[str, str], str] = {
     ("alpa_serve_like/runtime/auto_placement.py", "placement"):
-        "serve-time auto-placement: the one call from the runtime into the optimizer (plan_placement)",
+        "the runtime's one gateway into the optimizer: serve-time auto-placement (plan_placement) "
+        "and the memory re-check of a plan served on another device type (check_plan_device)",
     ("placement/problem_inputs.py", "profiling"):
         "builds a problem's model profiles from the profiling database by name",
     ("placement/problem_inputs.py", "trace"):

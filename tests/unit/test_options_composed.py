@@ -8,7 +8,8 @@ from alpa_serve_like.core.plan import GroupPlacement, Placement
 from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.placement import PlacementOptions
 from alpa_serve_like.placement.problem import PlacementProblem
-from alpa_serve_like.placement.problem_inputs import SyntheticTraffic, check_workload_models, slo_per_model
+from alpa_serve_like.core.slo import slo_from_scale as slo_per_model
+from alpa_serve_like.placement.problem_inputs import SyntheticTraffic, check_workload_models
 from alpa_serve_like.scheduling import SchedulingOptions
 from alpa_serve_like.simulator import SimOptions, simulate
 from builders import make_profile
