@@ -9,10 +9,10 @@
 * ``ingress``: ``fused`` (default: the controller serves HTTP itself, one hop less) or
   ``separate`` (a stateless FastAPI ``Ingress`` deployment forwards to the controller);
   ``ingress_replicas``: its replicas (default 1).
-* every field of ``RuntimeOptions`` (``max_batch_size=4``, ``device=cpu``, ``database=...``).
-  With a placement file, ``profile_device`` and ``max_batch_size`` default to the plan's (said on
-  stderr); another ``profile_device`` than the plan's re-checks memory and refuses if a group
-  does not fit.
+* every field of ``RuntimeOptions`` (``device=cpu``, ``database=...``) and, flat, every field of its
+  ``SchedulingOptions`` (``max_batch_size=4``, ``routing=shortest_queue``). With a placement file,
+  ``profile_device`` and ``max_batch_size`` default to the plan's (said on stderr); another
+  ``profile_device`` than the plan's re-checks memory and refuses if a group does not fit.
 
 Files are read here, in the process that builds the app, and their contents travel to the
 replicas, so relative paths work with ``serve run``; use absolute paths with ``serve deploy``.
@@ -53,22 +53,26 @@ def build_app(args: dict | None = None):
         check_plan_device(placement, database, options)
     else:
         placement = plan_placement(_typed_load(load_args), database, options.profile_device,
-                                   options.max_batch_size, options.seed)
+                                   options.scheduling.max_batch_size, options.seed)
     check_servable(placement)
     profiles = instance_profiles(placement.models, database, options.profile_device)
     shipped = ProfilingDatabase()
     for profile in {p.name: p for p in profiles.values()}.values():
         shipped.add(profile)
     bound = (placement.to_dict(), options.to_dict(), shipped.to_plain())
+    # Serve's own queue limits shed in the proxy, before a request costs a hop to the controller.
+    limits = dict(max_ongoing_requests=options.max_ongoing_requests,
+                  max_queued_requests=options.max_queued_requests)
     if ingress == "fused":
         from alpa_serve_like.controllers.serving_controller import ServingController
 
-        return ServingController.bind(*bound)
+        return ServingController.options(**limits).bind(*bound)
     from alpa_serve_like.controllers.controller import Controller
     from alpa_serve_like.controllers.ingress import Ingress
 
-    return Ingress.options(num_replicas=ingress_replicas).bind(Controller.bind(*bound), list(placement.models),
-                                                                options.max_body_bytes)
+    return Ingress.options(num_replicas=ingress_replicas).bind(Controller.options(**limits).bind(*bound),
+                                                                list(placement.models), options.max_body_bytes,
+                                                                options.retry_after_s)
 
 
 def defaults_from_plan(placement: Placement, args: dict) -> list[str]:

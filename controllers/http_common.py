@@ -1,11 +1,14 @@
 """The HTTP side shared by both ingress forms (a separate ``Ingress`` or the fused controller).
 
-``infer_response`` validates one ``POST /v1/models/{name}/infer`` and hands the parsed request to a
-coroutine that serves it; every validation failure becomes its HTTP status here, so bad requests
-never reach the scheduler.
+``infer_response`` stamps the arrival first, sheds the request if the server is overloaded (before
+reading or parsing its body), validates one ``POST /v1/models/{name}/infer`` and hands the parsed
+request to a coroutine that serves it. Every validation failure becomes its HTTP status here, so bad
+requests never reach the scheduler, and ``result_response`` maps the controller's result outcomes to
+HTTP: ok 200, not_found 404, rejected 503 (with ``Retry-After``), failed 503 (``Retry-After``)
+except a model error, 500.
 """
 import time
-from typing import Awaitable, Callable
+from typing import Awaitable, Callable, Optional
 
 from fastapi import Request
 from fastapi.responses import JSONResponse
@@ -26,10 +29,48 @@ async def read_limited(request: Request, limit: int) -> bytes:
     return b"".join(chunks)
 
 
+def result_response(result: dict, retry_after_s: int) -> JSONResponse:
+    """The HTTP response for one result dict of ``ControllerCore.infer``."""
+    body = dict(result)
+    outcome = body.pop("outcome")
+    if outcome == "ok":
+        return JSONResponse(body, status_code=200)
+    if outcome == "not_found":
+        return JSONResponse(body, status_code=404)
+    if outcome == "failed" and body.get("reason") == "stage_error":
+        return JSONResponse(body, status_code=500)
+    return JSONResponse(body, status_code=503, headers={"Retry-After": str(int(retry_after_s))})
+
+
+REQUEST_START_HEADER = "x-request-start"
+"""``X-Request-Start: t=<unix seconds>``: when the client (or a front proxy) sent the request, the
+convention of nginx and APM agents. Taken as the arrival when it is earlier than the handler's own
+stamp (by at most ``_MAX_REQUEST_START_AGE_S``), so time queued in Serve's proxy counts against
+the deadline too."""
+_MAX_REQUEST_START_AGE_S = 60.0
+
+
+def arrival_time_s(request: Request, now_s: float) -> float:
+    """The earliest trustworthy arrival stamp: the header's if present and plausible, else ``now_s``."""
+    raw = request.headers.get(REQUEST_START_HEADER)
+    if not raw:
+        return now_s
+    try:
+        sent_s = float(raw.strip().removeprefix("t="))
+    except ValueError:
+        return now_s
+    return sent_s if now_s - _MAX_REQUEST_START_AGE_S <= sent_s <= now_s else now_s
+
+
 async def infer_response(name: str, request: Request, specs: dict, max_body_bytes: int,
-                         serve_request: Callable[[InferRequest, float], Awaitable[dict]]) -> JSONResponse:
-    """Validate, serve with ``serve_request(parsed, arrival_s)``, and turn its dict into a response."""
-    arrival_s = time.time()
+                         serve_request: Callable[[InferRequest, float], Awaitable[dict]], *,
+                         retry_after_s: int = 1,
+                         overloaded: Optional[Callable[[], bool]] = None) -> JSONResponse:
+    """Validate, serve with ``serve_request(parsed, arrival_s)``, and turn its result into a response."""
+    arrival_s = arrival_time_s(request, time.time())  # first thing: the deadline counts from here
+    if overloaded is not None and overloaded():
+        return JSONResponse({"error": "the server is overloaded; retry later", "reason": "overloaded"},
+                            status_code=503, headers={"Retry-After": str(int(retry_after_s))})
     try:
         spec = specs.get(name)
         if spec is None:
@@ -39,9 +80,9 @@ async def infer_response(name: str, request: Request, specs: dict, max_body_byte
     except HttpError as err:
         return JSONResponse(err.body(), status_code=err.status)
     try:
-        out = dict(await serve_request(parsed, arrival_s))
-    except Exception as exc:  # the controller itself is gone or restarting
+        result = await serve_request(parsed, arrival_s)
+    except Exception as exc:  # the controller itself is gone, restarting, or its queue is full
         return JSONResponse({"error": f"controller unavailable: {type(exc).__name__}: {exc}",
-                             "reason": "controller_unavailable"}, status_code=503)
-    status = out.pop("status")
-    return JSONResponse(out, status_code=status)
+                             "reason": "controller_unavailable"}, status_code=503,
+                            headers={"Retry-After": str(int(retry_after_s))})
+    return result_response(result, retry_after_s)

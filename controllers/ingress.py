@@ -19,10 +19,11 @@ api = FastAPI(title="alpa_serve_like", description="AlpaServe-style multi-model 
 @serve.deployment(max_ongoing_requests=10_000, ray_actor_options={"num_cpus": 0.1})
 @serve.ingress(api)
 class Ingress:
-    def __init__(self, controller: DeploymentHandle, models: list, max_body_bytes: int):
+    def __init__(self, controller: DeploymentHandle, models: list, max_body_bytes: int, retry_after_s: int = 1):
         self.controller = controller
         self.specs = {m: instance_spec(m) for m in models}
         self.max_body_bytes = int(max_body_bytes)
+        self.retry_after_s = int(retry_after_s)
 
     async def _forward(self, parsed, arrival_s: float) -> dict:
         return await self.controller.infer.remote(parsed.model, parsed.length, parsed.tokens,
@@ -30,7 +31,8 @@ class Ingress:
 
     @api.post("/v1/models/{name}/infer")
     async def infer(self, name: str, request: Request) -> JSONResponse:
-        return await infer_response(name, request, self.specs, self.max_body_bytes, self._forward)
+        return await infer_response(name, request, self.specs, self.max_body_bytes, self._forward,
+                                    retry_after_s=self.retry_after_s)
 
     @api.get("/v1/models")
     async def models(self) -> JSONResponse:

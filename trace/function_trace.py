@@ -21,7 +21,7 @@ from typing import Literal
 import numpy as np
 
 from alpa_serve_like.trace.csv_reader import TraceFormatError
-from alpa_serve_like.trace.npz_file import stored_kind, stored_meta, write_npz
+from alpa_serve_like.trace.npz_file import header, meta_of, peek_kind, read_npz, vector, write_npz
 
 CACHE_KIND = {"maf1": "alpa_serve_like.maf1_cache", "maf2": "alpa_serve_like.maf2_cache"}
 CACHE_VERSION = 1
@@ -139,32 +139,54 @@ def save_function_trace(t: FunctionTrace, path: str | os.PathLike) -> Path:
     return write_npz(path, CACHE_KIND[t.kind], CACHE_VERSION, arrays, t.meta, compressed=True)
 
 
+CACHE_WHAT = "a MAF1/MAF2 trace cache .npz (from 'alpa-serve-like trace convert')"
+
+
 def cache_kind(path: str | os.PathLike) -> str:
     """The ``kind`` string stored in an ``.npz`` written by this package ("?" if none)."""
-    if not Path(path).is_file():
+    if not Path(path).exists():
         raise FileNotFoundError(f"{path} does not exist")
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            return stored_kind(z)
-    except (OSError, ValueError) as exc:
-        raise TraceFormatError(f"{path} is not an .npz written by alpa_serve_like ({exc})") from exc
+    return peek_kind(path, "an .npz written by alpa_serve_like (a workload or a trace cache)", TraceFormatError)
 
 
 def load_function_trace(path: str | os.PathLike) -> FunctionTrace:
-    """Read a cache written by ``save_function_trace`` (``trace convert``)."""
+    """Read a cache written by ``save_function_trace`` (``trace convert``); a bad file raises
+    ``TraceFormatError`` naming it."""
     path = Path(path)
     if not path.exists():
         raise FileNotFoundError(f"trace cache {path} does not exist (make it with 'alpa-serve-like trace convert')")
-    with np.load(path, allow_pickle=False) as z:
-        kind_str = stored_kind(z)
-        kinds = {v: k for k, v in CACHE_KIND.items()}
-        if kind_str not in kinds:
-            raise TraceFormatError(f"{path} is not a MAF1/MAF2 trace cache (kind {kind_str!r})")
-        if int(z["format_version"]) > CACHE_VERSION:
-            raise TraceFormatError(f"{path}: cache format {int(z['format_version'])} is newer than this "
-                                   f"version reads ({CACHE_VERSION}); upgrade alpa_serve_like")
-        kind = kinds[kind_str]
-        fields = {n: z[n] for n in (("minute", "count") if kind == "maf1" else ("arrival_s", "duration_s"))}
-        meta = stored_meta(z)
-        meta["cache_path"] = str(path)
-        return FunctionTrace(kind, z["function_keys"].astype(str), z["function"], meta=meta, **fields)
+    arrays = read_npz(path, CACHE_WHAT, TraceFormatError)
+    kind_str, version = header(arrays, path, CACHE_WHAT, TraceFormatError)
+    kinds = {v: k for k, v in CACHE_KIND.items()}
+    if kind_str not in kinds:
+        hint = "; a workload is already what 'trace build' makes" if "workload" in kind_str else ""
+        raise TraceFormatError(f"{path} is not a MAF1/MAF2 trace cache (kind {kind_str!r}){hint}")
+    if version > CACHE_VERSION:
+        raise TraceFormatError(f"{path}: cache format {version} is newer than this "
+                               f"version reads ({CACHE_VERSION}); upgrade alpa_serve_like")
+    kind = kinds[kind_str]
+    names = (("minute", "iu"), ("count", "iu")) if kind == "maf1" else (("arrival_s", "iuf"), ("duration_s", "iuf"))
+    fields = {n: vector(arrays, n, kinds_, path, TraceFormatError) for n, kinds_ in names}
+    keys = vector(arrays, "function_keys", "SU", path, TraceFormatError).astype(str)
+    function = vector(arrays, "function", "iu", path, TraceFormatError)
+    _check_cache_arrays(path, kind, keys, function, fields)
+    meta = meta_of(arrays, path, TraceFormatError)
+    meta["cache_path"] = str(path)
+    return FunctionTrace(kind, keys, function, meta=meta, **fields)
+
+
+def _check_cache_arrays(path, kind: str, keys, function, fields) -> None:
+    """The invariants the window searches and bincounts rely on, checked once at load."""
+    for name, a in fields.items():
+        if len(a) != len(function):
+            raise TraceFormatError(f"{path}: array {name!r} has {len(a)} entries, 'function' has {len(function)}")
+    if len(function) and (function.min() < 0 or function.max() >= len(keys)):
+        raise TraceFormatError(f"{path}: function ids must be in [0, {len(keys)}) (one per function key), "
+                               f"found [{function.min()}, {function.max()}]")
+    order = fields["minute"] if kind == "maf1" else fields["arrival_s"]
+    if kind == "maf2" and not np.all(np.isfinite(order)):
+        raise TraceFormatError(f"{path}: 'arrival_s' has NaN or infinite values")
+    if len(order) > 1 and np.any(np.diff(order) < 0):
+        raise TraceFormatError(f"{path}: {'minute' if kind == 'maf1' else 'arrival_s'} must be sorted ascending")
+    if kind == "maf1" and len(order) and (order.min() < 0 or fields["count"].min() < 0):
+        raise TraceFormatError(f"{path}: minutes and counts must be >= 0")

@@ -29,7 +29,9 @@ def find_day_files(directory: str | os.PathLike, days: Iterable[int] | None = No
     """Day number -> file of the MAF1 files in ``directory`` (all found, or exactly ``days``)."""
     directory = Path(directory)
     if not directory.is_dir():
-        raise FileNotFoundError(f"MAF1 directory {directory} does not exist")
+        state = "is a file" if directory.exists() else "does not exist"
+        raise FileNotFoundError(f"MAF1 directory {directory} {state}; expected the folder of "
+                                f"{FILE_PATTERN.format(day=1)}, ... files")
     found = {int(m.group(1)): p for p in directory.iterdir() if (m := _FILE_RE.search(p.name))}
     if days is None:
         if not found:

@@ -3,7 +3,7 @@
 Every subcommand reads and writes through ``ProfilingDatabase`` (the only reader/writer of the
 ``.pkl`` format); AlpaServe's original pickle and Alpa's benchmark TSV come in through
 ``profiling.legacy`` and ``profiling.benchmark_tsv``. Errors are printed as one message and give
-exit status 1.
+exit status 2.
 """
 from __future__ import annotations
 
@@ -81,6 +81,7 @@ def _add_import_arguments(p: argparse.ArgumentParser, metavar: str, what: str) -
 
 
 def run(args: argparse.Namespace) -> int:
+    from alpa_serve_like.cli.errors import report
     from alpa_serve_like.core.model_profile import ProfileError
     from alpa_serve_like.profiling.database import DatabaseError
 
@@ -90,9 +91,8 @@ def run(args: argparse.Namespace) -> int:
     }[args.db_command]
     try:
         return handler(args)
-    except (DatabaseError, ProfileError) as exc:
-        print(f"alpa-serve-like db {args.db_command}: error: {exc}", file=sys.stderr)
-        return 1
+    except (DatabaseError, ProfileError, OSError) as exc:
+        return report(f"alpa-serve-like db {args.db_command}: error", exc)
 
 
 # ---- helpers -----------------------------------------------------------------------------------

@@ -3,6 +3,8 @@
 Each subcommand lives in ``alpa_serve_like/cli/<name>_cmd.py`` and defines ``HELP`` (one line),
 ``add_arguments(parser)`` and ``run(args) -> int``. Modules are imported only when their command
 runs, so ``--help`` stays fast and a command whose extra (torch, ray) is missing fails alone.
+A bad input (a loader's typed error, see ``cli.errors``) ends any command with one line on stderr
+and exit status 2.
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "compare-policies": ("compare_cmd", "run several placement policies and compare SLO attainment"),
     "serve": ("serve_cmd", "serve a placement with Ray Serve"),
     "replay": ("replay_cmd", "replay a workload against a running server (open loop)"),
+    "compound": ("compound_cmd", "plan compound applications (task graphs, model variants, MIG slices)"),
     "demo": ("demo_cmd", "small end-to-end demo: local Ray, CPU, tiny models"),
 }
 
@@ -71,7 +74,14 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     sub = build_subparser(name, module)
     args = sub.parse_args(argv[1:])
-    return int(module.run(args) or 0)
+    try:
+        return int(module.run(args) or 0)
+    except Exception as exc:
+        from alpa_serve_like.cli.errors import bad_input_errors, report
+
+        if isinstance(exc, bad_input_errors()):
+            return report(f"alpa-serve-like {name}", exc)
+        raise
 
 
 if __name__ == "__main__":

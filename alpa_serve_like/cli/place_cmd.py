@@ -149,6 +149,9 @@ def stamp_plan(result, args, cluster, requested, profiles, train, options):
     from alpa_serve_like.profiling.database import ProfilingDatabase, default_database_path
 
     unplaced = unplaced_models(requested, result)
+    if not result.models:  # even with --allow-unplaced: a plan hosting nothing would serve nothing
+        raise ValueError(f"no group hosts a model (none of {', '.join(requested)} fits); not writing an empty "
+                         "placement: add devices (--num-devices) or raise --memory-budget-gib")
     if unplaced and not args.allow_unplaced:
         memory = MemoryModel(profiles, cluster.memory_budget_bytes, args.max_batch_size)
         lines = [explain_unplaced(m, memory, cluster) for m in unplaced]

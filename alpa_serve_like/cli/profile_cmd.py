@@ -164,7 +164,12 @@ def _calibrate(args: argparse.Namespace) -> int:
     from alpa_serve_like.cost_model import calibration
     from alpa_serve_like.cost_model.params import V100_PARAMS
 
-    table = calibration.ReferenceTable.load(args.reference)
+    try:
+        table = calibration.ReferenceTable.load(args.reference)
+    except (OSError, ValueError) as exc:
+        from alpa_serve_like.cli.errors import report
+
+        return report("alpa-serve-like profile", exc)
     if args.fit_calibration:
         params = calibration.fit_params(table)
         print("fitted constants (paste into V100_PARAMS in alpa_serve_like/cost_model/params.py):")

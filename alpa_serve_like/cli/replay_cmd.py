@@ -61,6 +61,9 @@ def run(args: argparse.Namespace) -> int:
     from alpa_serve_like.client.replay import ServerNotReady, compare_with_simulator, replay, wait_until_ready
 
     workload = load_workload(args)
+    # the comparison's inputs are read before any traffic is sent: a bad file fails in a second,
+    # not after the whole replay
+    compare = simulator_inputs(args) if args.placement else None
     if args.ready_timeout > 0:
         try:
             wait_until_ready(args.url, workload.model_names, timeout_s=args.ready_timeout)
@@ -71,20 +74,25 @@ def run(args: argparse.Namespace) -> int:
     path = result.write_tsv(args.out)
     print(result.summary())
     print(f"wrote {path}")
-    if args.placement:
-        from alpa_serve_like.core.plan import Placement
-        from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
-        from alpa_serve_like.scheduling import SchedulingOptions
-        from alpa_serve_like.simulator import SimOptions
-
-        placement = Placement.load(args.placement)
-        device = args.device or placement.context.device or "cpu"
-        batch = args.max_batch_size or placement.context.max_batch_size or 1
-        if not args.device and placement.context.device:
-            print(f"using device {device} from the plan")
-        profiles = instance_profiles(placement.models, load_database(args.db or ""), device)
-        options = SimOptions(scheduling=SchedulingOptions(max_batch_size=batch,
-                                                          dispatch_overhead_s=args.dispatch_overhead_ms / 1e3,
-                                                          per_stage_overhead_s=args.per_stage_overhead_ms / 1e3))
-        print(json.dumps(compare_with_simulator(result, placement, profiles, options), indent=1))
+    if compare:
+        print(json.dumps(compare_with_simulator(result, *compare), indent=1))
     return 0
+
+
+def simulator_inputs(args: argparse.Namespace):
+    """(placement, profiles, SimOptions) of ``--placement`` for the live-vs-simulated comparison."""
+    from alpa_serve_like.core.plan import Placement
+    from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
+    from alpa_serve_like.scheduling import SchedulingOptions
+    from alpa_serve_like.simulator import SimOptions
+
+    placement = Placement.load(args.placement)
+    device = args.device or placement.context.device or "cpu"
+    batch = args.max_batch_size or placement.context.max_batch_size or 1
+    if not args.device and placement.context.device:
+        print(f"using device {device} from the plan")
+    profiles = instance_profiles(placement.models, load_database(args.db or ""), device)
+    options = SimOptions(scheduling=SchedulingOptions(max_batch_size=batch,
+                                                      dispatch_overhead_s=args.dispatch_overhead_ms / 1e3,
+                                                      per_stage_overhead_s=args.per_stage_overhead_ms / 1e3))
+    return placement, profiles, options

@@ -62,6 +62,10 @@ def app_arguments(args: argparse.Namespace) -> dict:
 
 
 def run(args: argparse.Namespace) -> int:
+    if args.placement:  # a bad or empty plan file is refused in a blink, before Ray is even imported
+        from alpa_serve_like.core.plan import Placement
+
+        Placement.load(args.placement)
     import ray
     from ray import serve
 

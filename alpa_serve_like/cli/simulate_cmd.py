@@ -44,14 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def profiles_for(names, db, device: str) -> dict:
-    """Profile of each name, using the base model's profile for ``{base}-{i}`` copies."""
-    from alpa_serve_like.profiling.database import DatabaseError
+    """Profile of each name, using the base model's profile for ``{base}-{i}`` copies; a name the
+    database lacks raises DatabaseError (``main`` reports it, exit status 2)."""
     from alpa_serve_like.profiling.instance_profiles import instance_profiles
 
-    try:
-        return instance_profiles(names, db, device)
-    except DatabaseError as exc:
-        raise SystemExit(f"simulate: {exc}") from None
+    return instance_profiles(names, db, device)
 
 
 def run(args: argparse.Namespace) -> int:

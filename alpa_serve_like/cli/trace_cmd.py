@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import functools
-import sys
 import time
 
 import numpy as np
@@ -269,12 +268,10 @@ def _whole(t):
 
 
 def run(args) -> int:
-    from alpa_serve_like.trace.csv_reader import TraceFormatError
-    from alpa_serve_like.core.workload import WorkloadError
+    from alpa_serve_like.cli.errors import report
 
     handlers = {"convert": _convert, "build": _build, "generate": _generate, "info": _info}
     try:
         return handlers[args.trace_command](args)
-    except (TraceFormatError, WorkloadError, FileNotFoundError, ValueError) as exc:
-        print(f"alpa-serve-like trace {args.trace_command}: {exc}", file=sys.stderr)
-        return 1
+    except (OSError, ValueError) as exc:  # bad files and bad option values alike
+        return report(f"alpa-serve-like trace {args.trace_command}", exc)

@@ -135,16 +135,20 @@ async def replay_async(url: str, workload: Workload, *, length: int | None = Non
         start = time.perf_counter()
         sent[i] = start - t0
         try:
-            async with session.post(f"{base}/v1/models/{model}/infer", json=body) as resp:
-                text = await resp.text()
+            # X-Request-Start: the server counts the deadline from the send, proxy queueing included.
+            async with session.post(f"{base}/v1/models/{model}/infer", json=body,
+                                    headers={"X-Request-Start": f"t={time.time():.6f}"}) as resp:
+                raw = await resp.read()
                 latency[i] = time.perf_counter() - start
                 status[i] = resp.status
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             reason[i] = f"transport: {type(exc).__name__}"
             return
+        text = raw.decode("utf-8", "replace")
         data = _json_or_none(text)
         if not isinstance(data, dict):
-            reason[i] = f"not-json: {text[:60].strip()!r}"
+            # Serve's proxy answers its own 503 (queue full) and 404 (no such route) in plain text
+            reason[i] = "proxy" if status[i] == 503 else f"not-json: {text[:60].strip()!r}"
             return
         reason[i] = str(data.get("reason", ""))
         group[i] = int(data.get("group", -1) if data.get("group") is not None else -1)

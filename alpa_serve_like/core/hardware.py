@@ -119,7 +119,14 @@ def default_memory_budget_bytes(device_type: str) -> int:
 
 
 def get_device(name: str) -> DeviceSpec:
-    """Return the built-in device called ``name`` (case-insensitive)."""
+    """Return the built-in device called ``name`` (case-insensitive).
+
+    A MIG instance is named ``GPU/PROFILE`` (``a100-80gb/3g.40gb``): see ``core.mig.slice_device``.
+    """
+    if "/" in name:
+        from alpa_serve_like.core.mig import slice_device  # mig builds on this module's table
+
+        return slice_device(name)
     spec = BUILTIN_DEVICES.get(name.lower())
     if spec is None:
         raise KeyError(f"unknown device {name!r} (known: {', '.join(sorted(BUILTIN_DEVICES))})")

@@ -12,6 +12,7 @@ version-1 files (no context) still load, with every context field absent.
 from __future__ import annotations
 
 import json
+import math
 import os
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -26,6 +27,54 @@ VERSION = 2
 
 class PlacementError(ValueError):
     """A placement file or value is malformed or does not fit the cluster."""
+
+
+MAX_DEVICES = 65536
+"""Largest op, pp, op * pp and device id a placement file may hold: far beyond any cluster this
+models, so a larger number is a typo or a damaged file, refused at load instead of allocating a
+million-stage pipeline."""
+
+WHAT = "a placement JSON (from 'alpa-serve-like place')"
+
+
+def _int_in(value, name: str, lo: int, hi: int, where: str) -> int:
+    """``value`` if it is an int in ``[lo, hi]``; a float, bool or text is refused, not truncated."""
+    if isinstance(value, bool) or not isinstance(value, int) or not lo <= value <= hi:
+        raise PlacementError(f"{where}: {name} must be an integer in {lo}..{hi}, got {_short(value)}")
+    return value
+
+
+def _read_json(path: str | os.PathLike):
+    """The JSON value in ``path``; every way the file can be unreadable is a PlacementError naming it."""
+    path = Path(path)
+    try:
+        text = path.read_bytes().decode("utf-8")
+    except FileNotFoundError:
+        raise PlacementError(f"placement file {str(path)!r} does not exist") from None
+    except IsADirectoryError:
+        raise PlacementError(f"placement file {str(path)!r} is a directory; expected {WHAT}") from None
+    except UnicodeDecodeError as exc:
+        raise PlacementError(f"placement file {str(path)!r}: not UTF-8 text (byte {exc.start}); expected {WHAT}") from None
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise PlacementError(f"placement file {str(path)!r}: invalid JSON ({exc}); expected {WHAT}") from None
+    except RecursionError:
+        raise PlacementError(f"placement file {str(path)!r}: JSON nested too deeply; expected {WHAT}") from None
+
+
+def _check_loaded(plan, path) -> None:
+    """Refuse a plan that hosts nothing (it would serve nothing and score 0 % without a word) and
+    one that gives a device to two groups of the same placement."""
+    if not plan.models:
+        raise PlacementError(f"placement file {str(path)!r} has no groups hosting a model; expected {WHAT} "
+                             "that places at least one model")
+    for i, placement in enumerate(getattr(plan, "segments", (plan,))):
+        try:
+            placement.device_assignment()
+        except PlacementError as exc:
+            where = f"segment {i}: " if hasattr(plan, "segments") else ""
+            raise PlacementError(f"placement file {str(path)!r}: {where}{str(exc).removeprefix('placement: ')}") from None
 
 
 @dataclass(frozen=True)
@@ -79,6 +128,11 @@ class PlanContext:
 
     @classmethod
     def from_dict(cls, data: Mapping, where: str = "plan") -> "PlanContext":
+        device, unplaced = data.get("device"), data.get("unplaced", ())
+        if device is not None and not isinstance(device, str):
+            raise PlacementError(f"{where}: 'device' must be a device type name, got {device!r}")
+        if not isinstance(unplaced, (list, tuple)):
+            raise PlacementError(f"{where}: 'unplaced' must be a list of model names, got {unplaced!r}")
         try:
             budget = data.get("memory_budget_bytes")
             slo = dict(data.get("slo") or {})
@@ -87,12 +141,12 @@ class PlanContext:
             if "per_model_s" in slo:
                 slo["per_model_s"] = {str(k): float(v) for k, v in dict(slo["per_model_s"]).items()}
             return cls(
-                device=None if data.get("device") is None else str(data["device"]),
+                device=device,
                 memory_budget_bytes=None if budget is None else int(budget),
                 scheduling=dict(data.get("scheduling") or {}),
                 slo=slo,
                 database_fingerprint=data.get("database_fingerprint"),
-                unplaced=tuple(str(m) for m in data.get("unplaced", ())),
+                unplaced=tuple(str(m) for m in unplaced),
             )
         except (TypeError, ValueError) as exc:
             raise PlacementError(f"{where}: bad plan context field ({exc})") from None
@@ -138,15 +192,24 @@ class GroupPlacement:
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "group") -> "GroupPlacement":
+        if not isinstance(data, dict):
+            raise PlacementError(f"{where}: expected an object with 'op', 'pp' and 'models', got {_short(data)}")
+        op = _int_in(data.get("op", 1), "'op'", 1, MAX_DEVICES, where)
+        pp = _int_in(data.get("pp", 1), "'pp'", 1, MAX_DEVICES, where)
+        if op * pp > MAX_DEVICES:
+            raise PlacementError(f"{where}: op * pp = {op * pp} devices; at most {MAX_DEVICES} per group")
+        if "models" not in data:
+            raise PlacementError(f"{where}: missing field 'models'")
+        models, ids = data["models"], data.get("device_ids", [])
+        if not isinstance(models, (list, tuple)) or not all(isinstance(m, str) for m in models):
+            raise PlacementError(f"{where}: 'models' must be a list of model names, got {_short(models)}")
+        if not isinstance(ids, (list, tuple)):
+            raise PlacementError(f"{where}: 'device_ids' must be a list of device indices, got {_short(ids)}")
+        for i, device in enumerate(ids):
+            _int_in(device, f"device_ids[{i}]", 0, MAX_DEVICES - 1, where)
         try:
-            return cls(
-                config=ParallelConfig(1, int(data.get("op", 1)), int(data.get("pp", 1))),
-                models=tuple(str(m) for m in data["models"]),
-                device_ids=tuple(int(d) for d in data.get("device_ids", ())),
-            )
-        except KeyError as exc:
-            raise PlacementError(f"{where}: missing field {exc}") from None
-        except (TypeError, ValueError) as exc:
+            return cls(config=ParallelConfig(1, op, pp), models=tuple(models), device_ids=tuple(ids))
+        except ValueError as exc:
             raise PlacementError(f"{where}: {exc}") from None
 
 
@@ -218,9 +281,11 @@ class Placement:
 
     @classmethod
     def from_dict(cls, data: dict, where: str = "placement") -> "Placement":
-        if not isinstance(data, dict) or "groups" not in data:
+        if not isinstance(data, dict) or not isinstance(data.get("groups"), list):
             raise PlacementError(f"{where}: expected a JSON object with a 'groups' list")
         _check_version(data, where)
+        if not isinstance(data.get("meta", {}), dict):
+            raise PlacementError(f"{where}: 'meta' must be an object, got {_short(data['meta'])}")
         groups = tuple(
             GroupPlacement.from_dict(g, f"{where} group {i}") for i, g in enumerate(data["groups"])
         )
@@ -231,17 +296,16 @@ class Placement:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "Placement":
-        try:
-            data = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise PlacementError(f"placement file {str(path)!r} does not exist") from None
-        except json.JSONDecodeError as exc:
-            raise PlacementError(f"placement file {str(path)!r}: invalid JSON ({exc})") from None
+        """The placement in ``path``; refuses (PlacementError naming the file) a malformed file, a
+        schedule, and a placement with no groups (``place`` never writes one)."""
+        data = _read_json(path)
         if isinstance(data, dict) and "segments" in data:
             raise PlacementError(
                 f"{path}: this is a time-switched placement schedule; load it with PlacementSchedule.load"
             )
-        return cls.from_dict(data, where=str(path))
+        placement = cls.from_dict(data, where=str(path))
+        _check_loaded(placement, path)
+        return placement
 
 
 @dataclass(frozen=True)
@@ -284,9 +348,16 @@ class PlacementSchedule:
         if not isinstance(segs, list) or not segs:
             raise PlacementError(f"{where}: expected a non-empty 'segments' list")
         _check_version(data, where)
+        start_s = []
+        for i, seg in enumerate(segs):
+            start = seg.get("start_s") if isinstance(seg, dict) else None
+            if isinstance(start, bool) or not isinstance(start, (int, float)) or not math.isfinite(start):
+                raise PlacementError(f"{where} segment {i}: expected an object with a finite number 'start_s' "
+                                     f"and a 'placement', got {_short(seg)}")
+            start_s.append(float(start))
         return cls(
-            start_s=tuple(float(s["start_s"]) for s in segs),
-            segments=tuple(Placement.from_dict(s["placement"], f"{where} segment {i}") for i, s in enumerate(segs)),
+            start_s=tuple(start_s),
+            segments=tuple(Placement.from_dict(s.get("placement"), f"{where} segment {i}") for i, s in enumerate(segs)),
             context=PlanContext.from_dict(data, where),
         )
 
@@ -295,16 +366,18 @@ class PlacementSchedule:
 
     @classmethod
     def load(cls, path: str | os.PathLike) -> "PlacementSchedule":
-        try:
-            data = json.loads(Path(path).read_text())
-        except FileNotFoundError:
-            raise PlacementError(f"placement file {str(path)!r} does not exist") from None
-        except json.JSONDecodeError as exc:
-            raise PlacementError(f"placement file {str(path)!r}: invalid JSON ({exc})") from None
-        if isinstance(data, dict) and "segments" not in data:
+        """The schedule in ``path`` (a plain placement file is a schedule of one segment); refuses
+        a malformed file and one whose segments host no model."""
+        data = _read_json(path)
+        if not isinstance(data, dict):
+            raise PlacementError(f"{path}: expected a JSON object with a 'groups' or 'segments' list")
+        if "segments" not in data:
             one = Placement.from_dict(data, str(path))
-            return cls(start_s=(0.0,), segments=(one,), context=one.context)
-        return cls.from_dict(data, where=str(path))
+            schedule = cls(start_s=(0.0,), segments=(one,), context=one.context)
+        else:
+            schedule = cls.from_dict(data, where=str(path))
+        _check_loaded(schedule, path)
+        return schedule
 
 
 def load_plan(path: str | os.PathLike) -> Placement | PlacementSchedule:
@@ -313,3 +386,9 @@ def load_plan(path: str | os.PathLike) -> Placement | PlacementSchedule:
     if len(schedule.segments) == 1 and schedule.start_s == (0.0,):
         return schedule.segments[0]
     return schedule
+
+
+def _short(value, limit: int = 60) -> str:
+    """``repr(value)`` cut to ``limit`` characters, so a message never echoes a huge value."""
+    text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."

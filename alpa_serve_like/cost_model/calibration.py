@@ -45,6 +45,10 @@ FIT_BOUNDS: dict[str, tuple[float, float]] = {
 STAGE_RESIDUAL_WEIGHT = 0.3
 
 
+REFERENCE_WHAT = ('a reference JSON {"latency_s": {"op1_pp2": {"1": [stage seconds, ...]}, ...}} '
+                  "like the shipped table")
+
+
 @dataclass(frozen=True)
 class ReferenceTable:
     """Measured stage latencies: ``latency_s[(op, pp)][batch] -> per-stage seconds``."""
@@ -61,8 +65,18 @@ class ReferenceTable:
             text = resources.files("alpa_serve_like").joinpath("data", REFERENCE_FILE).read_text()
             where = REFERENCE_FILE
         else:
-            text, where = Path(path).read_text(), str(path)
-        data = json.loads(text)
+            where = str(path)
+            try:
+                text = Path(path).read_bytes().decode("utf-8")
+            except UnicodeDecodeError:
+                raise ValueError(f"{where}: not UTF-8 text; expected {REFERENCE_WHAT}") from None
+        try:
+            data = json.loads(text)
+        except (ValueError, RecursionError) as exc:
+            reason = "nested too deeply" if isinstance(exc, RecursionError) else str(exc)
+            raise ValueError(f"{where}: not JSON ({reason}); expected {REFERENCE_WHAT}") from None
+        if not isinstance(data, dict) or not isinstance(data.get("latency_s"), dict):
+            raise ValueError(f"{where}: expected {REFERENCE_WHAT}")
         table = {}
         for key, per_batch in data["latency_s"].items():
             try:
@@ -70,7 +84,10 @@ class ReferenceTable:
                 op, pp = int(op_part.removeprefix("op")), int(pp_part.removeprefix("pp"))
             except ValueError:
                 raise ValueError(f"{where}: key {key!r} is not of the form 'op2_pp4'") from None
-            table[(op, pp)] = {int(b): tuple(float(x) for x in lat) for b, lat in per_batch.items()}
+            try:
+                table[(op, pp)] = {int(b): tuple(float(x) for x in lat) for b, lat in per_batch.items()}
+            except (AttributeError, TypeError, ValueError):
+                raise ValueError(f"{where}: latency_s[{key!r}] must map batch sizes to lists of seconds") from None
         return cls(table, source=where)
 
     @property

@@ -4,6 +4,9 @@ For every requested ParallelConfig it cuts one randomly initialised model (``alp
 no downloads) into ``pp`` stages and, per batch size, runs a full-length batch (``spec.seq_len``
 tokens per sequence) through them: each stage is timed on the output of the stage before it,
 with warm-up runs and the median of ``repeats`` timed runs (CUDA synchronised around each run).
+Before anything is timed, the whole model runs once at every batch size: torch's first call at a
+shape (allocator growth, kernel selection, lazy initialisation) can cost 100x a steady-state run,
+and would otherwise land in the first timed batch size only. The clock is injected (``clock``).
 
 Memory per stage and device:
 - ``weight_bytes``: the bytes of the stage's parameters.
@@ -49,6 +52,7 @@ def measure_profile(
     progress: Callable[[str], None] | None = None,
     seed: int = 0,
     dtype: torch.dtype | None = None,
+    clock: Callable[[], float] = time.perf_counter,
 ) -> ModelProfile:
     """Measure ``spec`` under each of ``configs`` at each batch size; returns a validated profile.
 
@@ -68,12 +72,14 @@ def measure_profile(
 
     say(f"{spec.name}: building the model ({spec.num_params / 1e6:.1f}M parameters, {dtype}) on {dev}")
     whole = build_stage(spec, 1, 0, seed=seed, dtype=dtype, device=dev)
+    if warmup > 0:
+        _warm_up_shapes(spec, whole, batches, dev, seed)
     by_pp: dict[int, tuple[dict, tuple, dict]] = {}
     for pp in sorted({c.pp for c in configs}):
         stages = [whole] if pp == 1 else split_stages(whole, pp)
         latency, act = {}, {}
         for batch in batches:
-            latency[batch], act[batch] = _measure_batch(spec, stages, batch, dev, warmup, repeats, seed)
+            latency[batch], act[batch] = _measure_batch(spec, stages, batch, dev, warmup, repeats, seed, clock)
             stage_ms = ", ".join(f"{t * 1e3:.2f}" for t in latency[batch])
             say(f"{spec.name} pp={pp} batch={batch}: stage latency ms [{stage_ms}]")
         by_pp[pp] = (latency, tuple(int(st.weight_bytes) for st in stages), act)
@@ -108,8 +114,18 @@ def _check_arguments(spec, configs, batches, warmup, repeats) -> None:
         raise ProfileError(f"warmup must be >= 0 and repeats >= 1, got {warmup} and {repeats}")
 
 
+def _warm_up_shapes(spec: ModelSpec, whole: StageModule, batches: Sequence[int], dev: torch.device,
+                    seed: int) -> None:
+    """One untimed run of the whole model at every batch size (see the module docstring)."""
+    with torch.inference_mode():
+        for batch in batches:
+            whole(random_token_ids(spec, batch, None, torch.Generator().manual_seed(seed)).to(dev))
+    _sync(dev)
+
+
 def _measure_batch(spec: ModelSpec, stages: list[StageModule], batch: int, dev: torch.device,
-                   warmup: int, repeats: int, seed: int) -> tuple[tuple[float, ...], tuple[int, ...]]:
+                   warmup: int, repeats: int, seed: int,
+                   clock: Callable[[], float]) -> tuple[tuple[float, ...], tuple[int, ...]]:
     """Per-stage median latency (s) and activation bytes for one batch of full-length sequences."""
     tokens = random_token_ids(spec, batch, None, torch.Generator().manual_seed(seed)).to(dev)
     latency, act = [], []
@@ -117,7 +133,7 @@ def _measure_batch(spec: ModelSpec, stages: list[StageModule], batch: int, dev: 
         x = tokens
         for stage in stages:
             act.append(_activation_bytes(stage, x, dev))
-            latency.append(_median_latency_s(stage, x, dev, warmup, repeats))
+            latency.append(median_latency_s(lambda: stage(x), lambda: _sync(dev), warmup, repeats, clock))
             x = stage(x)
     return tuple(latency), tuple(act)
 
@@ -127,17 +143,19 @@ def _sync(dev: torch.device) -> None:
         torch.cuda.synchronize(dev)
 
 
-def _median_latency_s(stage: StageModule, x: torch.Tensor, dev: torch.device,
-                      warmup: int, repeats: int) -> float:
+def median_latency_s(run: Callable[[], object], sync: Callable[[], None], warmup: int, repeats: int,
+                     clock: Callable[[], float] = time.perf_counter) -> float:
+    """Median over ``repeats`` timed calls of ``run`` after ``warmup`` untimed ones; ``sync`` waits
+    for queued device work before each clock reading."""
     for _ in range(warmup):
-        stage(x)
-    _sync(dev)
+        run()
+    sync()
     times = []
     for _ in range(repeats):
-        start = time.perf_counter()
-        stage(x)
-        _sync(dev)
-        times.append(time.perf_counter() - start)
+        start = clock()
+        run()
+        sync()
+        times.append(clock() - start)
     return float(statistics.median(times))
 
 

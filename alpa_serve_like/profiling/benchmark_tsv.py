@@ -132,7 +132,8 @@ def import_benchmark_tsv(path: str | os.PathLike, device: str) -> ProfilingDatab
     """Read a benchmark TSV file and file its models under ``device``."""
     path = Path(path)
     if not path.is_file():
-        raise DatabaseError(f"benchmark file {str(path)!r} does not exist")
+        state = "is not a file" if path.exists() else "does not exist"
+        raise DatabaseError(f"benchmark file {str(path)!r} {state}; expected Alpa's benchmark TSV")
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError as exc:

@@ -265,6 +265,7 @@ def restricted_loads(
     allowed: Mapping[tuple[str, str], object] | None = None,
     rename: Mapping[str, str] | None = None,
     refusal: Callable[[str], str] = _ours_only,
+    expected: str = "a profiling database (from 'alpa-serve-like profile')",
 ) -> object:
     """Unpickle ``payload`` resolving only the ``(module, name)`` globals in ``allowed`` (none by
     default: our own databases hold builtin containers, numbers and strings only). ``rename`` maps
@@ -277,7 +278,9 @@ def restricted_loads(
         message = str(exc)
         raise DatabaseError(message if message.startswith(where) else f"{where}: {message}") from None
     except Exception as exc:  # truncated or corrupt pickles raise a zoo of exception types
-        raise DatabaseError(f"{where}: not a readable pickle ({type(exc).__name__}: {exc})") from exc
+        reason = " ".join(str(exc).split())  # some pickle errors span lines; a message is one line
+        raise DatabaseError(f"{where}: not a readable pickle ({type(exc).__name__}: {reason}); "
+                            f"expected {expected}") from exc
 
 
 def _profile_to_plain(profile: ModelProfile) -> dict:

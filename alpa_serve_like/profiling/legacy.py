@@ -213,7 +213,8 @@ def _legacy_refusal(module: str) -> str:
 
 def legacy_loads(payload: bytes, where: str = "legacy database") -> object:
     """Unpickle an AlpaServe database into stand-in records, refusing every other class."""
-    return restricted_loads(payload, where, allowed=_WHITELIST, rename=_PY2_MODULES, refusal=_legacy_refusal)
+    return restricted_loads(payload, where, allowed=_WHITELIST, rename=_PY2_MODULES, refusal=_legacy_refusal,
+                            expected="AlpaServe's profiling_result.pkl")
 
 
 # ---- conversion to ModelProfile ----------------------------------------------------------------

@@ -4,8 +4,11 @@ Pieces, one concept each (the Ray Serve deployments themselves are in ``alpa_ser
 the application builder in ``alpa_serve_like.serve``):
 
 * ``options``          RuntimeOptions, every knob of a served placement
-* ``controller_core``  routing/admission/batching (via ``alpa_serve_like.scheduling``), dispatch,
-                       failure handling; Ray-free, so it is unit-tested on fake groups
+* ``controller_core``  the controller (Ray-free, unit-tested on fake groups), one module per concern:
+                       ``admission`` (shed, route, admit), ``dispatch`` (dispatchers, doomed drops,
+                       completion), ``recovery`` (failed groups), ``introspection`` (stats, health);
+                       ``controller_state`` holds its bookkeeping values, ``overheads`` the
+                       dispatch/hop/response overheads it learns online
 * ``mesh_group``       one Ray placement group + one actor per (stage, op rank) per placement group
 * ``stage_worker``     the stage actor: its slice of every hosted model, on CPU or its GPU
 * ``requests``         the HTTP request format and its validation (400/404/413)

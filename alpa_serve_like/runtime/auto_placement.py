@@ -68,4 +68,5 @@ def check_plan_device(placement: Placement, database: ProfilingDatabase, options
     from alpa_serve_like.profiling.instance_profiles import instance_profiles
 
     profiles = instance_profiles(placement.models, database, device)
-    check_plan_fits_device(placement, profiles, device, default_memory_budget_bytes(device), options.max_batch_size)
+    check_plan_fits_device(placement, profiles, device, default_memory_budget_bytes(device),
+                           options.scheduling.max_batch_size)

@@ -3,7 +3,8 @@
 One Ray placement group per group of the Placement, one bundle per device (``{"GPU": 1}`` on GPU
 clusters, a small CPU bundle otherwise), STRICT_PACK so a group's devices share a node. Bundle
 ``s * op + r`` holds the actor of stage ``s``, op rank ``r``. ``submit`` chains a batch through the
-stages by passing ObjectRefs, so activations go actor to actor without visiting the controller.
+stages by passing ObjectRefs, so activations go actor to actor without visiting the controller; the
+refs it hands the controller resolve to small values only (timing records, the last stage's summary).
 """
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from alpa_serve_like.core.plan import GroupPlacement
-from alpa_serve_like.runtime.controller_core import Submission
+from alpa_serve_like.runtime.controller_state import Submission
 from alpa_serve_like.runtime.options import RuntimeOptions
 from alpa_serve_like.runtime.stage_worker import StageWorker
 
@@ -165,11 +166,13 @@ class MeshGroup:
         first = None
         others = []
         for stage, ranks in enumerate(self.actors):
-            refs = [actor.run.remote(model, payload) for actor in ranks]
+            # Two results per call: the payload (activations, for the next stage only) and the
+            # stage's timing record (small: the only thing the controller awaits before the end).
+            pairs = [actor.run.options(num_returns=2).remote(model, payload) for actor in ranks]
             if first is None:
-                first = refs[0]
-            others += refs[1:]
-            payload = refs[0]
+                first = pairs[0][1]
+            others += [timing for _, timing in pairs[1:]]
+            payload = pairs[0][0]
         return Submission(first=first, last=payload, others=tuple(others))
 
     async def check_alive(self) -> None:

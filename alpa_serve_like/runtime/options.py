@@ -1,12 +1,17 @@
 """RuntimeOptions: every knob of the Ray Serve runtime in one value, each field documented.
 
 The app builder (``alpa_serve_like.serve``) fills it from ``serve run`` arguments or a Serve config
-file; the controller, mesh groups and ingress read only the fields they need.
+file; the controller, mesh groups and ingress read only the fields they need. Routing, admission
+and batching are one ``SchedulingOptions`` value (``scheduling``), the same type the simulator and
+the placement optimizer hold, never a copy of its fields; ``from_args`` still takes its fields flat
+(``max_batch_size=4``) and puts them into it.
 """
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass, fields
+from dataclasses import asdict, dataclass, field, fields, replace
 from typing import Literal
+
+from alpa_serve_like.scheduling.options import SchedulingOptions
 
 DeviceKind = Literal["auto", "cpu", "gpu"]
 
@@ -35,20 +40,29 @@ class RuntimeOptions:
     """Device type whose profiles (in the profiling database) predict latencies."""
     database: str = ""
     """Path of profiling_result.pkl; empty: ``default_database_path()``."""
-    max_batch_size: int = 1
-    """Largest batch a group runs (batches hold requests of one model and one sequence length)."""
+    scheduling: SchedulingOptions = field(default_factory=lambda: SchedulingOptions(drop_doomed_at_dispatch=True))
+    """Routing, admission and batching (shared with the simulator). Its ``dispatch_overhead_s`` and
+    ``per_stage_overhead_s`` are floors under the overheads learned online. The runtime drops doomed
+    requests at dispatch by default."""
     default_slo_s: float = 0.0
     """SLO of requests that give none; 0 means none (never rejected for lateness)."""
-    admission: bool = True
-    """Reject at arrival when the predicted finish misses the deadline (HTTP 503)."""
-    routing: str = "earliest_finish"
-    """Routing policy name of ``alpa_serve_like.scheduling``."""
-    dispatch_overhead_s: float = 0.0
-    """Predicted delay from a request's arrival at the controller to its start on stage 0."""
-    per_stage_overhead_s: float = 0.0
-    """Predicted extra time per stage over its profiled latency (actor call, activation transfer)."""
     correction_alpha: float = 0.2
     """EWMA weight of each measured stage time in the online latency correction (0 turns it off)."""
+    overhead_alpha: float = 0.1
+    """EWMA weight of each measured dispatch, hop and response overhead in the predictions that
+    admission uses (0: use only the fixed ``scheduling`` overheads)."""
+    max_ongoing_requests: int = 1000
+    """Ray Serve ``max_ongoing_requests`` of the controller replica. Large, so requests reach the
+    handler (where arrival is stamped and cheap shedding happens) instead of waiting unseen in the
+    proxy."""
+    max_queued_requests: int = 200
+    """Ray Serve ``max_queued_requests``: beyond this many requests waiting in front of the
+    controller, Serve's proxy answers 503 itself without a hop to the controller."""
+    max_pending_requests: int = 256
+    """Requests in the controller (admitted and not answered) above which a new request is shed
+    before it is parsed or scheduled (HTTP 503 with ``Retry-After``)."""
+    retry_after_s: int = 1
+    """``Retry-After`` seconds on 503 answers (shed, rejected by admission, group down)."""
     health_check_period_s: float = 2.0
     """How often idle groups' actors are pinged (a dead idle actor is found before a request is)."""
     seed: int = 0
@@ -64,6 +78,10 @@ class RuntimeOptions:
     """How long placement groups and stage actors may take to come up."""
 
     def __post_init__(self):
+        if isinstance(self.scheduling, dict):  # from to_dict() / a Serve config file
+            object.__setattr__(self, "scheduling", SchedulingOptions(**self.scheduling))
+        if not isinstance(self.scheduling, SchedulingOptions):
+            raise RuntimeOptionsError(f"scheduling must be a SchedulingOptions, got {self.scheduling!r}")
         if self.device not in ("auto", "cpu", "gpu"):
             raise RuntimeOptionsError(f"device must be auto, cpu or gpu, got {self.device!r}")
         if self.strategy not in ("STRICT_PACK", "PACK"):
@@ -71,38 +89,59 @@ class RuntimeOptions:
         for name in ("gpu_per_device", "batch_timeout_s", "startup_timeout_s"):
             if not getattr(self, name) > 0:
                 raise RuntimeOptionsError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("torch_threads", "max_batch_size", "max_body_bytes"):
+        for name in ("torch_threads", "max_body_bytes", "max_ongoing_requests", "max_queued_requests",
+                     "max_pending_requests", "retry_after_s"):
             if int(getattr(self, name)) < 1:
                 raise RuntimeOptionsError(f"{name} must be >= 1, got {getattr(self, name)!r}")
-        for name in ("cpu_per_device", "default_slo_s", "dispatch_overhead_s", "per_stage_overhead_s",
-                     "health_check_period_s"):
+        for name in ("cpu_per_device", "default_slo_s", "health_check_period_s"):
             if not getattr(self, name) >= 0:
                 raise RuntimeOptionsError(f"{name} must be >= 0, got {getattr(self, name)!r}")
-        if not 0 <= self.correction_alpha <= 1:
-            raise RuntimeOptionsError(f"correction_alpha must be in [0, 1], got {self.correction_alpha!r}")
+        for name in ("correction_alpha", "overhead_alpha"):
+            if not 0 <= getattr(self, name) <= 1:
+                raise RuntimeOptionsError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)
 
     @classmethod
     def from_args(cls, args: dict) -> "RuntimeOptions":
-        """Build from string or typed values (``serve run ... max_batch_size=4``); unknown keys fail."""
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(args) - set(known))
+        """Build from string or typed values (``serve run ... max_batch_size=4``); unknown keys fail.
+        Fields of ``SchedulingOptions`` are given flat (or nested under ``scheduling``) and go into
+        ``scheduling``."""
+        args = dict(args)
+        nested = args.pop("scheduling", None) or {}  # a Serve config file may nest them instead
+        if not isinstance(nested, dict):
+            raise RuntimeOptionsError(f"scheduling must be a mapping of SchedulingOptions fields, got {nested!r}")
+        args = {**nested, **args}
+        known = {f.name: f.default for f in fields(cls) if f.name != "scheduling"}
+        sched_defaults = cls().scheduling
+        sched_known = {f.name: getattr(sched_defaults, f.name) for f in fields(SchedulingOptions)}
+        unknown = sorted(set(args) - set(known) - set(sched_known))
         if unknown:
-            raise RuntimeOptionsError(f"unknown runtime options {unknown} (known: {sorted(known)})")
-        out = {}
+            raise RuntimeOptionsError(f"unknown runtime options {unknown} "
+                                      f"(known: {sorted(set(known) | set(sched_known))})")
+        out, sched = {}, {}
         for name, value in args.items():
-            default = known[name].default
-            try:
-                if isinstance(default, bool):
-                    out[name] = value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
-                elif isinstance(default, int):
-                    out[name] = int(value)
-                elif isinstance(default, float):
-                    out[name] = float(value)
-                else:
-                    out[name] = str(value)
-            except (TypeError, ValueError):
-                raise RuntimeOptionsError(f"option {name}={value!r}: expected {type(default).__name__}") from None
-        return cls(**out)
+            if name in known:
+                out[name] = _typed(name, value, known[name])
+            else:
+                sched[name] = _typed(name, value, sched_known[name])
+        try:
+            scheduling = replace(sched_defaults, **sched)
+        except ValueError as exc:
+            raise RuntimeOptionsError(f"scheduling options {sched}: {exc}") from None
+        return cls(scheduling=scheduling, **out)
+
+
+def _typed(name: str, value, default):
+    """``value`` (a string from the command line, or already typed) as the type of ``default``."""
+    try:
+        if isinstance(default, bool):
+            return value if isinstance(value, bool) else str(value).lower() in ("1", "true", "yes", "on")
+        if isinstance(default, int):
+            return int(value)
+        if isinstance(default, float):
+            return float(value)
+        return str(value)
+    except (TypeError, ValueError):
+        raise RuntimeOptionsError(f"option {name}={value!r}: expected {type(default).__name__}") from None

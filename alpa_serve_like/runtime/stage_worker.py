@@ -1,9 +1,13 @@
 """The stage actor: one pipeline stage (on one device) of every model a mesh group hosts.
 
 A plain class; ``mesh_group`` turns it into a Ray actor pinned to a placement-group bundle. Calls
-chain through the object store: the controller passes stage ``s``'s result ObjectRef straight into
-stage ``s+1``'s call, so activations never return to the controller. Every stage appends its own
-timing to the payload, which is how responses carry a per-stage breakdown.
+chain through the object store: ``run`` has two results (``num_returns=2``), the payload for the
+next stage and a small timing record. The controller passes stage ``s``'s payload ObjectRef
+straight into stage ``s+1``'s call and only ever awaits timing records and the last stage's
+summary, so activations never reach the controller (awaiting one would deserialize a tensor there,
+importing torch into the controller process and moving megabytes per batch on real models).
+Every stage appends its own timing to the payload, which is how responses carry a per-stage
+breakdown.
 
 Payloads are plain dicts: ``{"x": tensor | ndarray, "timings": [StageTiming dict, ...]}``. Stage 0
 takes int64 token ids; the last stage returns ``{"summary": [per-request dict], "timings": [...]}``.
@@ -85,8 +89,9 @@ class StageWorker:
         return os.getpid()
 
     # ---- serving -------------------------------------------------------------------------------
-    def run(self, model: str, payload: dict) -> dict:
-        """Run this stage of ``model`` on ``payload["x"]``; append this stage's timing."""
+    def run(self, model: str, payload: dict) -> tuple[dict, dict]:
+        """Run this stage of ``model`` on ``payload["x"]``; returns (the payload for the next stage
+        with this stage's timing appended, this stage's timing alone). Call with ``num_returns=2``."""
         import torch
 
         start_wall = time.time()
@@ -105,10 +110,10 @@ class StageWorker:
                   "compute_s": compute_s, "end_wall_s": time.time()}
         timings = list(payload["timings"]) + [timing]
         if self.op_rank != 0:
-            return {"x": None, "timings": timings}
+            return {"x": None, "timings": timings}, timing
         if self.stage == self.pp - 1:
-            return {"summary": summarize(y), "timings": timings}
-        return {"x": y.cpu() if self.device == "cuda" else y, "timings": timings}
+            return {"summary": summarize(y), "timings": timings}, timing
+        return {"x": y.cpu() if self.device == "cuda" else y, "timings": timings}, timing
 
 
 def summarize(output) -> list[dict]:

@@ -87,10 +87,10 @@ class SimResult:
 
     @property
     def rejected(self) -> dict[str, int]:
-        """Measured rejections by reason label."""
+        """Measured rejections by reason label (``group_down`` is runtime-only: no failures here)."""
         out = {}
         for r in RejectReason:
-            if r is not RejectReason.NONE:
+            if r not in (RejectReason.NONE, RejectReason.GROUP_DOWN):
                 out[r.label] = int(((self.reason == int(r)) & self.measured).sum())
         return out
 

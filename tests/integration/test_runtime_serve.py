@@ -42,14 +42,16 @@ def call(url, path, body=None, raw: bytes | None = None, timeout=60):
         return err.code, json.loads(err.read())
 
 
-async def burst(url, requests, timeout=60):
-    """Send ``[(model, body), ...]`` at once; returns [(status, json)] in order."""
+async def burst(url, requests, timeout=60, headers=False):
+    """Send ``[(model, body), ...]`` at once; returns [(status, json)] (with ``headers``:
+    [(status, json, response headers)]) in order."""
     import aiohttp
 
     async with aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(total=timeout)) as session:
         async def one(model, body):
             async with session.post(f"{url}/v1/models/{model}/infer", json=body) as resp:
-                return resp.status, await resp.json(content_type=None)
+                out = resp.status, await resp.json(content_type=None)
+                return (*out, dict(resp.headers)) if headers else out
 
         return await asyncio.gather(*(one(m, b) for m, b in requests))
 
@@ -78,6 +80,9 @@ def test_requests_flow_through_both_pipelines_with_a_stage_breakdown(app_url):
     status, stats = call(app_url, "/v1/stats")
     assert stats["models"]["bert-tiny-0"]["ok"] >= 12 and stats["devices"] == "cpu"
     assert set(stats["stage_compute_ms"]) == {"0", "1"}
+    # Batches of up to 4 ran through 2-stage pipelines, and the controller never held an activation.
+    assert stats["controller_imported_torch"] is False
+    assert stats["overheads"]["hop"]["samples"] > 0
 
 
 def test_bad_requests_get_4xx_and_do_not_disturb_good_ones(app_url):
@@ -98,16 +103,21 @@ def test_bad_requests_get_4xx_and_do_not_disturb_good_ones(app_url):
 
 def test_overload_is_rejected_at_arrival_with_503_and_a_reason(app_url):
     body = {"input": {"length": 128}, "slo_ms": 60}
-    alone = call(app_url, "/v1/models/bert-tiny-1/infer", body)
-    assert alone[0] == 200, alone  # one request alone fits its SLO easily
+    # One request alone is served. (Its SLO is loose: admission adds the dispatch and response
+    # overheads it learned, which on a loaded 2-core machine can alone approach 60 ms.)
+    alone = call(app_url, "/v1/models/bert-tiny-1/infer", {**body, "slo_ms": 1000})
+    assert alone[0] == 200, alone
     # bert-tiny-1 lives on group 0 only: 80 simultaneous requests cannot all finish within 60 ms.
-    results = asyncio.run(burst(app_url, [("bert-tiny-1", body)] * 80))
-    statuses = [s for s, _ in results]
+    results = asyncio.run(burst(app_url, [("bert-tiny-1", body)] * 80, headers=True))
+    statuses = [s for s, _, _ in results]
     assert set(statuses) <= {200, 503}
-    rejected = [out for s, out in results if s == 503]
+    rejected = [(out, hdrs) for s, out, hdrs in results if s == 503]
     assert rejected, "an overload must be rejected at arrival"
-    assert all(out["reason"] == "slo" and out["predicted_latency_ms"] > 60 for out in rejected)
-    assert all("misses the SLO" in out["error"] for out in rejected)
+    # Mostly at arrival ("slo"); a request admitted and then late at dispatch is dropped ("doomed").
+    assert {out["reason"] for out, _ in rejected} <= {"slo", "doomed"}
+    assert any(out["reason"] == "slo" and out["predicted_latency_ms"] > 60 for out, _ in rejected)
+    assert all("misses the" in out["error"] for out, _ in rejected)
+    assert all(hdrs.get("Retry-After") == "1" for _, hdrs in rejected)
     stats = call(app_url, "/v1/stats")[1]["models"]["bert-tiny-1"]
     assert stats["rejected"] >= len(rejected)
 
@@ -173,7 +183,11 @@ def test_replay_writes_one_row_per_request_and_matches_the_simulator(app_url, tm
 
     # A light load (10 req/s of tiny models): at 25 req/s a 2-core machine that is busy with
     # anything else falls behind and live latencies reach seconds, which is not what this tests.
-    workload = make_workload(["bert-tiny-0", "gpt-tiny-0"], 10.0, 4.0, np.random.default_rng(3),
+    # Warm up first (connections, the learned overheads after the group recreated by the test
+    # before), and leave the first second out of both attainments as well.
+    replay(app_url, make_workload(["bert-tiny-0", "gpt-tiny-0"], 10.0, 1.0, np.random.default_rng(2),
+                                  slo_s=0.5, process="poisson"), length=32)
+    workload = make_workload(["bert-tiny-0", "gpt-tiny-0"], 10.0, 5.0, np.random.default_rng(3),
                              slo_s=0.5, process="poisson")
     result = replay(app_url, workload, length=32)
     path = result.write_tsv(tmp_path / "replay.tsv")
@@ -182,9 +196,10 @@ def test_replay_writes_one_row_per_request_and_matches_the_simulator(app_url, tm
     assert result.max_send_lag_s() < 0.5
     placement = Placement.load(PLACEMENT)
     profiles = instance_profiles(placement.models, ProfilingDatabase.load(default_database_path()), "cpu")
-    cmp = compare_with_simulator(result, placement, profiles, SimOptions(SchedulingOptions(max_batch_size=4)))
+    cmp = compare_with_simulator(result, placement, profiles,
+                                 SimOptions(SchedulingOptions(max_batch_size=4), warmup_s=1.0))
     assert cmp["simulated"] == 1.0  # a light load with a loose SLO: the simulator serves everything
-    assert abs(cmp["difference"]) <= 0.1, cmp
+    assert abs(cmp["difference"]) <= 0.05, cmp
 
 
 def test_separate_ingress_deployment_serves_the_same_api(serve_url, tmp_path):

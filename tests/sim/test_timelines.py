@@ -60,10 +60,10 @@ def test_request_predicted_late_is_rejected_only_with_admission(base, admission)
     if admission:
         assert r.group.tolist() == [0, 0, -1]
         assert r.reason.tolist() == [0, 0, 1]
-        assert np.isnan(r.finish_s[2]) and r.rejected == {"slo": 1, "unplaced": 0}
+        assert np.isnan(r.finish_s[2]) and r.rejected == {"slo": 1, "unplaced": 0, "doomed": 0}
     else:
         assert r.finish_s.tolist() == [1.0, 1.5625, 2.125]
-        assert r.rejected == {"slo": 0, "unplaced": 0}
+        assert r.rejected == {"slo": 0, "unplaced": 0, "doomed": 0}
         assert r.good.tolist() == [True, True, False]
 
 

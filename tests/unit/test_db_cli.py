@@ -79,7 +79,7 @@ def test_show_without_device_prints_every_device(capsys, db_path):
 ])
 def test_show_errors(capsys, db_path, argv, expected):
     rc, _, err = db(capsys, *argv, "--db", db_path)
-    assert rc == 1
+    assert rc == 2
     assert expected in err
 
 
@@ -90,19 +90,19 @@ def test_validate_ok_and_coverage(capsys, db_path):
                     "--device", "test-gpu")
     assert rc == 0
     rc, _, err = db(capsys, "validate", db_path, "--models", "m0,m1,bert-9b", "--batch-sizes", "4", "--device", "test-gpu")
-    assert rc == 1
+    assert rc == 2
     assert "model 'bert-9b' is not in the profiling database on test-gpu (known: m0, m1)" in err
     assert "model 'm0' on test-gpu dp1_op1_pp4: no batch size [4] (profiled: [1, 2])" in err
     assert "'m1'" not in err
     rc, _, err = db(capsys, "validate", db_path, "--configs", "dp1-op1")
-    assert rc == 1 and "not of the form 'dp1_op2_pp4'" in err
+    assert rc == 2 and "not of the form 'dp1_op2_pp4'" in err
 
 
 def test_validate_reports_a_broken_file(capsys, tmp_path, db_path):
     broken = tmp_path / "broken.pkl"
     broken.write_bytes(db_path.read_bytes()[:100])
     rc, _, err = db(capsys, "validate", broken)
-    assert rc == 1
+    assert rc == 2
     assert f"alpa-serve-like db validate: error: {broken}: not a readable pickle" in err
 
 
@@ -118,7 +118,7 @@ def test_import_legacy_then_merge_and_overwrite(capsys, tmp_path, db_path):
     assert imported.get("bert-1.3b").configs[ParallelConfig(1, 1, 2)].weight_bytes == (1_300_000_000,) * 2
 
     rc, _, err = db(capsys, "import-legacy", legacy, "--out", db_path)
-    assert rc == 1 and "already exists; pass --merge" in err
+    assert rc == 2 and "already exists; pass --merge" in err
     assert ProfilingDatabase.load(db_path).models() == ["m0", "m1", "tiny"]  # untouched
 
     rc, _, _ = db(capsys, "import-legacy", legacy, "--device", "v100-16gb", "--out", db_path, "--merge")
@@ -135,7 +135,7 @@ def test_import_legacy_refuses_a_malicious_file(capsys, tmp_path):
     evil = tmp_path / "evil.pkl"
     evil.write_bytes(b"cos\nsystem\n(S'touch " + str(tmp_path / "pwned").encode() + b"'\ntR.")
     rc, _, err = db(capsys, "import-legacy", evil, "--out", tmp_path / "out.pkl")
-    assert rc == 1 and "refusing to load class os.system" in err
+    assert rc == 2 and "refusing to load class os.system" in err
     assert not (tmp_path / "pwned").exists() and not (tmp_path / "out.pkl").exists()
 
 
@@ -151,7 +151,7 @@ def test_import_tsv(capsys, tmp_path):
 
     tsv.write_text("gpt\t1\n")
     rc, _, err = db(capsys, "import-tsv", tsv, "--out", out, "--overwrite")
-    assert rc == 1 and f"{tsv} line 1: expected 13 columns, found 2" in err
+    assert rc == 2 and f"{tsv} line 1: expected 13 columns, found 2" in err
 
 
 def test_merge_later_inputs_win(capsys, tmp_path):
@@ -166,11 +166,11 @@ def test_merge_later_inputs_win(capsys, tmp_path):
     assert merged.get("m0").configs[ParallelConfig()].weight_bytes == (8_000,)
 
     rc, _, err = db(capsys, "merge", b, a, "--out", c)
-    assert rc == 1 and "already exists; pass --overwrite" in err
+    assert rc == 2 and "already exists; pass --overwrite" in err
     rc, _, _ = db(capsys, "merge", b, a, "--out", a)  # writing over one of the inputs is allowed
     assert rc == 0 and ProfilingDatabase.load(a).get("m0").configs[ParallelConfig()].weight_bytes == (1_000,)
     rc, _, err = db(capsys, "merge", a, "--out", c, "--overwrite")
-    assert rc == 1 and "at least two databases" in err
+    assert rc == 2 and "at least two databases" in err
 
 
 def test_help_through_the_entry_point(tmp_path):

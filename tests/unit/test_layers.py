@@ -34,6 +34,7 @@ ALLOWED: dict[str, set[str]] = {
     "scheduling": {"core"},
     "simulator": {"core", "scheduling"},
     "placement": {"core", "scheduling", "simulator"},
+    "compound": {"core", "scheduling", "simulator", "profiling", "cost_model"},
     "models": {"core", "cost_model"},
     "runtime": {"core", "scheduling", "profiling", "models", "controllers"},
     "controllers": {"core", "scheduling", "profiling", "models", "runtime"},

@@ -7,7 +7,7 @@ torch = pytest.importorskip("torch")
 
 from alpa_serve_like import ModelSpec, ParallelConfig, ProfileError  # noqa: E402
 from alpa_serve_like.models import build_stage  # noqa: E402
-from alpa_serve_like.models.measure import measure_profile, normalize_device_name  # noqa: E402
+from alpa_serve_like.models.measure import median_latency_s, measure_profile, normalize_device_name  # noqa: E402
 
 TINY = ModelSpec("bert-micro", "bert", num_layers=2, hidden_size=64, num_heads=2, seq_len=32, vocab_size=100)
 CONFIGS = [ParallelConfig(1, 1, 1), ParallelConfig(1, 1, 2), ParallelConfig(2, 1, 2)]
@@ -44,11 +44,41 @@ def test_weight_bytes_are_the_stage_parameter_bytes(profile):
     assert sum(pp2) == 4 * TINY.num_params
 
 
-def test_bigger_batches_cost_more(profile):
-    result, _ = profile
-    entry = result.config(ParallelConfig(1, 1, 1))
-    # Timing on a shared CPU is noisy: only require batch 4 not to be much faster than batch 1.
-    assert entry.total_latency_s(4) > 0.5 * entry.total_latency_s(1)
+class FakeClock:
+    """A clock that only moves when the fake work says so (machine load cannot decide the test)."""
+
+    def __init__(self):
+        self.now_s = 0.0
+
+    def __call__(self):
+        return self.now_s
+
+
+def test_timing_skips_warm_up_and_takes_the_median_of_repeats():
+    clock = FakeClock()
+    # The first call costs 100 s (torch's first-call costs); then 4 s, 1 s, 3 s, 2 s, 50 s (an outlier).
+    costs = iter([100.0, 4.0, 1.0, 3.0, 2.0, 50.0])
+    syncs = []
+
+    def run():
+        clock.now_s += next(costs)
+
+    assert median_latency_s(run, lambda: syncs.append(clock.now_s), warmup=1, repeats=5, clock=clock) == 3.0
+    assert len(syncs) == 6  # once after warm-up, once inside each timed run
+
+
+def test_bigger_batches_cost_more():
+    """Timed with a clock that counts floating-point operations instead of seconds, so machine load
+    cannot decide it: 4 full-length sequences cost exactly 4x one, stage by stage."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    counter = FlopCounterMode(display=False)
+    with counter:
+        result = measure_profile(TINY, [ParallelConfig(1, 1, 2)], [1, 4], warmup=1, repeats=3,
+                                 clock=lambda: float(counter.get_total_flops()))
+    entry = result.config(ParallelConfig(1, 1, 2))
+    for one, four in zip(entry.latency_s(1), entry.latency_s(4)):
+        assert one > 0 and four == pytest.approx(4 * one, rel=1e-6)
     assert entry.act_bytes[4][0] > entry.act_bytes[1][0]  # the estimate scales with the batch
 
 

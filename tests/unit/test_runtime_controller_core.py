@@ -1,6 +1,7 @@
 """ControllerCore on fake groups (asyncio, no Ray): routing, admission, batching, failure recovery."""
 import asyncio
 import time
+from dataclasses import fields, replace
 
 import pytest
 
@@ -9,7 +10,10 @@ from alpa_serve_like.core.plan import GroupPlacement, Placement
 from alpa_serve_like.runtime.controller_core import ControllerCore, Submission
 from alpa_serve_like.runtime.options import RuntimeOptions
 from alpa_serve_like.runtime.requests import InferRequest
+from alpa_serve_like.scheduling import SchedulingOptions
 from builders import uniform_stage_profile
+
+SCHEDULING_FIELDS = {f.name for f in fields(SchedulingOptions)}
 
 STAGE_S = 0.02
 
@@ -24,6 +28,7 @@ class FakeGroup:
     def __init__(self, group_id, generation, pp, log):
         self.group_id, self.generation, self.pp, self.log = group_id, generation, pp, log
         self.dead = False
+        self.slow = 1.0  # > 1: stages run that much slower than profiled
         self.locks = None
 
     def start(self):
@@ -57,11 +62,11 @@ class FakeGroup:
                     if self.dead:
                         raise FakeDeath(f"stage {s} of group {self.group_id} died")
                     start = time.time()
-                    await asyncio.sleep(STAGE_S * tokens.shape[0])
+                    await asyncio.sleep(STAGE_S * tokens.shape[0] * self.slow)
                     timings.append({"stage": s, "rank": 0, "start_wall_s": start, "end_wall_s": time.time(),
                                     "compute_s": time.time() - start})
                 if s == 0:
-                    first.set_result(None)
+                    first.set_result(timings[0])  # a small timing record, like a stage actor's
             last.set_result({"summary": [{"norm": float(row.sum())} for row in tokens], "timings": timings})
         except Exception as exc:
             if not first.done():
@@ -78,7 +83,8 @@ def make_core(groups=((1, ("bert-tiny-0",)),), **opts):
         backends[(g, generation)] = FakeGroup(g, generation, placement.groups[g].config.pp, log)
         return backends[(g, generation)]
 
-    options = RuntimeOptions(health_check_period_s=0, **opts)
+    sched = {k: opts.pop(k) for k in list(opts) if k in SCHEDULING_FIELDS}
+    options = RuntimeOptions(health_check_period_s=0, scheduling=replace(RuntimeOptions().scheduling, **sched), **opts)
     core = ControllerCore(placement, profiles, options, factory, failure_types=(FakeDeath,))
     core.start()
     return core, log, backends
@@ -99,7 +105,7 @@ def test_one_request_gets_output_and_a_stage_breakdown():
         return await core.infer(request(length=5))
 
     out = run(go())
-    assert out["status"] == 200 and out["group"] == 0 and out["batch_size"] == 1
+    assert out["outcome"] == "ok" and out["group"] == 0 and out["batch_size"] == 1
     assert len(out["timing_ms"]["stages"]) == 2
     assert all(s >= STAGE_S * 1e3 * 0.9 for s in out["timing_ms"]["stages"])
     assert out["timing_ms"]["total"] >= sum(out["timing_ms"]["stages"])
@@ -110,7 +116,7 @@ def test_one_request_gets_output_and_a_stage_breakdown():
 def test_unknown_model_is_404_with_known_names():
     core, _, _ = make_core()
     out = run(core.infer(request(model="gpt-tiny-0")))
-    assert out["status"] == 404 and out["known_models"] == ["bert-tiny-0"]
+    assert out["outcome"] == "not_found" and out["known_models"] == ["bert-tiny-0"]
 
 
 def test_admission_rejects_a_request_that_cannot_meet_its_slo():
@@ -121,9 +127,9 @@ def test_admission_rejects_a_request_that_cannot_meet_its_slo():
         return await asyncio.gather(core.infer(request(slo_ms=5)), core.infer(request(slo_ms=200)))
 
     rejected, served = run(go())
-    assert rejected["status"] == 503 and rejected["reason"] == "slo"
+    assert rejected["outcome"] == "rejected" and rejected["reason"] == "slo"
     assert "misses the SLO" in rejected["error"] and rejected["predicted_latency_ms"] == pytest.approx(20, abs=2)
-    assert served["status"] == 200 and served["slo_met"]
+    assert served["outcome"] == "ok" and served["slo_met"]
     assert len(log) == 1
     snap = core.snapshot()["models"]["bert-tiny-0"]
     assert snap["rejected"] == 1 and snap["ok"] == 1 and snap["attainment"] == 0.5
@@ -136,7 +142,7 @@ def test_queued_requests_form_one_batch_behind_the_running_one():
         return await asyncio.gather(*(core.infer(request()) for _ in range(5)))
 
     outs = run(go())
-    assert [o["status"] for o in outs] == [200] * 5
+    assert [o["outcome"] for o in outs] == ["ok"] * 5
     assert [entry[3] for entry in log] == [1, 4]
     assert sorted(o["batch_size"] for o in outs) == [1, 4, 4, 4, 4]
 
@@ -166,12 +172,11 @@ def test_a_dead_stage_fails_requests_fast_then_the_group_comes_back():
         return first, during, failed_in_s, after
 
     first, during, failed_in_s, after = run(go())
-    assert first["status"] == 200
-    assert [d["status"] for d in during] == [503] * 3
-    assert all(d["reason"] in ("group_failed", "group_down") for d in during)
+    assert first["outcome"] == "ok"
+    assert {(d["outcome"], d["reason"]) for d in during} <= {("failed", "group_failed"), ("rejected", "group_down")}
     assert any("died" in d["error"] for d in during)
     assert failed_in_s < 1.0
-    assert after["status"] == 200
+    assert after["outcome"] == "ok"
     assert (0, 1) in backends and core.groups[0].restarts == 1
     assert log[-1][:2] == (0, 1)
 
@@ -185,4 +190,81 @@ def test_a_model_hosted_only_on_a_down_group_is_rejected_with_group_down():
         return await core.infer(request())
 
     out = run(go())
-    assert out["status"] == 503 and out["reason"] == "group_down"
+    assert out["outcome"] == "rejected" and out["reason"] == "group_down"
+
+
+def test_a_failed_group_leaves_routing_so_shortest_queue_uses_the_healthy_one():
+    core, _, backends = make_core(groups=((1, ("bert-tiny-0",)), (1, ("bert-tiny-0",))), routing="shortest_queue",
+                                  recover=False)
+
+    async def go():
+        backends[(0, 0)].dead = True
+        found = await asyncio.gather(*(core.infer(request()) for _ in range(2)))  # one per group
+        return found, await asyncio.gather(*(core.infer(request()) for _ in range(3)))
+
+    found, after = run(go())
+    assert sorted(o["outcome"] for o in found) == ["failed", "ok"]
+    assert [(o["outcome"], o["group"]) for o in after] == [("ok", 1)] * 3
+    assert not core.scheduler.is_up(0) and core.group_status()[0]["up"] is False
+
+
+def test_a_queued_request_that_can_no_longer_make_it_is_dropped_before_compute():
+    # Profiled 20 ms per request, really 60 ms: the queued request's 70 ms SLO looked fine at arrival.
+    core, log, backends = make_core(max_batch_size=4, correction_alpha=0.0, overhead_alpha=0.0)
+    backends[(0, 0)].slow = 3.0
+
+    async def go():
+        return await asyncio.gather(core.infer(request(slo_ms=1000)), core.infer(request(slo_ms=70)))
+
+    served, dropped = run(go())
+    assert served["outcome"] == "ok"
+    assert dropped["outcome"] == "rejected" and dropped["reason"] == "doomed"
+    assert [entry[3] for entry in log] == [1]  # the doomed request never ran
+    assert core.snapshot()["dropped_at_dispatch"] == 1 and core.pending == 0
+
+
+def test_requests_over_the_pending_limit_are_shed_before_scheduling():
+    core, log, _ = make_core(max_pending_requests=2)
+
+    async def go():
+        return await asyncio.gather(*(core.infer(request()) for _ in range(4)))
+
+    outs = run(go())
+    assert [o["outcome"] for o in outs] == ["ok", "ok", "rejected", "rejected"]
+    assert all(o["reason"] == "overloaded" for o in outs[2:]) and len(log) == 2
+
+
+def test_learned_overheads_reach_the_scheduler():
+    core, _, _ = make_core(groups=((2, ("bert-tiny-0",)),))
+
+    async def go():
+        for _ in range(3):
+            await core.infer(request())
+
+    run(go())
+    learned = core.snapshot()["overheads"]
+    assert learned["dispatch"]["samples"] == learned["hop"]["samples"] == learned["response"]["samples"] == 3
+    assert core.scheduler.per_stage_overhead_s == pytest.approx(core.overheads.hop_s)
+    assert core.scheduler.dispatch_overhead_s == pytest.approx(core.overheads.dispatch_s)
+
+
+def test_high_overhead_estimates_fade_so_admission_cannot_lock_out():
+    clock = [1000.0]
+    core, log, _ = make_core()
+    core.clock = lambda: clock[0]
+    core.scheduler.mark_up(0, clock[0])  # idle clocks on the fake time line
+    # As if one overloaded burst had taught a ~2 s response overhead: a 100 ms SLO is then rejected,
+    # and with nothing admitted no batch would ever come back to correct the estimate.
+    core.overheads.observe(999.0, [999.0], [999.0], [0.0], 1000.0)
+    core._apply_overheads(clock[0])
+    assert core.scheduler.per_stage_overhead_s >= 1.0
+
+    async def go():
+        first = await core.infer(request(slo_ms=100), arrival_s=clock[0])
+        clock[0] += 10.0  # ten idle seconds: the estimate fades by 2**-20
+        second = await core.infer(request(slo_ms=100), arrival_s=clock[0])
+        return first, second
+
+    first, second = run(go())
+    assert first["reason"] == "slo"
+    assert second["outcome"] == "ok" and len(log) == 1

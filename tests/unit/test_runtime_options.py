@@ -14,15 +14,34 @@ from alpa_serve_like.serve import check_servable
 def test_options_from_serve_run_strings_are_typed():
     opts = RuntimeOptions.from_args({"max_batch_size": "4", "admission": "false", "default_slo_s": "0.5",
                                      "device": "cpu"})
-    assert (opts.max_batch_size, opts.admission, opts.default_slo_s, opts.device) == (4, False, 0.5, "cpu")
+    assert (opts.scheduling.max_batch_size, opts.scheduling.admission, opts.default_slo_s, opts.device) == (
+        4, False, 0.5, "cpu")
+    assert opts.scheduling.drop_doomed_at_dispatch  # the runtime's default, kept when other fields are given
     assert RuntimeOptions(**opts.to_dict()) == opts
+
+
+def test_runtime_options_hold_one_scheduling_value_not_copies_of_its_fields():
+    from dataclasses import fields
+
+    from alpa_serve_like.scheduling import SchedulingOptions
+
+    shared = {f.name for f in fields(SchedulingOptions)}
+    assert not shared & {f.name for f in fields(RuntimeOptions)}
+    sched = SchedulingOptions(routing="shortest_queue", max_batch_size=2)
+    assert RuntimeOptions(scheduling=sched).scheduling is sched
+    assert RuntimeOptions.from_args({"routing": "shortest_queue", "max_batch_size": 2,
+                                     "drop_doomed_at_dispatch": "false"}).scheduling == sched
+    nested = RuntimeOptions.from_args({"scheduling": {"routing": "shortest_queue", "max_batch_size": "2"},
+                                       "drop_doomed_at_dispatch": False})
+    assert nested.scheduling == sched
 
 
 @pytest.mark.parametrize("args, fragment", [
     ({"max_batch": "4"}, "unknown runtime options ['max_batch']"),
     ({"max_batch_size": "four"}, "max_batch_size='four': expected int"),
     ({"device": "tpu"}, "device must be auto, cpu or gpu"),
-    ({"max_batch_size": "0"}, "max_batch_size must be >= 1"),
+    ({"max_batch_size": "0"}, "max_batch_size must be an int >= 1"),
+    ({"routing": "random"}, "unknown routing policy 'random'"),
     ({"correction_alpha": "2"}, "correction_alpha must be in [0, 1]"),
 ])
 def test_bad_options_fail_with_a_message_naming_the_option(args, fragment):

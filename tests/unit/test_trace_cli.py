@@ -30,7 +30,7 @@ def test_convert_maf1_build_and_info(tmp_path, capsys):
     write_maf1_day(raw, 1, [("o", "a", "f1", "http", {m: 6 for m in range(1, 11)}),
                             ("o", "a", "f2", "timer", {m: 2 for m in range(1, 11)}), "broken,row"])
     cache = tmp_path / "maf1.npz"
-    assert main(["trace", "convert", "--maf1-dir", str(raw), "--out", str(cache)]) == 1
+    assert main(["trace", "convert", "--maf1-dir", str(raw), "--out", str(cache)]) == 2
     assert "d01.csv line 4: expected 1444 columns, found 2" in capsys.readouterr().err
     assert main(["trace", "convert", "--maf1-dir", str(raw), "--out", str(cache), "--skip-bad-rows"]) == 0
     assert "bad rows skipped 1" in capsys.readouterr().out
@@ -57,5 +57,5 @@ def test_convert_maf2_and_llm(tmp_path, capsys):
 
 
 def test_errors_are_reported_not_raised(tmp_path, capsys):
-    assert main(["trace", "info", str(tmp_path / "missing.npz")]) == 1
+    assert main(["trace", "info", str(tmp_path / "missing.npz")]) == 2
     assert "does not exist" in capsys.readouterr().err

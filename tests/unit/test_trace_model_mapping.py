@@ -52,7 +52,7 @@ def test_llm_trace_builds_onto_models_and_reaches_place(tmp_path, capsys):
     assert "conv -> bert-1.3b-0, code -> bert-1.3b-1" in capsys.readouterr().out
     w = load_workload(built)
     assert w.model_names == ("bert-1.3b-0", "bert-1.3b-1") and len(w) == 60 + 2 and w.span_s == 120.0
-    assert main(["trace", "build", str(llm), "--models", "2", "--mode", "exact", "--out", str(built)]) == 1
+    assert main(["trace", "build", str(llm), "--models", "2", "--mode", "exact", "--out", str(built)]) == 2
     assert "--mode applies to function-trace caches" in capsys.readouterr().err
 
     plan = tmp_path / "p.json"

@@ -8,10 +8,11 @@ the reference simulator and the runtime only.
 """
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from typing import Callable, Literal, Sequence
 
-RoutingPolicy = Literal["earliest_finish", "shortest_queue"]
+RoutingPolicy = Literal["earliest_finish", "shortest_queue", "elsa", "last_stage_free"]
 """Names of the built-in policies (the registry may hold more)."""
 
 
@@ -28,6 +29,16 @@ class Candidate:
     """Requests admitted to the group whose batch has not completed yet."""
     joins_batch: bool
     """Whether the request would join the group's queued tail batch instead of starting one."""
+    start_s: float = math.nan
+    """Predicted start of the request's (batch's) first stage on this group."""
+    now_s: float = math.nan
+    """The request's arrival time as the scheduler saw it."""
+    deadline_s: float = math.inf
+    """The request's deadline (inf when the caller gave none)."""
+    compute: float = 1.0
+    """The group's compute size (MIG compute slices of its device; 1 when the tables say nothing)."""
+    last_stage_free_s: float = float("-inf")
+    """When the group's last stage finishes the work committed before this request."""
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,103 @@
+"""The full optimizer and its ablations, by name: each restricts the same MILP's inputs.
+
+* ``jigsaw``: every variant, every slice type and MPS level, graph-aware latency budgets;
+* ``no-variants``: each task keeps only its most accurate variant;
+* ``no-partitioning``: whole GPUs only (7-slice instances, MPS level 1);
+* ``even-budget``: each task's latency budget is fixed to ``slo_s / (tasks on the longest
+  root-to-leaf path)``, so every path fits the SLO without looking at the tasks' latencies;
+* ``per-model``: all three restrictions at once, a stand-in for a per-model serving system that
+  knows no task graph (each task is one model with its own share of the SLO, on whole GPUs). It
+  is not AlpaServe's placement algorithm (no model parallelism or multiplexing here).
+
+The names follow issue 15; how each ablation is realised is ours.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+from typing import Literal, get_args
+
+from alpa_serve_like.compound.app_spec import CompoundApp
+from alpa_serve_like.compound.optimizer import (
+    CompoundInfeasible, CompoundPlan, OptimizerOptions, max_demand, min_resources,
+)
+from alpa_serve_like.compound.slice_table import WHOLE_GPU, SliceOption
+
+System = Literal["jigsaw", "no-variants", "no-partitioning", "even-budget", "per-model"]
+SYSTEMS: tuple[str, ...] = get_args(System)
+
+
+def system_inputs(system: str, app: CompoundApp, options: tuple[SliceOption, ...],
+                  opts: OptimizerOptions = OptimizerOptions()
+                  ) -> tuple[CompoundApp, tuple[SliceOption, ...], OptimizerOptions]:
+    """The (application, options, optimizer options) the named system optimizes over."""
+    if system == "jigsaw":
+        return app, options, opts
+    if system == "no-variants":
+        return only_most_accurate(app, options) + (opts,)
+    if system == "no-partitioning":
+        return app, tuple(o for o in options if o.compute_slices == WHOLE_GPU and o.mps == 1), opts
+    if system == "even-budget":
+        share = app.slo_s / max(len(p) for p in app.paths())
+        return app, options, replace(opts, fixed_budget_s={t.name: share for t in app.tasks})
+    if system == "per-model":
+        for restriction in ("no-variants", "no-partitioning", "even-budget"):
+            app, options, opts = system_inputs(restriction, app, options, opts)
+        return app, options, opts
+    raise ValueError(f"unknown system {system!r}; choose from {list(SYSTEMS)}")
+
+
+def only_most_accurate(app: CompoundApp, options: tuple[SliceOption, ...]
+                       ) -> tuple[CompoundApp, tuple[SliceOption, ...]]:
+    """``app`` with one variant per task (the most accurate, first on ties), options re-indexed."""
+    keep = {ti: max(range(len(t.variants)), key=lambda vi: (t.variants[vi].accuracy, -vi))
+            for ti, t in enumerate(app.tasks)}
+    tasks = tuple(replace(t, variants=(t.variants[keep[ti]],)) for ti, t in enumerate(app.tasks))
+    kept = tuple(replace(o, variant=0) for o in options if o.variant == keep[o.task])
+    return replace(app, tasks=tasks), kept
+
+
+@dataclass(frozen=True)
+class SystemResult:
+    """One row of the ablation table: a system's plans for one application."""
+
+    app: str
+    system: str
+    num_gpus: int
+    plan: CompoundPlan | None
+    """The maximum-demand plan; None when the system cannot serve the application at all."""
+    reference_plan: CompoundPlan | None = None
+    """The fewest-slices plan at the table's reference demand (what every system can serve)."""
+    reason: str = ""
+
+    @property
+    def max_demand_rps(self) -> float:
+        return self.plan.demand_rps if self.plan else 0.0
+
+
+def compare_systems(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus: int,
+                    systems: tuple[str, ...] = SYSTEMS,
+                    opts: OptimizerOptions = OptimizerOptions()) -> list[SystemResult]:
+    """Each system's maximum serviceable demand on ``num_gpus`` GPUs, and the GPU resources each
+    needs at a reference demand: the smallest positive maximum among the systems (so all can
+    serve it; none when no system serves any demand)."""
+    inputs = {name: system_inputs(name, app, options, opts) for name in systems}
+    best: dict[str, CompoundPlan | None] = {}
+    reasons: dict[str, str] = {}
+    for name, (sys_app, sys_options, sys_opts) in inputs.items():
+        try:
+            best[name] = max_demand(sys_app, sys_options, num_gpus, sys_opts)
+        except CompoundInfeasible as exc:
+            best[name], reasons[name] = None, str(exc)
+    served = [p.demand_rps for p in best.values() if p is not None and p.demand_rps > 0]
+    reference = min(served) if served else None
+    out = []
+    for name, (sys_app, sys_options, sys_opts) in inputs.items():
+        ref_plan = None
+        if reference is not None and best[name] is not None and best[name].demand_rps > 0:
+            try:
+                # A hair under the reference so solver tolerance never makes its owner infeasible.
+                ref_plan = min_resources(sys_app, sys_options, reference * (1 - 1e-6), num_gpus, sys_opts)
+            except CompoundInfeasible as exc:
+                reasons[name] = str(exc)
+        out.append(SystemResult(app.name, name, num_gpus, best[name], ref_plan, reasons.get(name, "")))
+    return out

@@ -1,0 +1,95 @@
+"""The controller's bookkeeping values: pending requests, queued batches, per-group state, and the
+interfaces it is given (group backends, metrics sinks). Pure Python, no Ray."""
+from __future__ import annotations
+
+import asyncio
+import math
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+from alpa_serve_like.runtime.requests import InferRequest
+
+GroupFactory = Callable[[int, int], Any]
+"""``(group index, generation) -> group backend`` with ``start()``, ``start_async()``,
+``submit(model, tokens) -> Submission``, ``check_alive()`` (async) and ``shutdown()``."""
+
+
+@dataclass(frozen=True)
+class Submission:
+    """The awaitables of one batch in flight (Ray ObjectRefs for mesh groups). Each resolves to a
+    small value, never to activations: ``first`` to stage 0's timing record (stage 0 is free once
+    it resolves), ``last`` to the last stage's summary and timings (the answer), ``others`` to the
+    timing records of the other op ranks."""
+
+    first: Any
+    last: Any
+    others: tuple = ()
+
+
+class NullMetrics:
+    """Metrics sink that drops everything (unit tests, local mode)."""
+
+    def on_request(self, model: str, outcome: str, latency_s: float, slo_met: bool) -> None: ...
+
+    def on_batch(self, group: int, stage_compute_s) -> None: ...
+
+    def on_group_state(self, group: int, up: bool) -> None: ...
+
+
+@dataclass
+class PendingRequest:
+    request: InferRequest
+    arrival_s: float
+    deadline_s: float
+    future: asyncio.Future
+
+
+@dataclass
+class QueuedBatch:
+    batch_id: int
+    group: int
+    generation: int
+    model: str
+    created_s: float
+    """When the scheduler opened it (the earliest it could have been dispatched)."""
+    requests: list = field(default_factory=list)
+    dispatch_s: float = math.nan
+    done: bool = False
+
+
+@dataclass
+class GroupState:
+    backend: Any
+    num_stages: int
+    generation: int = 0
+    up: bool = True
+    restarts: int = 0
+    queue: deque = field(default_factory=deque)
+    batches: dict = field(default_factory=dict)
+    wake: asyncio.Event | None = None
+    last_first: Any = None
+    last_error: str = ""
+    prev_ends_s: list = field(default_factory=list)
+    """When the last completed batch left each stage (separates queueing from overhead)."""
+
+
+def awaitable(obj):
+    """Ray ObjectRefs and asyncio futures both work with ``asyncio.wait_for`` once wrapped.
+
+    An ObjectRef becomes its asyncio future (``as_future``) rather than a coroutine: ``wait_for``
+    takes a future as it is, while a coroutine costs it one more Task and event-loop turn per batch.
+    """
+    if asyncio.isfuture(obj) or asyncio.iscoroutine(obj):
+        return obj
+    as_future = getattr(obj, "as_future", None)
+    return as_future() if as_future is not None else _await(obj)
+
+
+async def _await(obj):
+    return await obj
+
+
+def first_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]

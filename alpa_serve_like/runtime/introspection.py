@@ -1,0 +1,42 @@
+"""What the controller reports about itself: group states (``/health``) and ``/v1/stats``."""
+from __future__ import annotations
+
+import math
+import sys
+
+
+class IntrospectionMixin:
+    """``group_status`` and ``snapshot``; part of ``ControllerCore``."""
+
+    def group_status(self) -> list[dict]:
+        out, now = [], self.clock()
+        for g, (st, group) in enumerate(zip(self.groups, self.placement.groups)):
+            out.append({
+                "group": g, "op": group.config.op, "pp": group.config.pp, "models": list(group.models),
+                "up": self.scheduler.is_up(g), "generation": st.generation, "restarts": st.restarts,
+                "queued_batches": len(st.queue), "open_batches": len(st.batches),
+                "predicted_backlog_ms": [round(max(0.0, f - now) * 1e3, 3) if math.isfinite(f) else None
+                                         for f in self.scheduler.groups[g].free_s],
+                "last_error": st.last_error,
+            })
+        return out
+
+    def snapshot(self) -> dict:
+        """``/v1/stats``: request stats, group states, learned overheads and latency corrections."""
+        out = self.stats.snapshot()
+        out["groups"] = self.group_status()
+        out["pending_requests"] = self.pending
+        out["dropped_at_dispatch"] = self.dropped_at_dispatch
+        # Activations must never be deserialized here; torch in this process would mean one was.
+        out["controller_imported_torch"] = "torch" in sys.modules
+        if self.overheads is not None:
+            out["overheads"] = self.overheads.snapshot()
+        corr = self.scheduler.correction
+        if corr is not None:
+            tables = self.scheduler.tables
+            out["latency_correction"] = {
+                f"{self.model_names[int(tables.replica_model[r])]}@group{int(tables.replica_group[r])}":
+                    [round(float(x), 4) for x in corr.scale[r, : int(tables.num_stages[tables.replica_group[r]])]]
+                for r in range(len(tables.replica_group))
+            }
+        return out

@@ -1,0 +1,54 @@
+"""Compound applications (issue 15, after JigsawServe): maximum serviceable demand, GPU slices used
+and simulated SLO violations of the full optimizer and its ablations on the example applications.
+
+Not an AlpaServe experiment: the setup is ours (see README, "Compound applications"). One TSV row per
+(application, system) with the columns of ``alpa_serve_like.compound.report.COLUMNS``.
+
+Usage: ``python -m alpa_serve_like.osdi_artifact.gen_data_jigsaw [--quick] --out X.tsv``
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
+
+
+def main(argv=None) -> int:
+    from alpa_serve_like.compound.app_spec import load_app
+    from alpa_serve_like.compound.optimizer import OptimizerOptions
+    from alpa_serve_like.compound.report import ablation_rows, format_tsv
+    from alpa_serve_like.compound.slice_table import option_table
+    from alpa_serve_like.profiling.database import ProfilingDatabase, default_database_path
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="4 GPUs and 10 s of simulated arrivals")
+    parser.add_argument("--out", required=True, metavar="X.tsv")
+    parser.add_argument("--apps", nargs="*", default=None,
+                        help=f"application files (default: {EXAMPLES}/compound_*.json)")
+    parser.add_argument("--gpus", type=int, default=None, help="GPUs (default 8, --quick 4)")
+    parser.add_argument("--device", default="a100-80gb")
+    parser.add_argument("--sim-duration-s", type=float, default=None, help="default 60, --quick 10")
+    parser.add_argument("--seed", type=int, default=0)
+    args = parser.parse_args(argv)
+    gpus = args.gpus or (4 if args.quick else 8)
+    duration = args.sim_duration_s if args.sim_duration_s is not None else (10.0 if args.quick else 60.0)
+    paths = args.apps or sorted(str(p) for p in EXAMPLES.glob("compound_*.json"))
+    if not paths:
+        print(f"gen_data_jigsaw: no applications found under {EXAMPLES}; pass --apps", file=sys.stderr)
+        return 1
+    db = ProfilingDatabase.load(default_database_path())
+    rows = []
+    t0 = time.perf_counter()
+    for path in paths:
+        app = load_app(path)
+        rows += ablation_rows(app, option_table(app, db, args.device), gpus, OptimizerOptions(), duration, args.seed)
+    Path(args.out).write_text(format_tsv(rows), encoding="utf-8")
+    print(f"wrote {len(rows)} rows to {args.out} in {time.perf_counter() - t0:.1f} s")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

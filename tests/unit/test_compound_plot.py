@@ -1,0 +1,19 @@
+"""plot_jigsaw turns an ablation TSV into a PDF and a PNG, and refuses a TSV without its columns."""
+from __future__ import annotations
+
+from alpa_serve_like.compound.report import COLUMNS
+from alpa_serve_like.osdi_artifact import plot_jigsaw
+
+
+def test_plot_writes_both_files_and_rejects_other_tsvs(tmp_path, capsys):
+    rows = [["a", "jigsaw", "4", "10.0", "true", "0", "5.0", "0.5", "0.1", "0.8", "1.0"],
+            ["a", "no-variants", "4", "5.0", "true", "0", "5.0", "1.0", "0.2", "0.9", "1.0"],
+            ["a", "even-budget", "4", "0.000", "nan", "nan", "nan", "nan", "nan", "nan", "nan"]]
+    tsv = tmp_path / "x.tsv"
+    tsv.write_text("\t".join(COLUMNS) + "\n" + "\n".join("\t".join(r) for r in rows) + "\n")
+    assert plot_jigsaw.main([str(tsv)]) == 0
+    assert (tmp_path / "x.pdf").stat().st_size > 0 and (tmp_path / "x.png").stat().st_size > 0
+    other = tmp_path / "other.tsv"
+    other.write_text("policy\tattainment\nmp-search\t0.9\n")
+    assert plot_jigsaw.main([str(other)]) == 1
+    assert "lacks columns" in capsys.readouterr().err

@@ -1,0 +1,46 @@
+"""Binding groups to MIG instances from nvidia-smi -L text, and CPU shares, without Ray."""
+import pytest
+
+from alpa_serve_like.runtime.mig_binding import (
+    bind_to_cpu_shares,
+    bind_to_instances,
+    parse_nvidia_smi_list,
+    resource_name,
+)
+
+SMI = """GPU 0: NVIDIA A100-SXM4-80GB (UUID: GPU-5c89852c-d268-c3f3-1b07-005d5ae1dc3f)
+  MIG 3g.40gb     Device  0: (UUID: MIG-c6d4f1ef-42e4-5de3-91c7-45d71c87eb3f)
+  MIG 2g.20gb     Device  1: (UUID: MIG-0a1b2c3d-0000-5de3-91c7-45d71c87eb3f)
+  MIG 1g.10gb     Device  2: (UUID: MIG-11111111-2222-3333-4444-555555555555)
+  MIG 1g.10gb     Device  3: (UUID: MIG-66666666-2222-3333-4444-555555555555)
+GPU 1: Tesla V100-SXM2-16GB (UUID: GPU-aaaaaaaa-d268-c3f3-1b07-005d5ae1dc3f)
+"""
+
+
+def test_parse_lists_instances_with_their_device_types():
+    insts = parse_nvidia_smi_list(SMI)
+    assert [i.device_type for i in insts] == ["a100-80gb/3g.40gb", "a100-80gb/2g.20gb",
+                                              "a100-80gb/1g.10gb", "a100-80gb/1g.10gb"]
+    assert insts[0].uuid == "MIG-c6d4f1ef-42e4-5de3-91c7-45d71c87eb3f" and insts[0].gpu_index == 0
+
+
+def test_each_group_gets_its_own_instance():
+    binds = bind_to_instances(["a100-80gb/1g.10gb", "a100-80gb/1g.10gb", "a100-80gb/3g.40gb"],
+                              parse_nvidia_smi_list(SMI))
+    assert [b.uuid[:12] for b in binds] == ["MIG-11111111", "MIG-66666666", "MIG-c6d4f1ef"]
+    assert binds[2].actor_options["resources"] == {"mig:3g.40gb": 1}
+    assert binds[0].actor_options["runtime_env"]["env_vars"]["CUDA_VISIBLE_DEVICES"] == binds[0].uuid
+    with pytest.raises(ValueError, match="needs a free 'a100-80gb/1g.10gb'"):
+        bind_to_instances(["a100-80gb/1g.10gb"] * 3, parse_nvidia_smi_list(SMI))
+
+
+def test_cpu_shares_scale_with_compute_slices():
+    binds = bind_to_cpu_shares(["a100-80gb/1g.10gb", "a100-80gb/7g.80gb"], cpus_per_gpu=1.4)
+    assert [b.actor_options["num_cpus"] for b in binds] == pytest.approx([0.2, 1.4])
+    assert resource_name("h200-141gb/2g.35gb") == "mig:2g.35gb"
+
+
+def test_unknown_profile_is_refused():
+    bad = "GPU 0: NVIDIA A100-SXM4-80GB (UUID: GPU-5c89852c)\n  MIG 3g.20gb     Device  0: (UUID: MIG-c6d4f1ef)\n"
+    with pytest.raises(KeyError, match="no MIG profile '3g.20gb'"):
+        parse_nvidia_smi_list(bad)

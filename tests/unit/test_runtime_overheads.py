@@ -1,0 +1,66 @@
+"""Online overhead estimates (pure arithmetic) and the deployments' result -> HTTP mapping."""
+import json
+
+import pytest
+
+from alpa_serve_like.runtime.overheads import OverheadEstimator
+
+
+def test_overheads_separate_queueing_from_transfer():
+    est = OverheadEstimator(alpha=0.5, deviations=2.0)
+    # Ready at 0; stage 1 was busy with the previous batch until 1.5, so only 0.25 s of its wait is
+    # overhead; the controller saw the result 0.5 s after the last stage ended.
+    est.observe(0.0, [0.125, 1.75], [1.0, 2.0], [0.0, 1.5], 2.5)
+    assert (est.dispatch.mean_s, est.hop.mean_s, est.response.mean_s) == (0.125, 0.25, 0.5)
+    assert est.dispatch_s == pytest.approx(0.125 + 2 * 0.0625)
+    est.observe(10.0, [10.375, 11.0], [10.5, 11.5], [2.0, 2.0], 11.5)
+    # dispatch: mean 0.125 + 0.5 * (0.375 - 0.125); deviation 0.0625 + 0.5 * (0.25 - 0.0625)
+    assert est.dispatch.mean_s == pytest.approx(0.25) and est.dispatch.deviation_s == pytest.approx(0.15625)
+    assert est.hop.mean_s == pytest.approx(0.375) and est.response.mean_s == pytest.approx(0.25)
+    assert est.snapshot()["hop"]["samples"] == 2
+    with pytest.raises(ValueError, match="alpha"):
+        OverheadEstimator(alpha=0.0)
+
+
+def test_the_way_back_to_the_client_is_predicted_like_the_way_in():
+    est = OverheadEstimator(alpha=0.5, deviations=0.0)
+    assert est.ingress_s == 0.0
+    est.observe_ingress(0.02)
+    est.observe_ingress(0.04)
+    assert est.ingress_s == pytest.approx(0.03) and est.snapshot()["ingress"]["samples"] == 2
+
+
+def test_estimates_fade_while_nothing_comes_back():
+    est = OverheadEstimator(half_life_s=0.5)
+    assert est.fade(100.0) == 1.0  # nothing learned yet
+    est.observe(0.0, [0.1], [0.2], [0.0], 0.3)
+    assert est.fade(0.3) == 1.0 and est.fade(0.8) == 0.5 and est.fade(1.3) == 0.25
+
+
+@pytest.mark.parametrize("result, status, retry", [
+    ({"outcome": "ok", "output": {}}, 200, None),
+    ({"outcome": "not_found", "reason": "unknown_model"}, 404, None),
+    ({"outcome": "rejected", "reason": "slo"}, 503, "3"),
+    ({"outcome": "rejected", "reason": "doomed"}, 503, "3"),
+    ({"outcome": "failed", "reason": "group_failed"}, 503, "3"),
+    ({"outcome": "failed", "reason": "stage_error"}, 500, None),
+])
+def test_results_map_to_http_with_retry_after_on_503(result, status, retry):
+    from alpa_serve_like.controllers.http_common import result_response
+
+    resp = result_response(result, retry_after_s=3)
+    assert resp.status_code == status and resp.headers.get("retry-after") == retry
+    assert "outcome" not in json.loads(resp.body)
+
+
+@pytest.mark.parametrize("header, expected", [
+    (None, 100.0), ("t=99.5", 99.5), ("99.25", 99.25), ("t=100.5", 100.0), ("t=10", 100.0), ("t=abc", 100.0),
+])
+def test_arrival_is_the_client_send_time_when_plausible(header, expected):
+    from starlette.requests import Request
+
+    from alpa_serve_like.controllers.http_common import arrival_time_s
+
+    headers = [] if header is None else [(b"x-request-start", header.encode())]
+    request = Request({"type": "http", "method": "POST", "path": "/", "headers": headers})
+    assert arrival_time_s(request, 100.0) == expected
