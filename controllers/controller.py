@@ -18,7 +18,7 @@ from alpa_serve_like.core.plan import Placement
 from alpa_serve_like.profiling.database import ProfilingDatabase
 from alpa_serve_like.runtime.controller_core import ControllerCore
 from alpa_serve_like.core.instances import instance_spec
-from alpa_serve_like.runtime.mesh_group import MeshGroup, resolve_use_gpu
+from alpa_serve_like.runtime.mesh_group import MeshGroup, resolve_use_gpu, serve_owner_token
 from alpa_serve_like.runtime.metrics import ServeMetrics
 from alpa_serve_like.runtime.options import RuntimeOptions
 from alpa_serve_like.profiling.instance_profiles import instance_profiles
@@ -45,6 +45,7 @@ class ControllerBase:
         database = ProfilingDatabase.from_plain(profiles_db, where="profiles passed to the controller")
         profiles = instance_profiles(self.placement.models, database, self.options.profile_device)
         self.use_gpu = resolve_use_gpu(self.options)
+        self.owner = serve_owner_token()  # placement-group names unique per app and replica
         self.core = ControllerCore(self.placement, profiles, self.options, self._make_group,
                                    failure_types=ACTOR_FAILURES, metrics=ServeMetrics())
         self.group_info = self.core.start()
@@ -52,7 +53,8 @@ class ControllerBase:
                     "GPU" if self.use_gpu else "CPU")
 
     def _make_group(self, g: int, generation: int) -> MeshGroup:
-        return MeshGroup(g, self.placement.groups[g], self.options, use_gpu=self.use_gpu, generation=generation)
+        return MeshGroup(g, self.placement.groups[g], self.options, use_gpu=self.use_gpu,
+                         generation=generation, owner=self.owner)
 
     async def infer(self, model: str, length: int, tokens: tuple | None, slo_s: float | None,
                     arrival_s: float) -> dict:
