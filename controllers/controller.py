@@ -49,6 +49,10 @@ class ControllerBase:
         self.core = ControllerCore(self.placement, profiles, self.options, self._make_group,
                                    failure_types=ACTOR_FAILURES, metrics=ServeMetrics())
         self.group_info = self.core.start()
+        try:  # Serve runs the constructor on the replica's event loop: warm up in the background
+            self.core.begin_warm_up()
+        except RuntimeError:  # no running loop: the first request or /health begins it
+            pass
         logger.info("alpa_serve_like: serving %s on %s devices", self.placement.summary(),
                     "GPU" if self.use_gpu else "CPU")
 
@@ -75,9 +79,12 @@ class ControllerBase:
         return out
 
     def health(self) -> dict:
-        groups = self.core.group_status()
-        up = sum(g["up"] for g in groups)
-        return {"status": "ok" if up == len(groups) else "degraded", "groups_up": up, "groups": len(groups)}
+        """``ControllerCore.health``; ``http_common.health_response`` maps it to HTTP."""
+        try:
+            self.core.begin_warm_up()
+        except RuntimeError:
+            pass
+        return self.core.health()
 
     def actor_info(self) -> list[list[dict]]:
         """Where each group's stage actors run (node ids, devices), for tests and debugging."""

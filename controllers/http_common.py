@@ -42,6 +42,14 @@ def result_response(result: dict, retry_after_s: int) -> JSONResponse:
     return JSONResponse(body, status_code=503, headers={"Retry-After": str(int(retry_after_s))})
 
 
+def health_response(health: dict, retry_after_s: int) -> JSONResponse:
+    """``/health``: 200 when ``ok`` or ``degraded`` (it serves), 503 with ``Retry-After`` while it
+    is ``warming_up`` (not ready for user traffic yet)."""
+    if health.get("status") == "warming_up":
+        return JSONResponse(health, status_code=503, headers={"Retry-After": str(int(retry_after_s))})
+    return JSONResponse(health, status_code=200)
+
+
 REQUEST_START_HEADER = "x-request-start"
 """``X-Request-Start: t=<unix seconds>``: when the client (or a front proxy) sent the request, the
 convention of nginx and APM agents. Taken as the arrival when it is earlier than the handler's own

@@ -11,7 +11,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from alpa_serve_like.core.instances import instance_spec
-from alpa_serve_like.controllers.http_common import infer_response
+from alpa_serve_like.controllers.http_common import health_response, infer_response
 
 api = FastAPI(title="alpa_serve_like", description="AlpaServe-style multi-model serving")
 
@@ -45,6 +45,6 @@ class Ingress:
     @api.get("/health")
     async def health(self) -> JSONResponse:
         try:
-            return JSONResponse(await self.controller.health.remote())
+            return health_response(await self.controller.health.remote(), self.retry_after_s)
         except Exception as exc:
             return JSONResponse({"status": "down", "error": str(exc)}, status_code=503)

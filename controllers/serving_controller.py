@@ -11,7 +11,7 @@ from ray import serve
 
 from alpa_serve_like.core.instances import instance_spec
 from alpa_serve_like.controllers.controller import DEPLOYMENT_OPTIONS, ControllerBase
-from alpa_serve_like.controllers.http_common import infer_response
+from alpa_serve_like.controllers.http_common import health_response, infer_response
 
 api = FastAPI(title="alpa_serve_like", description="AlpaServe-style multi-model serving")
 
@@ -41,4 +41,4 @@ class ServingController(ControllerBase):
 
     @api.get("/health")
     async def http_health(self) -> JSONResponse:
-        return JSONResponse(self.health())
+        return health_response(self.health(), self.options.retry_after_s)

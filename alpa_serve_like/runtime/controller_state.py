@@ -65,6 +65,8 @@ class GroupState:
     generation: int = 0
     up: bool = True
     restarts: int = 0
+    warm: bool = False
+    """Has served its warm-up batches (each model once) since it was (re)created."""
     queue: deque = field(default_factory=deque)
     batches: dict = field(default_factory=dict)
     wake: asyncio.Event | None = None

@@ -76,6 +76,10 @@ class RuntimeOptions:
     """Recreate a mesh group whose actor died (else the group stays out of routing)."""
     startup_timeout_s: float = 120.0
     """How long placement groups and stage actors may take to come up."""
+    warm_up: bool = True
+    """Run one batch of one request of each model through each group after it starts (and after
+    each recreation, before it rejoins routing), so no user request pays the first call's cost;
+    ``/health`` answers 503 ``warming_up`` until every group has served it."""
 
     def __post_init__(self):
         if isinstance(self.scheduling, dict):  # from to_dict() / a Serve config file
