@@ -28,6 +28,8 @@ def app_url(serve_url):
 
     serve.run(build_app({"placement": str(PLACEMENT), "device": "cpu", "max_batch_size": "4",
                          "health_check_period_s": "0.5"}), name=APP, route_prefix="/")
+    health = wait_ready(serve_url)
+    assert health["groups_warm"] == health["groups"] == 2, health
     yield serve_url
     serve.delete(APP)
 
@@ -40,6 +42,18 @@ def call(url, path, body=None, raw: bytes | None = None, timeout=60):
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read())
+
+
+def wait_ready(url, timeout_s=180):
+    """Poll ``/health`` until 200 (warm-up over); a 503 before that must say ``warming_up``."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        status, health = call(url, "/health")
+        if status == 200:
+            return health
+        assert status == 503 and health["reason"] == "warming_up", (status, health)
+        time.sleep(0.2)
+    pytest.fail(f"{url}/health not ready after {timeout_s} s (last: {health})")
 
 
 async def burst(url, requests, timeout=60, headers=False):
@@ -202,8 +216,10 @@ def test_replay_writes_one_row_per_request_and_matches_the_simulator(app_url, tm
     assert abs(cmp["difference"]) <= 0.05, cmp
 
 
-def test_separate_ingress_deployment_serves_the_same_api(serve_url, tmp_path):
+def test_separate_ingress_deployment_serves_the_same_api(app_url, serve_url, tmp_path):
+    """Also a second app beside ``APP`` in one cluster: its placement groups get their own names."""
     from ray import serve
+    from ray.util import placement_group_table
 
     from alpa_serve_like.core.parallel_config import ParallelConfig
     from alpa_serve_like.core.plan import GroupPlacement, Placement
@@ -215,11 +231,15 @@ def test_separate_ingress_deployment_serves_the_same_api(serve_url, tmp_path):
               name="separate", route_prefix="/separate")
     try:
         base = serve_url + "/separate"
+        wait_ready(base)
+        live = [pg["name"] for pg in placement_group_table().values() if pg["state"] == "CREATED"]
+        ours = [n for n in live if n.startswith("alpa-serve-like.")]
+        assert len(ours) == len(set(ours)) == 3, live  # 2 groups of APP + 1 of "separate"
+        assert {n.split(".")[1] for n in ours} == {APP, "separate"}, ours
         status, out = call(base, "/v1/models/gpt-tiny-0/infer", {"input": [5, 6, 7]})
         assert status == 200 and out["group"] == 0 and len(out["timing_ms"]["stages"]) == 1
         assert call(base, "/v1/models/bert-tiny-0/infer", {"input": [1]})[0] == 404
         assert call(base, "/v1/models/gpt-tiny-0/infer", raw=b"[")[0] == 400
-        assert call(base, "/health")[1]["status"] == "ok"
         assert call(base, "/v1/stats")[1]["models"]["gpt-tiny-0"]["ok"] == 1
     finally:
         serve.delete("separate")
