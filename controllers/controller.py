@@ -72,6 +72,10 @@ class ControllerBase:
                         "vocab_size": spec.vocab_size, "groups": self.placement.groups_hosting(name)})
         return out
 
+    async def ping(self) -> bool:
+        """Liveness for the separate ingress's ``ControllerWatch`` (async: answered on the loop)."""
+        return True
+
     def stats(self) -> dict:
         out = self.core.snapshot()
         out["placement"] = self.placement.summary()

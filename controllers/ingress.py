@@ -11,6 +11,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from alpa_serve_like.core.instances import instance_spec
+from alpa_serve_like.runtime.controller_watch import ControllerWatch
 from alpa_serve_like.controllers.http_common import health_response, infer_response
 
 api = FastAPI(title="alpa_serve_like", description="AlpaServe-style multi-model serving")
@@ -19,15 +20,20 @@ api = FastAPI(title="alpa_serve_like", description="AlpaServe-style multi-model 
 @serve.deployment(max_ongoing_requests=10_000, ray_actor_options={"num_cpus": 0.1})
 @serve.ingress(api)
 class Ingress:
-    def __init__(self, controller: DeploymentHandle, models: list, max_body_bytes: int, retry_after_s: int = 1):
+    def __init__(self, controller: DeploymentHandle, models: list, max_body_bytes: int, retry_after_s: int = 1,
+                 controller_timeout_s: float = 1.0):
         self.controller = controller
+        # Losing the controller answers 503 controller_unavailable within ~timeout instead of
+        # holding requests while Serve restarts it (runtime.controller_watch).
+        self.watch = ControllerWatch(lambda: controller.ping.remote(), timeout_s=controller_timeout_s,
+                                     period_s=min(0.25, controller_timeout_s))
         self.specs = {m: instance_spec(m) for m in models}
         self.max_body_bytes = int(max_body_bytes)
         self.retry_after_s = int(retry_after_s)
 
     async def _forward(self, parsed, arrival_s: float) -> dict:
-        return await self.controller.infer.remote(parsed.model, parsed.length, parsed.tokens,
-                                                  parsed.slo_s, arrival_s)
+        return await self.watch.guard(lambda: self.controller.infer.remote(
+            parsed.model, parsed.length, parsed.tokens, parsed.slo_s, arrival_s))
 
     @api.post("/v1/models/{name}/infer")
     async def infer(self, name: str, request: Request) -> JSONResponse:

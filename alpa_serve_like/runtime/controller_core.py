@@ -69,6 +69,9 @@ class ControllerCore(AdmissionMixin, DispatchMixin, RecoveryMixin, WarmUpMixin, 
         self.rng = rng if rng is not None else np.random.default_rng(options.seed)
         self.metrics = metrics or NullMetrics()
         self.stats = RuntimeStats(self.model_names)
+        self.stats_since_s = clock()
+        """When these statistics began: they live in this controller replica, so a restarted
+        controller starts them afresh, and ``/v1/stats`` says so by a later ``stats_since_s``."""
         self.groups: list[GroupState] = []
         self.pending = 0
         """Admitted requests not answered yet (``max_pending_requests`` sheds above it)."""

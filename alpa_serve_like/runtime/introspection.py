@@ -38,6 +38,7 @@ class IntrospectionMixin:
     def snapshot(self) -> dict:
         """``/v1/stats``: request stats, group states, learned overheads and latency corrections."""
         out = self.stats.snapshot()
+        out["stats_since_s"] = round(self.stats_since_s, 3)  # later after a controller restart
         out["groups"] = self.group_status()
         out["pending_requests"] = self.pending
         out["dropped_at_dispatch"] = self.dropped_at_dispatch

@@ -302,3 +302,10 @@ def test_a_recreated_group_is_warmed_before_it_rejoins_routing():
     assert first["outcome"] == "failed"
     # generation 1 served its warm-up batch before it was marked up
     assert (0, 1, "bert-tiny-0", 1) in log and health["status"] == "ok" and health["groups_warm"] == 1
+
+
+def test_stats_say_since_when_they_count():
+    before = time.time()
+    core, _, _ = make_core()
+    since = core.snapshot()["stats_since_s"]
+    assert before - 0.01 <= since <= time.time() + 0.01
