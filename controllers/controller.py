@@ -10,6 +10,7 @@ Exactly one replica: routing and admission need one view of every group's clocks
 from __future__ import annotations
 
 import logging
+import os
 
 import ray
 from ray import serve
@@ -89,6 +90,10 @@ class ControllerBase:
         except RuntimeError:
             pass
         return self.core.health()
+
+    def process_id(self) -> int:
+        """This replica's process id (fault-injection tests kill it); handle only, not over HTTP."""
+        return os.getpid()
 
     def actor_info(self) -> list[list[dict]]:
         """Where each group's stage actors run (node ids, devices), for tests and debugging."""

@@ -240,6 +240,34 @@ def test_separate_ingress_deployment_serves_the_same_api(app_url, serve_url, tmp
         assert status == 200 and out["group"] == 0 and len(out["timing_ms"]["stages"]) == 1
         assert call(base, "/v1/models/bert-tiny-0/infer", {"input": [1]})[0] == 404
         assert call(base, "/v1/models/gpt-tiny-0/infer", raw=b"[")[0] == 400
-        assert call(base, "/v1/stats")[1]["models"]["gpt-tiny-0"]["ok"] == 1
+        stats = call(base, "/v1/stats")[1]
+        assert stats["models"]["gpt-tiny-0"]["ok"] == 1
+        lost_controller_is_answered_not_held(base, stats["stats_since_s"])
     finally:
         serve.delete("separate")
+
+
+def lost_controller_is_answered_not_held(base, stats_since_s):
+    """Kill the controller replica behind the separate ingress: requests sent meanwhile are answered
+    503 ``controller_unavailable`` before the restarted controller serves again (not held until it
+    is back), and the restarted controller's stats say they start later."""
+    from ray import serve
+
+    pid = serve.get_deployment_handle("Controller", app_name="separate").process_id.remote().result(timeout_s=30)
+    os.kill(pid, signal.SIGKILL)
+    killed_s = time.time()
+    answers = []  # (answered after the kill s, status, reason)
+    deadline = killed_s + 180
+    while time.time() < deadline:
+        status, out = call(base, "/v1/models/gpt-tiny-0/infer", {"input": [5, 6, 7]}, timeout=180)
+        answers.append((time.time() - killed_s, status, out.get("reason")))
+        if status == 200:
+            break
+        time.sleep(0.1)
+    print("answers after the controller kill (s, status, reason):", answers[:3], "...", answers[-1])
+    assert answers[-1][1] == 200, answers[-5:]
+    unavailable = [a for a in answers if a[1] == 503]
+    assert unavailable and {a[2] for a in unavailable} == {"controller_unavailable"}, answers
+    assert all(a[1] in (200, 503) for a in answers), answers
+    assert unavailable[0][0] < answers[-1][0], "the outage must be answered before the controller is back"
+    assert call(base, "/v1/stats")[1]["stats_since_s"] > stats_since_s
