@@ -21,7 +21,7 @@ api = FastAPI(title="alpa_serve_like", description="AlpaServe-style multi-model 
 @serve.ingress(api)
 class Ingress:
     def __init__(self, controller: DeploymentHandle, models: list, max_body_bytes: int, retry_after_s: int = 1,
-                 controller_timeout_s: float = 1.0):
+                 controller_timeout_s: float = 1.0, body_timeout_s: float = 10.0):
         self.controller = controller
         # Losing the controller answers 503 controller_unavailable within ~timeout instead of
         # holding requests while Serve restarts it (runtime.controller_watch).
@@ -30,6 +30,7 @@ class Ingress:
         self.specs = {m: instance_spec(m) for m in models}
         self.max_body_bytes = int(max_body_bytes)
         self.retry_after_s = int(retry_after_s)
+        self.body_timeout_s = float(body_timeout_s)
 
     async def _forward(self, parsed, arrival_s: float) -> dict:
         return await self.watch.guard(lambda: self.controller.infer.remote(
@@ -38,7 +39,7 @@ class Ingress:
     @api.post("/v1/models/{name}/infer")
     async def infer(self, name: str, request: Request) -> JSONResponse:
         return await infer_response(name, request, self.specs, self.max_body_bytes, self._forward,
-                                    retry_after_s=self.retry_after_s)
+                                    retry_after_s=self.retry_after_s, body_timeout_s=self.body_timeout_s)
 
     @api.get("/v1/models")
     async def models(self) -> JSONResponse:

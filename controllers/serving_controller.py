@@ -29,7 +29,8 @@ class ServingController(ControllerBase):
     @api.post("/v1/models/{name}/infer")
     async def http_infer(self, name: str, request: Request) -> JSONResponse:
         return await infer_response(name, request, self.specs, self.options.max_body_bytes, self._serve,
-                                    retry_after_s=self.options.retry_after_s, overloaded=self.core.overloaded)
+                                    retry_after_s=self.options.retry_after_s, overloaded=self.core.overloaded,
+                                    body_timeout_s=self.options.body_timeout_s)
 
     @api.get("/v1/models")
     async def http_models(self) -> JSONResponse:

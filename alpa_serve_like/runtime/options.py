@@ -70,6 +70,10 @@ class RuntimeOptions:
     a replica of ``bert-tiny-0`` holds the same weights."""
     max_body_bytes: int = 1 << 20
     """Largest request body the ingress accepts (larger: HTTP 413)."""
+    body_timeout_s: float = 10.0
+    """A request body not fully received this long after its handler started is answered 408 (a
+    slow or stalled sender must not hold the server; Serve's ``request_timeout_s`` bounds the
+    whole request on top)."""
     batch_timeout_s: float = 30.0
     """A batch not back after this long fails (a stuck actor must never hang a request)."""
     recover: bool = True
@@ -94,7 +98,8 @@ class RuntimeOptions:
             raise RuntimeOptionsError(f"device must be auto, cpu or gpu, got {self.device!r}")
         if self.strategy not in ("STRICT_PACK", "PACK"):
             raise RuntimeOptionsError(f"strategy must be STRICT_PACK or PACK, got {self.strategy!r}")
-        for name in ("gpu_per_device", "batch_timeout_s", "startup_timeout_s", "controller_timeout_s"):
+        for name in ("gpu_per_device", "batch_timeout_s", "startup_timeout_s", "controller_timeout_s",
+                     "body_timeout_s"):
             if not getattr(self, name) > 0:
                 raise RuntimeOptionsError(f"{name} must be > 0, got {getattr(self, name)!r}")
         for name in ("torch_threads", "max_body_bytes", "max_ongoing_requests", "max_queued_requests",
