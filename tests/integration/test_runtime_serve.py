@@ -158,11 +158,13 @@ def test_killed_stage_actor_fails_fast_and_its_group_is_recreated(app_url):
             for i in range(60):
                 if i == 20:
                     os.kill(victim, signal.SIGKILL)
+                    killed_s.append(time.time())
                 tasks.append(asyncio.ensure_future(one(i)))
                 await asyncio.sleep(0.02)
             await asyncio.gather(*tasks)
         return outcomes
 
+    killed_s = []
     outcomes = asyncio.run(traffic())
     assert len(outcomes) == 60, "every request must get an answer"
     failed = [out for _, status, out in outcomes if status != 200]
@@ -176,6 +178,9 @@ def test_killed_stage_actor_fails_fast_and_its_group_is_recreated(app_url):
             break
         time.sleep(0.5)
     assert health["status"] == "ok", health
+    late = [t - killed_s[0] for t, status, _ in outcomes if status != 200]
+    print(f"stage actor killed: {len(late)} requests answered 503, the last {max(late):.2f} s after the "
+          f"kill; group back (warm, /health ok) {time.time() - killed_s[0]:.2f} s after it")
     status, out = call(app_url, "/v1/models/bert-tiny-1/infer", {"input": {"length": 8}})
     assert status == 200 and out["group"] == 0
     groups = call(app_url, "/v1/stats")[1]["groups"]
