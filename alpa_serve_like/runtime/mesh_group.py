@@ -153,7 +153,8 @@ class MeshGroup:
     def _rendezvous_refs(self) -> list:
         if self.op == 1:
             return []
-        return [ranks[0].rendezvous_address.remote() for ranks in self.actors]
+        same_node = self.options.strategy == "STRICT_PACK"
+        return [ranks[0].rendezvous_address.remote(same_node) for ranks in self.actors]
 
     def _build_with(self, rendezvous: list) -> list:
         refs = []

@@ -20,3 +20,12 @@ def test_outside_a_serve_replica_each_owner_token_is_fresh():
 def test_a_bad_owner_token_is_refused(owner):
     with pytest.raises(ValueError, match="owner token"):
         placement_group_name(owner, 0, 0)
+
+
+def test_one_node_op_groups_meet_through_a_fresh_file_and_others_on_loopback():
+    from alpa_serve_like.runtime.stage_worker import StageWorker
+
+    worker = StageWorker(0, 0, 1, ["bert-tiny-0"], seed=0, use_gpu=False, torch_threads=1, op_rank=0, op_size=2)
+    a, b = worker.rendezvous_address(True), worker.rendezvous_address(True)
+    assert a.startswith("file://") and a != b  # no TCP store listening on every interface
+    assert worker.rendezvous_address(False).startswith("tcp://127.0.0.1:")
