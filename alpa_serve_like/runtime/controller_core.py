@@ -94,7 +94,8 @@ class ControllerCore(AdmissionMixin, DispatchMixin, RecoveryMixin, WarmUpMixin, 
             self.shutdown()
             raise
         start_s = self.clock()
-        for g in range(len(self.groups)):
+        for g, st in enumerate(self.groups):
+            st.warm = not self.options.warm_up  # else warmed by ``begin_warm_up``
             self.scheduler.mark_up(g, start_s)
             self.metrics.on_group_state(g, True)
         return infos

@@ -23,19 +23,15 @@ class WarmUpMixin:
 
     def begin_warm_up(self) -> None:
         """Start warming every group on the running event loop (once; later calls do nothing)."""
-        if self._warm_up_task is not None:
-            return
-        if not self.options.warm_up:
-            for st in self.groups:
-                st.warm = True
-            self._warm_up_task = asyncio.get_running_loop().create_future()
-            self._warm_up_task.set_result(None)
-            return
-        self._warm_up_task = self._spawn(self._warm_all())
+        if self.options.warm_up and self._warm_up_task is None:
+            self._warm_up_task = self._spawn(self._warm_all())
 
     @property
     def warmed_up(self) -> bool:
-        """Every group has served its warm-up batches at least once (the initial warm-up is over)."""
+        """Every group has served its warm-up batches at least once (the initial warm-up is over),
+        or warm-up is off."""
+        if not self.options.warm_up:
+            return True
         return self._warm_up_task is not None and self._warm_up_task.done()
 
     async def _warm_all(self) -> None:

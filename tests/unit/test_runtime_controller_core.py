@@ -309,3 +309,9 @@ def test_stats_say_since_when_they_count():
     core, _, _ = make_core()
     since = core.snapshot()["stats_since_s"]
     assert before - 0.01 <= since <= time.time() + 0.01
+
+
+def test_without_warm_up_health_is_ok_at_once():
+    core, log, _ = make_core(warm_up=False)
+    health = core.health()
+    assert health["status"] == "ok" and health["groups_warm"] == 1 and log == []
