@@ -11,6 +11,7 @@ from ray import serve
 from ray.serve.handle import DeploymentHandle
 
 from alpa_serve_like.core.instances import instance_spec
+from alpa_serve_like.runtime.controller_state import first_line
 from alpa_serve_like.runtime.controller_watch import ControllerWatch
 from alpa_serve_like.controllers.http_common import health_response, infer_response
 
@@ -41,17 +42,26 @@ class Ingress:
         return await infer_response(name, request, self.specs, self.max_body_bytes, self._forward,
                                     retry_after_s=self.retry_after_s, body_timeout_s=self.body_timeout_s)
 
+    async def _ask(self, method: str) -> JSONResponse | dict:
+        """``controller.<method>()`` through the watch: a lost controller is a prompt 503."""
+        try:
+            return await self.watch.guard(lambda: getattr(self.controller, method).remote())
+        except Exception as exc:
+            return JSONResponse({"status": "down", "reason": "controller_unavailable",
+                                 "error": f"controller unavailable: {first_line(exc)}"}, status_code=503,
+                                headers={"Retry-After": str(self.retry_after_s)})
+
     @api.get("/v1/models")
     async def models(self) -> JSONResponse:
-        return JSONResponse({"models": await self.controller.models.remote()})
+        out = await self._ask("models")
+        return out if isinstance(out, JSONResponse) else JSONResponse({"models": out})
 
     @api.get("/v1/stats")
     async def stats(self) -> JSONResponse:
-        return JSONResponse(await self.controller.stats.remote())
+        out = await self._ask("stats")
+        return out if isinstance(out, JSONResponse) else JSONResponse(out)
 
     @api.get("/health")
     async def health(self) -> JSONResponse:
-        try:
-            return health_response(await self.controller.health.remote(), self.retry_after_s)
-        except Exception as exc:
-            return JSONResponse({"status": "down", "error": str(exc)}, status_code=503)
+        out = await self._ask("health")
+        return out if isinstance(out, JSONResponse) else health_response(out, self.retry_after_s)

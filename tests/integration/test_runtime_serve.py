@@ -262,12 +262,14 @@ def lost_controller_is_answered_not_held(base, stats_since_s):
     os.kill(pid, signal.SIGKILL)
     killed_s = time.time()
     answers = []  # (answered after the kill s, status, reason)
+    health = []
     deadline = killed_s + 180
     while time.time() < deadline:
         status, out = call(base, "/v1/models/gpt-tiny-0/infer", {"input": [5, 6, 7]}, timeout=180)
         answers.append((time.time() - killed_s, status, out.get("reason")))
         if status == 200:
             break
+        health.append(call(base, "/health", timeout=180))
         time.sleep(0.1)
     print("answers after the controller kill (s, status, reason):", answers[:3], "...", answers[-1])
     assert answers[-1][1] == 200, answers[-5:]
@@ -276,3 +278,7 @@ def lost_controller_is_answered_not_held(base, stats_since_s):
     assert all(a[1] in (200, 503) for a in answers), answers
     assert unavailable[0][0] < answers[-1][0], "the outage must be answered before the controller is back"
     assert call(base, "/v1/stats")[1]["stats_since_s"] > stats_since_s
+    # /health during the outage: a prompt 503 controller_unavailable too (or warming_up once it is back)
+    assert ("controller_unavailable" in {out.get("reason") for status, out in health if status == 503}), health
+    assert all(status == 200 or out.get("reason") in ("controller_unavailable", "warming_up")
+               for status, out in health), health
