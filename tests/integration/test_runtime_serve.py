@@ -248,6 +248,15 @@ def test_separate_ingress_deployment_serves_the_same_api(app_url, serve_url, tmp
         stats = call(base, "/v1/stats")[1]
         assert stats["models"]["gpt-tiny-0"]["ok"] == 1
         lost_controller_is_answered_not_held(base, stats["stats_since_s"])
+        # A redeploy with other options: a new controller replica, its own placement-group names.
+        before = {pg["name"] for pg in placement_group_table().values() if pg["state"] == "CREATED"}
+        serve.run(build_app({"placement": str(path), "device": "cpu", "ingress": "separate", "retry_after_s": "2"}),
+                  name="separate", route_prefix="/separate")
+        wait_ready(base)
+        assert call(base, "/v1/models/gpt-tiny-0/infer", {"input": [5, 6, 7]})[0] == 200
+        after = {pg["name"] for pg in placement_group_table().values() if pg["state"] == "CREATED"}
+        new = {n for n in after - before if n.startswith("alpa-serve-like.separate.")}
+        assert len(new) == 1, (before, after)
     finally:
         serve.delete("separate")
 
