@@ -11,7 +11,7 @@ from ray import serve
 
 from alpa_serve_like.core.instances import instance_spec
 from alpa_serve_like.controllers.controller import DEPLOYMENT_OPTIONS, ControllerBase
-from alpa_serve_like.controllers.http_common import infer_response
+from alpa_serve_like.controllers.http_common import health_response, infer_response
 
 api = FastAPI(title="alpa_serve_like", description="AlpaServe-style multi-model serving")
 
@@ -29,7 +29,8 @@ class ServingController(ControllerBase):
     @api.post("/v1/models/{name}/infer")
     async def http_infer(self, name: str, request: Request) -> JSONResponse:
         return await infer_response(name, request, self.specs, self.options.max_body_bytes, self._serve,
-                                    retry_after_s=self.options.retry_after_s, overloaded=self.core.overloaded)
+                                    retry_after_s=self.options.retry_after_s, overloaded=self.core.overloaded,
+                                    body_timeout_s=self.options.body_timeout_s)
 
     @api.get("/v1/models")
     async def http_models(self) -> JSONResponse:
@@ -41,4 +42,4 @@ class ServingController(ControllerBase):
 
     @api.get("/health")
     async def http_health(self) -> JSONResponse:
-        return JSONResponse(self.health())
+        return health_response(self.health(), self.options.retry_after_s)
