@@ -267,7 +267,9 @@ def _commands():
                 lambda bad, g, t: ["trace", "info", bad]))
     w("replay", lambda bad, g, t: ["replay", "--url", "http://127.0.0.1:9", "--workload", bad, "--out", t / "r.tsv"])
     c = lambda cid, f: out.append((BAD_CACHES, cid, f))
-    c("trace-build", lambda bad, g, t: ["trace", "build", bad, "--models", "2", "--minutes", "1", "--out", t / "o.npz"])
+    # trace build also takes a built workload (an LLM trace to map onto --models), so a workload is no bad cache there
+    out.append(({k: v for k, v in BAD_CACHES.items() if k != "workload"}, "trace-build",
+                lambda bad, g, t: ["trace", "build", bad, "--models", "2", "--minutes", "1", "--out", t / "o.npz"]))
     out.append(({k: v for k, v in BAD_CACHES.items() if k != "workload"}, "trace-info-cache",
                 lambda bad, g, t: ["trace", "info", bad]))
     p = lambda cid, f: out.append((BAD_PLACEMENTS, cid, f))
