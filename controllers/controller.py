@@ -46,7 +46,8 @@ class ControllerBase:
         profiles = instance_profiles(self.placement.models, database, self.options.profile_device)
         self.use_gpu = resolve_use_gpu(self.options)
         self.core = ControllerCore(self.placement, profiles, self.options, self._make_group,
-                                   failure_types=ACTOR_FAILURES, metrics=ServeMetrics())
+                                   failure_types=ACTOR_FAILURES,
+                                   metrics=ServeMetrics(len(self.placement.groups)))
         self.group_info = self.core.start()
         logger.info("alpa_serve_like: serving %s on %s devices", self.placement.summary(),
                     "GPU" if self.use_gpu else "CPU")
@@ -76,6 +77,10 @@ class ControllerBase:
         groups = self.core.group_status()
         up = sum(g["up"] for g in groups)
         return {"status": "ok" if up == len(groups) else "degraded", "groups_up": up, "groups": len(groups)}
+
+    def group_status(self) -> list[dict]:
+        """Each group's state (``ControllerCore.group_status``); the ingress's v2 readiness reads it."""
+        return self.core.group_status()
 
     def actor_info(self) -> list[list[dict]]:
         """Where each group's stage actors run (node ids, devices), for tests and debugging."""

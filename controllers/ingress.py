@@ -12,13 +12,18 @@ from ray.serve.handle import DeploymentHandle
 
 from alpa_serve_like.core.instances import instance_spec
 from alpa_serve_like.controllers.http_common import infer_response
+from alpa_serve_like.controllers.kserve_routes import kserve_v2_routes
+from alpa_serve_like.controllers.openapi_docs import document_request_bodies, request_body
+from alpa_serve_like.runtime import kserve_v2
+from alpa_serve_like.runtime.http_schemas import ErrorBody, V1InferRequest, V1InferResponse
 
 api = FastAPI(title="alpa_serve_like", description="AlpaServe-style multi-model serving")
+document_request_bodies(api)
 
 
 @serve.deployment(max_ongoing_requests=10_000, ray_actor_options={"num_cpus": 0.1})
 @serve.ingress(api)
-class Ingress:
+class Ingress(kserve_v2_routes(api)):
     def __init__(self, controller: DeploymentHandle, models: list, max_body_bytes: int, retry_after_s: int = 1):
         self.controller = controller
         self.specs = {m: instance_spec(m) for m in models}
@@ -29,7 +34,18 @@ class Ingress:
         return await self.controller.infer.remote(parsed.model, parsed.length, parsed.tokens,
                                                   parsed.slo_s, arrival_s)
 
-    @api.post("/v1/models/{name}/infer")
+    # ---- KServe v2 hooks (controllers.kserve_routes) ----
+    async def _v2_serve(self, parsed, arrival_s: float) -> dict:
+        return await self._forward(parsed, arrival_s)
+
+    def _v2_limits(self):
+        return self.max_body_bytes, self.retry_after_s, None
+
+    async def _v2_models_ready(self) -> dict:
+        return kserve_v2.models_ready(await self.controller.group_status.remote())
+
+    @api.post("/v1/models/{name}/infer", response_model=V1InferResponse, openapi_extra=request_body(V1InferRequest),
+              responses={code: {"model": ErrorBody} for code in (400, 404, 413, 503)})
     async def infer(self, name: str, request: Request) -> JSONResponse:
         return await infer_response(name, request, self.specs, self.max_body_bytes, self._forward,
                                     retry_after_s=self.retry_after_s)
@@ -47,4 +63,5 @@ class Ingress:
         try:
             return JSONResponse(await self.controller.health.remote())
         except Exception as exc:
-            return JSONResponse({"status": "down", "error": str(exc)}, status_code=503)
+            return JSONResponse({"status": "down", "error": str(exc)}, status_code=503,
+                                headers={"Retry-After": str(self.retry_after_s)})

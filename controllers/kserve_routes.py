@@ -1,0 +1,75 @@
+"""KServe v2 / Triton routes (``/v2/...``), added to either HTTP front end as a mixin.
+
+``kserve_v2_routes(api)`` returns a class whose methods are routes of ``api``; ``Ingress`` and
+``ServingController`` inherit it and provide ``specs``, ``_v2_serve`` (forward one parsed request),
+``_v2_limits`` (max body bytes, retry-after seconds, overload check) and ``_v2_models_ready``. The
+translation is ``alpa_serve_like.runtime.kserve_v2``; validation, admission and status codes are
+the ``/v1`` ones (``http_common``). Not ready answers 503 with ``Retry-After``.
+"""
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse, Response
+
+from alpa_serve_like import __version__
+from alpa_serve_like.controllers.http_common import infer_response
+from alpa_serve_like.controllers.openapi_docs import request_body
+from alpa_serve_like.runtime import http_schemas as schemas
+from alpa_serve_like.runtime.kserve_v2 import model_metadata, server_metadata
+from alpa_serve_like.runtime.requests import unknown_model
+
+_ERRORS = {400: {"model": schemas.ErrorBody}, 404: {"model": schemas.ErrorBody},
+           413: {"model": schemas.ErrorBody},
+           503: {"model": schemas.ErrorBody, "description": "Not admitted or not ready; see Retry-After.",
+                 "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}}}}
+
+
+def kserve_v2_routes(api: FastAPI) -> type:
+    """A mixin class whose methods serve the v2 protocol on ``api``."""
+
+    class KServeV2Routes:
+        def _not_ready(self, what: str) -> Response:
+            _, retry_after_s, _ = self._v2_limits()
+            return JSONResponse({"error": f"{what} not ready: no group hosting it is up", "reason": "not_ready"},
+                                status_code=503, headers={"Retry-After": str(int(retry_after_s))})
+
+        @api.get("/v2", response_model=schemas.V2ServerMetadata)
+        async def v2_server(self) -> JSONResponse:
+            return JSONResponse(server_metadata(__version__))
+
+        @api.get("/v2/health/live")
+        async def v2_live(self) -> Response:
+            return Response(status_code=200)
+
+        @api.get("/v2/health/ready", responses={503: _ERRORS[503]})
+        async def v2_ready(self) -> Response:
+            try:
+                ready = await self._v2_models_ready()
+            except Exception as exc:  # the controller is gone or restarting
+                _, retry_after_s, _ = self._v2_limits()
+                return JSONResponse({"error": f"controller unavailable: {exc}", "reason": "controller_unavailable"},
+                                    status_code=503, headers={"Retry-After": str(int(retry_after_s))})
+            # Ready when every model can be served: a load balancer then sends any request here.
+            return Response(status_code=200) if ready and all(ready.values()) else self._not_ready("server")
+
+        @api.get("/v2/models/{name}", response_model=schemas.V2ModelMetadata, responses={404: _ERRORS[404]})
+        async def v2_model(self, name: str) -> JSONResponse:
+            if name not in self.specs:
+                err = unknown_model(name, list(self.specs))
+                return JSONResponse(err.body(), status_code=404)
+            return JSONResponse(model_metadata(name))
+
+        @api.get("/v2/models/{name}/ready", responses={404: _ERRORS[404], 503: _ERRORS[503]})
+        async def v2_model_ready(self, name: str) -> Response:
+            if name not in self.specs:
+                err = unknown_model(name, list(self.specs))
+                return JSONResponse(err.body(), status_code=404)
+            ready = await self._v2_models_ready()
+            return Response(status_code=200) if ready.get(name) else self._not_ready(f"model {name!r}")
+
+        @api.post("/v2/models/{name}/infer", response_model=schemas.V2InferResponse, responses=_ERRORS,
+                  openapi_extra=request_body(schemas.V2InferRequest))
+        async def v2_infer(self, name: str, request: Request) -> JSONResponse:
+            max_body_bytes, retry_after_s, overloaded = self._v2_limits()
+            return await infer_response(name, request, self.specs, max_body_bytes, self._v2_serve,
+                                        retry_after_s=retry_after_s, overloaded=overloaded, v2=True)
+
+    return KServeV2Routes
