@@ -26,10 +26,22 @@ def kserve_v2_routes(api: FastAPI) -> type:
     """A mixin class whose methods serve the v2 protocol on ``api``."""
 
     class KServeV2Routes:
-        def _not_ready(self, what: str) -> Response:
+        def _unavailable(self, message: str, reason: str) -> Response:
             _, retry_after_s, _ = self._v2_limits()
-            return JSONResponse({"error": f"{what} not ready: no group hosting it is up", "reason": "not_ready"},
-                                status_code=503, headers={"Retry-After": str(int(retry_after_s))})
+            return JSONResponse({"error": message, "reason": reason}, status_code=503,
+                                headers={"Retry-After": str(int(retry_after_s))})
+
+        async def _ready_or_503(self, names: list[str], what: str) -> Response:
+            """200 when every model of ``names`` has a group up, else 503 with ``Retry-After``."""
+            try:
+                ready = await self._v2_models_ready()
+            except Exception as exc:  # the controller is gone or restarting
+                return self._unavailable(f"controller unavailable: {type(exc).__name__}: {exc}",
+                                         "controller_unavailable")
+            if all(ready.get(name) for name in names):
+                return Response(status_code=200)
+            return self._unavailable(f"{what} not ready: no group hosting "
+                                     f"{', '.join(n for n in names if not ready.get(n))} is up", "not_ready")
 
         @api.get("/v2", response_model=schemas.V2ServerMetadata)
         async def v2_server(self) -> JSONResponse:
@@ -41,14 +53,8 @@ def kserve_v2_routes(api: FastAPI) -> type:
 
         @api.get("/v2/health/ready", responses={503: _ERRORS[503]})
         async def v2_ready(self) -> Response:
-            try:
-                ready = await self._v2_models_ready()
-            except Exception as exc:  # the controller is gone or restarting
-                _, retry_after_s, _ = self._v2_limits()
-                return JSONResponse({"error": f"controller unavailable: {exc}", "reason": "controller_unavailable"},
-                                    status_code=503, headers={"Retry-After": str(int(retry_after_s))})
-            # Ready when every model can be served: a load balancer then sends any request here.
-            return Response(status_code=200) if ready and all(ready.values()) else self._not_ready("server")
+            # Ready when every model can be served: a load balancer may then send any request here.
+            return await self._ready_or_503(list(self.specs), "server")
 
         @api.get("/v2/models/{name}", response_model=schemas.V2ModelMetadata, responses={404: _ERRORS[404]})
         async def v2_model(self, name: str) -> JSONResponse:
@@ -62,8 +68,7 @@ def kserve_v2_routes(api: FastAPI) -> type:
             if name not in self.specs:
                 err = unknown_model(name, list(self.specs))
                 return JSONResponse(err.body(), status_code=404)
-            ready = await self._v2_models_ready()
-            return Response(status_code=200) if ready.get(name) else self._not_ready(f"model {name!r}")
+            return await self._ready_or_503([name], f"model {name!r}")
 
         @api.post("/v2/models/{name}/infer", response_model=schemas.V2InferResponse, responses=_ERRORS,
                   openapi_extra=request_body(schemas.V2InferRequest))
