@@ -1,4 +1,5 @@
-"""KServe v2 routes, ``/openapi.json`` and the Prometheus metrics of a served one-group placement."""
+"""KServe v2 routes, ``/openapi.json`` and the Prometheus metrics of a served one-group placement,
+behind both HTTP front ends (the fused controller and the separate ingress), one after the other."""
 import json
 import re
 import time
@@ -9,11 +10,10 @@ import pytest
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
-APP = "v2"
-
-
-@pytest.fixture(scope="module")
-def v2_url(serve_url, tmp_path_factory):
+@pytest.fixture(scope="module", params=["fused", "separate"])
+def app(request, serve_url, tmp_path_factory):
+    """(base URL, app name) of the app; one at a time (the groups' placement-group names are per
+    cluster, so two apps hosting a group 0 cannot run side by side)."""
     from ray import serve
 
     from alpa_serve_like.core.parallel_config import ParallelConfig
@@ -22,9 +22,11 @@ def v2_url(serve_url, tmp_path_factory):
 
     path = tmp_path_factory.mktemp("v2") / "one_group.json"
     Placement((GroupPlacement(ParallelConfig(1, 1, 2), ("gpt-tiny-0",)),)).save(path)
-    serve.run(build_app({"placement": str(path), "device": "cpu"}), name=APP, route_prefix="/v2app")
-    yield serve_url + "/v2app"
-    serve.delete(APP)
+    name = f"v2{request.param}"
+    serve.run(build_app({"placement": str(path), "device": "cpu", "ingress": request.param}), name=name,
+              route_prefix=f"/{name}")
+    yield serve_url + f"/{name}", name
+    serve.delete(name)
 
 
 def fetch(url, body=None):
@@ -46,7 +48,8 @@ def tensor(tokens):
     return {"name": "input_ids", "shape": [1, len(tokens)], "datatype": "INT64", "data": tokens}
 
 
-def test_v2_health_metadata_and_infer(v2_url):
+def test_v2_health_metadata_and_infer(app):
+    v2_url, _ = app
     assert fetch(f"{v2_url}/v2/health/live")[0] == 200
     assert fetch(f"{v2_url}/v2/health/ready")[0] == 200
     assert fetch(f"{v2_url}/v2/models/gpt-tiny-0/ready")[0] == 200
@@ -73,7 +76,8 @@ def test_v2_health_metadata_and_infer(v2_url):
     assert status == 503 and rejected["reason"] == "slo" and headers.get("retry-after") == "1"
 
 
-def test_openapi_documents_both_infer_bodies(v2_url):
+def test_openapi_documents_both_infer_bodies(app):
+    v2_url, _ = app
     status, _, spec = fetch(f"{v2_url}/openapi.json")
     assert status == 200
     for path in ("/v1/models/{name}/infer", "/v2/models/{name}/infer"):
@@ -81,20 +85,21 @@ def test_openapi_documents_both_infer_bodies(v2_url):
         assert ref.rsplit("/", 1)[1] in spec["components"]["schemas"]
 
 
-def app_series(text: str) -> list[tuple[str, dict, float]]:
+def app_series(text: str, app_name: str) -> list[tuple[str, dict, float]]:
     """(name, labels, value) of this app's ``alpa_serve_like`` samples in a Prometheus text page
     (apps deleted earlier in the session may still be listed, under their own ``application``)."""
     out = []
     for name, labels, value in re.findall(r"^(ray_alpa_serve_like_\w+)\{([^}]*)\} (\S+)", text, re.M):
         tags = dict(re.findall(r'(\w+)="([^"]*)"', labels))
-        if tags.get("application") == APP:
+        if tags.get("application") == app_name:
             out.append((name, tags, float(value)))
     return out
 
 
-def test_metrics_on_rays_port_use_seconds_and_show_every_group(v2_url):
+def test_metrics_on_rays_port_use_seconds_and_show_every_group(app):
     import ray
 
+    v2_url, app_name = app
     fetch(f"{v2_url}/v1/models/gpt-tiny-0/infer", {"input": [1, 2, 3], "slo_ms": 5000})
     port = ray.nodes()[0]["MetricsExportPort"]
     wanted = {"ray_alpa_serve_like_request_latency_seconds_bucket", "ray_alpa_serve_like_stage_compute_seconds_bucket",
@@ -103,7 +108,7 @@ def test_metrics_on_rays_port_use_seconds_and_show_every_group(v2_url):
     # Ray pushes metrics to its exporter every few seconds; wait for ours to appear.
     deadline, series = time.monotonic() + 60, []
     while time.monotonic() < deadline:
-        series = app_series(fetch(f"http://127.0.0.1:{port}/metrics")[2])
+        series = app_series(fetch(f"http://127.0.0.1:{port}/metrics")[2], app_name)
         if wanted <= {name for name, _, _ in series}:
             break
         time.sleep(1)
@@ -115,3 +120,4 @@ def test_metrics_on_rays_port_use_seconds_and_show_every_group(v2_url):
     # itself is unit-tested in test_runtime_metrics.py.)
     attainment = [value for name, tags, value in series if name == "ray_alpa_serve_like_slo_attainment"]
     assert len(attainment) == 1 and 0.0 < attainment[0] <= 1.0
+
