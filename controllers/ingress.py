@@ -13,9 +13,9 @@ from ray.serve.handle import DeploymentHandle
 from alpa_serve_like.core.instances import instance_spec
 from alpa_serve_like.controllers.http_common import infer_response
 from alpa_serve_like.controllers.kserve_routes import kserve_v2_routes
-from alpa_serve_like.controllers.openapi_docs import document_request_bodies, request_body
+from alpa_serve_like.controllers.openapi_docs import ERROR_RESPONSES, document_request_bodies, request_body
 from alpa_serve_like.runtime import kserve_v2
-from alpa_serve_like.runtime.http_schemas import ErrorBody, V1InferRequest, V1InferResponse
+from alpa_serve_like.runtime.http_schemas import V1InferRequest, V1InferResponse
 
 api = FastAPI(title="alpa_serve_like", description="AlpaServe-style multi-model serving")
 document_request_bodies(api)
@@ -45,7 +45,7 @@ class Ingress(kserve_v2_routes(api)):
         return kserve_v2.models_ready(await self.controller.group_status.remote())
 
     @api.post("/v1/models/{name}/infer", response_model=V1InferResponse, openapi_extra=request_body(V1InferRequest),
-              responses={code: {"model": ErrorBody} for code in (400, 404, 413, 503)})
+              responses=ERROR_RESPONSES)
     async def infer(self, name: str, request: Request) -> JSONResponse:
         return await infer_response(name, request, self.specs, self.max_body_bytes, self._forward,
                                     retry_after_s=self.retry_after_s)

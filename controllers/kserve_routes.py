@@ -11,16 +11,10 @@ from fastapi.responses import JSONResponse, Response
 
 from alpa_serve_like import __version__
 from alpa_serve_like.controllers.http_common import infer_response
-from alpa_serve_like.controllers.openapi_docs import request_body
+from alpa_serve_like.controllers.openapi_docs import ERROR_RESPONSES, request_body
 from alpa_serve_like.runtime import http_schemas as schemas
 from alpa_serve_like.runtime.kserve_v2 import model_metadata, server_metadata
 from alpa_serve_like.runtime.requests import unknown_model
-
-_ERRORS = {400: {"model": schemas.ErrorBody}, 404: {"model": schemas.ErrorBody},
-           413: {"model": schemas.ErrorBody},
-           503: {"model": schemas.ErrorBody, "description": "Not admitted or not ready; see Retry-After.",
-                 "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds."}}}}
-
 
 def kserve_v2_routes(api: FastAPI) -> type:
     """A mixin class whose methods serve the v2 protocol on ``api``."""
@@ -51,26 +45,26 @@ def kserve_v2_routes(api: FastAPI) -> type:
         async def v2_live(self) -> Response:
             return Response(status_code=200)
 
-        @api.get("/v2/health/ready", responses={503: _ERRORS[503]})
+        @api.get("/v2/health/ready", responses={503: ERROR_RESPONSES[503]})
         async def v2_ready(self) -> Response:
             # Ready when every model can be served: a load balancer may then send any request here.
             return await self._ready_or_503(list(self.specs), "server")
 
-        @api.get("/v2/models/{name}", response_model=schemas.V2ModelMetadata, responses={404: _ERRORS[404]})
+        @api.get("/v2/models/{name}", response_model=schemas.V2ModelMetadata, responses={404: ERROR_RESPONSES[404]})
         async def v2_model(self, name: str) -> JSONResponse:
             if name not in self.specs:
                 err = unknown_model(name, list(self.specs))
                 return JSONResponse(err.body(), status_code=404)
             return JSONResponse(model_metadata(name))
 
-        @api.get("/v2/models/{name}/ready", responses={404: _ERRORS[404], 503: _ERRORS[503]})
+        @api.get("/v2/models/{name}/ready", responses={404: ERROR_RESPONSES[404], 503: ERROR_RESPONSES[503]})
         async def v2_model_ready(self, name: str) -> Response:
             if name not in self.specs:
                 err = unknown_model(name, list(self.specs))
                 return JSONResponse(err.body(), status_code=404)
             return await self._ready_or_503([name], f"model {name!r}")
 
-        @api.post("/v2/models/{name}/infer", response_model=schemas.V2InferResponse, responses=_ERRORS,
+        @api.post("/v2/models/{name}/infer", response_model=schemas.V2InferResponse, responses=ERROR_RESPONSES,
                   openapi_extra=request_body(schemas.V2InferRequest))
         async def v2_infer(self, name: str, request: Request) -> JSONResponse:
             max_body_bytes, retry_after_s, overloaded = self._v2_limits()

@@ -7,9 +7,19 @@ into the components.
 """
 from fastapi import FastAPI
 
-from alpa_serve_like.runtime.http_schemas import REQUEST_SCHEMAS
+from alpa_serve_like.runtime.http_schemas import REQUEST_SCHEMAS, ErrorBody
 
 REF_TEMPLATE = "#/components/schemas/{model}"
+
+ERROR_RESPONSES = {
+    400: {"model": ErrorBody, "description": "Malformed body (the message names the problem)."},
+    404: {"model": ErrorBody, "description": "Unknown model (the body lists the known ones)."},
+    413: {"model": ErrorBody, "description": "Body over max_body_bytes."},
+    503: {"model": ErrorBody, "description": "Not admitted (reason: slo, doomed, overloaded, group_failed, "
+                                             "group_down, controller_unavailable) or not ready; retry later.",
+          "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "Seconds to wait."}}},
+}
+"""``responses=`` of the infer routes (both protocols answer errors alike)."""
 
 
 def request_body(model: type) -> dict:

@@ -26,7 +26,8 @@ def test_both_infer_routes_document_request_and_response_bodies(openapi):
     assert tensor["properties"]["datatype"]["enum"] == ["INT64", "INT32"]
     ok = openapi["paths"]["/v2/models/{name}/infer"]["post"]["responses"]
     assert ok["200"]["content"]["application/json"]["schema"]["$ref"].endswith("/V2InferResponse")
-    assert "Retry-After" in ok["503"]["headers"]
+    for path in ("/v1/models/{name}/infer", "/v2/models/{name}/infer"):
+        assert "Retry-After" in openapi["paths"][path]["post"]["responses"]["503"]["headers"]
     schemas = openapi["components"]["schemas"]
     dangling = [ref for ref in _refs(openapi) if ref.rsplit("/", 1)[1] not in schemas]
     assert not dangling
