@@ -59,6 +59,7 @@ CORE = [
 ]
 RUNTIME = [
     "torch==2.13.0",
+    "torchvision==0.28.0",  # the CNN architectures of the Paella experiments (models/cnn_layers.py)
     "ray[serve]==2.60.0",
     "aiohttp>=3.9",
 ]

@@ -72,7 +72,8 @@ def build_app(args: dict | None = None):
 
     return Ingress.options(num_replicas=ingress_replicas).bind(Controller.options(**limits).bind(*bound),
                                                                 list(placement.models), options.max_body_bytes,
-                                                                options.retry_after_s)
+                                                                options.retry_after_s, options.controller_timeout_s,
+                                                                options.body_timeout_s)
 
 
 def defaults_from_plan(placement: Placement, args: dict) -> list[str]:

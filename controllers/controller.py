@@ -10,6 +10,7 @@ Exactly one replica: routing and admission need one view of every group's clocks
 from __future__ import annotations
 
 import logging
+import os
 
 import ray
 from ray import serve
@@ -18,7 +19,7 @@ from alpa_serve_like.core.plan import Placement
 from alpa_serve_like.profiling.database import ProfilingDatabase
 from alpa_serve_like.runtime.controller_core import ControllerCore
 from alpa_serve_like.core.instances import instance_spec
-from alpa_serve_like.runtime.mesh_group import MeshGroup, resolve_use_gpu
+from alpa_serve_like.runtime.mesh_group import MeshGroup, resolve_use_gpu, serve_owner_token
 from alpa_serve_like.runtime.metrics import ServeMetrics
 from alpa_serve_like.runtime.options import RuntimeOptions
 from alpa_serve_like.profiling.instance_profiles import instance_profiles
@@ -45,15 +46,21 @@ class ControllerBase:
         database = ProfilingDatabase.from_plain(profiles_db, where="profiles passed to the controller")
         profiles = instance_profiles(self.placement.models, database, self.options.profile_device)
         self.use_gpu = resolve_use_gpu(self.options)
+        self.owner = serve_owner_token()  # placement-group names unique per app and replica
         self.core = ControllerCore(self.placement, profiles, self.options, self._make_group,
                                    failure_types=ACTOR_FAILURES,
                                    metrics=ServeMetrics(len(self.placement.groups)))
         self.group_info = self.core.start()
+        try:  # Serve runs the constructor on the replica's event loop: warm up in the background
+            self.core.begin_warm_up()
+        except RuntimeError:  # no running loop: the first request or /health begins it
+            pass
         logger.info("alpa_serve_like: serving %s on %s devices", self.placement.summary(),
                     "GPU" if self.use_gpu else "CPU")
 
     def _make_group(self, g: int, generation: int) -> MeshGroup:
-        return MeshGroup(g, self.placement.groups[g], self.options, use_gpu=self.use_gpu, generation=generation)
+        return MeshGroup(g, self.placement.groups[g], self.options, use_gpu=self.use_gpu,
+                         generation=generation, owner=self.owner)
 
     async def infer(self, model: str, length: int, tokens: tuple | None, slo_s: float | None,
                     arrival_s: float) -> dict:
@@ -67,6 +74,10 @@ class ControllerBase:
                         "vocab_size": spec.vocab_size, "groups": self.placement.groups_hosting(name)})
         return out
 
+    async def ping(self) -> bool:
+        """Liveness for the separate ingress's ``ControllerWatch`` (async: answered on the loop)."""
+        return True
+
     def stats(self) -> dict:
         out = self.core.snapshot()
         out["placement"] = self.placement.summary()
@@ -74,9 +85,16 @@ class ControllerBase:
         return out
 
     def health(self) -> dict:
-        groups = self.core.group_status()
-        up = sum(g["up"] for g in groups)
-        return {"status": "ok" if up == len(groups) else "degraded", "groups_up": up, "groups": len(groups)}
+        """``ControllerCore.health``; ``http_common.health_response`` maps it to HTTP."""
+        try:
+            self.core.begin_warm_up()
+        except RuntimeError:
+            pass
+        return self.core.health()
+
+    def process_id(self) -> int:
+        """This replica's process id (fault-injection tests kill it); handle only, not over HTTP."""
+        return os.getpid()
 
     def group_status(self) -> list[dict]:
         """Each group's state (``ControllerCore.group_status``); the ingress's v2 readiness reads it."""

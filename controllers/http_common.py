@@ -7,26 +7,42 @@ requests never reach the scheduler, and ``result_response`` maps the controller'
 HTTP: ok 200, not_found 404, rejected 503 (with ``Retry-After``), failed 503 (``Retry-After``)
 except a model error, 500.
 """
+import asyncio
 import time
 from typing import Awaitable, Callable, Optional
 
 from fastapi import Request
+from starlette.requests import ClientDisconnect
 from fastapi.responses import JSONResponse
 
+from alpa_serve_like.runtime.controller_state import first_line
 from alpa_serve_like.runtime.kserve_v2 import format_v2_result, parse_v2_infer_body
 from alpa_serve_like.runtime.requests import HttpError, InferRequest, check_body_size, parse_infer_body, unknown_model
 
 
-async def read_limited(request: Request, limit: int) -> bytes:
-    """The body, failing with 413 as soon as it passes ``limit`` bytes (chunked uploads too)."""
+async def read_limited(request: Request, limit: int, timeout_s: float = 10.0) -> bytes:
+    """The body, failing with 413 as soon as it passes ``limit`` bytes (chunked uploads too), and
+    with 408 if it has not fully arrived within ``timeout_s`` (a slow or stalled sender must not
+    hold a slot of the server) or the client went away mid-body."""
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit():
         check_body_size(int(declared), limit)
     chunks, size = [], 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        check_body_size(size, limit)
-        chunks.append(chunk)
+
+    async def read() -> None:
+        nonlocal size
+        async for chunk in request.stream():
+            size += len(chunk)
+            check_body_size(size, limit)
+            chunks.append(chunk)
+
+    try:
+        await asyncio.wait_for(read(), timeout_s)
+    except asyncio.TimeoutError:
+        raise HttpError(408, f"the request body did not arrive within {timeout_s:g} s "
+                             f"({size} bytes received); send it at once") from None
+    except ClientDisconnect:
+        raise HttpError(408, f"the client disconnected after {size} bytes of the body") from None
     return b"".join(chunks)
 
 
@@ -43,6 +59,14 @@ def result_response(result: dict, retry_after_s: int,
     if outcome == "failed" and body.get("reason") == "stage_error":
         return JSONResponse(body, status_code=500)
     return JSONResponse(body, status_code=503, headers={"Retry-After": str(int(retry_after_s))})
+
+
+def health_response(health: dict, retry_after_s: int) -> JSONResponse:
+    """``/health``: 200 when ``ok`` or ``degraded`` (it serves), 503 with ``Retry-After`` while it
+    is ``warming_up`` (not ready for user traffic yet)."""
+    if health.get("status") == "warming_up":
+        return JSONResponse(health, status_code=503, headers={"Retry-After": str(int(retry_after_s))})
+    return JSONResponse(health, status_code=200)
 
 
 REQUEST_START_HEADER = "x-request-start"
@@ -67,7 +91,7 @@ def arrival_time_s(request: Request, now_s: float) -> float:
 
 async def infer_response(name: str, request: Request, specs: dict, max_body_bytes: int,
                          serve_request: Callable[[InferRequest, float], Awaitable[dict]], *,
-                         retry_after_s: int = 1,
+                         retry_after_s: int = 1, body_timeout_s: float = 10.0,
                          overloaded: Optional[Callable[[], bool]] = None, v2: bool = False) -> JSONResponse:
     """Validate, serve with ``serve_request(parsed, arrival_s)``, and turn its result into a response.
     ``v2``: the body and the answer are KServe v2 tensors (``runtime.kserve_v2``); the rest is shared."""
@@ -79,7 +103,7 @@ async def infer_response(name: str, request: Request, specs: dict, max_body_byte
         spec = specs.get(name)
         if spec is None:
             raise unknown_model(name, list(specs))
-        body = await read_limited(request, max_body_bytes)
+        body = await read_limited(request, max_body_bytes, body_timeout_s)
         if v2:
             parsed, context = parse_v2_infer_body(body, name, spec, max_body_bytes)
         else:
@@ -89,7 +113,7 @@ async def infer_response(name: str, request: Request, specs: dict, max_body_byte
     try:
         result = await serve_request(parsed, arrival_s)
     except Exception as exc:  # the controller itself is gone, restarting, or its queue is full
-        return JSONResponse({"error": f"controller unavailable: {type(exc).__name__}: {exc}",
+        return JSONResponse({"error": f"controller unavailable: {first_line(exc)}",
                              "reason": "controller_unavailable"}, status_code=503,
                             headers={"Retry-After": str(int(retry_after_s))})
     ok_body = (lambda ok: format_v2_result(name, ok, context)) if v2 else None

@@ -2,7 +2,7 @@
 
 ``kserve_v2_routes(api)`` returns a class whose methods are routes of ``api``; ``Ingress`` and
 ``ServingController`` inherit it and provide ``specs``, ``_v2_serve`` (forward one parsed request),
-``_v2_limits`` (max body bytes, retry-after seconds, overload check) and ``_v2_models_ready``. The
+``_v2_limits`` (max body bytes, retry-after seconds, body timeout, overload check or None) and ``_v2_models_ready``. The
 translation is ``alpa_serve_like.runtime.kserve_v2``; validation, admission and status codes are
 the ``/v1`` ones (``http_common``). Not ready answers 503 with ``Retry-After``.
 """
@@ -21,7 +21,7 @@ def kserve_v2_routes(api: FastAPI) -> type:
 
     class KServeV2Routes:
         def _unavailable(self, message: str, reason: str) -> Response:
-            _, retry_after_s, _ = self._v2_limits()
+            retry_after_s = self._v2_limits()[1]
             return JSONResponse({"error": message, "reason": reason}, status_code=503,
                                 headers={"Retry-After": str(int(retry_after_s))})
 
@@ -67,8 +67,9 @@ def kserve_v2_routes(api: FastAPI) -> type:
         @api.post("/v2/models/{name}/infer", response_model=schemas.V2InferResponse, responses=ERROR_RESPONSES,
                   openapi_extra=request_body(schemas.V2InferRequest))
         async def v2_infer(self, name: str, request: Request) -> JSONResponse:
-            max_body_bytes, retry_after_s, overloaded = self._v2_limits()
+            max_body_bytes, retry_after_s, body_timeout_s, overloaded = self._v2_limits()
             return await infer_response(name, request, self.specs, max_body_bytes, self._v2_serve,
-                                        retry_after_s=retry_after_s, overloaded=overloaded, v2=True)
+                                        retry_after_s=retry_after_s, body_timeout_s=body_timeout_s,
+                                        overloaded=overloaded, v2=True)
 
     return KServeV2Routes

@@ -11,7 +11,7 @@ from ray import serve
 
 from alpa_serve_like.core.instances import instance_spec
 from alpa_serve_like.controllers.controller import DEPLOYMENT_OPTIONS, ControllerBase
-from alpa_serve_like.controllers.http_common import infer_response
+from alpa_serve_like.controllers.http_common import health_response, infer_response
 from alpa_serve_like.controllers.kserve_routes import kserve_v2_routes
 from alpa_serve_like.controllers.openapi_docs import ERROR_RESPONSES, document_request_bodies, request_body
 from alpa_serve_like.runtime import kserve_v2
@@ -36,7 +36,7 @@ class ServingController(kserve_v2_routes(api), ControllerBase):
         return await self._serve(parsed, arrival_s)
 
     def _v2_limits(self):
-        return self.options.max_body_bytes, self.options.retry_after_s, self.core.overloaded
+        return self.options.max_body_bytes, self.options.retry_after_s, self.options.body_timeout_s, self.core.overloaded
 
     async def _v2_models_ready(self) -> dict:
         return kserve_v2.models_ready(self.core.group_status())
@@ -45,7 +45,8 @@ class ServingController(kserve_v2_routes(api), ControllerBase):
               responses=ERROR_RESPONSES)
     async def http_infer(self, name: str, request: Request) -> JSONResponse:
         return await infer_response(name, request, self.specs, self.options.max_body_bytes, self._serve,
-                                    retry_after_s=self.options.retry_after_s, overloaded=self.core.overloaded)
+                                    retry_after_s=self.options.retry_after_s, overloaded=self.core.overloaded,
+                                    body_timeout_s=self.options.body_timeout_s)
 
     @api.get("/v1/models")
     async def http_models(self) -> JSONResponse:
@@ -57,4 +58,4 @@ class ServingController(kserve_v2_routes(api), ControllerBase):
 
     @api.get("/health")
     async def http_health(self) -> JSONResponse:
-        return JSONResponse(self.health())
+        return health_response(self.health(), self.options.retry_after_s)

@@ -1,7 +1,10 @@
 """The command line shared by every ``gen_data_<experiment>`` script.
 
 ``python -m alpa_serve_like.osdi_artifact.gen_data_<exp> [--quick] [--out X.tsv] [--jobs N]
-[--maf1-dir DIR] [--maf2-file FILE] [--model-sets S1,S3] [--traces maf1]``
+[--maf1-dir DIR] [--maf2-file FILE] [--llm-dir DIR] [--model-sets S1,S3] [--traces maf1,llm]``
+
+Cases on the ``llm`` trace (the real Azure LLM inference trace 2023) run only when ``--llm-dir`` is
+given: it has no stand-in.
 """
 from __future__ import annotations
 
@@ -26,9 +29,13 @@ def build_parser(experiment: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--maf2-file", default=None,
                    help="real MAF2 (Azure Functions 2021): the invocation trace file, or a converted .npz; "
                         "default: the synthetic stand-in")
+    p.add_argument("--llm-dir", default=None,
+                   help="real Azure LLM inference trace 2023: folder with AzureLLMInferenceTrace_{conv,code}.csv "
+                        "(e.g. ../shared/data); default: cases on the llm trace are left out")
     p.add_argument("--trace-cache", default=".trace_cache", help="where converted real traces are cached")
     p.add_argument("--model-sets", default=None, help="only these model sets, e.g. S3 or S1,S2")
-    p.add_argument("--traces", default=None, help="only these traces, e.g. maf1")
+    p.add_argument("--traces", default=None, help="only these traces, e.g. maf1 or llm (default: maf1, maf2, "
+                                                   "and llm with --llm-dir)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
     return p
 
@@ -38,13 +45,20 @@ def gen_data_main(experiment: str, argv: list[str] | None = None) -> int:
     args = build_parser(experiment, suite_fn().description).parse_args(argv)
     suite = suite_fn(quick=args.quick)
     split = lambda s: [x.strip() for x in s.split(",") if x.strip()] if s else None
-    todo = points(suite, split(args.model_sets), split(args.traces))
+    traces = split(args.traces)
+    if traces and "llm" in traces and not args.llm_dir:
+        print(f"gen_data_{experiment}: --traces llm needs --llm-dir (the folder holding the Azure LLM trace)",
+              file=sys.stderr)
+        return 2
+    if not traces:
+        traces = ["maf1", "maf2"] + (["llm"] if args.llm_dir else [])
+    todo = points(suite, split(args.model_sets), traces)
     if not todo:
         print(f"gen_data_{experiment}: no points match --model-sets {args.model_sets} --traces {args.traces}",
               file=sys.stderr)
         return 2
     out = args.out or f"{experiment}{'_quick' if args.quick else ''}.tsv"
-    sources = TraceSources(args.maf1_dir, args.maf2_file, args.trace_cache)
+    sources = TraceSources(args.maf1_dir, args.maf2_file, args.trace_cache, llm=args.llm_dir)
     for trace in sorted({p.case.trace for p in todo}):
         print(f"trace {trace}: {sources.source_text(trace)}", file=sys.stderr)
     stats = run_points(todo, out, args.jobs, sources, progress=not args.no_progress)

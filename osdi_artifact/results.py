@@ -4,6 +4,7 @@ Columns: the case fields (``suites.Case``), the policy and its label, the x valu
 panel, the placement summary, test attainment, latency percentiles of served requests, goodput,
 solve time, the training attainment, what was trained and evaluated on, and an error text (empty
 when the point ran). ``key`` identifies a row so an interrupted run resumes where it stopped.
+Other experiments (``paella_results``) pass their own ``columns``; the file handling is shared.
 """
 from __future__ import annotations
 
@@ -26,7 +27,7 @@ class ResultsFileError(ValueError):
     """A results TSV that cannot be resumed or plotted."""
 
 
-def read_rows(path: str | os.PathLike) -> list[dict]:
+def read_rows(path: str | os.PathLike, columns: tuple[str, ...] = COLUMNS) -> list[dict]:
     """Rows of a results TSV as dicts of strings (an empty list if the file does not exist)."""
     path = Path(path)
     if not path.exists():
@@ -35,11 +36,11 @@ def read_rows(path: str | os.PathLike) -> list[dict]:
         reader = csv.DictReader(f, delimiter="\t")
         if reader.fieldnames is None:
             return []
-        missing = [c for c in ("key", "policy", "attainment") if c not in reader.fieldnames]
+        missing = [c for c in ("key", "policy", "attainment", "figure") if c in columns and c not in reader.fieldnames]
         if missing:
             raise ResultsFileError(f"{path} is not a results TSV (no column {missing[0]!r}); "
                                    f"choose another --out or delete it")
-        if tuple(reader.fieldnames) != COLUMNS:
+        if tuple(reader.fieldnames) != columns:
             raise ResultsFileError(f"{path} was written with other columns than this version writes; "
                                    f"delete it (or choose another --out) to start over")
         return list(reader)
@@ -48,19 +49,20 @@ def read_rows(path: str | os.PathLike) -> list[dict]:
 class RowWriter:
     """Appends rows to a TSV (writing the header first if new), flushing each so a crash loses nothing."""
 
-    def __init__(self, path: str | os.PathLike):
+    def __init__(self, path: str | os.PathLike, columns: tuple[str, ...] = COLUMNS):
+        self.columns = columns
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = not self.path.exists() or self.path.stat().st_size == 0
         self._file = open(self.path, "a", newline="")
-        self._writer = csv.DictWriter(self._file, fieldnames=COLUMNS, delimiter="\t", lineterminator="\n",
+        self._writer = csv.DictWriter(self._file, fieldnames=columns, delimiter="\t", lineterminator="\n",
                                       extrasaction="raise")
         if new:
             self._writer.writeheader()
             self._file.flush()
 
     def write(self, row: dict) -> None:
-        self._writer.writerow({c: row.get(c, "") for c in COLUMNS})
+        self._writer.writerow({c: row.get(c, "") for c in self.columns})
         self._file.flush()
 
     def close(self) -> None:
@@ -73,14 +75,15 @@ class RowWriter:
         self.close()
 
 
-def rewrite_in_order(path: str | os.PathLike, order: Iterable[str]) -> None:
-    """Rewrite ``path`` with rows sorted by the position of their key in ``order`` (unknown keys last)."""
-    rows = read_rows(path)
+def rewrite_in_order(path: str | os.PathLike, order: Iterable[str], columns: tuple[str, ...] = COLUMNS,
+                     key_column: str = "key") -> None:
+    """Rewrite ``path`` with rows sorted by the position of their ``key_column`` in ``order`` (unknown last)."""
+    rows = read_rows(path, columns)
     rank = {k: i for i, k in enumerate(order)}
-    rows.sort(key=lambda r: rank.get(r["key"], len(rank)))
+    rows.sort(key=lambda r: rank.get(r[key_column], len(rank)))
     tmp = Path(str(path) + ".tmp")
     with open(tmp, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS, delimiter="\t", lineterminator="\n")
+        w = csv.DictWriter(f, fieldnames=columns, delimiter="\t", lineterminator="\n")
         w.writeheader()
         w.writerows(rows)
     os.replace(tmp, path)

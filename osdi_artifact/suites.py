@@ -78,7 +78,8 @@ class Case:
     experiment: str
     model_set: str
     trace: str
-    """"maf1" or "maf2": the real trace when its files are given, else the synthetic stand-in."""
+    """"maf1" or "maf2": the real trace when its files are given, else the synthetic stand-in; "llm":
+    the real Azure LLM inference trace 2023 (no stand-in: its folder must be given)."""
     num_devices: int
     total_rate: float
     """Mean total request rate (req/s) of the trace at rate_scale 1."""
@@ -169,7 +170,7 @@ CASE_FIELDS = tuple(f.name for f in fields(Case))
 
 # ---- the suites ---------------------------------------------------------------------------------
 # Base points are where AlpaServe is near, but below, 99% attainment, so every sweep crosses the line.
-# Defaults: 1200 s of traffic per workload (full), 120 s (quick).
+# Defaults: 1200 s of traffic per workload (full), 120 s (quick; longer where 120 s inverted a trend).
 
 E2E_POLICIES = (SR, CLOCKWORK, ALPASERVE, ALPASERVE_SEP, OURS)
 
@@ -180,19 +181,24 @@ E2E_LOAD = {
     # so S2's base cluster has 96 devices.
     ("S2", "maf1"): (96, 120.0), ("S2", "maf2"): (96, 25.0),
     ("S3", "maf1"): (32, 48.0), ("S3", "maf2"): (32, 32.0),
+    # the LLM trace at the MAF1 loads (not calibrated apart: same clusters, same mean rates)
+    ("S1", "llm"): (32, 180.0), ("S3", "llm"): (32, 48.0),
 }
 """(model set, trace) -> (devices, total req/s at rate scale 1) of the base point (calibrated so the
 search policies sit a little below 99% with 1200 s of stand-in traffic)."""
 
 
-def _e2e_bases(duration_s: float, budget_s: float, traces=("maf1", "maf2")) -> tuple[Case, ...]:
+TRACES = ("maf1", "maf2", "llm")
+
+
+def _e2e_bases(duration_s: float, budget_s: float, traces=TRACES) -> tuple[Case, ...]:
     return tuple(Case("e2e", ms, tr, n, rate, duration_s, time_budget_s=budget_s)
                  for (ms, tr), (n, rate) in E2E_LOAD.items() if tr in traces)
 
 
 def e2e_suite(quick: bool = False) -> Suite:
     if quick:
-        bases = tuple(c for c in _e2e_bases(120.0, 2.0, ("maf1",)) if c.model_set == "S3")
+        bases = tuple(c for c in _e2e_bases(120.0, 2.0, ("maf1", "llm")) if c.model_set == "S3")
         sweeps = (Sweep("num_devices", (0.5, 1.0, 1.5), relative=True), Sweep("rate_scale", (0.5, 2.0)),
                   Sweep("cv_scale", (0.5, 2.0)), Sweep("slo_scale", (2.5, 10.0)))
     else:
@@ -206,7 +212,9 @@ def e2e_suite(quick: bool = False) -> Suite:
 
 
 def large_suite(quick: bool = False) -> Suite:
-    duration, budget = (120.0, 1.0) if quick else (1200.0, 3.0)
+    # quick: 600 s, not 120 s -- with 120 s the search trained on one short draw could score 100% at
+    # SLO 2x and 95.7% at 8x on the evaluation draw (a trend inverted by noise); 600 s costs the same here
+    duration, budget = (600.0, 1.0) if quick else (1200.0, 3.0)
     # 14 GiB per V100: with 13 GiB the first stage of a 16-stage BERT-103.5B (embeddings) does not fit.
     base = Case("large", "L", "maf1", 64, 6.0, duration, slo_scale=3.0, time_budget_s=budget, memory_budget_gib=14.0)
     policies = tuple(fixed(pp, op, 4) for pp, op in ((16, 1), (8, 2), (4, 4), (2, 8))) + (ALPASERVE, OURS)
@@ -221,9 +229,10 @@ def large_suite(quick: bool = False) -> Suite:
 
 
 def robustness_suite(quick: bool = False) -> Suite:
-    duration, budget = (120.0, 2.0) if quick else (600.0, 10.0)
+    # quick: 300 s -- with 120 s, AlpaServe placed on one short draw fell below SR at 2x the rate
+    duration, budget = (300.0, 2.0) if quick else (600.0, 10.0)
     bases = tuple(Case("robustness", "S3", tr, 32, 48.0, duration, time_budget_s=budget)
-                  for tr in (("maf1",) if quick else ("maf1", "maf2")))
+                  for tr in (("maf1", "llm") if quick else TRACES))
     if quick:
         sweeps = (Sweep("test_offset", (0, 4)), Sweep("test_rate_scale", (0.5, 2.0)), Sweep("test_cv_scale", (1.0, 2.0)))
     else:

@@ -1,8 +1,9 @@
 """From a ``Case`` to what a policy and the simulator need: cluster, models, profiles, train and test traffic.
 
 Traffic comes from the real Azure Functions trace when the user gave its files (``TraceSources``),
-replayed per fit window as Gamma processes (``trace.azure_functions.replay``), or else from the
-labelled synthetic stand-in (``standin``). Either way:
+replayed per fit window as Gamma processes (``trace.azure_functions.replay``), from the real Azure
+LLM inference trace for ``trace == "llm"`` (``llm_traffic``; its files must be given), or else from
+the labelled synthetic stand-in (``standin``). Either way:
 
 - the training workload is the window ``[0, duration)`` of the trace drawn with ``seed``;
 - the evaluation workload is drawn with another seed from the window ``test_offset`` durations
@@ -46,12 +47,16 @@ class TraceSources:
     """MAF2: the AzureFunctionsInvocationTraceForTwoWeeksJan2021.txt file, or a converted .npz cache."""
     cache_dir: str = ".trace_cache"
     """Where converted real traces are cached (converting MAF1 takes minutes; loading seconds)."""
+    llm: str | None = None
+    """The Azure LLM inference trace 2023: a folder holding AzureLLMInferenceTrace_{conv,code}.csv."""
 
     def path(self, trace: str) -> str | None:
         return getattr(self, trace, None)
 
     def source_text(self, trace: str) -> str:
         p = self.path(trace)
+        if trace == "llm":
+            return f"real Azure LLM trace 2023 ({p})" if p else "Azure LLM trace: not given (--llm-dir)"
         return f"real {trace.upper()} ({p})" if p else STAND_INS[trace].description
 
 
@@ -116,6 +121,14 @@ def _real_workload(case: Case, sources: TraceSources, models, slo, start_s: floa
 def _draw(case: Case, sources: TraceSources, models, slo, start_s: float, seed: int, rate_scale: float,
           cv_scale: float) -> Workload:
     rng = np.random.default_rng(seed)
+    if case.trace == "llm":
+        if not sources.llm:
+            raise ValueError("trace 'llm' is the real Azure LLM inference trace and has no stand-in: pass "
+                             "--llm-dir with the folder holding AzureLLMInferenceTrace_{conv,code}.csv")
+        from alpa_serve_like.osdi_artifact.llm_traffic import llm_workload
+
+        return llm_workload(sources.llm, models, case.total_rate, start_s, case.duration_s, rng, slo,
+                            rate_scale, cv_scale)
     if sources.path(case.trace):
         return _real_workload(case, sources, models, slo, start_s, rng, rate_scale, cv_scale)
     if case.trace not in STAND_INS:

@@ -29,18 +29,29 @@ def group_loads(problem: PlacementProblem, state: FillState) -> np.ndarray:
 
 
 def _best_group(problem: PlacementProblem, state: FillState, model: str, loads: np.ndarray,
-                reps: dict[str, int]) -> int | None:
+                reps: dict[str, int], peaks: np.ndarray) -> int | None:
     share = problem.rates[problem.index[model]] / (reps.get(model, 0) + 1)
-    best, best_key = None, None
+    # Least loaded after adding; ties go to the faster pipeline, then the lower index. Keys are
+    # cheap and the memory check is not, so groups are checked in key order and the first that
+    # can hold the model wins: the same group as checking every group. Groups whose peak bytes
+    # plus the model's smallest stage weights exceed the budget cannot hold it and are skipped.
+    per_config: dict = {}
+    useful = np.empty(len(state.configs), dtype=bool)
+    bottleneck = np.empty(len(state.configs))
+    least = np.empty(len(state.configs))
     for g, config in enumerate(state.configs):
-        if not state.can_add(g, model) or not problem.useful(model, config):
-            continue
-        # Least loaded after adding; ties go to the faster pipeline, then the lower index.
-        bottleneck = problem.bottleneck_s(model, config)
-        key = (loads[g] + share * bottleneck, bottleneck, g)
-        if best_key is None or key < best_key:
-            best, best_key = g, key
-    return best
+        found = per_config.get(config)
+        if found is None:
+            mem = problem.memory.stage_memory(model, config)
+            found = per_config[config] = (problem.useful(model, config), problem.bottleneck_s(model, config),
+                                          0 if mem is None else int(mem.weight_bytes.min()))
+        useful[g], bottleneck[g], least[g] = found
+    candidates = np.flatnonzero(useful & (peaks + least <= problem.memory.budget_bytes))
+    key = loads[candidates] + share * bottleneck[candidates]
+    for i in np.lexsort((candidates, bottleneck[candidates], key)):
+        if state.can_add(int(candidates[i]), model):
+            return int(candidates[i])
+    return None
 
 
 def estimated_replicas(problem: PlacementProblem, state: FillState) -> int:
@@ -65,16 +76,18 @@ def greedy_fill(problem: PlacementProblem, state: FillState, per_round: int = 1,
             return state, score
         reps = state.replicas()
         loads = group_loads(problem, state)
+        peaks = np.array([u.peak_bytes for u in state.usage], dtype=np.float64)
         rate_per_replica = np.array([problem.rates[i] / (reps.get(m, 0) + 1) for i, m in enumerate(problem.models)])
         # Most unserved first; among equals the model with the most traffic per replica.
         order = np.lexsort((np.arange(len(problem.models)), -rate_per_replica, -score.unserved))
         added = 0
         for i in order:
             model = problem.models[i]
-            g = _best_group(problem, state, model, loads, reps)
+            g = _best_group(problem, state, model, loads, reps, peaks)
             if g is None:
                 continue
             state.add(g, model)
+            peaks[g] = state.usage[g].peak_bytes
             loads[g] += problem.rates[i] / (reps.get(model, 0) + 1) * problem.bottleneck_s(model, state.configs[g])
             reps[model] = reps.get(model, 0) + 1
             added += 1

@@ -199,9 +199,13 @@ def anneal(problem: PlacementProblem, state: FillState, score: Score, rng: np.ra
     start = time.perf_counter()
     stats = {"tried": 0, "accepted": 0, "improved": 0}
     per_move = {n: [0, 0, 0] for n in names}  # scored, accepted, new best
+    idle = 0  # draws since a move last applied
     while True:
         now = time.perf_counter()
         if now >= deadline or (max_moves and stats["tried"] >= max_moves):
+            break
+        idle += 1
+        if deadline == math.inf and idle > 10_000:  # no move applies any more and no clock stops us
             break
         left = (1 - stats["tried"] / max_moves) if max_moves else (deadline - now) / max(deadline - start, 1e-9)
         temperature = START_TEMPERATURE * max(0.0, left)
@@ -209,6 +213,7 @@ def anneal(problem: PlacementProblem, state: FillState, score: Score, rng: np.ra
         new = getattr(moves, name)(state, score)
         if new is None:
             continue
+        idle = 0
         key = new.key()
         new_score = cache.get(key)
         if new_score is None:
@@ -232,11 +237,26 @@ def anneal(problem: PlacementProblem, state: FillState, score: Score, rng: np.ra
 @register_policy("mp-anneal")
 def mp_anneal(cluster, models, profiles, train_workload, options, rng):
     """Ours: simulated annealing (replica add/move/swap, group reshape/split/merge) from mp-search."""
+    return _mp_anneal(cluster, models, profiles, train_workload, options, rng, "mp-anneal", deterministic=False)
+
+
+@register_policy("mp-anneal-budget", param="moves")
+def mp_anneal_budget(cluster, models, profiles, train_workload, options, rng, *, moves: int):
+    """mp-anneal with a budget of N scored moves: the same result for the same inputs and seed."""
+    return _mp_anneal(cluster, models, profiles, train_workload, options.with_(anneal_max_moves=moves), rng,
+                      f"mp-anneal-budget-{moves}", deterministic=True)
+
+
+def _mp_anneal(cluster, models, profiles, train_workload, options, rng, name: str, deterministic: bool):
+    """``deterministic``: the structure search runs to completion and the annealing stops after
+    ``options.anneal_max_moves`` moves; ``time_budget_s`` is not used, so the wall clock decides
+    nothing (the move budget is the knob for time)."""
     tic = time.perf_counter()
-    deadline = tic + options.time_budget_s
+    deadline = math.inf if deterministic else tic + options.time_budget_s
     problem = PlacementProblem(cluster, models, profiles, train_workload, options)
-    # Structure first (at most 40% of the budget), then local moves.
-    start_state, start_score, how = structured_starts(problem, tic + 0.4 * options.time_budget_s)[0]
+    # Structure first (at most 40% of the budget unless deterministic), then local moves.
+    structure_deadline = math.inf if deterministic else tic + 0.4 * options.time_budget_s
+    start_state, start_score, how = structured_starts(problem, structure_deadline)[0]
     # Anneal against the training sample plus fresh samples fitted to it (objective.py), so the
     # thousands of evaluations do not tune the placement to one sample's bursts.
     search = PlacementProblem(cluster, models, profiles,
@@ -246,7 +266,7 @@ def mp_anneal(cluster, models, profiles, train_workload, options, rng):
     stats["evaluations"] = problem.evaluations + search.evaluations
     start_score, score = problem.score(start_state.to_placement()), problem.score(state.to_placement())
     return state.to_placement({
-        "policy": "mp-anneal", "start": how,
+        "policy": name, "start": how,
         "start_train_attainment": start_score.attainment, "train_attainment": score.attainment,
         **stats,
     })

@@ -81,4 +81,4 @@ def check_workload_models(workload: Workload, models: Sequence[str]) -> None:
     if unknown:
         raise ValueError(f"the workload has requests for {len(unknown)} model(s) not in --models, e.g. "
                          f"{', '.join(unknown[:3])}; --models must cover the workload's models "
-                         f"(names are BASE-i, e.g. bert-1.3b-0)")
+                         f"(names are BASE-i, e.g. bert-1.3b-0), or map the workload's names onto them with --map")

@@ -26,20 +26,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _workloads(args, models, profiles):
-    from alpa_serve_like.cli.place_cmd import load_training, synthetic, synthetic_label
+    from alpa_serve_like.cli.place_cmd import load_training, mapped, synthetic, synthetic_label
 
     if args.workload and not args.test_workload:
         from alpa_serve_like.core.workload import split_train_test
         from alpa_serve_like.trace.workload_io import load_workload
 
-        train, test = split_train_test(load_workload(args.workload), args.train_fraction)
+        train, test = split_train_test(mapped(args, load_workload(args.workload), models), args.train_fraction)
         f = args.train_fraction
         return train, test, (f"{args.workload} first {f:.0%}", f"{args.workload} last {1 - f:.0%}")
     train, train_label = load_training(args, models, profiles)
     if args.test_workload:
         from alpa_serve_like.trace.workload_io import load_workload
 
-        return train, load_workload(args.test_workload), (train_label, args.test_workload)
+        return train, mapped(args, load_workload(args.test_workload), models), (train_label, args.test_workload)
     seed = args.seed + 1 if args.test_seed is None else args.test_seed
     if seed == args.seed:
         raise ValueError("--test-seed equals --seed: evaluate on different traffic")

@@ -1,15 +1,16 @@
 """``alpa-serve-like demo``: the small end-to-end demo (local Ray on loopback, CPU, tiny models).
 
-Places four tiny model instances on CPU "devices", serves them with Ray Serve, replays ~30 s of the
-Azure LLM inference trace (../shared/data) and prints live vs simulated SLO attainment and latency;
-see ``alpa_serve_like.demo.run`` for the steps.
+Places four BERT-mini instances on four CPU "devices" twice -- replication (sr-greedy) and the
+model-parallel search (mp-search) --, serves each with Ray Serve on the same ~30 s of the Azure LLM
+inference trace (../shared/data) and prints live vs simulated SLO attainment side by side; see
+``alpa_serve_like.demo.run`` for the steps.
 """
 from __future__ import annotations
 
 import argparse
 import sys
 
-HELP = "small end-to-end demo: local Ray, CPU, tiny models"
+HELP = "the thesis live: replication vs model-parallel placement on a real trace (local Ray, CPU)"
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -25,10 +26,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="usable memory per CPU device")
     parser.add_argument("--memory-mib", type=float, dest="memory_budget_mib", help=argparse.SUPPRESS)
     parser.add_argument("--slo-ms", type=float, default=d.slo_ms, help="SLO of every request")
-    parser.add_argument("--policy", default=d.policy, help="placement policy (static), e.g. mp-search, sr-greedy")
+    parser.add_argument("--policies", default=",".join(d.policies),
+                        help="placement policies to compare, comma-separated, each served live in turn")
+    parser.add_argument("--policy", dest="policies", help=argparse.SUPPRESS)
+    parser.add_argument("--models", default=",".join(d.models), metavar="NAME,...",
+                        help="four model instances, serving the trace's conv/code x short/long streams")
     parser.add_argument("--trace-dir", default=None,
                         help="folder with AzureLLMInferenceTrace_{conv,code}.csv (default ../shared/data)")
     parser.add_argument("--no-live", action="store_true", help="skip Ray: placement, simulation and plot only")
+    parser.add_argument("--no-cluster-scale", action="store_true",
+                        help="skip the simulator-only comparison at cluster scale (72 models on 32 V100s)")
     parser.add_argument("--seed", type=int, default=d.seed, help="traffic and placement seed")
 
 
@@ -36,8 +43,10 @@ def run(args: argparse.Namespace) -> int:
     from alpa_serve_like.demo.run import DemoConfig, run_demo
 
     config = DemoConfig(out_dir=args.out, duration_s=args.duration, rate=args.rate, num_devices=args.num_devices,
-                        cpu_per_device=args.cpu_per_device, memory_budget_mib=args.memory_budget_mib, slo_ms=args.slo_ms, policy=args.policy,
-                        trace_dir=args.trace_dir, live=not args.no_live, seed=args.seed)
+                        cpu_per_device=args.cpu_per_device, memory_budget_mib=args.memory_budget_mib, slo_ms=args.slo_ms,
+                        policies=tuple(p for p in args.policies.split(",") if p),
+                        models=tuple(m for m in args.models.split(",") if m),
+                        trace_dir=args.trace_dir, live=not args.no_live, cluster_scale=not args.no_cluster_scale, seed=args.seed)
     try:
         report = run_demo(config, log=lambda line: print(line, flush=True))
     except (ValueError, OSError, KeyError) as exc:

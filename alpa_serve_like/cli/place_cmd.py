@@ -30,6 +30,9 @@ def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
                         "(listed in its 'unplaced' field); otherwise it fails naming them")
     w = parser.add_argument_group("traffic (a saved workload, or synthetic)")
     w.add_argument("--workload", help="training workload file (.npz, from 'trace' commands); default: synthetic")
+    from alpa_serve_like.trace.model_mapping import MAP_HELP
+
+    w.add_argument("--map", default=None, metavar="HOW", help="with --workload: " + MAP_HELP)
     w.add_argument("--rate", type=float, default=64.0, help="synthetic: total requests per second")
     w.add_argument("--cv", type=float, default=4.0, help="synthetic: Gamma inter-arrival CV")
     w.add_argument("--duration", type=float, default=600.0, help="synthetic: seconds of traffic")
@@ -85,8 +88,18 @@ def load_training(args, models, profiles):
     if args.workload:
         from alpa_serve_like.trace.workload_io import load_workload
 
-        return load_workload(args.workload), f"{args.workload}"
+        return mapped(args, load_workload(args.workload), models), f"{args.workload}" + \
+            (f" (mapped {args.map})" if getattr(args, "map", None) else "")
     return synthetic(args, models, profiles, args.seed), synthetic_label(args, args.seed)
+
+
+def mapped(args, workload, models):
+    """``workload`` mapped onto ``models`` when ``--map`` is given."""
+    if not getattr(args, "map", None):
+        return workload
+    from alpa_serve_like.trace.model_mapping import map_models, parse_map
+
+    return map_models(workload, models, parse_map(args.map))
 
 
 def options_from(args):

@@ -26,6 +26,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--length", type=int, default=None, help="tokens per request (default: the "
                         "workload's sizes, else each model's sequence length)")
     parser.add_argument("--timeout", type=float, default=60.0, help="per-request client timeout (s)")
+    parser.add_argument("--ready-timeout", type=float, default=60.0, metavar="S",
+                        help="seconds to wait for the server to list the workload's models (0: do not wait)")
     parser.add_argument("--out", required=True, help="per-request TSV to write")
     cmp = parser.add_argument_group("compare with the simulator")
     cmp.add_argument("--placement", help="the placement being served: simulate it on the same workload")
@@ -54,12 +56,20 @@ def load_workload(args):
 
 
 def run(args: argparse.Namespace) -> int:
-    from alpa_serve_like.client.replay import compare_with_simulator, replay
+    import sys
+
+    from alpa_serve_like.client.replay import ServerNotReady, compare_with_simulator, replay, wait_until_ready
 
     workload = load_workload(args)
     # the comparison's inputs are read before any traffic is sent: a bad file fails in a second,
     # not after the whole replay
     compare = simulator_inputs(args) if args.placement else None
+    if args.ready_timeout > 0:
+        try:
+            wait_until_ready(args.url, workload.model_names, timeout_s=args.ready_timeout)
+        except ServerNotReady as exc:
+            print(f"alpa-serve-like replay: {exc}", file=sys.stderr)
+            return 2
     result = replay(args.url, workload, length=args.length, timeout_s=args.timeout)
     path = result.write_tsv(args.out)
     print(result.summary())

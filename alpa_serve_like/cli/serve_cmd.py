@@ -33,6 +33,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="any other RuntimeOptions field, e.g. --option default_slo_s=0.5 (repeatable)")
     parser.add_argument("--host", default="127.0.0.1", help="HTTP listen address (loopback only unless changed)")
     parser.add_argument("--port", type=int, default=8000, help="HTTP port")
+    parser.add_argument("--request-timeout-s", type=float, default=60.0,
+                        help="Serve's HTTP request_timeout_s: the proxy answers a request still open after "
+                             "this long itself (default 60; above batch_timeout_s so a stuck batch is "
+                             "reported by the controller first)")
+    parser.add_argument("--keep-alive-timeout-s", type=int, default=5,
+                        help="Serve's HTTP keep_alive_timeout_s: idle client connections close after this "
+                             "long (default 5; Serve's own default is 90)")
     parser.add_argument("--address", default=None, help="Ray address (default: a running local Ray, else a new one)")
     parser.add_argument("--name", default="alpa_serve_like", help="Serve application name")
     parser.add_argument("--no-block", action="store_true", help="return once the app is up (leaves it running)")
@@ -61,6 +68,15 @@ def app_arguments(args: argparse.Namespace) -> dict:
     return out
 
 
+def http_options(args: argparse.Namespace) -> dict:
+    """Serve's ``http_options`` from the command line (the keys of a config file's ``http_options``)."""
+    if not args.request_timeout_s > 0 or args.keep_alive_timeout_s < 1:
+        raise SystemExit(f"--request-timeout-s must be > 0 and --keep-alive-timeout-s >= 1, got "
+                         f"{args.request_timeout_s} and {args.keep_alive_timeout_s}")
+    return {"host": args.host, "port": args.port, "request_timeout_s": args.request_timeout_s,
+            "keep_alive_timeout_s": args.keep_alive_timeout_s}
+
+
 def run(args: argparse.Namespace) -> int:
     if args.placement:  # a bad or empty plan file is refused in a blink, before Ray is even imported
         from alpa_serve_like.core.plan import Placement
@@ -73,7 +89,7 @@ def run(args: argparse.Namespace) -> int:
 
     app = build_app(app_arguments(args))  # fails here, before Ray starts, on bad input
     ray.init(address=args.address, include_dashboard=False)
-    serve.start(http_options={"host": args.host, "port": args.port})
+    serve.start(http_options=http_options(args))
     serve.run(app, name=args.name, route_prefix="/")
     url = f"http://{args.host}:{args.port}"
     print(f"serving on {url}  (POST {url}/v1/models/<name>/infer, GET {url}/v1/models, {url}/v1/stats)")

@@ -18,6 +18,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
     parser.add_argument("--placement", required=True, help="placement or schedule JSON (from 'place')")
     parser.add_argument("--workload", required=True, help="workload file (.npz, from 'trace' commands)")
+    from alpa_serve_like.trace.model_mapping import MAP_HELP
+
+    parser.add_argument("--map", default=None, metavar="HOW",
+                        help=MAP_HELP.replace("onto --models", "onto the plan's models"))
     common.add_db(parser)
     common.add_device(parser, default=None, help_text=common.DEVICE_HELP + " (default: the plan's device, "
                       "else v100-16gb); another type than the plan's re-checks memory")
@@ -56,6 +60,10 @@ def run(args: argparse.Namespace) -> int:
     try:
         schedule = PlacementSchedule.load(args.placement)
         workload = load_workload(args.workload)
+        if args.map:
+            from alpa_serve_like.trace.model_mapping import map_models, parse_map
+
+            workload = map_models(workload, list(schedule.segments[0].models), parse_map(args.map))
         db = ProfilingDatabase.load(args.db or default_database_path())
         device, options, notes = settings_from_plan(schedule.context, args)
     except (PlacementError, DatabaseError, FileNotFoundError, ValueError) as exc:

@@ -1,7 +1,8 @@
 """``alpa-serve-like trace``: convert raw traces to caches, inspect files, make workloads.
 
 - ``convert``: raw MAF1 directory / MAF2 file -> trace cache ``.npz``; LLM csv files -> workload ``.npz``.
-- ``build``: trace cache -> workload (window, function->model mapping, gamma or exact replay).
+- ``build``: trace cache -> workload (window, function->model mapping, gamma or exact replay); or a
+  workload (e.g. the LLM trace from ``convert --llm``) -> the same requests on ``--models`` (``--map``).
 - ``generate``: synthetic workload -> ``.npz``.
 - ``info FILE``: summary of a workload (per-model rate and CV table) or of a trace cache.
 """
@@ -14,6 +15,8 @@ import time
 import numpy as np
 
 HELP = "convert, inspect and generate workloads from real traces"
+
+from alpa_serve_like.trace.model_mapping import MAP_HELP  # noqa: E402  (light: numpy only)
 
 
 def _parse_days(text: str | None) -> list[int] | None:
@@ -88,8 +91,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     c.add_argument("--skip-bad-rows", action="store_true", help="drop malformed rows (counted) instead of failing")
     c.add_argument("--out", required=True, help="output .npz")
 
-    b = sub.add_parser("build", help="trace cache -> workload .npz")
-    b.add_argument("cache", help="cache written by 'trace convert'")
+    b = sub.add_parser("build", help="trace cache, or a workload such as the LLM trace, -> workload .npz on --models")
+    b.add_argument("cache", help="trace cache or workload written by 'trace convert' (MAF1/MAF2 cache, LLM workload)")
     b.add_argument("--models", required=True, help="number of models, or comma-separated names")
     b.add_argument("--day", type=int, default=1, help="trace day the window starts on")
     b.add_argument("--hour", type=float, default=0.0, help="window start: hour of the day")
@@ -101,6 +104,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--mapping", choices=("striped", "contiguous"), default="striped",
                    help="how trace functions are assigned to models")
     b.add_argument("--top-n", type=int, default=None, help="use only the N busiest functions")
+    b.add_argument("--map", default="round-robin", metavar="HOW",
+                   help="workload input (LLM trace): " + MAP_HELP)
     b.add_argument("--rate-scale", type=float, default=1.0, help="multiply the rates by this")
     b.add_argument("--cv-scale", type=float, default=1.0, help="gamma: multiply the fitted CVs by this")
     b.add_argument("--fit-window", type=float, default=3600.0, help="gamma: seconds per fitted window")
@@ -154,10 +159,53 @@ def _convert(args) -> int:
     return 0
 
 
+def _build_from_workload(args) -> int:
+    """A workload input (the LLM trace): cut the window, compress time, map its names onto --models."""
+    from alpa_serve_like.core.workload import slo_per_model_array
+    from alpa_serve_like.trace.model_mapping import map_models, parse_map
+    from alpa_serve_like.trace.workload_io import load_workload, save_workload
+
+    for flag, value, default in (("--mode", args.mode, "gamma"), ("--mapping", args.mapping, "striped"),
+                                 ("--top-n", args.top_n, None), ("--rate-scale", args.rate_scale, 1.0),
+                                 ("--cv-scale", args.cv_scale, 1.0)):
+        if value != default:
+            raise ValueError(f"{flag} applies to function-trace caches (MAF1/MAF2), not to the workload "
+                             f"{args.cache}; use --map, the window flags, --time-compression and --slo-ms")
+    w = load_workload(args.cache)
+    names = _model_names(args.models)
+    lo = (args.day - 1) * 86400.0 + args.hour * 3600.0 + args.minute * 60.0
+    length = args.hours * 3600.0 + args.minutes * 60.0
+    pick = (w.arrival_s >= lo) & ((w.arrival_s < lo + length) if length > 0 else True)
+    if not pick.any():
+        raise ValueError(f"the window [{lo:g}, {lo + length if length > 0 else float('inf'):g}) s holds no request "
+                         f"of {args.cache} (it spans {w.span_s:.0f} s); choose --day/--hour/--minute inside it")
+    cut = lambda a: None if a is None else a[pick]
+    from alpa_serve_like.core.workload import Workload
+
+    meta = {k: v for k, v in w.meta.items() if k != "span_s"}
+    if length > 0:
+        meta["span_s"] = length / args.time_compression
+    w = Workload((w.arrival_s[pick] - lo) / args.time_compression, w.model_id[pick], w.slo_s[pick], w.model_names,
+                 cut(w.size), meta, cut(w.output_size))
+    mapped = map_models(w, names, parse_map(args.map))
+    if args.slo_ms is not None or args.slo is not None:
+        slo = slo_per_model_array(names, _slo_s(args, names))
+        mapped = Workload(mapped.arrival_s, mapped.model_id, slo[mapped.model_id], mapped.model_names,
+                          mapped.size, mapped.meta, mapped.output_size)
+    mapped.meta.update({"seed": args.seed, "source_file": str(args.cache)})
+    path = save_workload(mapped, args.out)
+    print(f"wrote {path}: {len(mapped)} requests, {len(names)} models, span {mapped.span_s:.1f} s; "
+          f"map ({args.map}): " + ", ".join(f"{k} -> {v}" for k, v in mapped.meta["model_map"].items()))
+    return 0
+
+
 def _build(args) -> int:
     from alpa_serve_like.trace.azure_functions import TraceWindow, load_function_trace, replay
-    from alpa_serve_like.trace.workload_io import save_workload
+    from alpa_serve_like.trace.function_trace import cache_kind
+    from alpa_serve_like.trace.workload_io import WORKLOAD_KIND, save_workload
 
+    if cache_kind(args.cache) == WORKLOAD_KIND:
+        return _build_from_workload(args)
     t = load_function_trace(args.cache)
     window = TraceWindow.of(args.day, args.hour, args.minute, hours=args.hours, minutes=args.minutes)
     w = replay(t, _model_names(args.models), window, mode=args.mode, rng=np.random.default_rng(args.seed),

@@ -4,6 +4,9 @@ Each request is sent at its arrival time (asyncio + aiohttp), whether or not ear
 come back: an open loop, so a slow server sees the queue build up as real clients would make it.
 Every request's outcome and client-side latency (from the moment it was sent) is kept; a request
 meets its SLO when it got HTTP 200 within ``slo_s``. Results go to a TSV file, one row a request.
+Outcomes are told apart: a response that is not the server's JSON (e.g. the proxy's plain-text 404
+for an unknown route) keeps its status with reason ``not-json: <first bytes>``; no response at all
+is status 0, ``transport: <error>``. ``wait_until_ready`` polls ``GET /v1/models`` before a replay.
 """
 from __future__ import annotations
 
@@ -141,12 +144,11 @@ async def replay_async(url: str, workload: Workload, *, length: int | None = Non
         except (aiohttp.ClientError, asyncio.TimeoutError) as exc:
             reason[i] = f"transport: {type(exc).__name__}"
             return
-        try:
-            data = json.loads(raw)
-        except ValueError:  # Serve's proxy answers its own 503 (queue full) in plain text
-            reason[i] = "proxy" if status[i] == 503 else "non-json"
-            return
+        text = raw.decode("utf-8", "replace")
+        data = _json_or_none(text)
         if not isinstance(data, dict):
+            # Serve's proxy answers its own 503 (queue full) and 404 (no such route) in plain text
+            reason[i] = "proxy" if status[i] == 503 else f"not-json: {text[:60].strip()!r}"
             return
         reason[i] = str(data.get("reason", ""))
         group[i] = int(data.get("group", -1) if data.get("group") is not None else -1)
@@ -170,6 +172,65 @@ async def replay_async(url: str, workload: Workload, *, length: int | None = Non
         wall = time.perf_counter() - t0
     return ReplayResult(workload, sent, latency, status, tuple(reason), group, batch, queue_ms,
                         tuple(stages), server_ms, wall)
+
+
+def _json_or_none(text: str):
+    try:
+        return json.loads(text)
+    except ValueError:
+        return None
+
+
+class ServerNotReady(RuntimeError):
+    """The server did not become ready; the message says what was seen last and what to check."""
+
+
+def readiness_problem(status: int | None, body: str, url: str, models) -> str | None:
+    """None if ``GET /v1/models`` answered ``status``/``body`` as a ready server serving ``models``;
+    else what is wrong (pure: the policy of ``wait_until_ready``, testable without a server)."""
+    if status is None:
+        return f"no answer from {url} ({body}); is the server started and the URL right?"
+    if status == 404:
+        return (f"{url}/v1/models answered 404 (the HTTP proxy has no such route): the app is not deployed "
+                f"yet, or under another route prefix; check --url")
+    if status != 200:
+        return f"{url}/v1/models answered HTTP {status}: {body[:120].strip()!r}"
+    data = _json_or_none(body)
+    if not isinstance(data, dict) or not isinstance(data.get("models"), list):
+        return f"{url}/v1/models did not answer with this server's JSON ({body[:120].strip()!r}); check --url"
+    served = {m.get("name") if isinstance(m, dict) else m for m in data["models"]}
+    missing = [m for m in models if m not in served]
+    if missing:
+        return (f"{url} does not serve {', '.join(missing)} (serves: {', '.join(sorted(map(str, served)))}); "
+                f"replay a workload of the served models")
+    return None
+
+
+def wait_until_ready(url: str, models, timeout_s: float = 60.0, poll_s: float = 0.5) -> None:
+    """Poll ``GET {url}/v1/models`` until it lists every name in ``models``; raises
+    ``ServerNotReady`` with the last problem after ``timeout_s``. A server that answers but does not
+    serve a model fails at once (waiting will not help)."""
+    import urllib.error
+    import urllib.request
+
+    base = url.rstrip("/")
+    deadline = time.monotonic() + timeout_s
+    while True:
+        try:
+            with urllib.request.urlopen(f"{base}/v1/models", timeout=5.0) as resp:
+                status, body = resp.status, resp.read().decode("utf-8", "replace")
+        except urllib.error.HTTPError as exc:
+            status, body = exc.code, exc.read().decode("utf-8", "replace")
+        except (urllib.error.URLError, OSError) as exc:
+            status, body = None, f"{type(exc).__name__}: {getattr(exc, 'reason', exc)}"
+        problem = readiness_problem(status, body, base, list(models))
+        if problem is None:
+            return
+        if status == 200 and "does not serve" in problem:
+            raise ServerNotReady(problem)
+        if time.monotonic() >= deadline:
+            raise ServerNotReady(f"not ready after {timeout_s:g} s: {problem}")
+        time.sleep(poll_s)
 
 
 def replay(url: str, workload: Workload, **kwargs) -> ReplayResult:

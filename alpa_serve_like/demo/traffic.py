@@ -1,7 +1,7 @@
 """The demo's traffic: a real trace (Azure LLM inference 2023) cut into a few tiny-model streams.
 
 The trace's two services (``conv``, ``code``) are each split at their median context length into
-a "short" and a "long" stream, giving four streams served by four tiny model instances. Real
+a "short" and a "long" stream, giving four streams, each served by one model instance. Real
 timestamps are kept and compressed (divided by ``time_compression``) so the total rate suits this
 machine; the burst structure of the trace is preserved at the shorter time scale. The evaluation
 window follows the training window in the trace (train on the past, serve the future). Without the
@@ -21,13 +21,8 @@ from alpa_serve_like.core.workload import Workload
 TRACE_FILES = ("AzureLLMInferenceTrace_conv.csv", "AzureLLMInferenceTrace_code.csv")
 TRACE_SUBDIR = "azure_llm_inference_2023"
 
-STREAMS: tuple[tuple[str, str, str], ...] = (
-    ("conv", "short", "bert-tiny-0"),
-    ("conv", "long", "gpt-tiny-0"),
-    ("code", "short", "bert-tiny-1"),
-    ("code", "long", "bert-mini-0"),
-)
-"""(trace service, context half, model instance serving it)."""
+STREAMS: tuple[tuple[str, str], ...] = (("conv", "short"), ("conv", "long"), ("code", "short"), ("code", "long"))
+"""(trace service, context half) of each stream; stream ``i`` is served by the ``i``-th model."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -73,10 +68,14 @@ def _cut(arrival_s, stream, size, lo_s: float, hi_s: float, compression: float, 
 
 
 def demo_traffic(trace_dir: Path | None, duration_s: float, target_rate: float, slo_s: np.ndarray,
-                 rng: np.random.Generator, train_windows: int = 4) -> DemoTraffic:
+                 rng: np.random.Generator, models: Sequence[str], train_windows: int = 4) -> DemoTraffic:
     """Training traffic (``train_windows`` x ``duration_s`` right before) and ``duration_s`` of
-    evaluation traffic at about ``target_rate`` requests/s in total."""
-    names = [s[2] for s in STREAMS]
+    evaluation traffic, the trace compressed to ``target_rate`` requests/s on average; stream ``i``
+    of ``STREAMS`` goes to ``models[i]``."""
+    names = list(models)
+    if len(names) != len(STREAMS):
+        raise ValueError(f"the demo traffic has {len(STREAMS)} streams (conv/code x short/long context); "
+                         f"give {len(STREAMS)} models, got {len(names)}: {', '.join(names)}")
     if trace_dir is not None:
         arrival, stream, size, span = _streams_from_trace(trace_dir)
         compression = target_rate / (len(arrival) / span)

@@ -18,6 +18,7 @@ from torch import nn
 
 from alpa_serve_like.core.model_spec import ModelSpec
 from alpa_serve_like.cost_model import stage_bounds
+from alpa_serve_like.models.checkpoint import Checkpoint, load_stage_weights
 from alpa_serve_like.models.layers import Embeddings, TransformerLayer
 from alpa_serve_like.models.tensor_parallel import SINGLE, TensorParallel
 from alpa_serve_like.models.weights import ParamTarget, WeightDraw, part_generator
@@ -122,8 +123,9 @@ def random_token_ids(spec: ModelSpec, batch: int, seq_len: int | None,
 
 def build_stage(spec: ModelSpec, pp: int, stage: int, *, seed: int = 0,
                 dtype: torch.dtype = torch.float32, device: str | torch.device = "cpu",
-                tp: TensorParallel = SINGLE) -> StageModule:
-    """Build stage ``stage`` of a ``pp``-stage pipeline of ``spec`` with weights from ``seed``.
+                tp: TensorParallel = SINGLE, checkpoint: Checkpoint | None = None) -> StageModule:
+    """Build stage ``stage`` of a ``pp``-stage pipeline of ``spec`` with weights from ``seed``, or
+    from ``checkpoint`` (``models.checkpoint.load_checkpoint``) when one is given.
 
     ``tp`` shards every layer Megatron-style for op > 1: every rank of the op group builds its
     shard inside an initialised torch.distributed group, feeds the same input, and gets the full
@@ -140,7 +142,10 @@ def build_stage(spec: ModelSpec, pp: int, stage: int, *, seed: int = 0,
         TransformerLayer(spec, i, WeightDraw(part_generator(seed, _LAYER_PART, i), target), tp)
         for i in range(start, end)
     ]
-    return StageModule(spec, stage, pp, (start, end), embeddings, layers).eval()
+    module = StageModule(spec, stage, pp, (start, end), embeddings, layers).eval()
+    if checkpoint is not None:
+        load_stage_weights(module, checkpoint, tp)
+    return module
 
 
 def split_stages(full: StageModule, pp: int) -> list[StageModule]:

@@ -9,7 +9,8 @@ decisions into real batches. One concern per module:
 * ``admission``      shed, route, admit and enqueue a request (``infer``)
 * ``dispatch``       per-group dispatchers, doomed-request drops, batch completion, overhead learning
 * ``recovery``       failed groups: answer, mark down, recreate, mark up; health checks
-* ``introspection``  ``group_status`` and ``snapshot`` (``/health``, ``/v1/stats``)
+* ``warmup``         one batch per model through each group before ``/health`` says ok
+* ``introspection``  ``group_status``, ``health`` and ``snapshot`` (``/health``, ``/v1/stats``)
 
 Results are plain dicts with an ``outcome``; the Ray Serve deployments map them to HTTP statuses.
 Nothing here ever receives activations (``Submission``), so this process never imports torch.
@@ -33,12 +34,13 @@ from alpa_serve_like.runtime.options import RuntimeOptions
 from alpa_serve_like.runtime.overheads import OverheadEstimator
 from alpa_serve_like.runtime.recovery import RecoveryMixin
 from alpa_serve_like.runtime.stats import RuntimeStats
+from alpa_serve_like.runtime.warmup import WarmUpMixin
 from alpa_serve_like.scheduling import LatencyCorrection, Scheduler, StageLatencyCache, build_latency_tables
 
 __all__ = ["ControllerCore", "GroupFactory", "NullMetrics", "Submission"]
 
 
-class ControllerCore(AdmissionMixin, DispatchMixin, RecoveryMixin, IntrospectionMixin):
+class ControllerCore(AdmissionMixin, DispatchMixin, RecoveryMixin, WarmUpMixin, IntrospectionMixin):
     """Serves ``placement`` with groups from ``group_factory``; see the module docstring."""
 
     def __init__(self, placement: Placement, profiles: dict[str, ModelProfile], options: RuntimeOptions,
@@ -67,6 +69,9 @@ class ControllerCore(AdmissionMixin, DispatchMixin, RecoveryMixin, Introspection
         self.rng = rng if rng is not None else np.random.default_rng(options.seed)
         self.metrics = metrics or NullMetrics()
         self.stats = RuntimeStats(self.model_names)
+        self.stats_since_s = clock()
+        """When these statistics began: they live in this controller replica, so a restarted
+        controller starts them afresh, and ``/v1/stats`` says so by a later ``stats_since_s``."""
         self.groups: list[GroupState] = []
         self.pending = 0
         """Admitted requests not answered yet (``max_pending_requests`` sheds above it)."""
@@ -74,6 +79,7 @@ class ControllerCore(AdmissionMixin, DispatchMixin, RecoveryMixin, Introspection
         self._overheads_applied_s = -float("inf")
         self._tasks: set[asyncio.Task] = set()
         self._loops_started = False
+        self._warm_up_task: asyncio.Future | None = None
 
     # ---- life cycle ----------------------------------------------------------------------------
     def start(self) -> list[list[dict]]:
@@ -88,7 +94,8 @@ class ControllerCore(AdmissionMixin, DispatchMixin, RecoveryMixin, Introspection
             self.shutdown()
             raise
         start_s = self.clock()
-        for g in range(len(self.groups)):
+        for g, st in enumerate(self.groups):
+            st.warm = not self.options.warm_up  # else warmed by ``begin_warm_up``
             self.scheduler.mark_up(g, start_s)
             self.metrics.on_group_state(g, True)
         return infos
@@ -98,6 +105,7 @@ class ControllerCore(AdmissionMixin, DispatchMixin, RecoveryMixin, Introspection
         if self._loops_started:
             return
         self._loops_started = True
+        self.begin_warm_up()  # normally begun by the deployment's constructor already
         for g, st in enumerate(self.groups):
             st.wake = asyncio.Event()
             self._spawn(self._dispatch_loop(g))

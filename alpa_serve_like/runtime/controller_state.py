@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import math
+import re
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -65,6 +66,8 @@ class GroupState:
     generation: int = 0
     up: bool = True
     restarts: int = 0
+    warm: bool = False
+    """Has served its warm-up batches (each model once) since it was (re)created."""
     queue: deque = field(default_factory=deque)
     batches: dict = field(default_factory=dict)
     wake: asyncio.Event | None = None
@@ -90,6 +93,16 @@ async def _await(obj):
     return await obj
 
 
+_ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")
+
+
+def plain_text(text: str) -> str:
+    """``text`` without terminal escape sequences (Ray colours its exception messages; an HTTP
+    client must never receive them)."""
+    return _ANSI_ESCAPE.sub("", text)
+
+
 def first_line(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()
+    """``Type: first line of the message``, colour codes removed, at most 300 characters."""
+    text = plain_text(str(exc)).strip().splitlines()
     return f"{type(exc).__name__}: {text[0] if text else ''}"[:300]

@@ -14,6 +14,7 @@ class IntrospectionMixin:
             out.append({
                 "group": g, "op": group.config.op, "pp": group.config.pp, "models": list(group.models),
                 "up": self.scheduler.is_up(g), "generation": st.generation, "restarts": st.restarts,
+                "warm": st.warm,
                 "queued_batches": len(st.queue), "open_batches": len(st.batches),
                 "predicted_backlog_ms": [round(max(0.0, f - now) * 1e3, 3) if math.isfinite(f) else None
                                          for f in self.scheduler.groups[g].free_s],
@@ -21,9 +22,23 @@ class IntrospectionMixin:
             })
         return out
 
+    def health(self) -> dict:
+        """``/health``: ``warming_up`` until the initial warm-up is over (HTTP 503), then ``ok`` when
+        every group is up, else ``degraded`` (some group is being recreated; the others serve)."""
+        groups = self.group_status()
+        up = sum(g["up"] for g in groups)
+        warm = sum(g["warm"] for g in groups)
+        out = {"status": "ok" if up == len(groups) else "degraded", "groups_up": up,
+               "groups_warm": warm, "groups": len(groups)}
+        if not self.warmed_up:
+            out.update(status="warming_up", reason="warming_up",
+                       error=f"{warm} of {len(groups)} groups have served their warm-up batches; retry later")
+        return out
+
     def snapshot(self) -> dict:
         """``/v1/stats``: request stats, group states, learned overheads and latency corrections."""
         out = self.stats.snapshot()
+        out["stats_since_s"] = round(self.stats_since_s, 3)  # later after a controller restart
         out["groups"] = self.group_status()
         out["pending_requests"] = self.pending
         out["dropped_at_dispatch"] = self.dropped_at_dispatch

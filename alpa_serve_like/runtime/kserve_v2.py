@@ -86,11 +86,12 @@ def server_metadata(version: str) -> dict:
 
 
 def models_ready(group_status: list[dict]) -> dict[str, bool]:
-    """Per model: whether some group hosting it is up (``ControllerCore.group_status`` rows)."""
+    """Per model: whether some group hosting it is up and warmed up (``ControllerCore.group_status`` rows)."""
     ready: dict[str, bool] = {}
     for group in group_status:
+        serving = bool(group["up"]) and bool(group.get("warm", True))
         for name in group["models"]:
-            ready[name] = ready.get(name, False) or bool(group["up"])
+            ready[name] = ready.get(name, False) or serving
     return ready
 
 

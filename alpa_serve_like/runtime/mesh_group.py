@@ -34,12 +34,39 @@ def resolve_use_gpu(options: RuntimeOptions) -> bool:
     return options.device == "gpu"
 
 
+def placement_group_name(owner: str, group_id: int, generation: int) -> str:
+    """Ray placement-group name of group ``group_id``, incarnation ``generation``, of ``owner``.
+
+    Ray names are cluster-wide, so the name carries its owner (``serve_owner_token``: the Serve app
+    and the controller replica's unique id): two apps, or a new controller replica that starts
+    while the old one's groups are still being freed, never ask for the same name.
+    """
+    if not owner or any(c.isspace() for c in owner):
+        raise ValueError(f"placement-group owner token must be non-empty without spaces, got {owner!r}")
+    return f"alpa-serve-like.{owner}.group{group_id}.gen{generation}"
+
+
+def serve_owner_token() -> str:
+    """``<app>.<replica unique id>`` inside a Serve replica; ``local.<random hex>`` outside one."""
+    try:
+        from ray import serve
+
+        ctx = serve.get_replica_context()
+        return f"{ctx.app_name or 'default'}.{ctx.replica_id.unique_id}"
+    except Exception:  # not in a replica (local mode, tests): any token unique to this process
+        import uuid
+
+        return f"local.{uuid.uuid4().hex[:12]}"
+
+
 class MeshGroup:
-    """Group ``group_id`` of the placement, incarnation ``generation`` (bumped on each recreation)."""
+    """Group ``group_id`` of the placement, incarnation ``generation`` (bumped on each recreation),
+    of ``owner`` (see ``placement_group_name``; default: ``serve_owner_token()``)."""
 
     def __init__(self, group_id: int, group: GroupPlacement, options: RuntimeOptions, *,
-                 use_gpu: bool, generation: int = 0):
+                 use_gpu: bool, generation: int = 0, owner: str = ""):
         self.group_id = group_id
+        self.owner = owner or serve_owner_token()
         self.group = group
         self.options = options
         self.use_gpu = use_gpu
@@ -61,7 +88,7 @@ class MeshGroup:
     def _create_placement_group(self):
         bundles = [self.bundle() for _ in range(self.op * self.pp)]
         self.pg = placement_group(bundles, strategy=self.options.strategy,
-                                  name=f"alpa-serve-like-group{self.group_id}-gen{self.generation}")
+                                  name=placement_group_name(self.owner, self.group_id, self.generation))
         return self.pg.ready()
 
     def _create_actors(self) -> None:
@@ -126,7 +153,8 @@ class MeshGroup:
     def _rendezvous_refs(self) -> list:
         if self.op == 1:
             return []
-        return [ranks[0].rendezvous_address.remote() for ranks in self.actors]
+        same_node = self.options.strategy == "STRICT_PACK"
+        return [ranks[0].rendezvous_address.remote(same_node) for ranks in self.actors]
 
     def _build_with(self, rendezvous: list) -> list:
         refs = []

@@ -70,12 +70,24 @@ class RuntimeOptions:
     a replica of ``bert-tiny-0`` holds the same weights."""
     max_body_bytes: int = 1 << 20
     """Largest request body the ingress accepts (larger: HTTP 413)."""
+    body_timeout_s: float = 10.0
+    """A request body not fully received this long after its handler started is answered 408 (a
+    slow or stalled sender must not hold the server; Serve's ``request_timeout_s`` bounds the
+    whole request on top)."""
     batch_timeout_s: float = 30.0
     """A batch not back after this long fails (a stuck actor must never hang a request)."""
     recover: bool = True
     """Recreate a mesh group whose actor died (else the group stays out of routing)."""
     startup_timeout_s: float = 120.0
     """How long placement groups and stage actors may take to come up."""
+    controller_timeout_s: float = 1.0
+    """``ingress=separate`` only: the ingress pings the controller and answers 503
+    ``controller_unavailable`` at once while a ping has gone unanswered this long (controller lost
+    or restarting), instead of holding requests until Serve has restarted it."""
+    warm_up: bool = True
+    """Run one batch of one request of each model through each group after it starts (and after
+    each recreation, before it rejoins routing), so no user request pays the first call's cost;
+    ``/health`` answers 503 ``warming_up`` until every group has served it."""
 
     def __post_init__(self):
         if isinstance(self.scheduling, dict):  # from to_dict() / a Serve config file
@@ -86,7 +98,8 @@ class RuntimeOptions:
             raise RuntimeOptionsError(f"device must be auto, cpu or gpu, got {self.device!r}")
         if self.strategy not in ("STRICT_PACK", "PACK"):
             raise RuntimeOptionsError(f"strategy must be STRICT_PACK or PACK, got {self.strategy!r}")
-        for name in ("gpu_per_device", "batch_timeout_s", "startup_timeout_s"):
+        for name in ("gpu_per_device", "batch_timeout_s", "startup_timeout_s", "controller_timeout_s",
+                     "body_timeout_s"):
             if not getattr(self, name) > 0:
                 raise RuntimeOptionsError(f"{name} must be > 0, got {getattr(self, name)!r}")
         for name in ("torch_threads", "max_body_bytes", "max_ongoing_requests", "max_queued_requests",

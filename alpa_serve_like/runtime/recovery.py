@@ -3,7 +3,7 @@
 When a stage actor dies (or a batch is stuck past ``batch_timeout_s``, or an idle group fails its
 health check), every request queued or in flight on that group is answered ``group_failed``, the
 scheduler marks the group down (routing stops considering it), and the group is recreated with a
-new generation and marked up again. Requests that arrive meanwhile go to the other groups hosting
+new generation, warmed up (``warmup``) and marked up again. Requests that arrive meanwhile go to the other groups hosting
 their model, or are rejected ``group_down`` when there is none.
 """
 from __future__ import annotations
@@ -25,7 +25,7 @@ class RecoveryMixin:
         if st.generation != generation or not st.up:
             return  # this incarnation was already handled
         logger.warning("alpa_serve_like: %s; recreating group %d", message, g)
-        st.up, st.last_error = False, message
+        st.up, st.warm, st.last_error = False, False, message
         self.scheduler.mark_down(g)
         self.metrics.on_group_state(g, False)
         for batch in list(st.batches.values()):
@@ -48,6 +48,8 @@ class RecoveryMixin:
             backend = self.factory(g, st.generation + 1)
             try:
                 await backend.start_async()
+                if self.options.warm_up:  # before it rejoins routing: no user request pays for it
+                    await self._warm_group(g, backend, st.generation + 1)
                 break
             except Exception as exc:
                 logger.warning("alpa_serve_like: recreating group %d failed (%s); retrying in %.1f s", g, exc, delay_s)
@@ -58,6 +60,7 @@ class RecoveryMixin:
         st.backend = backend
         st.generation += 1
         st.restarts += 1
+        st.warm = True
         self.scheduler.mark_up(g, self.clock())
         st.up = True
         self.metrics.on_group_state(g, True)

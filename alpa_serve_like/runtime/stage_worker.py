@@ -40,8 +40,15 @@ class StageWorker:
         self.modules: dict = {}
 
     # ---- set-up --------------------------------------------------------------------------------
-    def rendezvous_address(self) -> str:
-        """``tcp://ip:port`` for this stage's op group (asked of rank 0 before ``build``)."""
+    def rendezvous_address(self, same_node: bool = False) -> str:
+        """Rendezvous of this stage's op group (asked of rank 0 before ``build``). On one node (a
+        STRICT_PACK group) a file: torch's TCP store would listen on every interface (checked with
+        ``ss``), a file store listens nowhere. Across nodes, a TCP store on this node's loopback."""
+        if same_node:
+            import tempfile
+            import uuid
+
+            return f"file://{tempfile.gettempdir()}/alpa-serve-like-rendezvous-{uuid.uuid4().hex}"
         with socket.socket() as s:
             s.bind(("127.0.0.1", 0))
             port = s.getsockname()[1]

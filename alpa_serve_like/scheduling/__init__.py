@@ -11,11 +11,16 @@ Semantics (the numba kernel in ``alpa_serve_like.simulator.kernel`` repeats them
   ``start_{s+1} = max(finish_s, free[s+1])``.
 * Routing (``routing``): among the groups hosting the model, in ascending group order, a named
   policy picks one: ``earliest_finish`` (default), ``shortest_queue`` (fewest outstanding
-  requests) or ``elsa`` (the smallest group, by ``LatencyTables.group_compute``, with enough SLO
-  slack; reference simulator and runtime only); ties go to the lowest group index.
-* Admission (on by default): if the chosen group's predicted finish is after the deadline, reject
+  requests), ``elsa`` (the smallest group, by ``LatencyTables.group_compute``, with enough SLO
+  slack; reference simulator and runtime only) or ``last_stage_free`` (earliest last-stage clock,
+  AlpaServe's simulator); ties go to the lowest group index.
+* Admission (on by default): if the chosen group's predicted finish plus ``finish_overhead_s``
+  (0 by default; time after the last stage that occupies no device) is after the deadline, reject
   with reason ``slo``; a model hosted nowhere is rejected with ``unplaced``. Admitted requests
   commit their stage times (``free[s] = finish_s``).
+* ``pipeline_comm_factor`` f (0 by default) multiplies every stage latency of a ``pp``-stage group
+  by ``1 + f * pp`` when the tables are built. ``presets.with_rules(options, "alpaserve")`` sets
+  AlpaServe's simulator rules (11 ms finish overhead, f = 0.009, ``last_stage_free``).
 * Batching (``max_batch_size > 1``): a group's last committed batch (its tail) grows by one request
   of the same model if it has room, has not been dispatched, starts strictly after the newcomer's
   ``t + dispatch`` (so its start time is unchanged), and, re-timed from the clocks before it with

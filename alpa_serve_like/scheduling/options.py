@@ -29,15 +29,23 @@ class SchedulingOptions:
     (never spend compute on a doomed request). The runtime turns it on; the simulator, whose
     predictions are exact, models it as a rejection at arrival with reason ``doomed`` when
     admission is off (with admission on nothing admitted is ever doomed there)."""
+    finish_overhead_s: float = 0.0
+    """Added to each request's finish after its last stage without occupying any stage (result
+    transfer, response path); admission and batching compare ``finish + finish_overhead_s`` with
+    the deadline. AlpaServe's simulator uses such a fixed overhead (see ``scheduling.presets``)."""
+    pipeline_comm_factor: float = 0.0
+    """Every stage latency of a group with ``pp`` stages is multiplied by ``1 + factor * pp``
+    (pipeline communication); applied once when the latency tables are built."""
 
     def __post_init__(self):
         resolve_routing(self.routing)  # fails with the list of known policies
         if not isinstance(self.max_batch_size, int) or self.max_batch_size < 1:
             raise ValueError(f"max_batch_size must be an int >= 1, got {self.max_batch_size!r}")
-        for name in ("dispatch_overhead_s", "per_stage_overhead_s", "batch_join_slack_s"):
+        for name in ("dispatch_overhead_s", "per_stage_overhead_s", "batch_join_slack_s", "finish_overhead_s",
+                     "pipeline_comm_factor"):
             value = getattr(self, name)
             if not (value >= 0.0) or value == float("inf"):
-                raise ValueError(f"{name} must be a finite number of seconds >= 0, got {value!r}")
+                raise ValueError(f"{name} must be a finite number >= 0, got {value!r}")
 
     def to_dict(self) -> dict:
         """Plain JSON-ready fields (the plan file stores the options it was optimised under)."""

@@ -98,7 +98,8 @@ class Scheduler:
         self._up = [True] * len(self.groups)
         self.dispatch_overhead_s = self.options.dispatch_overhead_s
         self.per_stage_overhead_s = self.options.per_stage_overhead_s
-        self.response_overhead_s = 0.0
+        # The simulator's fixed response overhead (options.finish_overhead_s); the runtime learns it.
+        self.response_overhead_s = self.options.finish_overhead_s
         """Predicted time from the last stage's finish to the response reaching the client; only
         admission adds it (the clocks model the devices)."""
 
@@ -164,8 +165,9 @@ class Scheduler:
 
     def _candidate(self, p: _Prediction, now_s: float, deadline_s: float) -> Candidate:
         compute = 1.0 if self.tables.group_compute is None else float(self.tables.group_compute[p.group])
-        return Candidate(p.group, p.replica, p.finishes[-1], self.groups[p.group].outstanding, p.joins,
-                         p.starts[0], now_s, deadline_s, compute)
+        clocks = self.groups[p.group]
+        return Candidate(p.group, p.replica, p.finishes[-1], clocks.outstanding, p.joins,
+                         p.starts[0], now_s, deadline_s, compute, clocks.free_s[-1])
 
     # ---- the decision --------------------------------------------------------------------------
     def route_and_admit(self, model_id: int, now_s: float, deadline_s: float) -> Decision | Rejection:

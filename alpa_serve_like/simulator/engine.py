@@ -65,7 +65,7 @@ def run_segments(
     total, runs = len(arrival_s), []
     for i, seg in enumerate(schedule.segments):
         lo, hi = int(bounds[i]), int(bounds[i + 1])
-        tables = build_latency_tables(seg, model_names, cache)
+        tables = build_latency_tables(seg, model_names, cache, sched_opts.pipeline_comm_factor)
         arr, mid, dl = arrival_s[lo:hi], model_id[lo:hi], deadline_s[lo:hi]
         if options.backend == "reference":
             out = simulate_segment_reference(tables, arr, mid, dl, sched_opts)
@@ -82,13 +82,14 @@ def run_segments(
     return runs
 
 
-def request_times(runs: list[SegmentRun], n: int) -> tuple[np.ndarray, np.ndarray]:
-    """Per-request stage-0 start and last-stage finish (NaN for rejected requests)."""
+def request_times(runs: list[SegmentRun], n: int, finish_overhead_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+    """Per-request stage-0 start and finish: the last stage's plus ``finish_overhead_s`` (which
+    occupies no device); NaN for rejected requests."""
     start = np.full(n, np.nan)
     finish = np.full(n, np.nan)
     for run in runs:
         b = run.out.batch
         ok = b >= 0
         start[run.lo:run.hi][ok] = run.out.batch_start_s[b[ok]]
-        finish[run.lo:run.hi][ok] = run.out.batch_finish_s[b[ok]]
+        finish[run.lo:run.hi][ok] = run.out.batch_finish_s[b[ok]] + finish_overhead_s
     return start, finish

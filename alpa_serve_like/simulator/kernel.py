@@ -6,6 +6,11 @@ test checks this. Outstanding-request counts (for ``shortest_queue``) come from 
 list of batches in creation order, popped lazily when their finish is <= now: this equals the
 reference's completion events, which are processed before an arrival at the same time.
 
+Per request the loop has three places, in this order (``score_kernel`` has the same three): routing
+(the candidate loop over the groups hosting the model), admission (the one ``if`` after it, which
+compares finish + ``finish_overhead_s`` with the deadline) and dispatch (the commit into the clocks,
+batch arrays and per-request outputs). A rule that rejects at dispatch goes between the last two.
+
 ``ALPA_SERVE_LIKE_DISABLE_JIT=1`` (or ``jit=False``) runs the same function uncompiled.
 The compiled code is cached on disk (``cache=True``; ``NUMBA_CACHE_DIR`` is honoured).
 """
@@ -32,7 +37,7 @@ def _rejects_late(options: SchedulingOptions) -> bool:
 
 
 def _simulate_loop(arrival, model_id, deadline, host_ptr, replica_group, num_stages, lat,
-                   dispatch_s, stage_overhead_s, join_slack_s, routing_code, admission, max_batch, i_begin, i_end,
+                   dispatch_s, stage_overhead_s, join_slack_s, finish_overhead_s, routing_code, admission, max_batch, i_begin, i_end,
                    n_batches, free, base, busy, tail_rep, tail_batch, tail_size, tail_start, tail_min_dl,
                    outstanding, group_head, group_last, batch_next, batch_size, batch_start,
                    batch_finish, out_group, out_reason, out_batch):
@@ -52,6 +57,7 @@ def _simulate_loop(arrival, model_id, deadline, host_ptr, replica_group, num_sta
         best_finish = np.inf
         best_q = 0
         best_join = False
+        best_free = np.inf
         for r in range(lo, hi):
             g = replica_group[r]
             n_st = num_stages[g]
@@ -71,7 +77,7 @@ def _simulate_loop(arrival, model_id, deadline, host_ptr, replica_group, num_sta
                     if s > 0:
                         start = max(jfin, base[g, s])
                     jfin = start + lat[r, s, b] + stage_overhead_s
-                if jfin <= tail_min_dl[g] and jfin <= fin + join_slack_s:
+                if jfin + finish_overhead_s <= tail_min_dl[g] and jfin <= fin + join_slack_s:
                     join = True
                     fin = jfin
             q = 0
@@ -83,6 +89,8 @@ def _simulate_loop(arrival, model_id, deadline, host_ptr, replica_group, num_sta
                 group_head[g] = head
                 q = outstanding[g]
                 better = q < best_q
+            elif routing_code == 2:
+                better = free[g, n_st - 1] < best_free
             else:
                 better = fin < best_finish
             if best_r < 0 or better:
@@ -90,7 +98,8 @@ def _simulate_loop(arrival, model_id, deadline, host_ptr, replica_group, num_sta
                 best_finish = fin
                 best_q = q
                 best_join = join
-        if admission and best_finish > deadline[i]:
+                best_free = free[g, n_st - 1]
+        if admission and best_finish + finish_overhead_s > deadline[i]:
             out_group[i] = -1
             out_reason[i] = _REASON_SLO
             out_batch[i] = -1
@@ -222,7 +231,7 @@ class KernelRun:
         self.n_batches = int(self.loop(
             self.arrival_s, self.model_id, self.deadline_s, t.host_ptr, t.replica_group, t.num_stages,
             t.lat_s, float(o.dispatch_overhead_s), float(o.per_stage_overhead_s), float(o.batch_join_slack_s),
-            self.routing_code,
+            float(o.finish_overhead_s), self.routing_code,
             _rejects_late(o), int(o.max_batch_size), self.done, upto, self.n_batches,
             self.free, self.base, self.busy, self.tail_rep, self.tail_batch, self.tail_size,
             self.tail_start, self.tail_min_dl, self.outstanding, self.group_head, self.group_last,

@@ -44,7 +44,7 @@ def simulate(
     group = np.full(n, -1, dtype=np.int32)
     reason = np.zeros(n, dtype=np.int8)
     batch = np.full(n, -1, dtype=np.int64)
-    start, finish = request_times(runs, n)
+    start, finish = request_times(runs, n, options.scheduling.finish_overhead_s)
     utilisation, batch_offset = [], 0
     for k, run in enumerate(runs):
         sl = slice(run.lo, run.hi)

@@ -3,10 +3,21 @@
 The placement optimizer calls ``score`` thousands of times, so everything that depends only on
 the workload (request arrays, deadlines, per-model totals, the warm-up mask) is built once here,
 and the per-(model, config) latency blocks are cached; per call only the placement's small dense
-tables are assembled before the compiled kernel runs.
+tables are assembled before the compiled kernel runs. Without batching and with a routing policy
+that needs no queue lengths, a specialised loop (``score_kernel``) counts SLO-meeting requests per
+model directly; otherwise the general kernel runs and its per-request output is reduced here.
+
+Two threads (``threads=2``, the default on a machine with two or more cores) split a long segment
+in halves by speculation, exactly: the second thread scores the second half from idle clocks and
+keeps its state every chunk; the first thread scores the first half, then continues into the
+second until its true state equals the second thread's state at a chunk start, from where the
+second thread's counts are correct (the state of the score loop is its stage clocks, nothing
+else). Admission bounds queues by the SLO, so the states meet after a burst or two; if they never
+do, the first thread simply scores everything. Results are identical for any thread count.
 """
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Mapping
 
@@ -14,9 +25,36 @@ import numpy as np
 
 from alpa_serve_like.core.plan import Placement, PlacementSchedule
 from alpa_serve_like.core.model_profile import ModelProfile
-from alpa_serve_like.scheduling import StageLatencyCache
+from alpa_serve_like.scheduling import StageLatencyCache, build_latency_tables
 from alpa_serve_like.core.workload import Workload
-from alpa_serve_like.simulator.engine import request_times, run_segments
+from alpa_serve_like.simulator.engine import as_schedule, request_times, run_segments, segment_bounds
+from alpa_serve_like.simulator.kernel import _rejects_late, jit_disabled_by_env
+from alpa_serve_like.simulator.score_kernel import (ROUTE_EARLIEST_FINISH, ROUTE_LAST_STAGE_FREE, get_score_loop,
+                                                    get_speculation)
+
+SPLIT_MIN_REQUESTS = 100_000
+"""A segment this long is scored by two threads (below it the loop takes about a millisecond)."""
+SPLIT_MIN_CHUNK = 1024
+"""Requests between the speculative thread's state snapshots (at least)."""
+
+_pool = None
+
+
+def _forget_pool() -> None:
+    global _pool
+    _pool = None  # a forked child has the parent's pool object but not its thread
+
+
+os.register_at_fork(after_in_child=_forget_pool)
+
+
+def _second_thread():
+    global _pool
+    if _pool is None:
+        from concurrent.futures import ThreadPoolExecutor
+
+        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="placement-scorer")
+    return _pool
 from alpa_serve_like.simulator.options import SimOptions
 from alpa_serve_like.simulator.run import measured_mask
 
@@ -43,8 +81,12 @@ class ScoreResult:
 class PlacementScorer:
     """``PlacementScorer(workload, profiles, options).score(placement) -> ScoreResult``."""
 
-    def __init__(self, workload: Workload, profiles: Mapping[str, ModelProfile], options: SimOptions | None = None):
+    def __init__(self, workload: Workload, profiles: Mapping[str, ModelProfile], options: SimOptions | None = None,
+                 threads: int | None = None):
         self.options = options or SimOptions()
+        self.threads = min(2, os.cpu_count() or 1) if threads is None else threads
+        if self.threads not in (1, 2):
+            raise ValueError(f"PlacementScorer threads must be 1 or 2 (None: 2 when there are 2+ cores), got {threads!r}")
         self.model_names = workload.model_names
         self.arrival_s = workload.arrival_s
         self.model_id = workload.model_id
@@ -55,23 +97,79 @@ class PlacementScorer:
         self.per_model_total = np.bincount(self._measured_ids, minlength=len(self.model_names)).astype(np.int64)
         self.cache = StageLatencyCache(profiles, self.options.scheduling.max_batch_size)
         self.calls = 0
+        sched = self.options.scheduling
+        self._fast_routing = {"earliest_finish": ROUTE_EARLIEST_FINISH,
+                              "last_stage_free": ROUTE_LAST_STAGE_FREE}.get(sched.routing)
+        self._fast = (self.options.backend == "kernel" and sched.max_batch_size == 1
+                      and self._fast_routing is not None)
+        self._i_measured = int(np.argmax(self.measured)) if self.measured.any() else len(self.arrival_s)
 
     def score(self, placement: Placement | PlacementSchedule) -> ScoreResult:
         self.calls += 1
+        if self._fast:
+            served = self._served_fast(placement)
+        else:
+            served = self._served_general(placement)
+        total = int(self.per_model_total.sum())
+        attainment = float(served.sum() / total) if total else float("nan")
+        return ScoreResult(attainment, self.model_names, served, self.per_model_total.copy())
+
+    def _served_fast(self, placement) -> np.ndarray:
+        schedule = as_schedule(placement)
+        bounds = segment_bounds(schedule.start_s, self.arrival_s)
+        sched = self.options.scheduling
+        loop = get_score_loop(self.options.jit)
+        served = np.zeros(len(self.model_names), dtype=np.int64)
+        for i, seg in enumerate(schedule.segments):
+            lo, hi = int(bounds[i]), int(bounds[i + 1])
+            if hi <= lo:
+                continue
+            t = build_latency_tables(seg, self.model_names, self.cache, sched.pipeline_comm_factor)
+            lat1 = np.ascontiguousarray(t.lat_s[:, :, 0])
+            free = np.full((t.num_groups, lat1.shape[1]), -np.inf)
+            hosts = int(np.diff(t.host_ptr).max()) if len(t.host_ptr) > 1 else 0
+            scratch = np.empty((max(hosts, 1), lat1.shape[1]))
+            args = (self.arrival_s[lo:hi], self.model_id[lo:hi], self.deadline_s[lo:hi], t.host_ptr,
+                    t.replica_group, t.num_stages, lat1, float(sched.dispatch_overhead_s),
+                    float(sched.per_stage_overhead_s), float(sched.finish_overhead_s),
+                    self._fast_routing, _rejects_late(sched), max(self._i_measured - lo, 0))
+            n = hi - lo
+            compiled = self.options.jit and not jit_disabled_by_env()  # speculation is compiled only
+            if self.threads == 1 or n < SPLIT_MIN_REQUESTS or not compiled:
+                loop(*args, 0, n, free, scratch, served)
+            else:
+                self._score_split(args, n, free, scratch, served)
+        return served
+
+    def _score_split(self, args, n, free, scratch, served) -> None:
+        """Score requests ``0:n`` of one segment with two threads (see the module docstring)."""
+        speculate, catch_up = get_speculation()
+        mid = n // 2
+        chunk = max(SPLIT_MIN_CHUNK, (n - mid) // 512)
+        chunks = -(-(n - mid) // chunk)
+        snaps = np.empty((chunks, *free.shape))
+        cums = np.empty((chunks, len(served)), dtype=np.int64)
+        free2, served2 = np.full_like(free, -np.inf), np.zeros_like(served)
+        future = _second_thread().submit(speculate, *args, mid, n, chunk, snaps, cums, free2,
+                                         np.empty_like(scratch), served2)
+        get_score_loop()(*args, 0, mid, free, scratch, served)
+        future.result()
+        k = catch_up(*args, mid, n, chunk, snaps, free, scratch, served)
+        if k >= 0:
+            served += served2 - cums[k]
+
+    def _served_general(self, placement) -> np.ndarray:
         runs = run_segments(placement, self.arrival_s, self.model_id, self.deadline_s, self.model_names,
                             self.cache, self.options)
         good = self._good(runs)
         if not self._all_measured:
             good &= self.measured
-        served = np.bincount(self.model_id[good], minlength=len(self.model_names)).astype(np.int64)
-        total = int(self.per_model_total.sum())
-        attainment = float(served.sum() / total) if total else float("nan")
-        return ScoreResult(attainment, self.model_names, served, self.per_model_total.copy())
+        return np.bincount(self.model_id[good], minlength=len(self.model_names)).astype(np.int64)
 
     def _good(self, runs) -> np.ndarray:
         admitted = np.concatenate([r.out.reason == 0 for r in runs]) if runs else np.zeros(0, bool)
         if self.options.scheduling.admission:
             # Admission and the batching rule guarantee every admitted request meets its deadline.
             return admitted
-        _, finish = request_times(runs, len(self.arrival_s))
+        _, finish = request_times(runs, len(self.arrival_s), self.options.scheduling.finish_overhead_s)
         return admitted & (finish <= self.deadline_s)

@@ -28,6 +28,8 @@ def app_url(serve_url):
 
     serve.run(build_app({"placement": str(PLACEMENT), "device": "cpu", "max_batch_size": "4",
                          "health_check_period_s": "0.5"}), name=APP, route_prefix="/")
+    health = wait_ready(serve_url)
+    assert health["groups_warm"] == health["groups"] == 2, health
     yield serve_url
     serve.delete(APP)
 
@@ -40,6 +42,18 @@ def call(url, path, body=None, raw: bytes | None = None, timeout=60):
             return resp.status, json.loads(resp.read())
     except urllib.error.HTTPError as err:
         return err.code, json.loads(err.read())
+
+
+def wait_ready(url, timeout_s=180):
+    """Poll ``/health`` until 200 (warm-up over); a 503 before that must say ``warming_up``."""
+    deadline = time.time() + timeout_s
+    while time.time() < deadline:
+        status, health = call(url, "/health")
+        if status == 200:
+            return health
+        assert status == 503 and health["reason"] == "warming_up", (status, health)
+        time.sleep(0.2)
+    pytest.fail(f"{url}/health not ready after {timeout_s} s (last: {health})")
 
 
 async def burst(url, requests, timeout=60, headers=False):
@@ -144,11 +158,13 @@ def test_killed_stage_actor_fails_fast_and_its_group_is_recreated(app_url):
             for i in range(60):
                 if i == 20:
                     os.kill(victim, signal.SIGKILL)
+                    killed_s.append(time.time())
                 tasks.append(asyncio.ensure_future(one(i)))
                 await asyncio.sleep(0.02)
             await asyncio.gather(*tasks)
         return outcomes
 
+    killed_s = []
     outcomes = asyncio.run(traffic())
     assert len(outcomes) == 60, "every request must get an answer"
     failed = [out for _, status, out in outcomes if status != 200]
@@ -162,6 +178,9 @@ def test_killed_stage_actor_fails_fast_and_its_group_is_recreated(app_url):
             break
         time.sleep(0.5)
     assert health["status"] == "ok", health
+    late = [t - killed_s[0] for t, status, _ in outcomes if status != 200]
+    print(f"stage actor killed: {len(late)} requests answered 503, the last {max(late):.2f} s after the "
+          f"kill; group back (warm, /health ok) {time.time() - killed_s[0]:.2f} s after it")
     status, out = call(app_url, "/v1/models/bert-tiny-1/infer", {"input": {"length": 8}})
     assert status == 200 and out["group"] == 0
     groups = call(app_url, "/v1/stats")[1]["groups"]
@@ -202,8 +221,10 @@ def test_replay_writes_one_row_per_request_and_matches_the_simulator(app_url, tm
     assert abs(cmp["difference"]) <= 0.05, cmp
 
 
-def test_separate_ingress_deployment_serves_the_same_api(serve_url, tmp_path):
+def test_separate_ingress_deployment_serves_the_same_api(app_url, serve_url, tmp_path):
+    """Also a second app beside ``APP`` in one cluster: its placement groups get their own names."""
     from ray import serve
+    from ray.util import placement_group_table
 
     from alpa_serve_like.core.parallel_config import ParallelConfig
     from alpa_serve_like.core.plan import GroupPlacement, Placement
@@ -215,11 +236,58 @@ def test_separate_ingress_deployment_serves_the_same_api(serve_url, tmp_path):
               name="separate", route_prefix="/separate")
     try:
         base = serve_url + "/separate"
+        wait_ready(base)
+        live = [pg["name"] for pg in placement_group_table().values() if pg["state"] == "CREATED"]
+        ours = [n for n in live if n.startswith("alpa-serve-like.")]
+        assert len(ours) == len(set(ours)) == 3, live  # 2 groups of APP + 1 of "separate"
+        assert {n.split(".")[1] for n in ours} == {APP, "separate"}, ours
         status, out = call(base, "/v1/models/gpt-tiny-0/infer", {"input": [5, 6, 7]})
         assert status == 200 and out["group"] == 0 and len(out["timing_ms"]["stages"]) == 1
         assert call(base, "/v1/models/bert-tiny-0/infer", {"input": [1]})[0] == 404
         assert call(base, "/v1/models/gpt-tiny-0/infer", raw=b"[")[0] == 400
-        assert call(base, "/health")[1]["status"] == "ok"
-        assert call(base, "/v1/stats")[1]["models"]["gpt-tiny-0"]["ok"] == 1
+        stats = call(base, "/v1/stats")[1]
+        assert stats["models"]["gpt-tiny-0"]["ok"] == 1
+        lost_controller_is_answered_not_held(base, stats["stats_since_s"])
+        # A redeploy with other options: a new controller replica, its own placement-group names.
+        before = {pg["name"] for pg in placement_group_table().values() if pg["state"] == "CREATED"}
+        serve.run(build_app({"placement": str(path), "device": "cpu", "ingress": "separate", "retry_after_s": "2"}),
+                  name="separate", route_prefix="/separate")
+        wait_ready(base)
+        assert call(base, "/v1/models/gpt-tiny-0/infer", {"input": [5, 6, 7]})[0] == 200
+        after = {pg["name"] for pg in placement_group_table().values() if pg["state"] == "CREATED"}
+        new = {n for n in after - before if n.startswith("alpa-serve-like.separate.")}
+        assert len(new) == 1, (before, after)
     finally:
         serve.delete("separate")
+
+
+def lost_controller_is_answered_not_held(base, stats_since_s):
+    """Kill the controller replica behind the separate ingress: requests sent meanwhile are answered
+    503 ``controller_unavailable`` before the restarted controller serves again (not held until it
+    is back), and the restarted controller's stats say they start later."""
+    from ray import serve
+
+    pid = serve.get_deployment_handle("Controller", app_name="separate").process_id.remote().result(timeout_s=30)
+    os.kill(pid, signal.SIGKILL)
+    killed_s = time.time()
+    answers = []  # (answered after the kill s, status, reason)
+    health = []
+    deadline = killed_s + 180
+    while time.time() < deadline:
+        status, out = call(base, "/v1/models/gpt-tiny-0/infer", {"input": [5, 6, 7]}, timeout=180)
+        answers.append((time.time() - killed_s, status, out.get("reason")))
+        if status == 200:
+            break
+        health.append(call(base, "/health", timeout=180))
+        time.sleep(0.1)
+    print("answers after the controller kill (s, status, reason):", answers[:3], "...", answers[-1])
+    assert answers[-1][1] == 200, answers[-5:]
+    unavailable = [a for a in answers if a[1] == 503]
+    assert unavailable and {a[2] for a in unavailable} == {"controller_unavailable"}, answers
+    assert all(a[1] in (200, 503) for a in answers), answers
+    assert unavailable[0][0] < answers[-1][0], "the outage must be answered before the controller is back"
+    assert call(base, "/v1/stats")[1]["stats_since_s"] > stats_since_s
+    # /health during the outage: a prompt 503 controller_unavailable too (or warming_up once it is back)
+    assert ("controller_unavailable" in {out.get("reason") for status, out in health if status == 503}), health
+    assert all(status == 200 or out.get("reason") in ("controller_unavailable", "warming_up")
+               for status, out in health), health

@@ -98,7 +98,7 @@ def test_sealed_batch_does_not_grow():
 def test_registry_refuses_duplicates_and_names_known_policies():
     with pytest.raises(ValueError, match="already registered"):
         register_routing("earliest_finish")(lambda c: 0)
-    with pytest.raises(ValueError, match=r"unknown routing policy 'fastest'.*earliest_finish, elsa.*shortest_queue"):
+    with pytest.raises(ValueError, match=r"unknown routing policy 'fastest'.*earliest_finish, elsa.*last_stage_free, shortest_queue"):
         resolve_routing("fastest")
     with pytest.raises(ValueError, match="dispatch_overhead_s"):
         SchedulingOptions(dispatch_overhead_s=-1.0)

@@ -4,8 +4,8 @@ import json
 import numpy as np
 import pytest
 
-from alpa_serve_like.demo.run import DemoConfig, run_demo
-from alpa_serve_like.demo.traffic import STREAMS, demo_traffic, find_trace_dir
+from alpa_serve_like.demo.run import DEMO_MODELS, DemoConfig, run_demo
+from alpa_serve_like.demo.traffic import demo_traffic, find_trace_dir
 
 TRACE = find_trace_dir()
 
@@ -13,8 +13,8 @@ TRACE = find_trace_dir()
 @pytest.mark.skipif(TRACE is None, reason="Azure LLM trace not found under ../shared/data")
 def test_trace_traffic_is_compressed_to_the_target_rate_and_split_in_four():
     slo = np.full(4, 0.1)
-    t = demo_traffic(TRACE, 30.0, 25.0, slo, np.random.default_rng(0))
-    assert t.test.model_names == tuple(s[2] for s in STREAMS)
+    t = demo_traffic(TRACE, 30.0, 25.0, slo, np.random.default_rng(0), DEMO_MODELS)
+    assert t.test.model_names == DEMO_MODELS
     assert 0.5 * 25 < len(t.test) / 30.0 < 1.5 * 25
     assert t.test.arrival_s.min() >= 0 and t.test.arrival_s.max() < 30.0
     assert set(np.unique(t.test.model_id)) == {0, 1, 2, 3}
@@ -24,15 +24,36 @@ def test_trace_traffic_is_compressed_to_the_target_rate_and_split_in_four():
 
 
 def test_stand_in_is_labelled():
-    t = demo_traffic(None, 10.0, 20.0, np.full(4, 0.1), np.random.default_rng(0))
+    t = demo_traffic(None, 10.0, 20.0, np.full(4, 0.1), np.random.default_rng(0), DEMO_MODELS)
     assert "SYNTHETIC STAND-IN" in t.source and len(t.test) > 50
 
 
-def test_offline_demo_writes_placement_summary_and_plot(tmp_path):
+def test_offline_demo_writes_placements_summary_and_plot(tmp_path):
     lines = []
-    report = run_demo(DemoConfig(out_dir=str(tmp_path), live=False, duration_s=10.0), log=lines.append)
-    assert (tmp_path / "placement.json").exists() and (tmp_path / "demo.png").stat().st_size > 10_000
+    report = run_demo(DemoConfig(out_dir=str(tmp_path), live=False, duration_s=10.0, cluster_scale=False),
+                      log=lines.append)
+    assert (tmp_path / "placement_sr-greedy.json").exists() and (tmp_path / "placement_mp-search.json").exists()
+    assert (tmp_path / "demo.png").stat().st_size > 10_000
     summary = json.loads((tmp_path / "summary.json").read_text())
-    assert 0.0 <= summary["simulated"]["attainment"] <= 1.0
-    assert summary["live"] == {} and report.live_error == ""
+    assert set(summary["policies"]) == {"sr-greedy", "mp-search"}
+    for entry in summary["policies"].values():
+        assert entry["live_attainment"] is None and 0.0 <= entry["sim_attainment"] <= 1.0
+    assert report.live_error == "" and summary["cluster_scale"] == {}
     assert any(line.startswith("[demo 5/5]") for line in lines)
+
+
+def test_unsplittable_model_list_is_refused():
+    with pytest.raises(ValueError, match="give 4 models"):
+        demo_traffic(None, 10.0, 20.0, np.full(3, 0.1), np.random.default_rng(0), ("a", "b", "c"))
+
+
+@pytest.mark.skipif(TRACE is None, reason="Azure LLM trace not found under ../shared/data")
+def test_the_thesis_shows_on_the_trace_in_the_simulator(tmp_path):
+    """On the default demo traffic the searched placement uses model parallelism and beats
+    replication in the simulator, at demo scale and at cluster scale."""
+    report = run_demo(DemoConfig(out_dir=str(tmp_path), live=False), log=lambda line: None)
+    sr, mp = report.policies["sr-greedy"], report.policies["mp-search"]
+    assert "pp1" in sr.placement and "pp1" not in mp.placement
+    assert mp.simulated["attainment"] > sr.simulated["attainment"]
+    scale = report.cluster_scale["policies"]
+    assert scale["mp-search"]["sim_attainment"] > scale["sr-greedy"]["sim_attainment"] + 0.05

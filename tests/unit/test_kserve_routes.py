@@ -14,7 +14,7 @@ class FakeFrontEnd(kserve_v2_routes(FastAPI())):
         self.ready = ready
 
     def _v2_limits(self):
-        return 1 << 20, 3, None
+        return 1 << 20, 3, 10.0, None
 
     async def _v2_models_ready(self):
         if isinstance(self.ready, Exception):

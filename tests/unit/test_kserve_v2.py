@@ -76,5 +76,6 @@ def test_metadata_and_readiness_per_model():
     meta = model_metadata("gpt-tiny-0")
     assert meta["name"] == "gpt-tiny-0" and meta["inputs"][0]["name"] == "input_ids"
     assert [t["name"] for t in meta["outputs"]] == ["norm", "head"]
-    groups = [{"models": ["a", "b"], "up": False}, {"models": ["a"], "up": True}]
-    assert models_ready(groups) == {"a": True, "b": False}
+    groups = [{"models": ["a", "b"], "up": False, "warm": True}, {"models": ["a"], "up": True, "warm": True},
+              {"models": ["c"], "up": True, "warm": False}]
+    assert models_ready(groups) == {"a": True, "b": False, "c": False}  # c: still warming up

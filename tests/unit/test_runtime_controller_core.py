@@ -84,6 +84,7 @@ def make_core(groups=((1, ("bert-tiny-0",)),), **opts):
         return backends[(g, generation)]
 
     sched = {k: opts.pop(k) for k in list(opts) if k in SCHEDULING_FIELDS}
+    opts.setdefault("warm_up", False)  # timelines below assume cold-free fakes; warm-up tested apart
     options = RuntimeOptions(health_check_period_s=0, scheduling=replace(RuntimeOptions().scheduling, **sched), **opts)
     core = ControllerCore(placement, profiles, options, factory, failure_types=(FakeDeath,))
     core.start()
@@ -268,3 +269,49 @@ def test_high_overhead_estimates_fade_so_admission_cannot_lock_out():
     first, second = run(go())
     assert first["reason"] == "slo"
     assert second["outcome"] == "ok" and len(log) == 1
+
+
+def test_health_is_warming_up_until_every_group_served_each_model_once():
+    async def main():
+        core, log, _ = make_core(groups=((2, ("bert-tiny-0", "bert-tiny-1")), (1, ("bert-tiny-0",))), warm_up=True)
+        core.begin_warm_up()
+        before = core.health()
+        await asyncio.wait_for(core._warm_up_task, 5)
+        after = core.health()
+        return before, after, list(log)
+
+    before, after, log = asyncio.run(main())
+    assert before["status"] == "warming_up" and before["groups_warm"] == 0
+    assert after["status"] == "ok" and after["groups_warm"] == 2
+    # one batch of one request per (group, model), before any user request
+    assert sorted(log) == [(0, 0, "bert-tiny-0", 1), (0, 0, "bert-tiny-1", 1), (1, 0, "bert-tiny-0", 1)]
+
+
+def test_a_recreated_group_is_warmed_before_it_rejoins_routing():
+    async def main():
+        core, log, backends = make_core(warm_up=True)
+        core.begin_warm_up()
+        await asyncio.wait_for(core._warm_up_task, 5)
+        backends[(0, 0)].dead = True
+        first = await core.infer(InferRequest("bert-tiny-0", 8, None, None))
+        while not core.scheduler.is_up(0):
+            await asyncio.sleep(0.01)
+        return first, list(log), core.health()
+
+    first, log, health = asyncio.run(main())
+    assert first["outcome"] == "failed"
+    # generation 1 served its warm-up batch before it was marked up
+    assert (0, 1, "bert-tiny-0", 1) in log and health["status"] == "ok" and health["groups_warm"] == 1
+
+
+def test_stats_say_since_when_they_count():
+    before = time.time()
+    core, _, _ = make_core()
+    since = core.snapshot()["stats_since_s"]
+    assert before - 0.01 <= since <= time.time() + 0.01
+
+
+def test_without_warm_up_health_is_ok_at_once():
+    core, log, _ = make_core(warm_up=False)
+    health = core.health()
+    assert health["status"] == "ok" and health["groups_warm"] == 1 and log == []

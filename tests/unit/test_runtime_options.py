@@ -1,5 +1,6 @@
 """RuntimeOptions parsing, model instance names, and the serve command's argument mapping."""
 import argparse
+from pathlib import Path
 
 import pytest
 
@@ -77,3 +78,24 @@ def test_serve_command_maps_flags_to_app_arguments():
     assert serve_cmd.app_arguments(args) == {"max_batch_size": 4, "device": "auto", "placement": "p.json",
                                              "default_slo_s": "0.2"}
     assert args.host == "127.0.0.1"
+
+
+def test_serve_http_options_bound_requests_and_idle_connections_on_loopback():
+    parser = argparse.ArgumentParser()
+    serve_cmd.add_arguments(parser)
+    assert serve_cmd.http_options(parser.parse_args([])) == {
+        "host": "127.0.0.1", "port": 8000, "request_timeout_s": 60.0, "keep_alive_timeout_s": 5}
+    given = parser.parse_args(["--request-timeout-s", "2.5", "--keep-alive-timeout-s", "1"])
+    assert serve_cmd.http_options(given)["request_timeout_s"] == 2.5
+    with pytest.raises(SystemExit, match="request-timeout-s"):
+        serve_cmd.http_options(parser.parse_args(["--request-timeout-s", "0"]))
+
+
+def test_the_serve_config_file_sets_the_same_http_options_and_validates():
+    import yaml
+    from ray.serve.schema import ServeDeploySchema
+
+    path = Path(__file__).resolve().parents[2] / "configs" / "serve_config.yaml"
+    config = ServeDeploySchema.model_validate(yaml.safe_load(path.read_text()))
+    http = config.http_options
+    assert (http.host, http.request_timeout_s, http.keep_alive_timeout_s) == ("127.0.0.1", 60, 5)

@@ -1,5 +1,5 @@
 """Routing policies by name (see ``registry``); importing this package registers the built-ins."""
-from alpa_serve_like.scheduling.routing import earliest_finish, elsa, shortest_queue  # noqa: F401  (registration side effect)
+from alpa_serve_like.scheduling.routing import earliest_finish, elsa, last_stage_free, shortest_queue  # noqa: F401  (registration side effect)
 from alpa_serve_like.scheduling.routing.registry import (
     Candidate,
     RoutingEntry,

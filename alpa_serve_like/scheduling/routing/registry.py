@@ -12,7 +12,7 @@ import math
 from dataclasses import dataclass
 from typing import Callable, Literal, Sequence
 
-RoutingPolicy = Literal["earliest_finish", "shortest_queue", "elsa"]
+RoutingPolicy = Literal["earliest_finish", "shortest_queue", "elsa", "last_stage_free"]
 """Names of the built-in policies (the registry may hold more)."""
 
 
@@ -37,6 +37,8 @@ class Candidate:
     """The request's deadline (inf when the caller gave none)."""
     compute: float = 1.0
     """The group's compute size (MIG compute slices of its device; 1 when the tables say nothing)."""
+    last_stage_free_s: float = float("-inf")
+    """When the group's last stage finishes the work committed before this request."""
 
 
 @dataclass(frozen=True)

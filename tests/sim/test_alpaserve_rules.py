@@ -1,0 +1,134 @@
+"""AlpaServe's simulator rules as options: exact timelines, and kernel == reference == score loop."""
+import dataclasses
+
+import numpy as np
+import pytest
+
+from alpa_serve_like import ConfigProfile, ModelProfile, ParallelConfig
+from alpa_serve_like.core.plan import GroupPlacement, Placement, PlacementSchedule
+from alpa_serve_like.scheduling import SchedulingOptions, StageLatencyCache, build_latency_tables
+from alpa_serve_like.scheduling.presets import with_rules
+from alpa_serve_like.simulator.kernel import KernelRun
+from alpa_serve_like.simulator.reference import simulate_segment_reference
+from alpa_serve_like.simulator.score_kernel import ROUTE_EARLIEST_FINISH, ROUTE_LAST_STAGE_FREE, get_score_loop
+from sim_cases import random_case
+
+PP1, PP2 = ParallelConfig(1, 1, 1), ParallelConfig(1, 1, 2)
+
+
+def _profile(name, pp1_s, pp2_s=(0.25, 0.25)):
+    configs = {PP1: ConfigProfile(PP1, {1: (pp1_s,)}, (1,)), PP2: ConfigProfile(PP2, {1: tuple(pp2_s)}, (1, 1))}
+    return ModelProfile(name=name, device="test-gpu", configs=configs, source="test")
+
+
+def _run(placement, profiles, arrival, slo, options, backend):
+    tables = build_latency_tables(placement, ("a",), StageLatencyCache(profiles, options.max_batch_size),
+                                  options.pipeline_comm_factor)
+    arrival = np.asarray(arrival, dtype=np.float64)
+    model_id = np.zeros(len(arrival), dtype=np.int64)
+    deadline = arrival + np.asarray(slo, dtype=np.float64)
+    if backend == "kernel":
+        return KernelRun(tables, arrival, model_id, deadline, options).result()
+    return simulate_segment_reference(tables, arrival, model_id, deadline, options)
+
+
+@pytest.mark.parametrize("backend", ["kernel", "reference"])
+def test_finish_overhead_delays_the_answer_not_the_device(backend):
+    placement = Placement((GroupPlacement(PP1, ("a",)),))
+    opts = SchedulingOptions(finish_overhead_s=0.125)
+    # Request 0: device done at 0.25, answer at 0.375 (SLO 0.375: admitted, exactly on time).
+    # Request 1 at 0.25 starts at once (the overhead did not hold the device): done 0.5, answer 0.625 > 0.25 + 0.25.
+    # Request 2 at 0.5, SLO 0.375: done 0.75, answer 0.875 <= 0.875 admitted.
+    out = _run(placement, {"a": _profile("a", 0.25)}, [0.0, 0.25, 0.5], [0.375, 0.25, 0.375], opts, backend)
+    assert out.reason.tolist() == [0, 1, 0]
+    assert out.batch_finish_s.tolist() == [0.25, 0.75]
+    assert out.batch_start_s.tolist() == [0.0, 0.5]
+
+
+@pytest.mark.parametrize("backend", ["kernel", "reference"])
+def test_pipeline_comm_factor_scales_every_stage_by_pp(backend):
+    placement = Placement((GroupPlacement(PP2, ("a",)),))
+    opts = SchedulingOptions(pipeline_comm_factor=0.25)  # x (1 + 0.25 * 2) = x 1.5
+    out = _run(placement, {"a": _profile("a", 1.0, (0.25, 0.5))}, [0.0], [10.0], opts, backend)
+    assert out.batch_finish_s.tolist() == [0.375 + 0.75]
+
+
+@pytest.mark.parametrize("backend", ["kernel", "reference"])
+def test_last_stage_free_ignores_the_requests_own_latency(backend):
+    # Group 0 runs model a on one slow device, group 1 on a fast two-stage pipeline; both idle.
+    # earliest_finish picks the fast group 1; last_stage_free sees equal (idle) clocks and keeps group 0.
+    placement = Placement((GroupPlacement(PP1, ("a",)), GroupPlacement(PP2, ("a",))))
+    profiles = {"a": _profile("a", 1.0, (0.25, 0.25))}
+    ef = _run(placement, profiles, [0.0, 0.125], [10.0, 10.0], SchedulingOptions(), backend)
+    ls = _run(placement, profiles, [0.0, 0.125], [10.0, 10.0], SchedulingOptions(routing="last_stage_free"), backend)
+    assert ef.group.tolist() == [1, 1]
+    assert ls.group.tolist() == [0, 1]  # then group 1's clock (-inf) is below group 0's (1.0)
+
+
+def test_unknown_rule_set_names_the_known_ones():
+    with pytest.raises(ValueError, match="alpaserve"):
+        with_rules(SchedulingOptions(), "alpa")
+
+
+def _served_by_kernel(out, model_id, deadline, overhead_s, num_models):
+    finish = np.full(len(model_id), np.nan)
+    ok = out.batch >= 0
+    finish[ok] = out.batch_finish_s[out.batch[ok]] + overhead_s
+    good = (out.reason == 0) & (finish <= deadline)
+    return np.bincount(model_id[good], minlength=num_models)
+
+
+def test_rules_agree_between_kernel_reference_and_score_loop():
+    rng = np.random.default_rng(12)
+    compared = 0
+    for case in range(120):
+        placement, workload, profiles, sim_opts = random_case(rng)
+        if isinstance(placement, PlacementSchedule):
+            placement = placement.segments[0]
+        opts = dataclasses.replace(
+            sim_opts.scheduling,
+            routing=str(rng.choice(["earliest_finish", "last_stage_free", "shortest_queue"])),
+            finish_overhead_s=float(rng.choice([0.0, 0.125, 0.011])),
+            pipeline_comm_factor=float(rng.choice([0.0, 0.009, 0.25])),
+        )
+        names = workload.model_names
+        tables = build_latency_tables(placement, names, StageLatencyCache(profiles, opts.max_batch_size),
+                                      opts.pipeline_comm_factor)
+        args = (tables, workload.arrival_s, workload.model_id, workload.deadline_s, opts)
+        fast, ref = KernelRun(*args).result(), simulate_segment_reference(*args)
+        where = f"case {case} ({opts})"
+        for name in ("group", "reason", "batch"):
+            np.testing.assert_array_equal(getattr(fast, name), getattr(ref, name), err_msg=f"{where}: {name}")
+        np.testing.assert_array_equal(fast.batch_finish_s, ref.batch_finish_s, err_msg=where)
+        if opts.max_batch_size == 1 and opts.routing != "shortest_queue":
+            served = np.zeros(len(names), dtype=np.int64)
+            lat1 = np.ascontiguousarray(tables.lat_s[:, :, 0])
+            scratch = np.empty((max(int(np.diff(tables.host_ptr).max()), 1), lat1.shape[1]))
+            free = np.full((tables.num_groups, lat1.shape[1]), -np.inf)
+            code = ROUTE_LAST_STAGE_FREE if opts.routing == "last_stage_free" else ROUTE_EARLIEST_FINISH
+            get_score_loop()(workload.arrival_s, workload.model_id, workload.deadline_s, tables.host_ptr,
+                             tables.replica_group, tables.num_stages, lat1, opts.dispatch_overhead_s,
+                             opts.per_stage_overhead_s, opts.finish_overhead_s, code, opts.admission, 0,
+                             0, len(workload), free, scratch, served)
+            expected = _served_by_kernel(fast, workload.model_id, workload.deadline_s, opts.finish_overhead_s,
+                                         len(names))
+            np.testing.assert_array_equal(served, expected, err_msg=where)
+            compared += 1
+    assert compared >= 15
+
+
+def test_alpaserve_preset_through_simulate_and_the_scorer():
+    from alpa_serve_like.simulator import PlacementScorer, SimOptions, simulate
+
+    rng = np.random.default_rng(5)
+    opts = SimOptions(scheduling=with_rules(SchedulingOptions(), "alpaserve"))
+    assert opts.scheduling.routing == "last_stage_free" and opts.scheduling.finish_overhead_s == 0.011
+    for case in range(20):
+        placement, workload, profiles, _ = random_case(rng)
+        full = simulate(placement, workload, profiles, opts)
+        ref = simulate(placement, workload, profiles, dataclasses.replace(opts, backend="reference"))
+        np.testing.assert_array_equal(full.group, ref.group, err_msg=f"case {case}")
+        score = PlacementScorer(workload, profiles, opts).score(placement)
+        np.testing.assert_array_equal(score.per_model_served, full.per_model_counts()[0], err_msg=f"case {case}")
+        served = full.reason == 0
+        assert np.all(full.finish_s[served] <= full.deadline_s[served])  # finish_s includes the overhead

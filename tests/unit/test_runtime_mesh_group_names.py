@@ -1,0 +1,31 @@
+"""Placement-group names are unique per owner (Serve app + controller replica) and generation."""
+import pytest
+
+from alpa_serve_like.runtime.mesh_group import placement_group_name, serve_owner_token
+
+
+def test_names_differ_across_apps_replicas_groups_and_generations():
+    owners = ["app-a.r1", "app-b.r1", "app-a.r2"]
+    names = {placement_group_name(o, g, n) for o in owners for g in range(2) for n in range(3)}
+    assert len(names) == len(owners) * 2 * 3
+    assert placement_group_name("app-a.r1", 1, 2) == "alpa-serve-like.app-a.r1.group1.gen2"
+
+
+def test_outside_a_serve_replica_each_owner_token_is_fresh():
+    a, b = serve_owner_token(), serve_owner_token()
+    assert a.startswith("local.") and a != b
+
+
+@pytest.mark.parametrize("owner", ["", "has space"])
+def test_a_bad_owner_token_is_refused(owner):
+    with pytest.raises(ValueError, match="owner token"):
+        placement_group_name(owner, 0, 0)
+
+
+def test_one_node_op_groups_meet_through_a_fresh_file_and_others_on_loopback():
+    from alpa_serve_like.runtime.stage_worker import StageWorker
+
+    worker = StageWorker(0, 0, 1, ["bert-tiny-0"], seed=0, use_gpu=False, torch_threads=1, op_rank=0, op_size=2)
+    a, b = worker.rendezvous_address(True), worker.rendezvous_address(True)
+    assert a.startswith("file://") and a != b  # no TCP store listening on every interface
+    assert worker.rendezvous_address(False).startswith("tcp://127.0.0.1:")
