@@ -2,9 +2,10 @@
 
 ``kserve_v2_routes(api)`` returns a class whose methods are routes of ``api``; ``Ingress`` and
 ``ServingController`` inherit it and provide ``specs``, ``_v2_serve`` (forward one parsed request),
-``_v2_limits`` (max body bytes, retry-after seconds, body timeout, overload check or None) and ``_v2_models_ready``. The
-translation is ``alpa_serve_like.runtime.kserve_v2``; validation, admission and status codes are
-the ``/v1`` ones (``http_common``). Not ready answers 503 with ``Retry-After``.
+``_v2_limits`` (max body bytes, retry-after seconds, body timeout, overload check or None) and
+``_v2_models_ready``. The translation is ``alpa_serve_like.runtime.kserve_v2``; validation,
+admission and status codes are the ``/v1`` ones (``http_common``). Not ready (a model without a
+warm group up, or the controller lost) answers 503 with ``Retry-After``.
 """
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse, Response
