@@ -48,7 +48,8 @@ class ControllerBase:
         self.use_gpu = resolve_use_gpu(self.options)
         self.owner = serve_owner_token()  # placement-group names unique per app and replica
         self.core = ControllerCore(self.placement, profiles, self.options, self._make_group,
-                                   failure_types=ACTOR_FAILURES, metrics=ServeMetrics())
+                                   failure_types=ACTOR_FAILURES,
+                                   metrics=ServeMetrics(len(self.placement.groups)))
         self.group_info = self.core.start()
         try:  # Serve runs the constructor on the replica's event loop: warm up in the background
             self.core.begin_warm_up()
@@ -94,6 +95,10 @@ class ControllerBase:
     def process_id(self) -> int:
         """This replica's process id (fault-injection tests kill it); handle only, not over HTTP."""
         return os.getpid()
+
+    def group_status(self) -> list[dict]:
+        """Each group's state (``ControllerCore.group_status``); the ingress's v2 readiness reads it."""
+        return self.core.group_status()
 
     def actor_info(self) -> list[list[dict]]:
         """Where each group's stage actors run (node ids, devices), for tests and debugging."""

@@ -16,6 +16,7 @@ from starlette.requests import ClientDisconnect
 from fastapi.responses import JSONResponse
 
 from alpa_serve_like.runtime.controller_state import first_line
+from alpa_serve_like.runtime.kserve_v2 import format_v2_result, parse_v2_infer_body
 from alpa_serve_like.runtime.requests import HttpError, InferRequest, check_body_size, parse_infer_body, unknown_model
 
 
@@ -45,12 +46,14 @@ async def read_limited(request: Request, limit: int, timeout_s: float = 10.0) ->
     return b"".join(chunks)
 
 
-def result_response(result: dict, retry_after_s: int) -> JSONResponse:
-    """The HTTP response for one result dict of ``ControllerCore.infer``."""
+def result_response(result: dict, retry_after_s: int,
+                    ok_body: Optional[Callable[[dict], dict]] = None) -> JSONResponse:
+    """The HTTP response for one result dict of ``ControllerCore.infer``; ``ok_body`` reshapes a
+    200 body (the v2 protocol's tensors)."""
     body = dict(result)
     outcome = body.pop("outcome")
     if outcome == "ok":
-        return JSONResponse(body, status_code=200)
+        return JSONResponse(body if ok_body is None else ok_body(body), status_code=200)
     if outcome == "not_found":
         return JSONResponse(body, status_code=404)
     if outcome == "failed" and body.get("reason") == "stage_error":
@@ -89,8 +92,9 @@ def arrival_time_s(request: Request, now_s: float) -> float:
 async def infer_response(name: str, request: Request, specs: dict, max_body_bytes: int,
                          serve_request: Callable[[InferRequest, float], Awaitable[dict]], *,
                          retry_after_s: int = 1, body_timeout_s: float = 10.0,
-                         overloaded: Optional[Callable[[], bool]] = None) -> JSONResponse:
-    """Validate, serve with ``serve_request(parsed, arrival_s)``, and turn its result into a response."""
+                         overloaded: Optional[Callable[[], bool]] = None, v2: bool = False) -> JSONResponse:
+    """Validate, serve with ``serve_request(parsed, arrival_s)``, and turn its result into a response.
+    ``v2``: the body and the answer are KServe v2 tensors (``runtime.kserve_v2``); the rest is shared."""
     arrival_s = arrival_time_s(request, time.time())  # first thing: the deadline counts from here
     if overloaded is not None and overloaded():
         return JSONResponse({"error": "the server is overloaded; retry later", "reason": "overloaded"},
@@ -100,7 +104,10 @@ async def infer_response(name: str, request: Request, specs: dict, max_body_byte
         if spec is None:
             raise unknown_model(name, list(specs))
         body = await read_limited(request, max_body_bytes, body_timeout_s)
-        parsed = parse_infer_body(body, name, spec, max_body_bytes)
+        if v2:
+            parsed, context = parse_v2_infer_body(body, name, spec, max_body_bytes)
+        else:
+            parsed, context = parse_infer_body(body, name, spec, max_body_bytes), None
     except HttpError as err:
         return JSONResponse(err.body(), status_code=err.status)
     try:
@@ -109,4 +116,5 @@ async def infer_response(name: str, request: Request, specs: dict, max_body_byte
         return JSONResponse({"error": f"controller unavailable: {first_line(exc)}",
                              "reason": "controller_unavailable"}, status_code=503,
                             headers={"Retry-After": str(int(retry_after_s))})
-    return result_response(result, retry_after_s)
+    ok_body = (lambda ok: format_v2_result(name, ok, context)) if v2 else None
+    return result_response(result, retry_after_s, ok_body)

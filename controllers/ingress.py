@@ -14,13 +14,18 @@ from alpa_serve_like.core.instances import instance_spec
 from alpa_serve_like.runtime.controller_state import first_line
 from alpa_serve_like.runtime.controller_watch import ControllerWatch
 from alpa_serve_like.controllers.http_common import health_response, infer_response
+from alpa_serve_like.controllers.kserve_routes import kserve_v2_routes
+from alpa_serve_like.controllers.openapi_docs import ERROR_RESPONSES, document_request_bodies, request_body
+from alpa_serve_like.runtime import kserve_v2
+from alpa_serve_like.runtime.http_schemas import V1InferRequest, V1InferResponse
 
 api = FastAPI(title="alpa_serve_like", description="AlpaServe-style multi-model serving")
+document_request_bodies(api)
 
 
 @serve.deployment(max_ongoing_requests=10_000, ray_actor_options={"num_cpus": 0.1})
 @serve.ingress(api)
-class Ingress:
+class Ingress(kserve_v2_routes(api)):
     def __init__(self, controller: DeploymentHandle, models: list, max_body_bytes: int, retry_after_s: int = 1,
                  controller_timeout_s: float = 1.0, body_timeout_s: float = 10.0):
         self.controller = controller
@@ -37,7 +42,18 @@ class Ingress:
         return await self.watch.guard(lambda: self.controller.infer.remote(
             parsed.model, parsed.length, parsed.tokens, parsed.slo_s, arrival_s))
 
-    @api.post("/v1/models/{name}/infer")
+    # ---- KServe v2 hooks (controllers.kserve_routes) ----
+    async def _v2_serve(self, parsed, arrival_s: float) -> dict:
+        return await self._forward(parsed, arrival_s)
+
+    def _v2_limits(self):
+        return self.max_body_bytes, self.retry_after_s, self.body_timeout_s, None
+
+    async def _v2_models_ready(self) -> dict:
+        return kserve_v2.models_ready(await self.watch.guard(lambda: self.controller.group_status.remote()))
+
+    @api.post("/v1/models/{name}/infer", response_model=V1InferResponse, openapi_extra=request_body(V1InferRequest),
+              responses=ERROR_RESPONSES)
     async def infer(self, name: str, request: Request) -> JSONResponse:
         return await infer_response(name, request, self.specs, self.max_body_bytes, self._forward,
                                     retry_after_s=self.retry_after_s, body_timeout_s=self.body_timeout_s)

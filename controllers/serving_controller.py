@@ -12,13 +12,18 @@ from ray import serve
 from alpa_serve_like.core.instances import instance_spec
 from alpa_serve_like.controllers.controller import DEPLOYMENT_OPTIONS, ControllerBase
 from alpa_serve_like.controllers.http_common import health_response, infer_response
+from alpa_serve_like.controllers.kserve_routes import kserve_v2_routes
+from alpa_serve_like.controllers.openapi_docs import ERROR_RESPONSES, document_request_bodies, request_body
+from alpa_serve_like.runtime import kserve_v2
+from alpa_serve_like.runtime.http_schemas import V1InferRequest, V1InferResponse
 
 api = FastAPI(title="alpa_serve_like", description="AlpaServe-style multi-model serving")
+document_request_bodies(api)
 
 
 @serve.deployment(**DEPLOYMENT_OPTIONS)
 @serve.ingress(api)
-class ServingController(ControllerBase):
+class ServingController(kserve_v2_routes(api), ControllerBase):
     def __init__(self, placement: dict, options: dict, profiles_db: dict):
         super().__init__(placement, options, profiles_db)
         self.specs = {m: instance_spec(m) for m in self.placement.models}
@@ -26,7 +31,18 @@ class ServingController(ControllerBase):
     async def _serve(self, parsed, arrival_s: float) -> dict:
         return await self.core.infer(parsed, arrival_s)
 
-    @api.post("/v1/models/{name}/infer")
+    # ---- KServe v2 hooks (controllers.kserve_routes) ----
+    async def _v2_serve(self, parsed, arrival_s: float) -> dict:
+        return await self._serve(parsed, arrival_s)
+
+    def _v2_limits(self):
+        return self.options.max_body_bytes, self.options.retry_after_s, self.options.body_timeout_s, self.core.overloaded
+
+    async def _v2_models_ready(self) -> dict:
+        return kserve_v2.models_ready(self.core.group_status())
+
+    @api.post("/v1/models/{name}/infer", response_model=V1InferResponse, openapi_extra=request_body(V1InferRequest),
+              responses=ERROR_RESPONSES)
     async def http_infer(self, name: str, request: Request) -> JSONResponse:
         return await infer_response(name, request, self.specs, self.options.max_body_bytes, self._serve,
                                     retry_after_s=self.options.retry_after_s, overloaded=self.core.overloaded,

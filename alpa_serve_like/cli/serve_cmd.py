@@ -93,6 +93,9 @@ def run(args: argparse.Namespace) -> int:
     serve.run(app, name=args.name, route_prefix="/")
     url = f"http://{args.host}:{args.port}"
     print(f"serving on {url}  (POST {url}/v1/models/<name>/infer, GET {url}/v1/models, {url}/v1/stats)")
+    print(f"  KServe v2: POST {url}/v2/models/<name>/infer, GET {url}/v2/health/ready; schemas: {url}/openapi.json")
+    scrape = [f"http://{n['NodeManagerAddress']}:{n['MetricsExportPort']}/metrics" for n in ray.nodes() if n.get("Alive")]
+    print(f"  Prometheus metrics (ray_alpa_serve_like_*): {', '.join(scrape)}")
     if args.no_block:
         return 0
     try:

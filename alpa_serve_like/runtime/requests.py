@@ -88,8 +88,9 @@ def check_body_size(num_bytes: int, max_body_bytes: int) -> None:
                              f"bytes; send {{\"input\": {{\"length\": n}}}} instead of long token lists")
 
 
-def parse_infer_body(body: bytes, model: str, spec: ModelSpec, max_body_bytes: int) -> InferRequest:
-    """Validate one request body for ``model`` (architecture ``spec``); raise HttpError if bad."""
+def parse_json_body(body: bytes, max_body_bytes: int, expected: str):
+    """The decoded JSON value of ``body`` (size, UTF-8 and nesting checked first); ``expected``
+    describes the format in the error messages."""
     check_body_size(len(body), max_body_bytes)
     try:
         text = body.decode("utf-8")
@@ -97,18 +98,31 @@ def parse_infer_body(body: bytes, model: str, spec: ModelSpec, max_body_bytes: i
         raise HttpError(400, f"request body is not UTF-8 (byte {exc.start}); send UTF-8 encoded JSON") from None
     if not _json_depth_ok(body, MAX_JSON_DEPTH):
         raise HttpError(400, f"request body nests arrays/objects deeper than {MAX_JSON_DEPTH} levels; "
-                             'expected {"input": [token ids] | {"length": n}, "slo_ms": optional}')
+                             f"expected {expected}")
     try:
-        data = json.loads(text)
+        return json.loads(text)
     except (json.JSONDecodeError, RecursionError) as exc:
         raise HttpError(400, f"request body is not valid JSON ({exc})") from None
+
+
+_CUSTOM_FORMAT = '{"input": [token ids] | {"length": n}, "slo_ms": optional}'
+
+
+def parse_infer_body(body: bytes, model: str, spec: ModelSpec, max_body_bytes: int) -> InferRequest:
+    """Validate one request body for ``model`` (architecture ``spec``); raise HttpError if bad."""
+    data = parse_json_body(body, max_body_bytes, _CUSTOM_FORMAT)
     if not isinstance(data, dict) or "input" not in data:
-        raise HttpError(400, 'expected a JSON object {"input": [token ids] | {"length": n}, "slo_ms": optional}')
+        raise HttpError(400, f"expected a JSON object {_CUSTOM_FORMAT}")
     unknown = sorted(set(data) - {"input", "slo_ms"})
     if unknown:
         raise HttpError(400, f"unknown fields {shorten(unknown)}; allowed: input, slo_ms")
-    slo_s = _parse_slo(data.get("slo_ms"))
-    given = data["input"]
+    return validated_request(data["input"], data.get("slo_ms"), model, spec)
+
+
+def validated_request(given, slo_ms, model: str, spec: ModelSpec) -> InferRequest:
+    """The request for ``given`` (token ids or ``{"length": n}``) and ``slo_ms`` (or None): the one
+    validation every protocol (``/v1`` and KServe v2) goes through."""
+    slo_s = _parse_slo(slo_ms)
     limit = spec.seq_len
     if isinstance(given, dict):
         length = given.get("length")
