@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import os
 import sys
 
 # name -> (module, one-line help). The help is here, not in the module, so listing the commands
@@ -39,6 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def load_command(name: str):
+    """The module of subcommand ``name`` (imported only when that command runs)."""
+    return importlib.import_module(f"alpa_serve_like.cli.{COMMANDS[name][0]}")
+
+
 def build_subparser(name: str, module) -> argparse.ArgumentParser:
     """The parser of one subcommand; every option's help shows its default (``common_args``)."""
     from alpa_serve_like.cli.common_args import HelpFormatter
@@ -47,16 +53,6 @@ def build_subparser(name: str, module) -> argparse.ArgumentParser:
                                   formatter_class=HelpFormatter)
     module.add_arguments(sub)
     return sub
-
-
-def _load(name: str):
-    module_name, _ = COMMANDS[name]
-    try:
-        return importlib.import_module(f"alpa_serve_like.cli.{module_name}")
-    except ModuleNotFoundError as exc:
-        if exc.name == f"alpa_serve_like.cli.{module_name}":
-            return None
-        raise
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,14 +64,16 @@ def main(argv: list[str] | None = None) -> int:
     name = argv[0]
     if name not in COMMANDS:
         parser.error(f"unknown command {name!r} (choose from {', '.join(COMMANDS)})")
-    module = _load(name)
-    if module is None:
-        print(f"alpa-serve-like {name}: not yet available in this version", file=sys.stderr)
-        return 2
+    module = load_command(name)
     sub = build_subparser(name, module)
     args = sub.parse_args(argv[1:])
     try:
         return int(module.run(args) or 0)
+    except BrokenPipeError:
+        # The reader went away (``... | head``): not an error of ours; keep Python from complaining
+        # again when it flushes stdout at exit.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except Exception as exc:
         from alpa_serve_like.cli.errors import bad_input_errors, report
 

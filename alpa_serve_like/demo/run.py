@@ -284,7 +284,7 @@ def run_demo(config: DemoConfig, log: Callable[[str], None] = print) -> DemoRepo
             results, times = serve_and_replay(config, plans, profiles, traffic.test, log)
             report.seconds.update(times)
         except ImportError as exc:
-            report.live_error = f"live serving: not yet available ({exc}); install the [runtime] extra"
+            report.live_error = f"live serving unavailable ({exc}); install the [runtime] extra"
             log(report.live_error)
         except Exception as exc:  # report and keep the offline half of the demo
             report.live_error = f"live serving failed: {type(exc).__name__}: {exc}"

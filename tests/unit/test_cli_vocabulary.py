@@ -4,12 +4,12 @@ import argparse
 
 import pytest
 
-from alpa_serve_like.cli.main import COMMANDS, _load, build_subparser
+from alpa_serve_like.cli.main import COMMANDS, build_subparser, load_command
 
 
 def _parsers():
     for name in COMMANDS:
-        module = _load(name)
+        module = load_command(name)
         if module is None:
             continue
         parser = build_subparser(name, module)
