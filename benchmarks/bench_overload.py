@@ -17,7 +17,7 @@ largest send lag (a large one means the client, not the server, fell behind). Ta
 
 Benchmark: not part of any test run; Ray starts here, so run it under the shared lock:
 
-    flock /tmp/ray.lock .venv/bin/python benchmarks/bench_overload.py --json /tmp/overload.json
+    .venv/bin/python benchmarks/bench_overload.py --json /tmp/overload.json
 """
 from __future__ import annotations
 
