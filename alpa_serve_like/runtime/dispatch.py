@@ -142,12 +142,18 @@ class DispatchMixin:
                 })
 
     def _apply_overheads(self, now_s: float) -> None:
-        """Predict with the learned overheads (faded by idle time), never below the configured ones."""
+        """Predict with the learned overheads (faded by idle time), never below the configured ones.
+
+        The stage clocks get the expected dispatch and per-stage overheads; the response overhead,
+        which only admission, batch joins and doomed drops add, gets what follows the last stage's
+        per-stage overhead: the rest of the response hop, the way back to the client and the one
+        margin for the noise of the whole sum (``OverheadEstimator``)."""
         sched, est = self.options.scheduling, self.overheads
         fade = est.fade(now_s)
         self.scheduler.set_overheads(max(sched.dispatch_overhead_s, fade * est.dispatch_s),
                                      max(sched.per_stage_overhead_s, fade * est.hop_s),
-                                     fade * max(0.0, est.response_s - est.hop_s) + est.ingress_s)
+                                     max(sched.finish_overhead_s,
+                                         fade * (max(0.0, est.response_s - est.hop_s) + est.egress_s + est.margin_s)))
         self._overheads_applied_s = now_s
 
     def _drop_batch(self, batch: QueuedBatch) -> None:
