@@ -109,6 +109,9 @@ class DispatchMixin:
         if self.overheads is not None:
             prev = st.prev_ends_s or [-math.inf] * len(timings)
             self.overheads.observe(batch.created_s, starts, ends, prev, now)
+            predicted = self.scheduler.predicted_compute_s(batch.batch_id)  # before observe_stage corrects it
+            if predicted is not None:
+                self.overheads.observe_compute(sum(ends) - sum(starts), predicted)
             self._apply_overheads(now)
         st.prev_ends_s = ends
         for t in timings:

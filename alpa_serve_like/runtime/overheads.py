@@ -4,9 +4,10 @@ A profiled stage latency covers only the model's forward pass. Between arrival a
 request also pays: the dispatch (controller -> stage 0 actor), each hop between stages (activation
 transfer, actor scheduling), the response (last stage -> controller) and the way back out to the
 client (controller -> Serve's proxy -> client). Each batch that comes back gives one sample of the
-first three; ``OverheadEstimator`` keeps, per kind, an EWMA of the samples and of their absolute
-deviation (the way TCP estimates a retransmission timeout). Pure Python with no clock: the caller
-passes measured wall times in.
+first three, and of how far its compute strayed from the (corrected) prediction; per kind,
+``OverheadEstimator`` keeps an EWMA of the samples and of their absolute deviation (the way TCP
+estimates a retransmission timeout). Pure Python with no clock: the caller passes measured wall
+times in.
 
 Predictions are *expected* values (the EWMA means): they time the stage clocks, and admission
 compares the expected finish plus one ``margin_s`` with the deadline. The margin is ``deviations``
@@ -40,7 +41,7 @@ class _Ewma:
 
     def add(self, value_s: float, alpha: float) -> None:
         if self.samples == 0:
-            self.mean_s, self.deviation_s = value_s, value_s / 2
+            self.mean_s, self.deviation_s = value_s, abs(value_s) / 2
         else:
             self.deviation_s += alpha * (abs(value_s - self.mean_s) - self.deviation_s)
             self.mean_s += alpha * (value_s - self.mean_s)
@@ -61,6 +62,9 @@ class OverheadEstimator:
             raise ValueError(f"overhead half-life must be > 0 seconds, got {half_life_s!r}")
         self.alpha, self.deviations, self.half_life_s = alpha, deviations, half_life_s
         self.dispatch, self.hop, self.response, self.ingress = _Ewma(), _Ewma(), _Ewma(), _Ewma()
+        self.compute = _Ewma()
+        """Measured minus predicted (corrected) compute of a batch: its deviation is the stage-time
+        noise the latency correction's mean cannot follow (CPU contention), part of the margin."""
         self.last_sample_s = float("-inf")
 
     def observe(self, ready_s: float, starts_s, ends_s, prev_ends_s, seen_s: float) -> None:
@@ -74,6 +78,10 @@ class OverheadEstimator:
             self.hop.add(max(0.0, starts_s[s] - max(ends_s[s - 1], prev_ends_s[s])), a)
         self.response.add(max(0.0, seen_s - ends_s[-1]), a)
         self.last_sample_s = seen_s
+
+    def observe_compute(self, measured_s: float, predicted_s: float) -> None:
+        """One batch's summed stage compute, measured and as predicted at its admission."""
+        self.compute.add(measured_s - predicted_s, self.alpha)
 
     def observe_ingress(self, delay_s: float) -> None:
         """One request's delay from the client's send stamp to the handler."""
@@ -109,9 +117,11 @@ class OverheadEstimator:
 
     @property
     def margin_s(self) -> float:
-        """``deviations`` deviations of dispatch + one hop + response + egress, added in quadrature."""
+        """``deviations`` deviations of dispatch + one hop + response + egress + the batch's compute,
+        added in quadrature."""
         hop = self.hop if self.hop.samples else self.response
-        squares = (self.dispatch.deviation_s ** 2 + hop.deviation_s ** 2 + 2 * self.response.deviation_s ** 2)
+        squares = (self.dispatch.deviation_s ** 2 + hop.deviation_s ** 2 + 2 * self.response.deviation_s ** 2
+                   + self.compute.deviation_s ** 2)
         return self.deviations * squares ** 0.5
 
     def snapshot(self) -> dict:
@@ -120,6 +130,6 @@ class OverheadEstimator:
         out = {name: {"predicted_ms": round(e.mean_s * 1e3, 3), "mean_ms": round(e.mean_s * 1e3, 3),
                       "deviation_ms": round(e.deviation_s * 1e3, 3), "samples": e.samples}
                for name, e in (("dispatch", self.dispatch), ("hop", self.hop), ("response", self.response),
-                               ("ingress", self.ingress))}
+                               ("ingress", self.ingress), ("compute_error", self.compute))}
         out["margin"] = {"predicted_ms": round(self.margin_s * 1e3, 3), "deviations": self.deviations}
         return out

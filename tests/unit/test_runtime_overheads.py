@@ -78,3 +78,14 @@ def test_arrival_is_the_client_send_time_when_plausible(header, expected):
     headers = [] if header is None else [(b"x-request-start", header.encode())]
     request = Request({"type": "http", "method": "POST", "path": "/", "headers": headers})
     assert arrival_time_s(request, 100.0) == expected
+
+
+def test_noisy_compute_widens_the_margin_but_not_the_expected_values():
+    est = OverheadEstimator(alpha=1.0, deviations=2.0)
+    est.observe(0.0, [0.0], [0.01], [0.0], 0.01)
+    quiet = est.margin_s
+    est.observe_compute(0.010, 0.010)
+    est.observe_compute(0.016, 0.010)  # contention: 6 ms over the corrected prediction
+    assert est.compute.deviation_s == pytest.approx(0.006)
+    assert est.margin_s == pytest.approx(2.0 * ((quiet / 2.0) ** 2 + 0.006 ** 2) ** 0.5)
+    assert est.dispatch_s == 0.0 and est.response_s == 0.0
