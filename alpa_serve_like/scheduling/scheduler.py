@@ -230,6 +230,14 @@ class Scheduler:
         batch = self._open.get(batch_id)
         return None if batch is None else batch.stage_finish_s[-1]
 
+    def predicted_compute_s(self, batch_id: int) -> float | None:
+        """Summed stage latency an open batch is predicted to compute (corrected, no overheads);
+        None once it completed. The runtime compares it with the measured compute."""
+        batch = self._open.get(batch_id)
+        if batch is None:
+            return None
+        return sum(self._lat_row(batch.replica, batch.size, self.groups[batch.group].num_stages))
+
     def complete_batch(self, batch_id: int) -> None:
         """The batch's results are back: its requests no longer count as outstanding."""
         batch = self._open.pop(batch_id, None)

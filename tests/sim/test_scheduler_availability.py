@@ -94,3 +94,17 @@ def test_simulators_model_the_dispatch_drop_rule_alike(admission):
         assert out.batch_start_s.tolist() == [0.0, 1.0, 3.0]
     off = simulate_segment_reference(tables, arrival, model, deadline, SchedulingOptions(admission=False))
     assert off.reason.tolist() == [0, 0, 0, 0] and off.batch_start_s.tolist() == [0.0, 1.0, 2.0, 3.0]
+
+
+def test_predicted_compute_is_the_corrected_stage_latencies_of_an_open_batch():
+    from alpa_serve_like.scheduling.correction import LatencyCorrection
+
+    tables = _tables([(PP2, "a")])
+    s = Scheduler(tables, SchedulingOptions(per_stage_overhead_s=0.5), correction=LatencyCorrection(1, 2))
+    d = s.route_and_admit(0, 0.0, 100.0)
+    profiled = sum(tables.lat_s[0][st][0] for st in range(2))
+    assert s.predicted_compute_s(d.batch_id) == pytest.approx(profiled)  # no overheads in it
+    s.correction.scale[0, :] = 2.0
+    assert s.predicted_compute_s(d.batch_id) == pytest.approx(2 * profiled)
+    s.complete_batch(d.batch_id)
+    assert s.predicted_compute_s(d.batch_id) is None

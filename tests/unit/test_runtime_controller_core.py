@@ -271,6 +271,38 @@ def test_high_overhead_estimates_fade_so_admission_cannot_lock_out():
     assert second["outcome"] == "ok" and len(log) == 1
 
 
+def test_noisy_overheads_do_not_reject_an_on_time_request_and_a_late_one_is_still_rejected():
+    clock = [1000.0]
+    core, log, _ = make_core(correction_alpha=0.0)
+    core.clock = lambda: clock[0]
+    core.scheduler.mark_up(0, clock[0])
+    est = core.overheads
+    # A noisy machine: dispatch and response alternate 1 / 5 ms, the way in 5 / 25 ms. The old
+    # predictions (mean + 2 deviations per component, the way out as long as the way in) put a
+    # request 84 ms out that is expected to take 44 ms.
+    for i in range(60):
+        t, noise = float(i), 0.004 * (i % 2)
+        est.observe(t, [t + 0.001 + noise], [t + 0.021 + noise], [0.0], t + 0.022 + 2 * noise)
+        est.observe_ingress(0.005 + 5 * noise)
+    est.last_sample_s = clock[0]  # fresh estimates: no fade
+    core._apply_overheads(clock[0])
+    # expected: the way in, dispatch, the stage, the response hop and the way out (like the response)
+    expected_ms = 1e3 * (0.015 + est.dispatch.mean_s + STAGE_S + 2 * est.response.mean_s)
+    assert expected_ms == pytest.approx(44, abs=1)
+
+    async def go():
+        sent = clock[0] - 0.015  # the way in took 15 ms
+        late = await core.infer(request(slo_ms=expected_ms - 2), arrival_s=sent)
+        on_time = await core.infer(request(slo_ms=expected_ms + 12), arrival_s=sent)
+        return late, on_time
+
+    late, on_time = run(go())
+    assert late["reason"] == "slo"
+    # the margin: 2 deviations (~2 ms each here) of the summed overheads, added in quadrature
+    assert expected_ms + 4 < late["predicted_latency_ms"] < expected_ms + 12
+    assert on_time["outcome"] == "ok" and len(log) == 1
+
+
 def test_health_is_warming_up_until_every_group_served_each_model_once():
     async def main():
         core, log, _ = make_core(groups=((2, ("bert-tiny-0", "bert-tiny-1")), (1, ("bert-tiny-0",))), warm_up=True)

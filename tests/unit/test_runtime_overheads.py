@@ -12,7 +12,7 @@ def test_overheads_separate_queueing_from_transfer():
     # overhead; the controller saw the result 0.5 s after the last stage ended.
     est.observe(0.0, [0.125, 1.75], [1.0, 2.0], [0.0, 1.5], 2.5)
     assert (est.dispatch.mean_s, est.hop.mean_s, est.response.mean_s) == (0.125, 0.25, 0.5)
-    assert est.dispatch_s == pytest.approx(0.125 + 2 * 0.0625)
+    assert est.dispatch_s == 0.125  # predictions are the expected values, the noise goes to the margin
     est.observe(10.0, [10.375, 11.0], [10.5, 11.5], [2.0, 2.0], 11.5)
     # dispatch: mean 0.125 + 0.5 * (0.375 - 0.125); deviation 0.0625 + 0.5 * (0.25 - 0.0625)
     assert est.dispatch.mean_s == pytest.approx(0.25) and est.dispatch.deviation_s == pytest.approx(0.15625)
@@ -22,12 +22,26 @@ def test_overheads_separate_queueing_from_transfer():
         OverheadEstimator(alpha=0.0)
 
 
-def test_the_way_back_to_the_client_is_predicted_like_the_way_in():
+def test_the_way_back_is_predicted_like_the_response_hop_not_like_the_way_in():
     est = OverheadEstimator(alpha=0.5, deviations=0.0)
-    assert est.ingress_s == 0.0
     est.observe_ingress(0.02)
-    est.observe_ingress(0.04)
+    est.observe_ingress(0.04)  # the client's send queue and Serve's routing: spent before admission
+    est.observe(0.0, [0.001], [0.011], [0.0], 0.013)
     assert est.ingress_s == pytest.approx(0.03) and est.snapshot()["ingress"]["samples"] == 2
+    assert est.egress_s == est.response_s == pytest.approx(0.002)
+
+
+def test_the_margin_adds_the_deviations_in_quadrature_not_each_components_bound():
+    est = OverheadEstimator(alpha=1.0, deviations=2.0)
+    # alpha 1: each deviation is the last |sample - previous mean|: dispatch 0.003, response 0.004
+    est.observe(0.0, [0.001], [0.011], [0.0], 0.012)
+    est.observe(1.0, [1.004], [1.014], [0.0], 1.019)
+    assert est.dispatch.deviation_s == pytest.approx(0.003) and est.response.deviation_s == pytest.approx(0.004)
+    # dispatch, the response hop (as the pp=1 per-stage overhead), the response again for the way out
+    assert est.margin_s == pytest.approx(2.0 * (0.003 ** 2 + 3 * 0.004 ** 2) ** 0.5)
+    assert est.margin_s < 2.0 * (0.003 + 3 * 0.004)  # the old per-component bounds, summed
+    with pytest.raises(ValueError, match="deviations"):
+        OverheadEstimator(deviations=-1.0)
 
 
 def test_estimates_fade_while_nothing_comes_back():
@@ -64,3 +78,14 @@ def test_arrival_is_the_client_send_time_when_plausible(header, expected):
     headers = [] if header is None else [(b"x-request-start", header.encode())]
     request = Request({"type": "http", "method": "POST", "path": "/", "headers": headers})
     assert arrival_time_s(request, 100.0) == expected
+
+
+def test_noisy_compute_widens_the_margin_but_not_the_expected_values():
+    est = OverheadEstimator(alpha=1.0, deviations=2.0)
+    est.observe(0.0, [0.0], [0.01], [0.0], 0.01)
+    quiet = est.margin_s
+    est.observe_compute(0.010, 0.010)
+    est.observe_compute(0.016, 0.010)  # contention: 6 ms over the corrected prediction
+    assert est.compute.deviation_s == pytest.approx(0.006)
+    assert est.margin_s == pytest.approx(2.0 * ((quiet / 2.0) ** 2 + 0.006 ** 2) ** 0.5)
+    assert est.dispatch_s == 0.0 and est.response_s == 0.0
