@@ -12,6 +12,21 @@ import os
 
 DEFAULT_OBJECT_STORE_BYTES = 200 * 1024**2
 
+SLOW_MACHINE_SERVE_ENV = {
+    "RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "60",
+    "RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S": "60",
+}
+"""Serve's proxy must answer its first readiness check within 5 s and its health checks within
+10 s (Ray 2.60 defaults), or Serve kills it. A starting proxy imports FastAPI and uvicorn; on a
+small machine under load that alone can take longer, and then no app ever deploys. A user's own
+environment still wins (``setdefault``)."""
+
+
+def allow_slow_serve_startup(environ=os.environ) -> None:
+    """Give Serve's proxy the patience a busy small machine needs (``SLOW_MACHINE_SERVE_ENV``)."""
+    for name, value in SLOW_MACHINE_SERVE_ENV.items():
+        environ.setdefault(name, value)
+
 
 def start_local_ray(
     num_cpus: int | None = 4,
@@ -26,6 +41,7 @@ def start_local_ray(
     """
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
+    allow_slow_serve_startup()
     import ray
 
     kwargs = {"address": "local", "include_dashboard": False, "_node_ip_address": "127.0.0.1",

@@ -7,6 +7,12 @@ import socket
 
 import pytest
 
+from alpa_serve_like.runtime.local_ray import allow_slow_serve_startup
+
+# Before any Ray starts, and inherited by the scripts and CLI commands the tests run: a busy CI
+# machine must not decide whether Serve's proxy comes up.
+allow_slow_serve_startup()
+
 
 def free_port() -> int:
     with socket.socket() as s:

@@ -30,7 +30,7 @@ def main() -> None:
     cluster.wait_for_nodes()
     out = {"head": cluster.head_node.node_id, "workers": [n.node_id for n in workers]}
     try:
-        options = RuntimeOptions(device="auto", startup_timeout_s=60)
+        options = RuntimeOptions(device="auto", startup_timeout_s=120)
         out["auto_uses_gpu"] = resolve_use_gpu(options)
         group = GroupPlacement(ParallelConfig(1, 1, 2), ("bert-tiny-0",))
         groups = [MeshGroup(g, group, options, use_gpu=True) for g in range(2)]
