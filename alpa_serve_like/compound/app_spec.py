@@ -167,6 +167,15 @@ def load_app(path: str | os.PathLike) -> CompoundApp:
     return CompoundApp.from_dict(data, where=str(path))
 
 
+def task_deadline_offsets_s(app: CompoundApp, budget_s_by_task: dict[str, float]) -> list[float]:
+    """Per task (app order): its latest finish after arrival that still leaves every downstream
+    task its planned budget, ``slo_s - max over paths below it of the budgets' sum``."""
+    tail: dict[str, float] = {}
+    for t in reversed(app.tasks):  # children before parents
+        tail[t.name] = max((budget_s_by_task[c] + tail[c] for c in app.children(t.name)), default=0.0)
+    return [app.slo_s - tail[t.name] for t in app.tasks]
+
+
 def _task_from_dict(data: object, where: str) -> Task:
     if not isinstance(data, dict):
         raise AppSpecError(f"{where}: expected an object with name, variants, fan_out, parents")

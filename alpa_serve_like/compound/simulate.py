@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from alpa_serve_like.compound.app_spec import CompoundApp
+from alpa_serve_like.compound.app_spec import CompoundApp, task_deadline_offsets_s
 from alpa_serve_like.compound.optimizer import CompoundPlan
 from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.scheduling.options import SchedulingOptions
@@ -71,15 +71,6 @@ def plan_tables(app: CompoundApp, plan: CompoundPlan) -> LatencyTables:
         replica_model=np.asarray(models, dtype=np.int64),
         lat_s=np.asarray(lats, dtype=np.float64).reshape(len(lats), 1, 1),
     )
-
-
-def task_deadline_offsets_s(app: CompoundApp, budget_s_by_task: dict[str, float]) -> list[float]:
-    """Per task (app order): its latest finish after arrival that still leaves every downstream
-    task its planned budget, ``slo_s - max over paths below it of the budgets' sum``."""
-    tail: dict[str, float] = {}
-    for t in reversed(app.tasks):  # children before parents
-        tail[t.name] = max((budget_s_by_task[c] + tail[c] for c in app.children(t.name)), default=0.0)
-    return [app.slo_s - tail[t.name] for t in app.tasks]
 
 
 def simulate_compound(app: CompoundApp, plan: CompoundPlan, arrival_s: np.ndarray,
