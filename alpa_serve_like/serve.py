@@ -6,6 +6,8 @@
 * ``placement``: a placement JSON file (from ``alpa-serve-like place``). Without it a placement is
   computed from the database and a declared expected load: ``models`` (``bert-tiny:2``),
   ``num_devices``, ``rate``, ``cv``, ``slo_scale``, ``policy`` (see ``runtime.auto_placement``).
+* ``apps``: compound applications to serve at ``/v1/apps/{name}/infer``, comma-separated
+  ``APP.json`` or ``APP.json@PLAN.json`` (``controllers.app_routes.read_app_entries``; fused only).
 * ``ingress``: ``fused`` (default: the controller serves HTTP itself, one hop less) or
   ``separate`` (a stateless FastAPI ``Ingress`` deployment forwards to the controller);
   ``ingress_replicas``: its replicas (default 1).
@@ -36,6 +38,7 @@ def build_app(args: dict | None = None):
     placement_path = args.pop("placement", "")
     ingress = str(args.pop("ingress", "fused"))
     ingress_replicas = int(args.pop("ingress_replicas", 1))
+    app_entries = _compound_apps(str(args.pop("apps", "")), ingress)
     if ingress not in ("fused", "separate"):
         raise ValueError(f"ingress must be 'fused' or 'separate', got {ingress!r}")
     load_keys = {f.name for f in fields(ExpectedLoad)}
@@ -66,7 +69,11 @@ def build_app(args: dict | None = None):
     if ingress == "fused":
         from alpa_serve_like.controllers.serving_controller import ServingController
 
-        return ServingController.options(**limits).bind(*bound)
+        if app_entries:
+            from alpa_serve_like.controllers.app_routes import served_apps
+
+            served_apps(app_entries, placement.models)  # a task no group serves fails here, before any actor
+        return ServingController.options(**limits).bind(*bound, app_entries)
     from alpa_serve_like.controllers.controller import Controller
     from alpa_serve_like.controllers.ingress import Ingress
 
@@ -74,6 +81,17 @@ def build_app(args: dict | None = None):
                                                                 list(placement.models), options.max_body_bytes,
                                                                 options.retry_after_s, options.controller_timeout_s,
                                                                 options.body_timeout_s)
+
+
+def _compound_apps(arg: str, ingress: str) -> list[dict]:
+    """``apps=``: compound applications served at ``/v1/apps/{name}/infer`` (``controllers.app_routes``)."""
+    if not arg:
+        return []
+    if ingress != "fused":
+        raise ValueError("apps= is served by the fused controller only; drop ingress=separate")
+    from alpa_serve_like.controllers.app_routes import read_app_entries
+
+    return read_app_entries(arg)
 
 
 def defaults_from_plan(placement: Placement, args: dict) -> list[str]:

@@ -10,12 +10,14 @@ from fastapi.responses import JSONResponse
 from ray import serve
 
 from alpa_serve_like.core.instances import instance_spec
+from alpa_serve_like.controllers.app_routes import compound_app_routes, served_apps
 from alpa_serve_like.controllers.controller import DEPLOYMENT_OPTIONS, ControllerBase
 from alpa_serve_like.controllers.http_common import health_response, infer_response
 from alpa_serve_like.controllers.kserve_routes import kserve_v2_routes
 from alpa_serve_like.controllers.openapi_docs import ERROR_RESPONSES, document_request_bodies, request_body
 from alpa_serve_like.runtime import kserve_v2
 from alpa_serve_like.runtime.http_schemas import V1InferRequest, V1InferResponse
+from alpa_serve_like.runtime.requests import InferRequest
 
 api = FastAPI(title="alpa_serve_like", description="AlpaServe-style multi-model serving")
 document_request_bodies(api)
@@ -23,13 +25,17 @@ document_request_bodies(api)
 
 @serve.deployment(**DEPLOYMENT_OPTIONS)
 @serve.ingress(api)
-class ServingController(kserve_v2_routes(api), ControllerBase):
-    def __init__(self, placement: dict, options: dict, profiles_db: dict):
+class ServingController(kserve_v2_routes(api), compound_app_routes(api), ControllerBase):
+    def __init__(self, placement: dict, options: dict, profiles_db: dict, apps: list | None = None):
         super().__init__(placement, options, profiles_db)
         self.specs = {m: instance_spec(m) for m in self.placement.models}
+        self.apps = served_apps(apps or [], self.placement.models)  # compound applications (app_routes)
 
     async def _serve(self, parsed, arrival_s: float) -> dict:
         return await self.core.infer(parsed, arrival_s)
+
+    async def _app_serve_task(self, model: str, tokens: tuple, slo_s: float, arrival_s: float) -> dict:
+        return await self.core.infer(InferRequest(model, len(tokens), tokens, slo_s), arrival_s)
 
     # ---- KServe v2 hooks (controllers.kserve_routes) ----
     async def _v2_serve(self, parsed, arrival_s: float) -> dict:

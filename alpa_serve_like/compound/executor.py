@@ -47,11 +47,13 @@ class ServedApp:
 
 
 def served_app(app: CompoundApp, hosted_models, variant_by_task: dict[str, str] | None = None,
-               budget_s_by_task: dict[str, float] | None = None) -> ServedApp:
+               budget_s_by_task: dict[str, float] | None = None,
+               base_of: Callable[[str], str] = lambda name: name) -> ServedApp:
     """``app`` on a server hosting ``hosted_models``: each task runs ``variant_by_task[task]`` (a
     compound plan's choice) or else its most accurate hosted variant; budgets are the plan's or
-    else an even split of the SLO over the longest root-to-leaf path. Fails naming the task when no
-    variant of it is hosted."""
+    else an even split of the SLO over the longest root-to-leaf path. A variant names a database
+    model; a hosted instance serves it when its name or ``base_of(name)`` (the zoo's instance ->
+    model map) is that model. Fails naming the task when no variant of it is hosted."""
     hosted = list(hosted_models)
     chosen = {}
     for t in app.tasks:
@@ -64,7 +66,7 @@ def served_app(app: CompoundApp, hosted_models, variant_by_task: dict[str, str] 
             candidates = [wanted]
         else:
             candidates = [v.model for v in sorted(t.variants, key=lambda v: -v.accuracy)]
-        served = [m for m in candidates if m in hosted]
+        served = [h for m in candidates for h in hosted if h == m or base_of(h) == m]
         if not served:
             raise AppSpecError(f"application {app.name!r} task {t.name!r}: none of {candidates} is served by "
                                f"this placement (it hosts {hosted}); add one to a group or change the task")

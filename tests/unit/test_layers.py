@@ -47,6 +47,9 @@ EXCEPTIONS: dict[tuple[str, str], str] = {
     ("alpa_serve_like/runtime/auto_placement.py", "placement"):
         "the runtime's one gateway into the optimizer: serve-time auto-placement (plan_placement) "
         "and the memory re-check of a plan served on another device type (check_plan_device)",
+    ("controllers/app_routes.py", "compound"):
+        "serves compound applications: their value (compound.app_spec) and the graph executor "
+        "(compound.executor, pure asyncio over the controller's own infer)",
     ("placement/problem_inputs.py", "profiling"):
         "builds a problem's model profiles from the profiling database by name",
     ("placement/problem_inputs.py", "trace"):
