@@ -12,7 +12,7 @@ pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
 
 ROOT = Path(__file__).resolve().parents[2]
 PLACEMENT = ROOT / "examples" / "placement_tiny.json"
-APP_FILE = ROOT / "examples" / "compound_tiny_diamond.json"
+APP_FILE = ROOT / "examples" / "app_tiny_diamond.json"
 
 
 @pytest.fixture(scope="module")
@@ -54,7 +54,7 @@ def test_a_rejected_task_fails_the_request_and_names_the_task(app_url):
     status, out = call(app_url, "/v1/apps/tiny-diamond/infer", {"input": {"length": 8}, "slo_ms": 0.001})
     assert status == 503, out
     assert out["failed_task"] == "detect" and out["reason"] == "slo"
-    assert "task 'detect' (model 'bert-tiny-1', invocation 1 of 1) was rejected" in out["error"]
+    assert "task 'detect' (model 'bert-tiny-0', invocation 1 of 1) was rejected" in out["error"]
     assert set(out["timing_ms"]["tasks"]) == {"detect"}
 
 
