@@ -2,7 +2,7 @@
 
 Formulation (ours: JigsawServe publishes only its abstract). For application tasks ``t``, the
 options ``o`` of ``slice_table`` (variant ``v(o)``, slice size ``k(o)``, MPS level ``m(o)``,
-latency ``L_o``, throughput ``R_o``) and the maximal MIG geometries ``g`` (``c[g,k]`` slots of
+latency ``L_o``, throughput ``R_o``) and the maximal MIG geometries ``g`` of ``core.mig`` (``c[g,k]`` slots of
 size ``k``):
 
 * ``x[t,v]`` binary, one variant per task: ``sum_v x[t,v] = 1``;
@@ -44,9 +44,8 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import lil_matrix
 
 from alpa_serve_like.compound.app_spec import CompoundApp
-from alpa_serve_like.compound.slice_table import (
-    COMPUTE_SLICES_PER_GPU, SliceOption, maximal_geometries,
-)
+from alpa_serve_like.compound.slice_table import SliceOption
+from alpa_serve_like.core import mig
 
 
 class CompoundInfeasible(RuntimeError):
@@ -102,7 +101,7 @@ class CompoundPlan:
     @property
     def gpu_fraction_used(self) -> float:
         """Compute slices in use over all compute slices of the cluster."""
-        return self.slices_used / (COMPUTE_SLICES_PER_GPU * self.num_gpus)
+        return self.slices_used / (mig.COMPUTE_SLICES * self.num_gpus)
 
     def to_dict(self) -> dict:
         return {
@@ -232,7 +231,7 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
             planned.append(p)
         options = tuple(planned)
     options = prune_options(app, options)
-    geoms = maximal_geometries()
+    geoms = mig.valid_geometries(maximal_only=True)
     sizes = sorted({k for g in geoms for k in g})
     ix = _Index(app, options, geoms)
     lo = np.zeros(ix.size)
@@ -263,7 +262,7 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
     for oi, o in enumerate(options):
         # The tightest count that can matter: what fits on the cluster and, at a fixed demand, what
         # that demand needs; a small big-M keeps the LP relaxation close to the integer program.
-        cap = num_gpus * (COMPUTE_SLICES_PER_GPU // o.compute_slices)
+        cap = num_gpus * (mig.COMPUTE_SLICES // o.compute_slices)
         need = app.tasks[o.task].fan_out * demand_bound / (opts.utilization * o.throughput_rps)
         copies = math.ceil(app.tasks[o.task].fan_out / o.mps)  # the side-by-side copies below
         cap = min(cap, max(math.ceil(need - 1e-9), copies))
@@ -341,7 +340,7 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
         gpu_weight = 1e-9  # only so idle GPUs are not listed as cut; cannot move D measurably
     else:
         cost = slices
-        gpu_weight = 1.0 / (COMPUTE_SLICES_PER_GPU * num_gpus + 1)  # all GPUs together < one slice
+        gpu_weight = 1.0 / (mig.COMPUTE_SLICES * num_gpus + 1)  # all GPUs together < one slice
     cost[ix.y] = gpu_weight
     a = lil_matrix((len(rows), ix.size))
     for r, coeffs in enumerate(rows):
@@ -420,7 +419,7 @@ def _demand_upper_bound(app: CompoundApp, options, num_gpus: int, opts: Optimize
         best[o.task] = max(best[o.task], opts.utilization * o.throughput_rps / o.compute_slices)
     if min(best) <= 0:
         return 0.0
-    return COMPUTE_SLICES_PER_GPU * num_gpus / sum(t.fan_out / b for t, b in zip(app.tasks, best))
+    return mig.COMPUTE_SLICES * num_gpus / sum(t.fan_out / b for t, b in zip(app.tasks, best))
 
 
 def _infeasible_message(app: CompoundApp, num_gpus: int, demand_rps, solver_message: str) -> str:

@@ -20,7 +20,8 @@ from alpa_serve_like.compound.app_spec import CompoundApp
 from alpa_serve_like.compound.optimizer import (
     CompoundInfeasible, CompoundPlan, OptimizerOptions, max_demand, min_resources,
 )
-from alpa_serve_like.compound.slice_table import WHOLE_GPU, SliceOption
+from alpa_serve_like.compound.slice_table import SliceOption
+from alpa_serve_like.core import mig
 
 System = Literal["jigsaw", "no-variants", "no-partitioning", "even-budget", "per-model"]
 SYSTEMS: tuple[str, ...] = get_args(System)
@@ -35,7 +36,7 @@ def system_inputs(system: str, app: CompoundApp, options: tuple[SliceOption, ...
     if system == "no-variants":
         return only_most_accurate(app, options) + (opts,)
     if system == "no-partitioning":
-        return app, tuple(o for o in options if o.compute_slices == WHOLE_GPU and o.mps == 1), opts
+        return app, tuple(o for o in options if o.compute_slices == mig.COMPUTE_SLICES and o.mps == 1), opts
     if system == "even-budget":
         share = app.slo_s / max(len(p) for p in app.paths())
         return app, options, replace(opts, fixed_budget_s={t.name: share for t in app.tasks})

@@ -1,0 +1,141 @@
+"""Plans that hold under queueing: plan, simulate at the planned demand, tighten, until it holds.
+
+The MILP sizes instances by mean throughput and budgets by latency alone, so at the demand it
+plans for, requests queue and miss their SLO (21-47% simulated violations on the example
+applications with no headroom). Queueing tails under fan-out and shortest-queue routing over
+pools of MPS copies have no closed form the program could use linearly, so the check is the
+compound simulator itself (the shared scheduler, the same admission the live server uses):
+
+1. solve with the step's ``utilization`` (instances loaded to at most that fraction of their
+   throughput) and ``latency_headroom`` (an option's latency at most that fraction of its task's
+   budget: the rest of the budget is room to wait);
+2. simulate Poisson arrivals at the plan's demand for ``sim_duration_s``;
+3. fixed demand: the first step whose violation rate is at most ``target_violation_rate`` is the
+   plan (the cheapest that holds), else the next, stricter step. Maximum demand: the plan's held
+   demand is the largest at which it meets the target (bisected in simulation); stricter steps
+   give plans with more room to wait; the search stops after two steps in a row that do not
+   raise the best held demand.
+
+The steps are ours, chosen on the example applications; steps looser than the caller's own
+options are skipped.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, replace
+
+import numpy as np
+
+from alpa_serve_like.compound.app_spec import CompoundApp
+from alpa_serve_like.compound.optimizer import (
+    CompoundInfeasible, CompoundPlan, OptimizerOptions, max_demand, min_resources,
+)
+from alpa_serve_like.compound.simulate import poisson_workload, simulate_compound
+from alpa_serve_like.compound.slice_table import SliceOption
+
+HOLD_STEPS: tuple[tuple[float, float], ...] = (
+    (1.0, 1.0), (0.85, 0.7), (0.75, 0.55), (0.65, 0.45), (0.55, 0.35), (0.45, 0.25),
+)
+"""(utilization, latency_headroom), loosest first: the steps of the fixed-demand form."""
+HEADROOM_STEPS: tuple[float, ...] = (1.0, 0.8, 0.65, 0.5, 0.4, 0.3)
+"""latency_headroom steps of the maximum-demand form, whose demand bisection does what a lower
+utilization would (load each instance less), so only the budget's room to wait is stepped."""
+
+
+@dataclass(frozen=True)
+class HoldOptions:
+    """How ``plan_that_holds`` checks a plan."""
+
+    target_violation_rate: float = 0.01
+    """A plan holds when at most this share of simulated requests misses the SLO or is rejected."""
+    sim_duration_s: float = 30.0
+    """Seconds of Poisson arrivals simulated per check."""
+    seed: int = 0
+    """Seed of the checked arrivals (``numpy.random.default_rng(seed)``)."""
+
+    def __post_init__(self):
+        if not 0 <= self.target_violation_rate < 1:
+            raise ValueError(f"target_violation_rate must be in [0, 1), got {self.target_violation_rate}")
+        if not self.sim_duration_s > 0:
+            raise ValueError(f"sim_duration_s must be > 0, got {self.sim_duration_s}")
+
+
+@dataclass(frozen=True)
+class HeldPlan:
+    """The plan that held, the step that made it and its simulated violation rate."""
+
+    plan: CompoundPlan
+    utilization: float
+    latency_headroom: float
+    violation_rate: float
+    tries: int
+    """Steps solved and simulated, this one included."""
+    holds: bool
+    """False when even the strictest step missed the target (then this is that step's plan)."""
+
+
+def simulated_violation_rate(app: CompoundApp, plan: CompoundPlan, duration_s: float, seed: int) -> float:
+    """Share of Poisson requests at ``plan.demand_rps`` that miss the SLO or are rejected."""
+    workload = poisson_workload(app, plan.demand_rps, duration_s, np.random.default_rng(seed))
+    return simulate_compound(app, plan, workload.arrival_s).slo_violation_rate
+
+
+def plan_that_holds(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus: int,
+                    opts: OptimizerOptions = OptimizerOptions(), demand_rps: float | None = None,
+                    hold: HoldOptions = HoldOptions()) -> HeldPlan:
+    """A plan that holds in simulation (see the module docstring).
+
+    ``demand_rps`` given: the first step of ``HOLD_STEPS`` whose fewest-slices plan at that demand
+    holds (``holds`` False with the strictest step's plan if none does). ``demand_rps`` None: per
+    step of ``HEADROOM_STEPS``, the maximum-demand plan and the largest demand at most its own at
+    which it holds (bisected in simulation); steps stop after two in a row that do not raise the best held
+    demand, and the best is returned with ``demand_rps`` set to its held demand.
+    """
+    if demand_rps is None:
+        steps = [(opts.utilization, h) for h in HEADROOM_STEPS if h <= opts.latency_headroom]
+    else:
+        steps = [(u, h) for u, h in HOLD_STEPS if u <= opts.utilization and h <= opts.latency_headroom]
+    steps = steps or [(opts.utilization, opts.latency_headroom)]
+    best, last_error, worse = None, None, 0
+    for tries, (utilization, headroom) in enumerate(steps, start=1):
+        step_opts = replace(opts, utilization=utilization, latency_headroom=headroom)
+        try:
+            plan = (max_demand(app, options, num_gpus, step_opts) if demand_rps is None
+                    else min_resources(app, options, demand_rps, num_gpus, step_opts))
+        except CompoundInfeasible as exc:  # stricter steps only remove room: none after will fit
+            last_error = exc
+            break
+        rate = simulated_violation_rate(app, plan, hold.sim_duration_s, hold.seed)
+        if demand_rps is not None:
+            best = HeldPlan(plan, utilization, headroom, rate, tries, rate <= hold.target_violation_rate)
+            if best.holds:
+                return best
+            continue
+        if rate > hold.target_violation_rate:
+            plan, rate = _held_demand(app, plan, rate, hold)
+        if best is not None and plan.demand_rps <= best.plan.demand_rps:
+            worse += 1
+            if worse == 2:  # two stricter steps in a row served less: stop
+                return replace(best, tries=tries)
+            continue
+        worse = 0
+        best = HeldPlan(plan, utilization, headroom, rate, tries, rate <= hold.target_violation_rate)
+    if best is None:
+        raise last_error
+    return best
+
+
+def _held_demand(app: CompoundApp, plan: CompoundPlan, rate: float, hold: HoldOptions,
+                 rounds: int = 6) -> tuple[CompoundPlan, float]:
+    """``plan`` at the largest demand (within 2**-rounds of its own) whose simulated violation
+    rate meets the target, and that rate; demand 0 if none of the tried ones does."""
+    low, high = 0.0, plan.demand_rps
+    held = (replace(plan, demand_rps=0.0), 0.0)
+    for _ in range(rounds):
+        mid = 0.5 * (low + high)
+        trial = replace(plan, demand_rps=mid)
+        rate = simulated_violation_rate(app, trial, hold.sim_duration_s, hold.seed)
+        if rate <= hold.target_violation_rate:
+            low, held = mid, (trial, rate)
+        else:
+            high = mid
+    return held
