@@ -1,7 +1,9 @@
 """``alpa-serve-like compound``: plan compound applications (task graphs with model variants).
 
 ``plan`` solves the MILP of ``alpa_serve_like.compound.optimizer`` for one application (fixed
-demand, or the maximum demand a cluster serves); ``compare`` prints the maximum serviceable demand
+demand, or the maximum demand a cluster serves), by default tightened until a simulation at the
+planned demand holds the violation target (``compound.holding``; ``--no-hold``: the MILP alone);
+``compare`` prints the maximum serviceable demand
 of the full optimizer and each ablation on one or more applications (a TSV with ``--out``).
 """
 from __future__ import annotations
@@ -42,6 +44,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                        help="use an option only if its latency is at most this fraction of the task budget "
                             "(default 1.0; lower leaves room for queueing)")
         p.add_argument("--time-limit-s", type=float, default=60.0, help="MILP time limit per solve, seconds (default 60)")
+        p.add_argument("--no-hold", action="store_true",
+                       help="plan with the MILP alone; by default plans are tightened until a simulation at "
+                            "their demand holds the violation target (compound.holding)")
+        p.add_argument("--target-violation-rate", type=float, default=0.01,
+                       help="a plan holds when at most this share of simulated requests misses the SLO (default 0.01)")
         if name == "plan":
             p.add_argument("--demand-rps", type=float, default=None,
                            help="requests/s to serve with the fewest slices (default: the maximum demand)")
@@ -79,22 +86,40 @@ def _inputs(args, path):
     return app, option_table(app, db, args.device), opts
 
 
+def _hold(args):
+    from alpa_serve_like.compound.holding import HoldOptions
+
+    return HoldOptions(target_violation_rate=args.target_violation_rate)
+
+
 def _plan(args) -> int:
+    from alpa_serve_like.compound.holding import plan_that_holds
     from alpa_serve_like.compound.optimizer import max_demand, min_resources
     from alpa_serve_like.compound.systems import system_inputs
 
     app, options, opts = _inputs(args, args.apps[0])
     app, options, opts = system_inputs(args.system, app, options, opts)
-    if args.demand_rps is None:
-        plan = max_demand(app, options, args.gpus, opts)
+    held = None
+    if args.no_hold:
+        plan = (max_demand(app, options, args.gpus, opts) if args.demand_rps is None
+                else min_resources(app, options, args.demand_rps, args.gpus, opts))
     else:
-        plan = min_resources(app, options, args.demand_rps, args.gpus, opts)
+        held = plan_that_holds(app, options, args.gpus, opts, args.demand_rps, _hold(args))
+        plan = held.plan
     if args.json:
-        print(json.dumps(plan.to_dict(), indent=2, default=str))
+        out = plan.to_dict()
+        if held is not None:
+            out["hold"] = {"utilization": held.utilization, "latency_headroom": held.latency_headroom,
+                           "slo_violation_rate": held.violation_rate, "holds": held.holds, "tries": held.tries}
+        print(json.dumps(out, indent=2, default=str))
         return 0
     print(f"{app.name} ({args.system}) on {args.gpus} x {args.device}: {plan.demand_rps:.2f} rps, "
           f"accuracy {plan.accuracy:.4f}, {plan.slices_used} slices on {plan.gpus_used} GPUs "
           f"({100 * plan.gpu_fraction_used:.1f}% of the cluster), solved in {plan.solve_time_s:.2f} s")
+    if held is not None:
+        print(f"  simulated at that demand: {100 * held.violation_rate:.2f}% SLO violations "
+              f"({'holds' if held.holds else 'MISSES'} the {100 * args.target_violation_rate:g}% target; "
+              f"utilization {held.utilization:g}, latency headroom {held.latency_headroom:g}, {held.tries} step(s))")
     for task in app.tasks:
         print(f"  {task.name}: {plan.variant_by_task[task.name]}, budget {1e3 * plan.budget_s_by_task[task.name]:.1f} ms")
     for i in plan.instances:
@@ -111,7 +136,8 @@ def _compare(args) -> int:
     rows = []
     for path in args.apps:
         app, options, opts = _inputs(args, path)
-        rows += ablation_rows(app, options, args.gpus, opts, args.sim_duration_s, args.seed)
+        rows += ablation_rows(app, options, args.gpus, opts, args.sim_duration_s, args.seed,
+                              hold=None if args.no_hold else _hold(args))
     text = format_tsv(rows)
     print(text, end="")
     if args.out:

@@ -17,6 +17,7 @@ from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
 from alpa_serve_like.compound.app_spec import CompoundApp
+from alpa_serve_like.compound.holding import HoldOptions, plan_that_holds
 from alpa_serve_like.compound.optimizer import (
     CompoundInfeasible, CompoundPlan, OptimizerOptions, max_demand, min_resources,
 )
@@ -77,16 +78,19 @@ class SystemResult:
 
 def compare_systems(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus: int,
                     systems: tuple[str, ...] = SYSTEMS,
-                    opts: OptimizerOptions = OptimizerOptions()) -> list[SystemResult]:
+                    opts: OptimizerOptions = OptimizerOptions(),
+                    hold: HoldOptions | None = None) -> list[SystemResult]:
     """Each system's maximum serviceable demand on ``num_gpus`` GPUs, and the GPU resources each
     needs at a reference demand: the smallest positive maximum among the systems (so all can
-    serve it; none when no system serves any demand)."""
+    serve it; none when no system serves any demand). With ``hold``, every plan is one that holds
+    in simulation (``holding.plan_that_holds``): the maximum is the held demand."""
     inputs = {name: system_inputs(name, app, options, opts) for name in systems}
     best: dict[str, CompoundPlan | None] = {}
     reasons: dict[str, str] = {}
     for name, (sys_app, sys_options, sys_opts) in inputs.items():
         try:
-            best[name] = max_demand(sys_app, sys_options, num_gpus, sys_opts)
+            best[name] = (max_demand(sys_app, sys_options, num_gpus, sys_opts) if hold is None
+                          else plan_that_holds(sys_app, sys_options, num_gpus, sys_opts, None, hold).plan)
         except CompoundInfeasible as exc:
             best[name], reasons[name] = None, str(exc)
     served = [p.demand_rps for p in best.values() if p is not None and p.demand_rps > 0]
@@ -97,7 +101,9 @@ def compare_systems(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus
         if reference is not None and best[name] is not None and best[name].demand_rps > 0:
             try:
                 # A hair under the reference so solver tolerance never makes its owner infeasible.
-                ref_plan = min_resources(sys_app, sys_options, reference * (1 - 1e-6), num_gpus, sys_opts)
+                demand = reference * (1 - 1e-6)
+                ref_plan = (min_resources(sys_app, sys_options, demand, num_gpus, sys_opts) if hold is None
+                            else plan_that_holds(sys_app, sys_options, num_gpus, sys_opts, demand, hold).plan)
             except CompoundInfeasible as exc:
                 reasons[name] = str(exc)
         out.append(SystemResult(app.name, name, num_gpus, best[name], ref_plan, reasons.get(name, "")))
