@@ -18,6 +18,7 @@ EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 def main(argv=None) -> int:
     from alpa_serve_like.compound.app_spec import load_app
+    from alpa_serve_like.compound.holding import HoldOptions
     from alpa_serve_like.compound.optimizer import OptimizerOptions
     from alpa_serve_like.compound.report import ablation_rows, format_tsv
     from alpa_serve_like.compound.slice_table import option_table
@@ -31,7 +32,9 @@ def main(argv=None) -> int:
     parser.add_argument("--gpus", type=int, default=None, help="GPUs (default 8, --quick 4)")
     parser.add_argument("--device", default="a100-80gb")
     parser.add_argument("--sim-duration-s", type=float, default=None, help="default 60, --quick 10")
-    parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--seed", type=int, default=0, help="seed of the reported simulations (default 0)")
+    parser.add_argument("--no-hold", action="store_true",
+                        help="plans from the MILP alone (default: tightened until they hold in simulation)")
     args = parser.parse_args(argv)
     gpus = args.gpus or (4 if args.quick else 8)
     duration = args.sim_duration_s if args.sim_duration_s is not None else (10.0 if args.quick else 60.0)
@@ -44,7 +47,9 @@ def main(argv=None) -> int:
     t0 = time.perf_counter()
     for path in paths:
         app = load_app(path)
-        rows += ablation_rows(app, option_table(app, db, args.device), gpus, OptimizerOptions(), duration, args.seed)
+        hold = None if args.no_hold else HoldOptions(sim_duration_s=duration, seed=args.seed + 1)
+        rows += ablation_rows(app, option_table(app, db, args.device), gpus, OptimizerOptions(), duration, args.seed,
+                              hold=hold)
     Path(args.out).write_text(format_tsv(rows), encoding="utf-8")
     print(f"wrote {len(rows)} rows to {args.out} in {time.perf_counter() - t0:.1f} s")
     return 0
