@@ -87,7 +87,8 @@ def compare_systems(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus
     """Each system's maximum serviceable demand on ``num_gpus`` GPUs, and the GPU resources each
     needs at a reference demand: the smallest maximum among the systems that reach at least
     ``REFERENCE_SHARE`` of the best one (so they all serve it; the others get no reference plan;
-    none when no system serves any demand). With ``hold``, every plan is one that holds
+    none when no system serves any demand). With ``hold``, a system whose fewest-slices plans at
+    the reference demand do not hold takes its held maximum-demand plan there. With ``hold``, every plan is one that holds
     in simulation (``holding.plan_that_holds``): the maximum is the held demand."""
     inputs = {name: system_inputs(name, app, options, opts) for name in systems}
     best: dict[str, CompoundPlan | None] = {}
@@ -109,9 +110,15 @@ def compare_systems(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus
             try:
                 # A hair under the reference so solver tolerance never makes its owner infeasible.
                 demand = reference * (1 - 1e-6)
-                ref_plan = (min_resources(sys_app, sys_options, demand, num_gpus, sys_opts) if hold is None
-                            else plan_that_holds(sys_app, sys_options, num_gpus, sys_opts, demand, hold).plan)
+                if hold is None:
+                    ref_plan = min_resources(sys_app, sys_options, demand, num_gpus, sys_opts)
+                else:
+                    held = plan_that_holds(sys_app, sys_options, num_gpus, sys_opts, demand, hold)
+                    ref_plan = held.plan if held.holds else None
             except CompoundInfeasible as exc:
                 reasons[name] = str(exc)
+            if hold is not None and ref_plan is None:
+                # No fewest-slices plan held; the maximum-demand plan held at a higher demand.
+                ref_plan = replace(best[name], demand_rps=demand)
         out.append(SystemResult(app.name, name, num_gpus, best[name], ref_plan, reasons.get(name, "")))
     return out
