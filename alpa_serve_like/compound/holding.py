@@ -10,8 +10,8 @@ compound simulator itself (the shared scheduler, the same admission the live ser
    throughput) and ``latency_headroom`` (an option's latency at most that fraction of its task's
    budget: the rest of the budget is room to wait);
 2. simulate Poisson arrivals at the plan's demand for ``sim_duration_s``;
-3. fixed demand: the first step whose violation rate is at most ``target_violation_rate`` is the
-   plan (the cheapest that holds), else the next, stricter step. Maximum demand: the plan's held
+3. fixed demand: per headroom step, utilization steps in turn; the first plan whose violation
+   rate is at most ``target_violation_rate`` is the plan. Maximum demand: the plan's held
    demand is the largest at which it meets the target (bisected in simulation); stricter steps
    give plans with more room to wait; the search stops after two steps in a row that do not
    raise the best held demand.
@@ -32,13 +32,11 @@ from alpa_serve_like.compound.optimizer import (
 from alpa_serve_like.compound.simulate import poisson_workload, simulate_compound
 from alpa_serve_like.compound.slice_table import SliceOption
 
-HOLD_STEPS: tuple[tuple[float, float], ...] = (
-    (1.0, 1.0), (0.85, 0.7), (0.75, 0.55), (0.65, 0.45), (0.55, 0.35), (0.45, 0.25),
-)
-"""(utilization, latency_headroom), loosest first: the steps of the fixed-demand form."""
 HEADROOM_STEPS: tuple[float, ...] = (1.0, 0.8, 0.65, 0.5, 0.4, 0.3)
-"""latency_headroom steps of the maximum-demand form, whose demand bisection does what a lower
-utilization would (load each instance less), so only the budget's room to wait is stepped."""
+"""latency_headroom steps, loosest first. The maximum-demand form steps only these: its demand
+bisection does what a lower utilization would (load each instance less)."""
+UTILIZATION_STEPS: tuple[float, ...] = (1.0, 0.85, 0.7, 0.55, 0.4)
+"""utilization steps of the fixed-demand form, tried within each headroom step."""
 
 
 @dataclass(frozen=True)
@@ -85,32 +83,25 @@ def plan_that_holds(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus
                     hold: HoldOptions = HoldOptions()) -> HeldPlan:
     """A plan that holds in simulation (see the module docstring).
 
-    ``demand_rps`` given: the first step of ``HOLD_STEPS`` whose fewest-slices plan at that demand
-    holds (``holds`` False with the strictest step's plan if none does). ``demand_rps`` None: per
-    step of ``HEADROOM_STEPS``, the maximum-demand plan and the largest demand at most its own at
-    which it holds (bisected in simulation); steps stop after two in a row that do not raise the best held
-    demand, and the best is returned with ``demand_rps`` set to its held demand.
+    ``demand_rps`` None: per step of ``HEADROOM_STEPS``, the maximum-demand plan and the largest
+    demand at most its own at which it holds (bisected in simulation); steps stop after two in a
+    row that do not raise the best held demand, and the best is returned with ``demand_rps`` set to
+    its held demand. ``demand_rps`` given: per headroom step, the fewest-slices plans at that demand
+    for the ``UTILIZATION_STEPS`` in turn until one holds (or none fits); the first that holds is
+    returned, else (``holds`` False) the last plan tried.
     """
-    if demand_rps is None:
-        steps = [(opts.utilization, h) for h in HEADROOM_STEPS if h <= opts.latency_headroom]
-    else:
-        steps = [(u, h) for u, h in HOLD_STEPS if u <= opts.utilization and h <= opts.latency_headroom]
-    steps = steps or [(opts.utilization, opts.latency_headroom)]
+    headrooms = [h for h in HEADROOM_STEPS if h <= opts.latency_headroom] or [opts.latency_headroom]
+    if demand_rps is not None:
+        return _fixed_demand(app, options, num_gpus, opts, demand_rps, hold, headrooms)
     best, last_error, worse = None, None, 0
-    for tries, (utilization, headroom) in enumerate(steps, start=1):
-        step_opts = replace(opts, utilization=utilization, latency_headroom=headroom)
+    for tries, headroom in enumerate(headrooms, start=1):
+        step_opts = replace(opts, latency_headroom=headroom)
         try:
-            plan = (max_demand(app, options, num_gpus, step_opts) if demand_rps is None
-                    else min_resources(app, options, demand_rps, num_gpus, step_opts))
+            plan = max_demand(app, options, num_gpus, step_opts)
         except CompoundInfeasible as exc:  # stricter steps only remove room: none after will fit
             last_error = exc
             break
         rate = simulated_violation_rate(app, plan, hold.sim_duration_s, hold.seed)
-        if demand_rps is not None:
-            best = HeldPlan(plan, utilization, headroom, rate, tries, rate <= hold.target_violation_rate)
-            if best.holds:
-                return best
-            continue
         if rate > hold.target_violation_rate:
             plan, rate = _held_demand(app, plan, rate, hold)
         if best is not None and plan.demand_rps <= best.plan.demand_rps:
@@ -119,10 +110,34 @@ def plan_that_holds(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus
                 return replace(best, tries=tries)
             continue
         worse = 0
-        best = HeldPlan(plan, utilization, headroom, rate, tries, rate <= hold.target_violation_rate)
+        best = HeldPlan(plan, opts.utilization, headroom, rate, tries, rate <= hold.target_violation_rate)
     if best is None:
         raise last_error
     return best
+
+
+def _fixed_demand(app, options, num_gpus, opts, demand_rps, hold, headrooms) -> HeldPlan:
+    last, last_error, tries = None, None, 0
+    for headroom in headrooms:
+        fitted = False
+        for utilization in [u for u in UTILIZATION_STEPS if u <= opts.utilization] or [opts.utilization]:
+            tries += 1
+            step_opts = replace(opts, utilization=utilization, latency_headroom=headroom)
+            try:
+                plan = min_resources(app, options, demand_rps, num_gpus, step_opts)
+            except CompoundInfeasible as exc:  # a lower utilization needs still more instances
+                last_error = exc
+                break
+            fitted = True
+            rate = simulated_violation_rate(app, plan, hold.sim_duration_s, hold.seed)
+            last = HeldPlan(plan, utilization, headroom, rate, tries, rate <= hold.target_violation_rate)
+            if last.holds:
+                return last
+        if not fitted:  # not even full utilization fits this headroom: stricter ones cannot either
+            break
+    if last is None:
+        raise last_error
+    return last
 
 
 def _held_demand(app: CompoundApp, plan: CompoundPlan, rate: float, hold: HoldOptions,

@@ -19,7 +19,7 @@ def test_the_raw_plan_at_full_load_misses_and_the_held_one_adds_an_instance():
     assert raw.gpus_used == 1 and simulated_violation_rate(APP, raw, 60.0, 1) > 0.1
     held = plan_that_holds(APP, OPTIONS, 4, demand_rps=10.0, hold=HOLD)
     # Step 2 (utilization 0.85): ceil(10 / 8.5) = 2 GPUs at half load, which holds.
-    assert held.holds and held.tries == 2 and (held.utilization, held.latency_headroom) == (0.85, 0.7)
+    assert held.holds and held.tries == 2 and (held.utilization, held.latency_headroom) == (0.85, 1.0)
     assert held.plan.gpus_used == 2 and held.violation_rate <= 0.01
 
 
