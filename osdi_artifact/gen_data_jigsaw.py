@@ -1,5 +1,7 @@
 """Compound applications (issue 15, after JigsawServe): maximum serviceable demand, GPU slices used
 and simulated SLO violations of the full optimizer and its ablations on the example applications.
+Plans hold in simulation at their demand (``compound.holding``; checks on ``--seed`` + 1, reported
+rates on ``--seed``) unless ``--no-hold``.
 
 Not an AlpaServe experiment: the setup is ours (see README, "Compound applications"). One TSV row per
 (application, system) with the columns of ``alpa_serve_like.compound.report.COLUMNS``.

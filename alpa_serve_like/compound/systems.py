@@ -25,8 +25,8 @@ from alpa_serve_like.compound.slice_table import SliceOption
 from alpa_serve_like.core import mig
 
 REFERENCE_SHARE = 0.5
-"""A system enters the reference demand (and gets a reference plan) when its maximum is at least
-this share of the best system's."""
+"""The reference demand, at which the systems' GPU resources are compared, is this share of the
+best system's maximum demand."""
 
 System = Literal["jigsaw", "no-variants", "no-partitioning", "even-budget", "per-model"]
 SYSTEMS: tuple[str, ...] = get_args(System)
@@ -85,9 +85,8 @@ def compare_systems(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus
                     opts: OptimizerOptions = OptimizerOptions(),
                     hold: HoldOptions | None = None) -> list[SystemResult]:
     """Each system's maximum serviceable demand on ``num_gpus`` GPUs, and the GPU resources each
-    needs at a reference demand: the smallest maximum among the systems that reach at least
-    ``REFERENCE_SHARE`` of the best one (so they all serve it; the others get no reference plan;
-    none when no system serves any demand). With ``hold``, a system whose fewest-slices plans at
+    needs at a reference demand: ``REFERENCE_SHARE`` of the best system's maximum (systems that
+    cannot serve it get no reference plan; none when no system serves any demand). With ``hold``, a system whose fewest-slices plans at
     the reference demand do not hold takes its held maximum-demand plan there. With ``hold``, every plan is one that holds
     in simulation (``holding.plan_that_holds``): the maximum is the held demand."""
     inputs = {name: system_inputs(name, app, options, opts) for name in systems}
@@ -100,9 +99,9 @@ def compare_systems(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus
         except CompoundInfeasible as exc:
             best[name], reasons[name] = None, str(exc)
     served = [p.demand_rps for p in best.values() if p is not None and p.demand_rps > 0]
-    # Systems far behind (held demand near 0) would make the reference trivial: they get no row.
-    served = [d for d in served if d >= REFERENCE_SHARE * max(served)]
-    reference = min(served) if served else None
+    # Half the best, not the smallest maximum: a near-zero maximum would make the reference
+    # trivial, and one near a system's own maximum needs its whole cluster whatever the system.
+    reference = REFERENCE_SHARE * max(served) if served else None
     out = []
     for name, (sys_app, sys_options, sys_opts) in inputs.items():
         ref_plan = None

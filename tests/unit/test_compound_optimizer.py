@@ -122,7 +122,10 @@ def test_ablations_serve_less_on_the_hand_case():
     assert results["even-budget"].max_demand_rps == pytest.approx(10.0, rel=1e-6)
     assert results["no-variants"].plan is None and "no plan serves" in results["no-variants"].reason
     assert results["no-partitioning"].max_demand_rps == pytest.approx(10.0, rel=1e-6)
-    assert results["jigsaw"].reference_plan.slices_used == 49
+    # Reference demand: half the best maximum, 5 rps. A small (5 rps/GPU) on 1 GPU and B big
+    # (2 rps/GPU) on 3, or A big (1.67) on 3 and B small (5) on 1: 4 GPUs, 28 slices either way.
+    assert results["jigsaw"].reference_plan.demand_rps == pytest.approx(5.0, rel=1e-5)
+    assert results["jigsaw"].reference_plan.slices_used == 28
     assert results["per-model"].plan is None  # big+big again
 
 
