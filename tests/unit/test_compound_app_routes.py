@@ -37,3 +37,11 @@ def test_a_task_no_group_serves_is_refused_by_name():
         served_apps(read_app_entries(str(APP_FILE)), ["bert-tiny-0"])
     with pytest.raises(ValueError, match="given twice"):
         served_apps(read_app_entries(f"{APP_FILE},{APP_FILE}"), HOSTED)
+
+
+def test_apps_need_the_fused_ingress():
+    from alpa_serve_like.serve import build_app
+
+    with pytest.raises(ValueError, match="apps= is served by the fused controller only"):
+        build_app({"placement": str(ROOT / "examples" / "placement_tiny.json"), "apps": str(APP_FILE),
+                   "ingress": "separate"})
