@@ -14,7 +14,8 @@ task's latest finish (``task_deadline_offsets_s``, the rule the compound simulat
   stand-ins, so the derivation only has to be deterministic and depend on every parent's output).
 * The first invocation that is not ``ok`` fails the whole request: the answer names the task,
   its model and invocation, carries the model call's outcome and reason (so HTTP maps it the way it
-  maps a single-model answer), and the tasks still running are cancelled.
+  maps a single-model answer); the request stops waiting for its other running tasks (their
+  invocations already admitted still run on the groups, as a departed client's would).
 * Every answer carries per-task timing (start and end after arrival, the deadline, each
   invocation's own timing) and the end-to-end total; ``slo_met`` when every sink finished in time.
 """
@@ -145,7 +146,7 @@ async def run_app_request(served: ServedApp, tokens: tuple[int, ...], serve_task
             outputs[task.name] = [r.get("output") for r in results]
         if failure is None:
             launch_ready()
-    for fut in running:  # a failed task ends the request: what is still running is not awaited
+    for fut in running:  # a failed task ends the request: stop waiting for the rest
         fut.cancel()
     if running:
         await asyncio.gather(*running, return_exceptions=True)
