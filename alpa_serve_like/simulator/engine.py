@@ -5,6 +5,10 @@ A ``PlacementSchedule`` is simulated segment by segment: requests arriving in
 segment 0). Each segment starts with fresh, idle clocks; requests admitted in an earlier segment
 finish on their own groups as predicted. Switching is thus free and the old and new placements
 briefly overlap, as in AlpaServe's Clockwork++ simulation.
+
+Under ``fcfs`` (the default) each request's timeline is decided at its arrival (``kernel`` /
+``reference``); any other queue discipline runs the stage-granular queue engine
+(``discipline_kernel`` / ``discipline_reference``).
 """
 from __future__ import annotations
 
@@ -15,6 +19,8 @@ import numpy as np
 
 from alpa_serve_like.core.plan import Placement, PlacementSchedule
 from alpa_serve_like.scheduling import StageLatencyCache, build_latency_tables
+from alpa_serve_like.simulator.discipline_kernel import simulate_segment_discipline_kernel
+from alpa_serve_like.simulator.discipline_reference import simulate_segment_discipline_reference
 from alpa_serve_like.simulator.kernel import KernelRun, SegmentArrays
 from alpa_serve_like.simulator.options import SimOptions
 from alpa_serve_like.simulator.reference import simulate_segment_reference
@@ -67,7 +73,13 @@ def run_segments(
         lo, hi = int(bounds[i]), int(bounds[i + 1])
         tables = build_latency_tables(seg, model_names, cache, sched_opts.pipeline_comm_factor)
         arr, mid, dl = arrival_s[lo:hi], model_id[lo:hi], deadline_s[lo:hi]
-        if options.backend == "reference":
+        if sched_opts.discipline != "fcfs":
+            # Later arrivals may overtake: real stage queues instead of decisions at arrival.
+            if options.backend == "reference":
+                out = simulate_segment_discipline_reference(tables, arr, mid, dl, sched_opts)
+            else:
+                out = simulate_segment_discipline_kernel(tables, arr, mid, dl, sched_opts, jit=options.jit)
+        elif options.backend == "reference":
             out = simulate_segment_reference(tables, arr, mid, dl, sched_opts)
         else:
             run = KernelRun(tables, arr, mid, dl, sched_opts, jit=options.jit)
