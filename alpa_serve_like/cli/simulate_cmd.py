@@ -29,6 +29,15 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                      "its own device, else the device type's default share)")
     parser.add_argument("--routing", default=None, metavar="POLICY",
                         help=f"routing policy, one of {', '.join(routing_names())} (default: the plan's, else earliest_finish)")
+    from alpa_serve_like.scheduling.disciplines import discipline_names
+
+    parser.add_argument("--discipline", default=None, choices=discipline_names(),
+                        help="order in which each stage serves its queue: fcfs (arrival; admission exact), "
+                             "srpt (Paella's shortest estimated remaining work), edf (earliest deadline); under "
+                             "srpt/edf admission drops at dispatch (default: the plan's, else fcfs)")
+    parser.add_argument("--fairness-threshold", type=float, default=None, metavar="U",
+                        help="Paella's deficit threshold U for srpt (1e6 = pure SRPT; smaller is fairer to "
+                             "long models; default: the plan's, else 1e6)")
     parser.add_argument("--no-admission", action="store_true", default=None,
                         help="serve late requests instead of rejecting them")
     common.add_max_batch_size(parser, default=None, help_text="dynamic batching limit (default: the plan's, else 1)")
@@ -127,7 +136,8 @@ def settings_from_plan(context, args):
         notes.append("the plan does not name its device (an older file); using v100-16gb, pass --device to choose")
     given = {"routing": args.routing, "admission": None if args.no_admission is None else not args.no_admission,
              "max_batch_size": args.max_batch_size, "dispatch_overhead_s": args.dispatch_overhead,
-             "per_stage_overhead_s": args.stage_overhead}
+             "per_stage_overhead_s": args.stage_overhead, "discipline": args.discipline,
+             "fairness_threshold": args.fairness_threshold}
     scheduling = scheduling_from_record(context.scheduling, **given)
     defaults = SchedulingOptions()
     from_plan = [f"{k} {v}" for k, v in context.scheduling.items() if k in given and given[k] is None
