@@ -29,6 +29,7 @@ from alpa_serve_like.core.plan import Placement
 from alpa_serve_like.runtime.admission import AdmissionMixin
 from alpa_serve_like.runtime.controller_state import GroupFactory, GroupState, NullMetrics, Submission
 from alpa_serve_like.runtime.dispatch import DispatchMixin
+from alpa_serve_like.runtime.dispatch_order import DispatchOrder
 from alpa_serve_like.runtime.introspection import IntrospectionMixin
 from alpa_serve_like.runtime.options import RuntimeOptions
 from alpa_serve_like.runtime.overheads import OverheadEstimator
@@ -62,6 +63,7 @@ class ControllerCore(AdmissionMixin, DispatchMixin, RecoveryMixin, WarmUpMixin, 
             correction = LatencyCorrection(len(tables.replica_group), int(tables.num_stages.max()),
                                            alpha=options.correction_alpha)
         self.scheduler = Scheduler(tables, sched, correction=correction)
+        self.order = DispatchOrder(sched)
         self.overheads = OverheadEstimator(options.overhead_alpha) if options.overhead_alpha > 0 else None
         self.factory = group_factory
         self.clock = clock

@@ -16,7 +16,7 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 from alpa_serve_like.core.plan import GroupPlacement
 from alpa_serve_like.runtime.controller_state import Submission
 from alpa_serve_like.runtime.options import RuntimeOptions
-from alpa_serve_like.runtime.stage_worker import StageWorker
+from alpa_serve_like.runtime.stage_worker import OrderedStageWorker, StageWorker
 
 
 class MeshGroupError(RuntimeError):
@@ -91,8 +91,17 @@ class MeshGroup:
                                   name=placement_group_name(self.owner, self.group_id, self.generation))
         return self.pg.ready()
 
+    def ordered(self) -> bool:
+        """Whether stage actors order their ready calls by the discipline (``OrderedStageWorker``):
+        any discipline but fcfs, on op = 1 groups (op ranks must agree on the order, so an
+        operator-parallel group keeps Ray's FIFO)."""
+        return self.options.scheduling.discipline != "fcfs" and self.op == 1
+
     def _create_actors(self) -> None:
-        actor_cls = ray.remote(StageWorker)
+        sched = self.options.scheduling
+        ordered = self.ordered()
+        actor_cls = ray.remote(OrderedStageWorker if ordered else StageWorker)
+        extra = dict(discipline=sched.discipline, fairness_threshold=sched.fairness_threshold) if ordered else {}
         bundle = self.bundle()
         self.actors = []
         for stage in range(self.pp):
@@ -105,7 +114,7 @@ class MeshGroup:
                     max_restarts=0, max_task_retries=0, scheduling_strategy=strategy,
                 ).remote(self.group_id, stage, self.pp, list(self.group.models),
                          seed=self.options.seed, use_gpu=self.use_gpu,
-                         torch_threads=self.options.torch_threads, op_rank=rank, op_size=self.op))
+                         torch_threads=self.options.torch_threads, op_rank=rank, op_size=self.op, **extra))
             self.actors.append(ranks)
 
     def _startup_error(self, what: str) -> MeshGroupError:
@@ -184,8 +193,9 @@ class MeshGroup:
             self.pg = None
 
     # ---- serving -------------------------------------------------------------------------------
-    def submit(self, model: str, tokens) -> Submission:
-        """Chain one batch (int64 token ids ``[batch, seq]``) through every stage."""
+    def submit(self, model: str, tokens, ticket: dict | None = None) -> Submission:
+        """Chain one batch (int64 token ids ``[batch, seq]``) through every stage; ``ticket``
+        (``stage_queue.ticket_for``) lets ordered stage actors rank it."""
         if not self.actors:
             raise MeshGroupError(f"mesh group {self.group_id} has no actors (it is shut down)")
         payload = {"x": tokens, "timings": []}
@@ -196,7 +206,7 @@ class MeshGroup:
         for stage, ranks in enumerate(self.actors):
             # Two results per call: the payload (activations, for the next stage only) and the
             # stage's timing record (small: the only thing the controller awaits before the end).
-            pairs = [actor.run.options(num_returns=2).remote(model, payload) for actor in ranks]
+            pairs = [actor.run.options(num_returns=2).remote(model, payload, ticket) for actor in ranks]
             if first is None:
                 first = pairs[0][1]
             others += [timing for _, timing in pairs[1:]]

@@ -96,9 +96,11 @@ class StageWorker:
         return os.getpid()
 
     # ---- serving -------------------------------------------------------------------------------
-    def run(self, model: str, payload: dict) -> tuple[dict, dict]:
+    def run(self, model: str, payload: dict, ticket: dict | None = None) -> tuple[dict, dict]:
         """Run this stage of ``model`` on ``payload["x"]``; returns (the payload for the next stage
-        with this stage's timing appended, this stage's timing alone). Call with ``num_returns=2``."""
+        with this stage's timing appended, this stage's timing alone). Call with ``num_returns=2``.
+        ``ticket`` (ordering information, ``stage_queue.ticket_for``) only matters to
+        ``OrderedStageWorker``; this FIFO actor runs calls in Ray's arrival order."""
         import torch
 
         start_wall = time.time()
@@ -121,6 +123,46 @@ class StageWorker:
         if self.stage == self.pp - 1:
             return {"summary": summarize(y), "timings": timings}, timing
         return {"x": y.cpu() if self.device == "cuda" else y, "timings": timings}, timing
+
+
+class OrderedStageWorker(StageWorker):
+    """A stage actor that runs its ready calls in the order of a queue discipline, not Ray's FIFO.
+
+    An async actor: every ``run`` call parks in a ``StageQueue`` and the compute runs on one worker
+    thread, so the event loop keeps taking calls in while a batch computes and the next turn is
+    decided over every call that is ready by then. Only for op = 1 stages: the ranks of an op group
+    must run the same batch at the same time, and independent queues could order them differently.
+    """
+
+    def __init__(self, group_id: int, stage: int, pp: int, models: list[str], *, discipline: str,
+                 fairness_threshold: float, **kwargs):
+        from concurrent.futures import ThreadPoolExecutor
+
+        from alpa_serve_like.runtime.stage_queue import StageQueue
+
+        super().__init__(group_id, stage, pp, models, **kwargs)
+        if self.op_size != 1:
+            raise ValueError(f"stage {stage} of group {group_id} has {self.op_size} op ranks: an ordered "
+                             f"stage needs op = 1 (use discipline=fcfs for operator-parallel groups)")
+        self.queue = StageQueue(discipline, fairness_threshold, stage, pp)
+        self._compute = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stage{stage}")
+
+    async def run(self, model: str, payload: dict, ticket: dict | None = None) -> tuple[dict, dict]:
+        import asyncio
+
+        await self.queue.turn(model, ticket)
+        compute_s = None
+        try:
+            out, timing = await asyncio.get_running_loop().run_in_executor(
+                self._compute, StageWorker.run, self, model, payload)
+            compute_s = timing["compute_s"]
+            return out, timing
+        finally:
+            self.queue.release(model, compute_s)
+
+    def served_order(self) -> list[int]:
+        """Job ids (controller batch ids; -1 for warm-up) in the order this stage served them."""
+        return list(self.queue.served)
 
 
 def summarize(output) -> list[dict]:
