@@ -110,3 +110,13 @@ def test_controller_dispatches_the_next_batch_by_the_discipline(discipline, expe
         assert tickets[0]["estimates_s"] == [pytest.approx(math.nan, nan_ok=True)]
         assert tickets[-1]["estimates_s"][0] >= 2 * STAGE_S  # the long model, learned
         assert time.time() >= tickets[-1]["arrival_s"]
+
+
+def test_serve_run_arguments_choose_the_discipline():
+    from alpa_serve_like.runtime.options import RuntimeOptions, RuntimeOptionsError
+
+    sched = RuntimeOptions.from_args({"discipline": "srpt", "fairness_threshold": "10"}).scheduling
+    assert (sched.discipline, sched.fairness_threshold) == ("srpt", 10.0)
+    assert RuntimeOptions.from_args({}).scheduling.discipline == "fcfs"
+    with pytest.raises(RuntimeOptionsError, match="unknown queue discipline 'lifo'"):
+        RuntimeOptions.from_args({"discipline": "lifo"})
