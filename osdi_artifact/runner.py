@@ -31,6 +31,7 @@ def run_point(point: Point, sources: TraceSources = TraceSources()) -> dict:
     from alpa_serve_like.placement import PlacementInfeasibleError, PlacementOptions
     from alpa_serve_like.placement.evaluate import describe_workload, summarize
     from alpa_serve_like.core.plan import PlacementSchedule
+    from alpa_serve_like.scheduling import SchedulingOptions
     from alpa_serve_like.simulator import SimOptions, simulate
     from alpa_serve_like.osdi_artifact.policies import run
 
@@ -48,7 +49,8 @@ def run_point(point: Point, sources: TraceSources = TraceSources()) -> dict:
         placement, solve_s = run(spec, cluster, models, profiles, train, test, options, case.seed)
     except (PlacementInfeasibleError, ValueError) as exc:
         return {**row, "error": f"{spec.name}: {exc}", "attainment": "nan"}
-    result = simulate(placement, test, profiles, SimOptions())
+    result = simulate(placement, test, profiles,
+                      SimOptions(scheduling=SchedulingOptions(discipline=spec.discipline)))
     pct = result.latency_percentiles_s((50, 90, 99))
     first = placement.segments[0] if isinstance(placement, PlacementSchedule) else placement
     train_att = placement.meta.get("train_attainment", float("nan")) if not isinstance(placement, PlacementSchedule) else float("nan")

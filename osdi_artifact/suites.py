@@ -44,11 +44,16 @@ class PolicySpec:
     oracle: bool = False
     """Online policies (sr-replace): plan each window on its own traffic, as AlpaServe's evaluation
     of Clockwork++ did (``PlacementOptions.oracle``)."""
+    discipline: str = "fcfs"
+    """Queue discipline the placement is evaluated under (``scheduling.disciplines``); the placement
+    itself is made as always (scored under fcfs)."""
 
     @property
     def id(self) -> str:
-        """The TSV ``policy`` column: the name, with ``+oracle`` when planned on each window's traffic."""
-        return self.name + ("+oracle" if self.oracle else "")
+        """The TSV ``policy`` column: the name, with ``+oracle`` when planned on each window's traffic
+        and ``@<discipline>`` when evaluated under another discipline than fcfs."""
+        return (self.name + ("+oracle" if self.oracle else "")
+                + (f"@{self.discipline}" if self.discipline != "fcfs" else ""))
 
 
 SR = PolicySpec("sr-greedy", "SR")
@@ -257,4 +262,32 @@ def ablation_suite(quick: bool = False) -> Suite:
                  "Ablation (AlpaServe section 6.5): round robin vs greedy vs search vs ours on S3")
 
 
-SUITES = {"e2e": e2e_suite, "large": large_suite, "robustness": robustness_suite, "ablation": ablation_suite}
+def with_discipline(spec: PolicySpec, discipline: str) -> PolicySpec:
+    """``spec`` evaluated under ``discipline`` (its label says so)."""
+    return replace(spec, discipline=discipline, label=f"{spec.label} {discipline}")
+
+
+DISCIPLINES = ("fcfs", "srpt", "edf")
+
+
+def disciplines_suite(quick: bool = False) -> Suite:
+    """SLO attainment of the same placements under each queue discipline (Paella's scheduling at
+    stage granularity). The placement policies are deterministic ones (SR and the search), so the
+    three rows of a (case, policy) evaluate one placement; only the order each stage serves in
+    differs, and with it admission (exact at arrival under fcfs, dropped at dispatch otherwise)."""
+    duration, budget = (120.0, 2.0) if quick else (1200.0, 10.0)
+    bases = tuple(Case("disciplines", "S3", tr, 32, 48.0, duration, time_budget_s=budget)
+                  for tr in (("maf1",) if quick else ("maf1", "maf2")))
+    if quick:
+        sweeps = (Sweep("rate_scale", (0.5, 1.0, 2.0)), Sweep("cv_scale", (1.0, 3.0)), Sweep("slo_scale", (2.5, 10.0)))
+    else:
+        sweeps = (Sweep("rate_scale", (0.5, 1.0, 1.5, 2.0, 3.0)),
+                  Sweep("cv_scale", (0.5, 1.0, 2.0, 3.0, 4.0)),
+                  Sweep("slo_scale", (1.5, 2.5, 5.0, 7.5, 10.0)))
+    policies = tuple(with_discipline(p, d) for p in (SR, ALPASERVE) for d in DISCIPLINES)
+    return Suite("disciplines", bases, sweeps, policies,
+                 "Queue disciplines (Paella's SRPT, EDF) on AlpaServe placements: S3, stage granularity")
+
+
+SUITES = {"e2e": e2e_suite, "large": large_suite, "robustness": robustness_suite, "ablation": ablation_suite,
+          "disciplines": disciplines_suite}
