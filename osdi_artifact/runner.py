@@ -50,7 +50,8 @@ def run_point(point: Point, sources: TraceSources = TraceSources()) -> dict:
     except (PlacementInfeasibleError, ValueError) as exc:
         return {**row, "error": f"{spec.name}: {exc}", "attainment": "nan"}
     result = simulate(placement, test, profiles,
-                      SimOptions(scheduling=SchedulingOptions(discipline=spec.discipline)))
+                      SimOptions(scheduling=SchedulingOptions(discipline=spec.discipline),
+                                 queue_engine=spec.queue_engine))
     pct = result.latency_percentiles_s((50, 90, 99))
     first = placement.segments[0] if isinstance(placement, PlacementSchedule) else placement
     train_att = placement.meta.get("train_attainment", float("nan")) if not isinstance(placement, PlacementSchedule) else float("nan")

@@ -73,7 +73,7 @@ def run_segments(
         lo, hi = int(bounds[i]), int(bounds[i + 1])
         tables = build_latency_tables(seg, model_names, cache, sched_opts.pipeline_comm_factor)
         arr, mid, dl = arrival_s[lo:hi], model_id[lo:hi], deadline_s[lo:hi]
-        if sched_opts.discipline != "fcfs":
+        if sched_opts.discipline != "fcfs" or options.queue_engine:
             # Later arrivals may overtake: real stage queues instead of decisions at arrival.
             if options.backend == "reference":
                 out = simulate_segment_discipline_reference(tables, arr, mid, dl, sched_opts)

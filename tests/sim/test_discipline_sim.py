@@ -148,3 +148,18 @@ def test_options_name_the_discipline():
     with pytest.raises(ValueError, match="fairness_threshold must be >= 0"):
         SchedulingOptions(fairness_threshold=-1)
     assert SchedulingOptions(discipline="srpt", fairness_threshold=10).fairness_threshold == 10.0
+
+
+@pytest.mark.parametrize("backend", BACKENDS)
+def test_queue_engine_runs_fcfs_with_drop_at_dispatch(backend):
+    profiles = _profiles({"long": {PP1: [1.0]}, "short": {PP1: [0.25]}})
+    w = Workload(np.array(ONE_DEVICE["arrivals"]), np.array(ONE_DEVICE["models"]), np.array([10.0, 10.0, 1.0, 1.0]),
+                 ("long", "short"))
+    placement = Placement((GroupPlacement(PP1, ("long", "short")),))
+    # fcfs, S2 (deadline 1.25) would finish at 2.25: rejected at arrival by the FIFO engine, dropped
+    # at its dispatch (t=2) by the queue engine; S3 likewise. The timelines of the rest agree.
+    arrival = simulate(placement, w, profiles, SimOptions(backend=backend))
+    queues = simulate(placement, w, profiles, SimOptions(backend=backend, queue_engine=True))
+    assert arrival.reason.tolist() == [0, 0, int(RejectReason.SLO), int(RejectReason.SLO)]
+    assert queues.reason.tolist() == [0, 0, int(RejectReason.DOOMED), int(RejectReason.DOOMED)]
+    assert arrival.finish_s[:2].tolist() == queues.finish_s[:2].tolist() == [1.0, 2.0]
