@@ -101,7 +101,9 @@ class PlacementScorer:
         self._fast_routing = {"earliest_finish": ROUTE_EARLIEST_FINISH,
                               "last_stage_free": ROUTE_LAST_STAGE_FREE}.get(sched.routing)
         self._fast = (self.options.backend == "kernel" and sched.max_batch_size == 1
-                      and self._fast_routing is not None)
+                      and self._fast_routing is not None
+                      # the specialised loop decides at arrival: fcfs only (others: the queue engine)
+                      and sched.discipline == "fcfs" and not self.options.queue_engine)
         self._i_measured = int(np.argmax(self.measured)) if self.measured.any() else len(self.arrival_s)
 
     def score(self, placement: Placement | PlacementSchedule) -> ScoreResult:

@@ -163,3 +163,16 @@ def test_queue_engine_runs_fcfs_with_drop_at_dispatch(backend):
     assert arrival.reason.tolist() == [0, 0, int(RejectReason.SLO), int(RejectReason.SLO)]
     assert queues.reason.tolist() == [0, 0, int(RejectReason.DOOMED), int(RejectReason.DOOMED)]
     assert arrival.finish_s[:2].tolist() == queues.finish_s[:2].tolist() == [1.0, 2.0]
+
+
+def test_scorer_scores_under_the_discipline():
+    from alpa_serve_like.simulator import PlacementScorer
+
+    profiles = _profiles({"long": {PP1: [1.0]}, "short": {PP1: [0.25]}})
+    w = Workload(np.array(ONE_DEVICE["arrivals"]), np.array(ONE_DEVICE["models"]), np.array([10.0, 10.0, 1.0, 1.25]),
+                 ("long", "short"))
+    placement = Placement((GroupPlacement(PP1, ("long", "short")),))
+    for discipline, attainment in (("fcfs", 0.5), ("srpt", 1.0)):  # srpt: S2 ends 1.25, S3 1.5 (deadline 1.625)
+        options = SimOptions(scheduling=SchedulingOptions(discipline=discipline))
+        assert PlacementScorer(w, profiles, options).score(placement).attainment == attainment
+        assert simulate(placement, w, profiles, options).attainment == attainment
