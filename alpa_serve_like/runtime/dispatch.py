@@ -43,7 +43,7 @@ class DispatchMixin:
             batch = self.order.take(g, st.queue, st.num_stages, self.clock())  # the head under fcfs
             if batch.done or batch.generation != st.generation:
                 continue
-            if self.options.scheduling.drop_doomed_at_dispatch and not self._drop_doomed(batch):
+            if self.order.drops_late and not self._drop_doomed(batch):
                 continue
             self.scheduler.seal_batch(batch.batch_id)
             spec = self.specs[batch.model]

@@ -9,10 +9,12 @@ its head and no ticket is sent.
 Where the order is decided: with batching off the controller submits every batch at once, so the
 stage actors order them (stage 0 included). With batching on, the controller holds batches until
 stage 0 is free and picks the next one here, at the moment it seals it; the later stages order
-again in their actors. Admission at arrival still predicts a FIFO position (the scheduler's
-clocks); under srpt/edf that prediction is no longer exact, so ``drop_doomed_at_dispatch`` (on by
-default in the runtime) is what turns away a request that can no longer make its deadline, judged
-as in the simulator: dispatched now, waiting for nobody after (``finish_alone_s``).
+again in their actors. Admission at arrival predicts a FIFO position (the scheduler's
+clocks) only under fcfs. Under srpt/edf nothing is rejected at arrival (later arrivals may
+overtake, so the FIFO finish bounds nothing); with ``admission`` or ``drop_doomed_at_dispatch`` a
+request is dropped at dispatch when it can no longer make its deadline, judged as in the
+simulator's queue engine: dispatched now, waiting for nobody after (``finish_alone_s``). Routing
+still ranks groups by the FIFO prediction (``routing``).
 """
 from __future__ import annotations
 
@@ -31,6 +33,9 @@ class DispatchOrder:
         self.discipline = scheduling.discipline
         self.fairness_threshold = scheduling.fairness_threshold
         self.ordered = scheduling.discipline != "fcfs"
+        self.drops_late = scheduling.drop_doomed_at_dispatch or (self.ordered and scheduling.admission)
+        """Whether a dispatcher drops the members that can no longer make their deadline: under
+        srpt/edf admission means exactly that (the scheduler judges nothing at arrival there)."""
         self._states: dict[int, DisciplineState] = {}
 
     def state(self, group: int) -> DisciplineState:

@@ -176,3 +176,15 @@ def test_scorer_scores_under_the_discipline():
         options = SimOptions(scheduling=SchedulingOptions(discipline=discipline))
         assert PlacementScorer(w, profiles, options).score(placement).attainment == attainment
         assert simulate(placement, w, profiles, options).attainment == attainment
+
+
+def test_scheduler_judges_lateness_at_arrival_only_under_fcfs():
+    from alpa_serve_like.scheduling import Scheduler
+
+    profiles = _profiles({"long": {PP1: [1.0]}})
+    placement = Placement((GroupPlacement(PP1, ("long",)),))
+    tables = build_latency_tables(placement, ("long",), StageLatencyCache(profiles, 1))
+    fcfs = Scheduler(tables, SchedulingOptions()).route_and_admit(0, 0.0, 0.5)
+    srpt = Scheduler(tables, SchedulingOptions(discipline="srpt")).route_and_admit(0, 0.0, 0.5)
+    assert not fcfs.admitted and fcfs.reason is RejectReason.SLO
+    assert srpt.admitted  # dropped at dispatch instead (the runtime's DispatchOrder.drops_late)

@@ -136,3 +136,26 @@ def test_serve_run_arguments_choose_the_discipline():
     assert RuntimeOptions.from_args({}).scheduling.discipline == "fcfs"
     with pytest.raises(RuntimeOptionsError, match="unknown queue discipline 'lifo'"):
         RuntimeOptions.from_args({"discipline": "lifo"})
+
+
+@pytest.mark.parametrize("discipline, outcome", [("fcfs", "rejected"), ("srpt", "ok")])
+def test_doomed_at_dispatch_is_judged_without_the_fifo_queue_under_srpt(discipline, outcome, monkeypatch):
+    """A short request behind two long ones, deadline 100 ms: its FIFO finish (~140 ms: 60 + 60 +
+    20) is late, so fcfs drops it at dispatch; srpt judges it by its own work (~20 ms) and keeps it."""
+    import test_runtime_controller_core as fakes
+
+    monkeypatch.setattr(fakes, "FakeGroup", TicketGroup)
+    core, _, _ = make_core(groups=((1, ("bert-tiny-0", "bert-tiny-1")),), discipline=discipline,
+                           admission=False, drop_doomed_at_dispatch=True, correction_alpha=1.0)
+
+    async def go():
+        await core.infer(request("bert-tiny-1"))  # learn: the long model takes 3x its profile
+        await core.infer(request("bert-tiny-0"))
+        outs = await asyncio.gather(core.infer(request("bert-tiny-1")), core.infer(request("bert-tiny-1")),
+                                    core.infer(request("bert-tiny-0", slo_ms=100)))
+        return outs[-1]
+
+    short = asyncio.run(asyncio.wait_for(go(), 10))
+    assert short["outcome"] == outcome, short
+    if outcome == "rejected":
+        assert short["reason"] == "doomed"
