@@ -38,7 +38,8 @@ MIXED = ["bert-6.7b", "moe-5.3b", "bert-2.6b", "moe-2.4b", "bert-1.3b", "moe-1.3
 
 CASES = {
     "mixed32": dict(devices=32, counts={m: 10 for m in MIXED}, rate=64.0, cv=4.0,
-                    policies=["sr-greedy", "sr-replace-60", "mp-greedy-4", "mp-round-robin", "mp-ilp",
+                    policies=["sr-greedy", "sr-replace-60", "mp-greedy-4", "mp-round-robin", "mp-round-robin-any",
+                              "mp-ilp",
                               "mp-search", "mp-search-sep", "mp-anneal", "mp-anneal-budget-1500"],
                     limits={"mp-search": 2.0, "mp-search-sep": 5.0, "mp-anneal": 10.5,
                             "mp-anneal-budget-1500": 5.6}),

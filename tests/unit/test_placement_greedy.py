@@ -5,7 +5,7 @@ import pytest
 from alpa_serve_like import ClusterSpec, ParallelConfig
 from alpa_serve_like.placement import PlacementOptions, place
 from alpa_serve_like.placement.greedy import greedy_fill
-from alpa_serve_like.placement.mp_round_robin import round_robin_fill
+from alpa_serve_like.placement.mp_round_robin import paper_partition, paper_round_robin_fill, round_robin_fill
 from alpa_serve_like.placement.problem import PlacementProblem
 from alpa_serve_like.placement.state import FillState
 from builders import FluidScorer, make_profile, placement_workload
@@ -68,11 +68,23 @@ def test_round_robin_deals_models_in_turn_and_fills_every_group():
     assert state.hosted == [["a", "c"], ["b", "a"], ["c", "b"]]
 
 
+def test_paper_round_robin_uses_4_device_pipelines_and_tries_only_the_cursor_group():
+    assert paper_partition(11) == (ParallelConfig(1, 1, 4),) * 2 + (C1, C2)
+    # 9 devices: two 4-stage groups (2 models each at 600 bytes per device) and one device that
+    # holds none; the cursor stops at that device, so the dealing ends with room left elsewhere.
+    cluster, models, profiles, workload = _inputs({"a": 1, "b": 1, "c": 1}, budget=600, num_devices=9)
+    problem = PlacementProblem(cluster, models, profiles, workload, OPTS)
+    assert paper_round_robin_fill(problem, paper_partition(9)).hosted == [["a"], ["b"], []]
+    assert round_robin_fill(problem, paper_partition(9)).hosted == [["a", "c"], ["b", "a"], []]
+    rr = place("mp-round-robin", cluster, models, profiles, workload, OPTS)
+    assert [g.config.pp for g in rr.groups] == [4, 4, 1] and problem.evaluations == 0
+
+
 def test_sr_ilp_and_mp_round_robin_run_end_to_end():
     cluster, models, profiles, workload = _inputs({"a": 150, "b": 30}, budget=1100, num_devices=3)
     ilp = place("sr-ilp", cluster, models, profiles, workload, OPTS.with_(ilp_time_limit_s=5))
     assert sorted(m for g in ilp.groups for m in g.models) == ["a", "a", "b"]
-    rr = place("mp-round-robin", cluster, models, profiles, workload, OPTS)
+    rr = place("mp-round-robin-any", cluster, models, profiles, workload, OPTS)
     assert sum(len(g.models) for g in rr.groups) == 3
 
 
