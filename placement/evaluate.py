@@ -73,6 +73,8 @@ class PolicyResult:
     placement: Placement | PlacementSchedule | None = field(default=None, compare=False)
     error: str = ""
     note: str = ""
+    solve_cpu_s: float = float("nan")
+    """CPU seconds of the solve, every thread of this process (on a shared machine the fair figure)."""
 
 
 def summarize(placement: Placement | PlacementSchedule) -> str:
@@ -121,9 +123,11 @@ def train_and_evaluate(
                          "(another seed or a later window), or pass allow_same=True to do it anyway")
     trained_on, evaluated_on = labels or (describe_workload(train), describe_workload(test))
     entry, _ = resolve_policy(policy)
+    cpu_s = time.process_time()
     try:
         placement, solve_s = run_policy(policy, cluster, models, profiles, train, options,
                                         policy_rng(seed, policy), observed=test if entry.online else None)
+        cpu_s = time.process_time() - cpu_s
     except (PlacementInfeasibleError, ValueError) as exc:
         return PolicyResult(policy, float("nan"), float("nan"), float("nan"), "-", trained_on, evaluated_on,
                             error=str(exc))
@@ -142,6 +146,7 @@ def train_and_evaluate(
         evaluated_on=evaluated_on,
         placement=placement,
         note=note,
+        solve_cpu_s=cpu_s,
     )
 
 

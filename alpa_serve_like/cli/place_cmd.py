@@ -43,6 +43,8 @@ def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
     o = parser.add_argument_group("policy options")
     common.add_max_batch_size(o, help_text="dynamic batching limit (simulator) and activation memory")
     o.add_argument("--time-budget", type=float, default=10.0, help="seconds for mp-anneal")
+    o.add_argument("--search-time-cap", type=float, default=0.0, metavar="S",
+                   help="mp-anneal-budget-N: also stop after S seconds (0: no cap; a capped run depends on the machine)")
     o.add_argument("--ilp-time-limit", type=float, default=20.0, help="HiGHS seconds for mp-ilp / sr-ilp")
     o.add_argument("--oracle", action="store_true", help="sr-replace: plan each window on its own traffic")
 
@@ -108,6 +110,7 @@ def options_from(args):
 
     return PlacementOptions(scheduling=SchedulingOptions(max_batch_size=args.max_batch_size),
                             time_budget_s=args.time_budget, ilp_time_limit_s=args.ilp_time_limit,
+                            search_time_cap_s=args.search_time_cap,
                             oracle=args.oracle)
 
 
