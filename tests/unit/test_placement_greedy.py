@@ -8,6 +8,7 @@ from alpa_serve_like.placement.greedy import greedy_fill
 from alpa_serve_like.placement.mp_round_robin import paper_partition, paper_round_robin_fill, round_robin_fill
 from alpa_serve_like.placement.problem import PlacementProblem
 from alpa_serve_like.placement.state import FillState
+from alpa_serve_like.scheduling import SchedulingOptions
 from builders import FluidScorer, make_profile, placement_workload
 
 C1, C2 = ParallelConfig(1, 1, 1), ParallelConfig(1, 1, 2)
@@ -114,3 +115,24 @@ def test_sr_gives_a_model_too_large_for_one_device_the_smallest_pipeline():
     result = place("sr-greedy", cluster, models, profiles, workload, OPTS)
     assert [g.config for g in result.groups] == [C2, C1, C1]
     assert "big" in result.groups[0].models and all(g.models == ("s",) for g in result.groups[1:])
+
+
+def test_removing_a_model_leaves_the_usage_of_a_group_built_without_it():
+    big = {C2: {1: [0.5, 0.5]}}
+    profiles = {"a": make_profile("a", weight_bytes=1000), "b": make_profile("b", weight_bytes=3000, batch_sizes=(1, 8)),
+                "c": make_profile("c", weight_bytes=2000, stage_latency_s=big)}
+    cluster, models, profiles, workload = _inputs({"a": 1, "b": 1, "c": 1}, budget=10_000, num_devices=2,
+                                                  profiles=profiles)
+    memory = PlacementProblem(cluster, models, profiles, workload,
+                              OPTS.with_(scheduling=SchedulingOptions(max_batch_size=8))).memory
+    state, fresh = FillState([C2], memory), FillState([C2], memory)
+    for m in "abc":
+        state.add(0, m)
+    before = state.copy()
+    state.remove(0, "b")  # b has the largest activation reserve: the maximum must drop back
+    for m in "ac":
+        fresh.add(0, m)
+    assert state.hosted == [["a", "c"]]
+    assert (state.usage[0].weight_bytes.tolist(), state.usage[0].act_bytes.tolist()) == \
+        (fresh.usage[0].weight_bytes.tolist(), fresh.usage[0].act_bytes.tolist())
+    assert before.usage[0].act_bytes.max() > state.usage[0].act_bytes.max()  # the copy kept its own usage
