@@ -77,6 +77,8 @@ def greedy_fill(problem: PlacementProblem, state: FillState, per_round: int = 1,
     """Fill ``state`` in place until nothing fits; return it and the score of the final placement."""
     rounds = 0
     shapes = _GroupShapes(state.configs)
+    # The fill only adds, so a model no group can take now never fits again: skip it from then on.
+    placeable = np.ones(len(problem.models), dtype=bool)
     while True:
         score = problem.score(state.to_placement())
         if max_rounds is not None and rounds >= max_rounds:
@@ -88,10 +90,11 @@ def greedy_fill(problem: PlacementProblem, state: FillState, per_round: int = 1,
         # Most unserved first; among equals the model with the most traffic per replica.
         order = np.lexsort((np.arange(len(problem.models)), -rate_per_replica, -score.unserved))
         added = 0
-        for i in order:
+        for i in order[placeable[order]]:
             model = problem.models[i]
             g = _best_group(problem, state, model, loads, reps, peaks, shapes)
             if g is None:
+                placeable[i] = False
                 continue
             state.add(g, model)
             peaks[g] = state.usage[g].peak_bytes
