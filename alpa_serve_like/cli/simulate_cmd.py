@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                      "its own device, else the device type's default share)")
     parser.add_argument("--routing", default=None, metavar="POLICY",
                         help=f"routing policy, one of {', '.join(routing_names())} (default: the plan's, else earliest_finish)")
+    common.add_rules(parser, default=None, help_text=common.RULES_HELP + " (default: the plan's rules); "
+                     "--routing and the overhead flags still win over the set")
     parser.add_argument("--no-admission", action="store_true", default=None,
                         help="serve late requests instead of rejecting them")
     common.add_max_batch_size(parser, default=None, help_text="dynamic batching limit (default: the plan's, else 1)")
@@ -128,7 +130,13 @@ def settings_from_plan(context, args):
     given = {"routing": args.routing, "admission": None if args.no_admission is None else not args.no_admission,
              "max_batch_size": args.max_batch_size, "dispatch_overhead_s": args.dispatch_overhead,
              "per_stage_overhead_s": args.stage_overhead}
-    scheduling = scheduling_from_record(context.scheduling, **given)
+    record = dict(context.scheduling)
+    if args.rules is not None:
+        from alpa_serve_like.scheduling.presets import rule_values
+
+        record.update(rule_values(args.rules))
+        notes.append(f"using rule set {args.rules}")
+    scheduling = scheduling_from_record(record, **given)
     defaults = SchedulingOptions()
     from_plan = [f"{k} {v}" for k, v in context.scheduling.items() if k in given and given[k] is None
                  and (k == "max_batch_size" or v != getattr(defaults, k))]

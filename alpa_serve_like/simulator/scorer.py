@@ -27,7 +27,8 @@ from alpa_serve_like.core.plan import Placement, PlacementSchedule
 from alpa_serve_like.core.model_profile import ModelProfile
 from alpa_serve_like.scheduling import StageLatencyCache, build_latency_tables
 from alpa_serve_like.core.workload import Workload
-from alpa_serve_like.simulator.engine import as_schedule, request_times, run_segments, segment_bounds
+from alpa_serve_like.simulator.engine import (as_schedule, request_deadlines, request_times, run_segments,
+                                             segment_bounds)
 from alpa_serve_like.simulator.kernel import _rejects_late, jit_disabled_by_env
 from alpa_serve_like.simulator.score_kernel import (ROUTE_EARLIEST_FINISH, ROUTE_LAST_STAGE_FREE, get_score_loop,
                                                     get_speculation)
@@ -90,7 +91,7 @@ class PlacementScorer:
         self.model_names = workload.model_names
         self.arrival_s = workload.arrival_s
         self.model_id = workload.model_id
-        self.deadline_s = workload.deadline_s
+        self.deadline_s = request_deadlines(workload.arrival_s, workload.slo_s, self.options.scheduling)
         self.measured = measured_mask(self.arrival_s, self.options.warmup_s)
         self._all_measured = bool(self.measured.all())
         self._measured_ids = self.model_id if self._all_measured else self.model_id[self.measured]
@@ -124,7 +125,8 @@ class PlacementScorer:
             lo, hi = int(bounds[i]), int(bounds[i + 1])
             if hi <= lo:
                 continue
-            t = build_latency_tables(seg, self.model_names, self.cache, sched.pipeline_comm_factor)
+            t = build_latency_tables(seg, self.model_names, self.cache, sched.pipeline_comm_factor,
+                                     sched.float32_times)
             lat1 = np.ascontiguousarray(t.lat_s[:, :, 0])
             free = np.full((t.num_groups, lat1.shape[1]), -np.inf)
             hosts = int(np.diff(t.host_ptr).max()) if len(t.host_ptr) > 1 else 0

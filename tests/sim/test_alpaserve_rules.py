@@ -132,3 +132,65 @@ def test_alpaserve_preset_through_simulate_and_the_scorer():
         np.testing.assert_array_equal(score.per_model_served, full.per_model_counts()[0], err_msg=f"case {case}")
         served = full.reason == 0
         assert np.all(full.finish_s[served] <= full.deadline_s[served])  # finish_s includes the overhead
+
+
+def test_switching_rule_sets_replaces_every_rule_field_and_keeps_the_rest():
+    from alpa_serve_like.scheduling.presets import RULE_FIELDS, rules_of
+
+    mine = SchedulingOptions(max_batch_size=4, dispatch_overhead_s=0.002)
+    alpa = with_rules(mine, "alpaserve")
+    assert (alpa.routing, alpa.finish_overhead_s, alpa.pipeline_comm_factor, alpa.float32_times) == \
+        ("last_stage_free", 0.011, 0.009, True)
+    assert (alpa.max_batch_size, alpa.dispatch_overhead_s) == (4, 0.002)
+    assert with_rules(alpa, "default") == mine
+    assert rules_of(alpa) == "alpaserve" and rules_of(mine) == "default"
+    assert rules_of(dataclasses.replace(alpa, finish_overhead_s=0.0)) is None
+    assert set(RULE_FIELDS) == {"routing", "finish_overhead_s", "pipeline_comm_factor", "float32_times"}
+
+
+def test_float32_times_round_latencies_after_the_factor_and_slos():
+    from alpa_serve_like.simulator.engine import request_deadlines
+
+    placement = Placement((GroupPlacement(PP2, ("a",)),))
+    cache = StageLatencyCache({"a": _profile("a", 1.0, (0.1, 0.3))}, 1)
+    exact = build_latency_tables(placement, ("a",), cache, 0.009).lat_s[0, :, 0]
+    rounded = build_latency_tables(placement, ("a",), cache, 0.009, float32_times=True).lat_s[0, :, 0]
+    assert exact.tolist() == [0.1 * (1 + 0.009 * 2), 0.3 * (1 + 0.009 * 2)]
+    assert rounded.tolist() == [float(np.float32(x)) for x in exact] and rounded.tolist() != exact.tolist()
+    arrival, slo = np.array([1.0, 2.0]), np.array([0.1, 0.25])
+    on, off = with_rules(SchedulingOptions(), "alpaserve"), SchedulingOptions()
+    assert request_deadlines(arrival, slo, off).tolist() == [1.1, 2.25]
+    assert request_deadlines(arrival, slo, on).tolist() == [1.0 + float(np.float32(0.1)), 2.25]
+
+
+def test_rules_flag_reaches_the_plan_and_simulate_can_switch_it(tmp_path):
+    import argparse
+
+    from alpa_serve_like.cli import common_args
+    from alpa_serve_like.cli.place_cmd import options_from
+    from alpa_serve_like.cli.simulate_cmd import settings_from_plan
+    from alpa_serve_like.scheduling.plan_record import scheduling_record
+
+    parser = argparse.ArgumentParser()
+    common_args.add_rules(parser)
+    args = parser.parse_args(["--rules", "alpaserve"])
+    args.max_batch_size, args.time_budget, args.ilp_time_limit, args.oracle = 1, 1.0, 1.0, False
+    scheduling = options_from(args).scheduling
+    assert scheduling == with_rules(SchedulingOptions(), "alpaserve")
+
+    class Context:
+        device = "v100-16gb"
+
+    Context.scheduling = scheduling_record(scheduling)
+    sim_args = argparse.Namespace(device=None, routing=None, no_admission=None, max_batch_size=None,
+                                  dispatch_overhead=None, stage_overhead=None, warmup=0.0, backend="kernel",
+                                  rules=None)
+    assert settings_from_plan(Context, sim_args)[1].scheduling == scheduling  # the plan's rules by default
+    sim_args.rules = "default"
+    _, options, notes = settings_from_plan(Context, sim_args)
+    assert options.scheduling == SchedulingOptions() and "using rule set default" in notes
+    sim_args.routing = "earliest_finish"
+    sim_args.rules = "alpaserve"  # an explicit flag still wins over the set
+    assert settings_from_plan(Context, sim_args)[1].scheduling.routing == "earliest_finish"
+    with pytest.raises(SystemExit):
+        parser.parse_args(["--rules", "alpa"])
