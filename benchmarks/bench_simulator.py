@@ -50,6 +50,7 @@ from alpa_serve_like.core.plan import GroupPlacement, Placement  # noqa: E402
 from alpa_serve_like.scheduling import SchedulingOptions  # noqa: E402
 from alpa_serve_like.simulator import PlacementScorer, SimOptions, simulate  # noqa: E402
 from alpa_serve_like.trace.synthetic import make_workload  # noqa: E402
+from mp32_case import DURATION_S as MP32_DURATION_S, build_mp32_case  # noqa: E402 (benchmarks/)
 
 BASES = ["bert-1.3b", "bert-2.6b", "bert-6.7b", "moe-1.3b", "moe-2.4b", "moe-5.3b"]
 CASES = {
@@ -79,31 +80,6 @@ def base_profiles() -> tuple[dict[str, ModelProfile], str]:
                                          tuple([1] * pp))
         out[b] = ModelProfile(b, "synthetic", configs, source="synthetic")
     return out, "synthetic"
-
-
-MP32_DURATION_S = {"mp32-1m": 15940.0, "mp32-130k": 2025.0}
-_MP32_PLACEMENT = {}
-
-
-def build_mp32_case(name: str):
-    """Issue 12's case: mp-search's placement of the mixed 32-device problem, held-out traffic."""
-    from alpa_serve_like.core.hardware import cluster_spec
-    from alpa_serve_like.core.slo import slo_from_scale
-    from alpa_serve_like.placement import PlacementOptions, instantiate_models
-    from alpa_serve_like.placement.evaluate import run_policy
-    from alpa_serve_like.profiling.database import ProfilingDatabase, default_database_path
-
-    base = ProfilingDatabase.load(default_database_path()).for_device("v100-16gb")
-    mixed = ["bert-6.7b", "moe-5.3b", "bert-2.6b", "moe-2.4b", "bert-1.3b", "moe-1.3b"]
-    models, profiles = instantiate_models({m: 10 for m in mixed}, base)
-    slo = slo_from_scale(models, profiles, 5.0)
-    make = lambda seed, dur: make_workload(models, 64.0, dur, np.random.default_rng(seed), slo_s=slo,
-                                           process="gamma", cv=4.0, split="power_law", alpha=0.5)
-    if "placement" not in _MP32_PLACEMENT:
-        cluster = cluster_spec(32, "v100-16gb", devices_per_node=8, memory_budget_gib=13.0)
-        _MP32_PLACEMENT["placement"], _ = run_policy("mp-search", cluster, models, profiles, make(0, 600.0),
-                                                     PlacementOptions(), np.random.default_rng(0))
-    return _MP32_PLACEMENT["placement"], make(1, MP32_DURATION_S[name]), profiles
 
 
 def build_case(name: str, bases: dict[str, ModelProfile], rng: np.random.Generator):
