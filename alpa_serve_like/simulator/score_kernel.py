@@ -33,8 +33,11 @@ def _score_loop(arrival, model_id, deadline, host_ptr, replica_group, num_stages
 
     ``lat1[r, s]``: stage latency of replica ``r`` at batch 1; ``free[g, s]``: stage clocks (carried
     in and out: the loop's whole state); ``scratch``: (max replicas of one model, S_max) floats.
+    ``stage_overhead_s``: None when there is none. numba then compiles a version without the adds
+    (it prunes ``is None`` branches on an argument's type): a branch or a "+ 0.0" on every stage
+    lengthens the dependency chain through the clocks (measured 1.3 ms of 8 on 1M requests).
     """
-    has_stage_overhead = stage_overhead_s != 0.0
+    reject_none = not admission
     for i in range(i_begin, i_end):
         m = model_id[i]
         lo = host_ptr[m]
@@ -48,41 +51,54 @@ def _score_loop(arrival, model_id, deadline, host_ptr, replica_group, num_stages
             # times stay in registers; timed once to decide admission and again to commit.
             g = replica_group[lo]
             n_st = num_stages[g]
-            if n_st <= 2:
-                f0 = max(earliest, free[g, 0]) + lat1[lo, 0]
-                if has_stage_overhead:
+            if n_st == 2:
+                # Without branches on the outcome: whether a request meets its SLO is what varies
+                # from request to request, and a mispredicted branch costs more than both stores.
+                # Same arithmetic as the general path below.
+                a0 = free[g, 0]
+                a1 = free[g, 1]
+                f0 = max(earliest, a0) + lat1[lo, 0]
+                if stage_overhead_s is not None:
                     f0 = f0 + stage_overhead_s
-                fin = f0
-                if n_st == 2:
-                    fin = max(f0, free[g, 1]) + lat1[lo, 1]
-                    if has_stage_overhead:
-                        fin = fin + stage_overhead_s
-                done = fin + finish_overhead_s
-                if admission and done > deadline[i]:
-                    continue
-                free[g, 0] = f0
-                if n_st == 2:
-                    free[g, 1] = fin
-            else:
-                fin = max(earliest, free[g, 0]) + lat1[lo, 0]
-                if has_stage_overhead:
+                fin = max(f0, a1) + lat1[lo, 1]
+                if stage_overhead_s is not None:
                     fin = fin + stage_overhead_s
-                for s in range(1, n_st):
-                    fin = max(fin, free[g, s]) + lat1[lo, s]
-                    if has_stage_overhead:
-                        fin = fin + stage_overhead_s
-                done = fin + finish_overhead_s
-                if admission and done > deadline[i]:
-                    continue
-                fin = max(earliest, free[g, 0]) + lat1[lo, 0]
-                if has_stage_overhead:
+                good = fin + finish_overhead_s <= deadline[i]
+                keep = good | reject_none  # bitwise: 'or' would branch on good
+                free[g, 0] = f0 if keep else a0
+                free[g, 1] = fin if keep else a1
+                served[m] += good & (i >= i_measured)
+                continue
+            if n_st == 1:
+                a0 = free[g, 0]
+                fin = max(earliest, a0) + lat1[lo, 0]
+                if stage_overhead_s is not None:
                     fin = fin + stage_overhead_s
-                free[g, 0] = fin
-                for s in range(1, n_st):
-                    fin = max(fin, free[g, s]) + lat1[lo, s]
-                    if has_stage_overhead:
-                        fin = fin + stage_overhead_s
-                    free[g, s] = fin
+                good = fin + finish_overhead_s <= deadline[i]
+                keep = good | reject_none
+                free[g, 0] = fin if keep else a0
+                served[m] += good & (i >= i_measured)
+                continue
+            # Three or more stages: timed once to decide admission, again to commit.
+            fin = max(earliest, free[g, 0]) + lat1[lo, 0]
+            if stage_overhead_s is not None:
+                fin = fin + stage_overhead_s
+            for s in range(1, n_st):
+                fin = max(fin, free[g, s]) + lat1[lo, s]
+                if stage_overhead_s is not None:
+                    fin = fin + stage_overhead_s
+            done = fin + finish_overhead_s
+            if admission and done > deadline[i]:
+                continue
+            fin = max(earliest, free[g, 0]) + lat1[lo, 0]
+            if stage_overhead_s is not None:
+                fin = fin + stage_overhead_s
+            free[g, 0] = fin
+            for s in range(1, n_st):
+                fin = max(fin, free[g, s]) + lat1[lo, s]
+                if stage_overhead_s is not None:
+                    fin = fin + stage_overhead_s
+                free[g, s] = fin
             if i >= i_measured and done <= deadline[i]:
                 served[m] += 1
             continue
@@ -101,19 +117,19 @@ def _score_loop(arrival, model_id, deadline, host_ptr, replica_group, num_stages
                 # fl(max(a, b) + l) >= fl(b + l)): a candidate that cannot finish strictly earlier
                 # than the best so far loses (ties go to the lower index) and is not timed.
                 bound = free[g, n_st - 1] + lat1[r, n_st - 1]
-                if has_stage_overhead:
+                if stage_overhead_s is not None:
                     bound = bound + stage_overhead_s
                 if bound >= best_key:
                     continue
             start = max(earliest, free[g, 0])
             fin = start + lat1[r, 0]
-            if has_stage_overhead:  # "+ 0.0" is not free: it lengthens the dependency chain
+            if stage_overhead_s is not None:
                 fin = fin + stage_overhead_s
             scratch[k, 0] = fin
             for s in range(1, n_st):
                 start = max(fin, free[g, s])
                 fin = start + lat1[r, s]
-                if has_stage_overhead:
+                if stage_overhead_s is not None:
                     fin = fin + stage_overhead_s
                 scratch[k, s] = fin
             if routing_code != ROUTE_LAST_STAGE_FREE:

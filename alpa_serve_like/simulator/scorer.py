@@ -133,7 +133,7 @@ class PlacementScorer:
             scratch = np.empty((max(hosts, 1), lat1.shape[1]))
             args = (self.arrival_s[lo:hi], self.model_id[lo:hi], self.deadline_s[lo:hi], t.host_ptr,
                     t.replica_group, t.num_stages, lat1, float(sched.dispatch_overhead_s),
-                    float(sched.per_stage_overhead_s), float(sched.finish_overhead_s),
+                    float(sched.per_stage_overhead_s) or None, float(sched.finish_overhead_s),
                     self._fast_routing, _rejects_late(sched), max(self._i_measured - lo, 0))
             n = hi - lo
             compiled = self.options.jit and not jit_disabled_by_env()  # speculation is compiled only

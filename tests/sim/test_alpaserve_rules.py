@@ -101,18 +101,21 @@ def test_rules_agree_between_kernel_reference_and_score_loop():
             np.testing.assert_array_equal(getattr(fast, name), getattr(ref, name), err_msg=f"{where}: {name}")
         np.testing.assert_array_equal(fast.batch_finish_s, ref.batch_finish_s, err_msg=where)
         if opts.max_batch_size == 1 and opts.routing != "shortest_queue":
-            served = np.zeros(len(names), dtype=np.int64)
-            lat1 = np.ascontiguousarray(tables.lat_s[:, :, 0])
-            scratch = np.empty((max(int(np.diff(tables.host_ptr).max()), 1), lat1.shape[1]))
-            free = np.full((tables.num_groups, lat1.shape[1]), -np.inf)
-            code = ROUTE_LAST_STAGE_FREE if opts.routing == "last_stage_free" else ROUTE_EARLIEST_FINISH
-            get_score_loop()(workload.arrival_s, workload.model_id, workload.deadline_s, tables.host_ptr,
-                             tables.replica_group, tables.num_stages, lat1, opts.dispatch_overhead_s,
-                             opts.per_stage_overhead_s, opts.finish_overhead_s, code, opts.admission, 0,
-                             0, len(workload), free, scratch, served)
             expected = _served_by_kernel(fast, workload.model_id, workload.deadline_s, opts.finish_overhead_s,
                                          len(names))
-            np.testing.assert_array_equal(served, expected, err_msg=where)
+            lat1 = np.ascontiguousarray(tables.lat_s[:, :, 0])
+            code = ROUTE_LAST_STAGE_FREE if opts.routing == "last_stage_free" else ROUTE_EARLIEST_FINISH
+            # Compiled and plain; a zero stage overhead both as 0.0 and as None (the version without adds).
+            stage = [opts.per_stage_overhead_s] + ([None] if opts.per_stage_overhead_s == 0.0 else [])
+            for jit, stage_overhead in [(j, s) for j in (True, False) for s in stage]:
+                served = np.zeros(len(names), dtype=np.int64)
+                scratch = np.empty((max(int(np.diff(tables.host_ptr).max()), 1), lat1.shape[1]))
+                free = np.full((tables.num_groups, lat1.shape[1]), -np.inf)
+                get_score_loop(jit)(workload.arrival_s, workload.model_id, workload.deadline_s, tables.host_ptr,
+                                    tables.replica_group, tables.num_stages, lat1, opts.dispatch_overhead_s,
+                                    stage_overhead, opts.finish_overhead_s, code, opts.admission, 0,
+                                    0, len(workload), free, scratch, served)
+                np.testing.assert_array_equal(served, expected, err_msg=f"{where} jit={jit} stage={stage_overhead}")
             compared += 1
     assert compared >= 15
 
