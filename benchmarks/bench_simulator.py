@@ -18,7 +18,11 @@ shared, so wall-clock is inflated by other jobs; CPU time is not.
 "first call" = PlacementScorer construction + first score (tables + kernel, including numba
 compilation when the on-disk cache is cold: run with --cold to force that).
 
+"--first-call-runs N" also starts N fresh processes per case, each timing only its first call
+(scorer construction + first score, numba's import and start-up included) on a warm cache.
+
 Run:  .venv/bin/python benchmarks/bench_simulator.py [--case mp32-1m|...|all] [--repeats 7] [--cold]
+      [--first-call-runs 7]
 """
 from __future__ import annotations
 
@@ -36,6 +40,9 @@ def _parse():
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--cold", action="store_true", help="use an empty numba cache dir (measure JIT)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--first-call-runs", type=int, default=0, metavar="N",
+                   help="also time the first call in N fresh processes per case (warm numba cache)")
+    p.add_argument("--child-first-call", default=None, help=argparse.SUPPRESS)
     return p.parse_args()
 
 
@@ -140,7 +147,50 @@ def bench(name: str, bases, options: SimOptions, label: str) -> None:
     assert full.attainment == first.attainment
 
 
+def child_first_call(name: str) -> int:
+    """In a fresh process: build case ``name``, then time PlacementScorer construction + first score
+    (numba's import and start-up, loading the cached loops, building the tables, scoring)."""
+    import json
+
+    placement, workload, profiles = build_case(name, base_profiles()[0], np.random.default_rng(ARGS.seed))
+    before = "numba" in sys.modules
+    linalg_before = "scipy.linalg" in sys.modules
+    tic, tic_cpu = time.perf_counter(), time.process_time()
+    PlacementScorer(workload, profiles, SimOptions()).score(placement)
+    print(json.dumps(dict(wall_s=time.perf_counter() - tic, cpu_s=time.process_time() - tic_cpu,
+                          numba_imported_before=before, scipy_linalg_before=linalg_before)))
+    return 0
+
+
+def first_calls(name: str) -> None:
+    """Median first call over ``--first-call-runs`` fresh processes (one warm-up process first, so
+    the numba cache is warm)."""
+    import json
+    import subprocess
+
+    def one(lean):
+        env = dict(os.environ, ALPA_SERVE_LIKE_NUMBA_LEAN_START="1" if lean else "0")
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child-first-call", name,
+                              "--seed", str(ARGS.seed)], capture_output=True, text=True, check=True, env=env).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
+    one(True)
+    runs = {True: [], False: []}
+    for _ in range(ARGS.first_call_runs):  # interleaved: both see the same load
+        for lean in runs:
+            runs[lean].append(one(lean))
+    for lean, rs in runs.items():
+        wall = np.median([r["wall_s"] for r in rs])
+        cpu = np.median([r["cpu_s"] for r in rs])
+        print(f"{name:9s} first call in a fresh process (warm cache), {'lean numba start' if lean else 'usual numba start'}"
+              f", median of {len(rs)}: {wall:.3f} s wall, {cpu:.3f} s CPU (numba imported inside it: "
+              f"{not rs[0]['numba_imported_before']}; scipy.linalg imported before: {rs[0]['scipy_linalg_before']})")
+    print(f"  target <= 0.3 s; load average {os.getloadavg()[0]:.2f}")
+
+
 def main() -> int:
+    if ARGS.child_first_call:
+        return child_first_call(ARGS.child_first_call)
     bases, source = base_profiles()
     print(f"profiles: {source}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; "
           f"NUMBA_CACHE_DIR={os.environ.get('NUMBA_CACHE_DIR', '(default)')}")
@@ -151,6 +201,8 @@ def main() -> int:
         (SimOptions(SchedulingOptions(max_batch_size=8)), "earliest_finish batch<=8"),
     ]
     for name in cases:
+        if ARGS.first_call_runs:
+            first_calls(name)
         for options, label in variants:
             bench(name, bases, options, label)
     print(f"load average after: {os.getloadavg()[0]:.2f}")

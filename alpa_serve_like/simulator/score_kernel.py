@@ -209,9 +209,10 @@ def get_speculation():
 def _compile() -> None:
     global _score_loop_compiled, _speculate_compiled, _catch_up_compiled
     if _score_loop_compiled is None:
-        import numba
+        from alpa_serve_like.simulator.jit import njit_cached
 
         # _speculate and _catch_up call the loop through this global: bind it before they compile.
-        _score_loop_compiled = numba.njit(cache=True, nogil=True)(_score_loop)
-        _speculate_compiled = numba.njit(cache=True, nogil=True)(_speculate)
-        _catch_up_compiled = numba.njit(cache=True, nogil=True)(_catch_up)
+        # (Compilation is lazy: the speculation pair is loaded only when a long segment is split.)
+        _score_loop_compiled = njit_cached(_score_loop)
+        _speculate_compiled = njit_cached(_speculate)
+        _catch_up_compiled = njit_cached(_catch_up)
