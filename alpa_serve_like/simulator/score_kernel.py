@@ -102,6 +102,49 @@ def _score_loop(arrival, model_id, deadline, host_ptr, replica_group, num_stages
             if i >= i_measured and done <= deadline[i]:
                 served[m] += 1
             continue
+        if hi - lo == 2 and num_stages[replica_group[lo]] <= 2 and num_stages[replica_group[lo + 1]] <= 2:
+            # Two candidates of one or two stages: both timed, the choice and the commit made
+            # without branches (same keys and tie rule as the candidate loop below: the second
+            # wins only when strictly better).
+            g0 = replica_group[lo]
+            g1 = replica_group[lo + 1]
+            two0 = num_stages[g0] == 2
+            two1 = num_stages[g1] == 2
+            a00 = free[g0, 0]
+            a01 = free[g0, 1] if two0 else a00
+            a10 = free[g1, 0]
+            a11 = free[g1, 1] if two1 else a10
+            f00 = max(earliest, a00) + lat1[lo, 0]
+            f10 = max(earliest, a10) + lat1[lo + 1, 0]
+            if stage_overhead_s is not None:
+                f00 = f00 + stage_overhead_s
+                f10 = f10 + stage_overhead_s
+            fin0 = f00
+            fin1 = f10
+            if two0:
+                fin0 = max(f00, a01) + lat1[lo, 1]
+                if stage_overhead_s is not None:
+                    fin0 = fin0 + stage_overhead_s
+            if two1:
+                fin1 = max(f10, a11) + lat1[lo + 1, 1]
+                if stage_overhead_s is not None:
+                    fin1 = fin1 + stage_overhead_s
+            if routing_code == ROUTE_LAST_STAGE_FREE:
+                second = a11 < a01  # a01, a11: last stage's clock (stage 0's for one stage)
+            else:
+                second = fin1 < fin0
+            g = g1 if second else g0
+            f0 = f10 if second else f00
+            fin = fin1 if second else fin0
+            a0 = a10 if second else a00
+            a1 = a11 if second else a01
+            good = fin + finish_overhead_s <= deadline[i]
+            keep = good | reject_none
+            free[g, 0] = f0 if keep else a0
+            if two1 if second else two0:
+                free[g, 1] = fin if keep else a1
+            served[m] += good & (i >= i_measured)
+            continue
         best_k = -1
         best_key = np.inf
         for r in range(lo, hi):
