@@ -3,9 +3,10 @@
 The placement optimizer calls ``score`` thousands of times, so everything that depends only on
 the workload (request arrays, deadlines, per-model totals, the warm-up mask) is built once here,
 and the per-(model, config) latency blocks are cached; per call only the placement's small dense
-tables are assembled before the compiled kernel runs. Without batching and with a routing policy
-that needs no queue lengths, a specialised loop (``score_kernel``) counts SLO-meeting requests per
-model directly; otherwise the general kernel runs and its per-request output is reduced here.
+tables are assembled before the compiled kernel runs. Without batching, a specialised loop counts
+SLO-meeting requests per model directly (``score_kernel`` for ``earliest_finish`` and
+``last_stage_free``, ``score_queue_loop`` for ``shortest_queue``); with batching the general kernel
+runs and its per-request output is reduced here.
 
 Two threads (``threads=2``, the default on a machine with two or more cores) split a long segment
 in halves by speculation, exactly: the second thread scores the second half from idle clocks and
@@ -30,6 +31,7 @@ from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.simulator.engine import (as_schedule, request_deadlines, request_times, run_segments,
                                              segment_bounds)
 from alpa_serve_like.simulator.kernel import _rejects_late, jit_disabled_by_env
+from alpa_serve_like.simulator.score_queue_loop import get_score_queue_loop
 from alpa_serve_like.simulator.score_kernel import (ROUTE_EARLIEST_FINISH, ROUTE_LAST_STAGE_FREE, get_score_loop,
                                                     get_speculation)
 
@@ -101,8 +103,10 @@ class PlacementScorer:
         sched = self.options.scheduling
         self._fast_routing = {"earliest_finish": ROUTE_EARLIEST_FINISH,
                               "last_stage_free": ROUTE_LAST_STAGE_FREE}.get(sched.routing)
+        self._queues = sched.routing == "shortest_queue"
         self._fast = (self.options.backend == "kernel" and sched.max_batch_size == 1
-                      and self._fast_routing is not None)
+                      and (self._fast_routing is not None or self._queues))
+        self._queue_buffers = None  # per-request lists of the shortest_queue loop, reused across calls
         self._i_measured = int(np.argmax(self.measured)) if self.measured.any() else len(self.arrival_s)
 
     def score(self, placement: Placement | PlacementSchedule) -> ScoreResult:
@@ -136,12 +140,27 @@ class PlacementScorer:
                     float(sched.per_stage_overhead_s) or None, float(sched.finish_overhead_s),
                     self._fast_routing, _rejects_late(sched), max(self._i_measured - lo, 0))
             n = hi - lo
+            if self._queues:
+                self._score_queues(args, n, free, served)
+                continue
             compiled = self.options.jit and not jit_disabled_by_env()  # speculation is compiled only
             if self.threads == 1 or n < SPLIT_MIN_REQUESTS or not compiled:
                 loop(*args, 0, n, free, scratch, served)
             else:
                 self._score_split(args, n, free, scratch, served)
         return served
+
+    def _score_queues(self, args, n, free, served) -> None:
+        """Score requests ``0:n`` of one segment with ``shortest_queue`` routing (one thread)."""
+        if self._queue_buffers is None:
+            total = len(self.arrival_s)
+            self._queue_buffers = (np.empty(total, dtype=np.int64), np.empty(total))
+        next_req, finish_of = self._queue_buffers
+        g = free.shape[0]
+        head, tail, count = np.full(g, -1, dtype=np.int64), np.full(g, -1, dtype=np.int64), np.zeros(g, dtype=np.int64)
+        routing_free = args[:10] + args[11:]  # the queue loop takes no routing code
+        get_score_queue_loop(self.options.jit)(*routing_free, 0, n, free, head, tail, count, next_req, finish_of,
+                                               served)
 
     def _score_split(self, args, n, free, scratch, served) -> None:
         """Score requests ``0:n`` of one segment with two threads (see the module docstring)."""

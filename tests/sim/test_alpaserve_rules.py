@@ -1,4 +1,4 @@
-"""AlpaServe's simulator rules as options: exact timelines, and kernel == reference == score loop."""
+"""AlpaServe's simulator rules as options: exact timelines, and kernel == reference == score loops."""
 import dataclasses
 
 import numpy as np
@@ -11,6 +11,7 @@ from alpa_serve_like.scheduling.presets import with_rules
 from alpa_serve_like.simulator.kernel import KernelRun
 from alpa_serve_like.simulator.reference import simulate_segment_reference
 from alpa_serve_like.simulator.score_kernel import ROUTE_EARLIEST_FINISH, ROUTE_LAST_STAGE_FREE, get_score_loop
+from alpa_serve_like.simulator.score_queue_loop import get_score_queue_loop
 from sim_cases import random_case
 
 PP1, PP2 = ParallelConfig(1, 1, 1), ParallelConfig(1, 1, 2)
@@ -80,7 +81,7 @@ def _served_by_kernel(out, model_id, deadline, overhead_s, num_models):
 
 def test_rules_agree_between_kernel_reference_and_score_loop():
     rng = np.random.default_rng(12)
-    compared = 0
+    compared = compared_queues = 0
     for case in range(120):
         placement, workload, profiles, sim_opts = random_case(rng)
         if isinstance(placement, PlacementSchedule):
@@ -100,6 +101,20 @@ def test_rules_agree_between_kernel_reference_and_score_loop():
         for name in ("group", "reason", "batch"):
             np.testing.assert_array_equal(getattr(fast, name), getattr(ref, name), err_msg=f"{where}: {name}")
         np.testing.assert_array_equal(fast.batch_finish_s, ref.batch_finish_s, err_msg=where)
+        if opts.max_batch_size == 1 and opts.routing == "shortest_queue":
+            expected = _served_by_kernel(fast, workload.model_id, workload.deadline_s, opts.finish_overhead_s,
+                                         len(names))
+            lat1 = np.ascontiguousarray(tables.lat_s[:, :, 0])
+            for jit in (True, False):
+                served, n, g = np.zeros(len(names), dtype=np.int64), len(workload), tables.num_groups
+                get_score_queue_loop(jit)(
+                    workload.arrival_s, workload.model_id, workload.deadline_s, tables.host_ptr, tables.replica_group,
+                    tables.num_stages, lat1, opts.dispatch_overhead_s, opts.per_stage_overhead_s or None,
+                    opts.finish_overhead_s, opts.admission, 0, 0, n, np.full((g, lat1.shape[1]), -np.inf),
+                    np.full(g, -1), np.full(g, -1), np.zeros(g, dtype=np.int64), np.empty(n, dtype=np.int64),
+                    np.empty(n), served)
+                np.testing.assert_array_equal(served, expected, err_msg=f"{where} jit={jit}")
+            compared_queues += 1
         if opts.max_batch_size == 1 and opts.routing != "shortest_queue":
             expected = _served_by_kernel(fast, workload.model_id, workload.deadline_s, opts.finish_overhead_s,
                                          len(names))
@@ -117,7 +132,7 @@ def test_rules_agree_between_kernel_reference_and_score_loop():
                                     0, len(workload), free, scratch, served)
                 np.testing.assert_array_equal(served, expected, err_msg=f"{where} jit={jit} stage={stage_overhead}")
             compared += 1
-    assert compared >= 15
+    assert compared >= 15 and compared_queues >= 5
 
 
 def test_alpaserve_preset_through_simulate_and_the_scorer():
