@@ -43,6 +43,7 @@ def _parse():
     p.add_argument("--first-call-runs", type=int, default=0, metavar="N",
                    help="also time the first call in N fresh processes per case (warm numba cache)")
     p.add_argument("--child-first-call", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--child-placement", default=None, help=argparse.SUPPRESS)
     return p.parse_args()
 
 
@@ -152,7 +153,10 @@ def child_first_call(name: str) -> int:
     (numba's import and start-up, loading the cached loops, building the tables, scoring)."""
     import json
 
-    placement, workload, profiles = build_case(name, base_profiles()[0], np.random.default_rng(ARGS.seed))
+    if name in MP32_DURATION_S:  # the parent's placement: running the search here would start numba
+        placement, workload, profiles = build_mp32_case(name, ARGS.child_placement)
+    else:
+        placement, workload, profiles = build_case(name, base_profiles()[0], np.random.default_rng(ARGS.seed))
     before = "numba" in sys.modules
     linalg_before = "scipy.linalg" in sys.modules
     tic, tic_cpu = time.perf_counter(), time.process_time()
@@ -168,10 +172,17 @@ def first_calls(name: str) -> None:
     import json
     import subprocess
 
+    extra = []
+    if name in MP32_DURATION_S:
+        path = os.path.join(tempfile.mkdtemp(prefix="bench-sim-"), "placement.json")
+        build_mp32_case(name)[0].save(path)
+        extra = ["--child-placement", path]
+
     def one(lean):
         env = dict(os.environ, ALPA_SERVE_LIKE_NUMBA_LEAN_START="1" if lean else "0")
         out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child-first-call", name,
-                              "--seed", str(ARGS.seed)], capture_output=True, text=True, check=True, env=env).stdout
+                              "--seed", str(ARGS.seed), *extra], capture_output=True, text=True, check=True,
+                             env=env).stdout
         return json.loads(out.strip().splitlines()[-1])
 
     one(True)

@@ -15,9 +15,9 @@ DURATION_S = {"mp32-1m": 15940.0, "mp32-130k": 2025.0}
 _PLACEMENT = {}
 
 
-def build_mp32_case(name: str):
+def build_mp32_case(name: str, placement_path: str | None = None):
     """(placement, held-out workload, profiles) of case ``name`` (a key of ``DURATION_S``); the
-    placement is computed once per process."""
+    placement is computed once per process, or read from ``placement_path`` (no search run)."""
     from alpa_serve_like.core.hardware import cluster_spec
     from alpa_serve_like.core.slo import slo_from_scale
     from alpa_serve_like.placement import PlacementOptions, instantiate_models
@@ -33,6 +33,10 @@ def build_mp32_case(name: str):
         return make_workload(models, 64.0, duration_s, np.random.default_rng(seed), slo_s=slo, process="gamma",
                              cv=4.0, split="power_law", alpha=0.5)
 
+    if placement_path is not None:
+        from alpa_serve_like.core.plan import Placement
+
+        _PLACEMENT["placement"] = Placement.load(placement_path)
     if "placement" not in _PLACEMENT:
         cluster = cluster_spec(32, "v100-16gb", devices_per_node=8, memory_budget_gib=13.0)
         _PLACEMENT["placement"], _ = run_policy("mp-search", cluster, models, profiles, make(0, 600.0),
