@@ -17,12 +17,15 @@ from alpa_serve_like.simulator.kernel import jit_disabled_by_env
 
 def _score_queue_loop(arrival, model_id, deadline, host_ptr, replica_group, num_stages, lat1, dispatch_s,
                       stage_overhead_s, finish_overhead_s, admission, i_measured, i_begin, i_end,
-                      free, head, tail, count, next_req, finish_of, served):
+                      free, queued, head, tail, count, next_req, finish_of, served):
     """Route (fewest outstanding requests, lowest index on ties), admit and commit requests
     ``i_begin:i_end``; ``served[m]`` += 1 per SLO-meeting request ``i >= i_measured``.
 
     State: ``free[g, s]`` stage clocks; per group ``head``/``tail`` (request index, -1 when none)
     and ``count`` of outstanding requests; per request ``next_req`` and ``finish_of`` (last stage).
+    Only groups with ``queued[g]`` (hosting a model that has several candidates) keep a queue: no
+    other group's is ever read. Queues are popped lazily, when read; as ``now`` only grows, the
+    count read is the same as if every completion had been popped at once.
     ``stage_overhead_s`` is None when there is none (as in ``score_kernel``).
     """
     for i in range(i_begin, i_end):
@@ -33,34 +36,30 @@ def _score_queue_loop(arrival, model_id, deadline, host_ptr, replica_group, num_
             continue
         now = arrival[i]
         earliest = now + dispatch_s
-        best_r = -1
-        best_q = 0
-        best_fin = 0.0
-        for r in range(lo, hi):
-            g = replica_group[r]
-            h = head[g]
-            while h >= 0 and finish_of[h] <= now:
-                count[g] -= 1
-                h = next_req[h]
-            head[g] = h
-            q = count[g]
-            if best_r >= 0 and not q < best_q:
-                continue
-            fin = max(earliest, free[g, 0]) + lat1[r, 0]
+        r = lo
+        if hi - lo > 1:
+            best_q = 0
+            for k in range(lo, hi):
+                g = replica_group[k]
+                h = head[g]
+                while h >= 0 and finish_of[h] <= now:
+                    count[g] -= 1
+                    h = next_req[h]
+                head[g] = h
+                if k == lo or count[g] < best_q:
+                    r = k
+                    best_q = count[g]
+        g = replica_group[r]
+        fin = max(earliest, free[g, 0]) + lat1[r, 0]
+        if stage_overhead_s is not None:
+            fin = fin + stage_overhead_s
+        for s in range(1, num_stages[g]):
+            fin = max(fin, free[g, s]) + lat1[r, s]
             if stage_overhead_s is not None:
                 fin = fin + stage_overhead_s
-            for s in range(1, num_stages[g]):
-                fin = max(fin, free[g, s]) + lat1[r, s]
-                if stage_overhead_s is not None:
-                    fin = fin + stage_overhead_s
-            best_r = r
-            best_q = q
-            best_fin = fin
-        done = best_fin + finish_overhead_s
+        done = fin + finish_overhead_s
         if admission and done > deadline[i]:
             continue
-        r = best_r
-        g = replica_group[r]
         fin = max(earliest, free[g, 0]) + lat1[r, 0]
         if stage_overhead_s is not None:
             fin = fin + stage_overhead_s
@@ -70,14 +69,15 @@ def _score_queue_loop(arrival, model_id, deadline, host_ptr, replica_group, num_
             if stage_overhead_s is not None:
                 fin = fin + stage_overhead_s
             free[g, s] = fin
-        finish_of[i] = fin
-        next_req[i] = -1
-        if head[g] < 0:
-            head[g] = i
-        else:
-            next_req[tail[g]] = i
-        tail[g] = i
-        count[g] += 1
+        if queued[g]:
+            finish_of[i] = fin
+            next_req[i] = -1
+            if head[g] < 0:
+                head[g] = i
+            else:
+                next_req[tail[g]] = i
+            tail[g] = i
+            count[g] += 1
         if i >= i_measured and done <= deadline[i]:
             served[m] += 1
 

@@ -157,10 +157,14 @@ class PlacementScorer:
             self._queue_buffers = (np.empty(total, dtype=np.int64), np.empty(total))
         next_req, finish_of = self._queue_buffers
         g = free.shape[0]
+        host_ptr, replica_group = args[3], args[4]
+        several = np.repeat(np.diff(host_ptr) > 1, np.diff(host_ptr))  # per replica row: its model has several
+        queued = np.zeros(g, dtype=np.bool_)
+        queued[replica_group[several]] = True
         head, tail, count = np.full(g, -1, dtype=np.int64), np.full(g, -1, dtype=np.int64), np.zeros(g, dtype=np.int64)
         routing_free = args[:10] + args[11:]  # the queue loop takes no routing code
-        get_score_queue_loop(self.options.jit)(*routing_free, 0, n, free, head, tail, count, next_req, finish_of,
-                                               served)
+        get_score_queue_loop(self.options.jit)(*routing_free, 0, n, free, queued, head, tail, count, next_req,
+                                               finish_of, served)
 
     def _score_split(self, args, n, free, scratch, served) -> None:
         """Score requests ``0:n`` of one segment with two threads (see the module docstring)."""

@@ -105,15 +105,17 @@ def test_rules_agree_between_kernel_reference_and_score_loop():
             expected = _served_by_kernel(fast, workload.model_id, workload.deadline_s, opts.finish_overhead_s,
                                          len(names))
             lat1 = np.ascontiguousarray(tables.lat_s[:, :, 0])
-            for jit in (True, False):
+            several = np.repeat(np.diff(tables.host_ptr) > 1, np.diff(tables.host_ptr))
+            for jit, queued in [(j, q) for j in (True, False) for q in ("needed", "all")]:
                 served, n, g = np.zeros(len(names), dtype=np.int64), len(workload), tables.num_groups
+                queued = np.full(g, True) if queued == "all" else np.isin(np.arange(g), tables.replica_group[several])
                 get_score_queue_loop(jit)(
                     workload.arrival_s, workload.model_id, workload.deadline_s, tables.host_ptr, tables.replica_group,
                     tables.num_stages, lat1, opts.dispatch_overhead_s, opts.per_stage_overhead_s or None,
                     opts.finish_overhead_s, opts.admission, 0, 0, n, np.full((g, lat1.shape[1]), -np.inf),
-                    np.full(g, -1), np.full(g, -1), np.zeros(g, dtype=np.int64), np.empty(n, dtype=np.int64),
+                    queued, np.full(g, -1), np.full(g, -1), np.zeros(g, dtype=np.int64), np.empty(n, dtype=np.int64),
                     np.empty(n), served)
-                np.testing.assert_array_equal(served, expected, err_msg=f"{where} jit={jit}")
+                np.testing.assert_array_equal(served, expected, err_msg=f"{where} jit={jit} queued={queued}")
             compared_queues += 1
         if opts.max_batch_size == 1 and opts.routing != "shortest_queue":
             expected = _served_by_kernel(fast, workload.model_id, workload.deadline_s, opts.finish_overhead_s,
