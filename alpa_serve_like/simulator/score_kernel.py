@@ -3,17 +3,23 @@
 ``PlacementScorer.score`` needs only the number of SLO-meeting measured requests per model, so
 this loop writes no per-request arrays, keeps no batch list and no busy times. It covers the
 common case only: no batching (``max_batch_size == 1``) and a routing policy that needs no
-outstanding-request counts (``earliest_finish``, ``last_stage_free``); ``PlacementScorer`` falls
-back to the general kernel otherwise. Each candidate's stage finishes are kept in a scratch row so
-the chosen one is committed by copying, not recomputed. Times are computed with exactly the
-arithmetic of ``scheduling.clocks.stage_times`` (same operations, same order), so decisions are
-bit-identical to the general kernel and the reference simulator; the parity test checks this.
-A request with one candidate group takes a path without the routing loop or the scratch rows
-(most requests of a searched placement have one; measured about 1.4x faster on issue 12's case).
+outstanding-request counts (``earliest_finish``, ``last_stage_free``; ``score_queue_loop`` does
+``shortest_queue``); ``PlacementScorer`` falls back to the general kernel otherwise. Times are
+computed with exactly the arithmetic of ``scheduling.clocks.stage_times`` (same operations, same
+order), so decisions are bit-identical to the general kernel and the reference simulator; the
+parity tests check this.
 
-Where the rules sit (for rules added later, e.g. dropping doomed requests): routing is the
-candidate loop, admission is the single ``if`` after it, dispatch (commit) is the copy into
-``free`` after that; ``kernel._simulate_loop`` has the same three places in the same order.
+Paths, by how common they are in a searched placement: a request with one candidate group of one
+or two stages, and one with two such candidates, is timed in registers and committed with selects
+instead of branches (whether a request meets its SLO is what varies from request to request, and
+a mispredicted branch costs more than the stores); one candidate of more stages is timed, admitted,
+then re-timed to commit; otherwise the candidate loop keeps each candidate's stage finishes in a
+scratch row so the chosen one is committed by copying.
+
+Where the rules sit (for rules added later, e.g. dropping doomed requests): routing is the choice
+of candidate, admission the test of ``finish + finish_overhead_s`` against the deadline (``good``,
+and ``keep`` on the select paths), dispatch the commit into ``free``; ``kernel._simulate_loop`` has
+the same three places in the same order.
 """
 from __future__ import annotations
 
