@@ -12,8 +12,8 @@ Cases (profiles: the v100-16gb entries of profiling_result.pkl if present, else 
 Traffic: Gamma arrivals (CV 4), power-law rates (alpha 0.5), SLO = 5 x single-device latency.
 Each line times the general kernel path (run_segments + per-request reduction, which is what
 score() ran before the specialised loop) and score() with one and with two threads, interleaved in
-the same process: wall-clock, CPU time of the calling thread ("main-cpu": with two threads the
-critical path, as the second thread runs alongside) and of the whole process. The machine is
+the same process: wall-clock, CPU time of the calling thread ("main-cpu") and of the whole process; with two
+threads the target line takes the longer thread's CPU time as the critical path. The machine is
 shared, so wall-clock is inflated by other jobs; CPU time is not.
 "first call" = PlacementScorer construction + first score (tables + kernel, including numba
 compilation when the on-disk cache is cold: run with --cold to force that).
@@ -141,8 +141,10 @@ def bench(name: str, bases, options: SimOptions, label: str) -> None:
           f"{len(workload.model_names):3d} models {n:>9,} req | first {first_s:6.3f} s | ms: {cols} | "
           f"simulate() {full_s:6.3f} s | attainment {100 * first.attainment:6.2f}%")
     if name == "mp32-1m" and label == "earliest_finish":
-        crit = med(main_cpu["2 threads"])
-        print(f"  target: score <= 5 ms median: 2 threads {crit:.2f} ms on the critical (main) thread's CPU, "
+        # The critical path: the longer of the two threads' CPU times (the second's is the process's
+        # less the calling thread's).
+        crit = med([max(m, a - m) for m, a in zip(main_cpu["2 threads"], all_cpu["2 threads"])])
+        print(f"  target: score <= 5 ms median: 2 threads {crit:.2f} ms on the critical path's CPU (longer thread), "
               f"{med(wall['2 threads']):.2f} ms wall; 1 thread {med(main_cpu['1 thread']):.2f} ms CPU "
               f"({'OK' if crit <= 5.0 else 'MISSED'} on CPU time)")
     assert full.attainment == first.attainment
