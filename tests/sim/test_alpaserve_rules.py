@@ -214,3 +214,21 @@ def test_rules_flag_reaches_the_plan_and_simulate_can_switch_it(tmp_path):
     assert settings_from_plan(Context, sim_args)[1].scheduling.routing == "earliest_finish"
     with pytest.raises(SystemExit):
         parser.parse_args(["--rules", "alpa"])
+
+
+def test_experiments_place_and_score_under_the_rule_set(tmp_path):
+    from alpa_serve_like.osdi_artifact import suites
+    from alpa_serve_like.osdi_artifact.gen_data_cli import build_parser
+    from alpa_serve_like.osdi_artifact.results import read_rows
+    from alpa_serve_like.osdi_artifact.runner import run_points
+
+    assert build_parser("e2e", "").parse_args(["--rules", "alpaserve"]).rules == "alpaserve"
+    base = suites.Case("test", "S1", "maf1", 8, 40.0, 30.0)
+    pts = suites.points(suites.Suite("t", (base,), (suites.Sweep("num_devices", (8,)),), (suites.ALPASERVE,)))
+    rows = {}
+    for rules in ("default", "alpaserve"):
+        out = tmp_path / f"{rules}.tsv"
+        assert run_points(pts, str(out), jobs=1, progress=False, rules=rules)["failures"] == 0
+        (rows[rules],) = read_rows(out)
+    assert rows["default"]["error"] == rows["alpaserve"]["error"] == ""
+    assert rows["alpaserve"]["attainment"] != rows["default"]["attainment"]  # the set reached the scoring
