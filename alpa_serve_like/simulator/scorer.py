@@ -31,9 +31,9 @@ from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.simulator.engine import (as_schedule, request_deadlines, request_times, run_segments,
                                              segment_bounds)
 from alpa_serve_like.simulator.kernel import _rejects_late, jit_disabled_by_env
-from alpa_serve_like.simulator.score_queue_loop import get_score_queue_loop
 from alpa_serve_like.simulator.score_kernel import (ROUTE_EARLIEST_FINISH, ROUTE_LAST_STAGE_FREE, get_score_loop,
                                                     get_speculation)
+from alpa_serve_like.simulator.score_queue_loop import get_score_queue_loop
 
 SPLIT_MIN_REQUESTS = 100_000
 """A segment this long is scored by two threads (below it the loop takes about a millisecond)."""
