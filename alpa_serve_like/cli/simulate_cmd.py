@@ -29,6 +29,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                      "its own device, else the device type's default share)")
     parser.add_argument("--routing", default=None, metavar="POLICY",
                         help=f"routing policy, one of {', '.join(routing_names())} (default: the plan's, else earliest_finish)")
+    common.add_rules(parser, default=None, help_text=common.RULES_HELP + " (default: the plan's rules); "
+                     "--routing and the overhead flags still win over the set")
     parser.add_argument("--no-admission", action="store_true", default=None,
                         help="serve late requests instead of rejecting them")
     common.add_max_batch_size(parser, default=None, help_text="dynamic batching limit (default: the plan's, else 1)")
@@ -128,10 +130,23 @@ def settings_from_plan(context, args):
     given = {"routing": args.routing, "admission": None if args.no_admission is None else not args.no_admission,
              "max_batch_size": args.max_batch_size, "dispatch_overhead_s": args.dispatch_overhead,
              "per_stage_overhead_s": args.stage_overhead}
-    scheduling = scheduling_from_record(context.scheduling, **given)
+    from alpa_serve_like.scheduling.presets import RULE_FIELDS, rule_values, rules_of
+
+    record = dict(context.scheduling)
+    ruled = set()  # fields the rule set decides (said once by its name, not field by field)
+    if args.rules is not None:
+        record.update(rule_values(args.rules))
+        ruled = set(RULE_FIELDS)
+        notes.append(f"using rule set {args.rules}")
+    else:
+        plan_rules = rules_of(scheduling_from_record(record))
+        if plan_rules not in (None, "default"):
+            ruled = set(RULE_FIELDS)
+            notes.append(f"using rule set {plan_rules} from the plan")
+    scheduling = scheduling_from_record(record, **given)
     defaults = SchedulingOptions()
     from_plan = [f"{k} {v}" for k, v in context.scheduling.items() if k in given and given[k] is None
-                 and (k == "max_batch_size" or v != getattr(defaults, k))]
+                 and k not in ruled and (k == "max_batch_size" or v != getattr(defaults, k))]
     if from_plan:
         notes.append(f"using {', '.join(from_plan)} from the plan")
     return device, SimOptions(scheduling=scheduling, warmup_s=args.warmup, backend=args.backend), notes

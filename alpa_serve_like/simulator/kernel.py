@@ -168,9 +168,9 @@ def get_loop(jit: bool = True):
     if not jit or jit_disabled_by_env():
         return _simulate_loop
     if _compiled is None:
-        import numba
+        from alpa_serve_like.simulator.jit import njit_cached
 
-        _compiled = numba.njit(cache=True, nogil=True)(_simulate_loop)
+        _compiled = njit_cached(_simulate_loop)
     return _compiled
 
 
