@@ -114,7 +114,7 @@ def options_from(args):
     scheduling = with_rules(SchedulingOptions(max_batch_size=args.max_batch_size), args.rules)
     return PlacementOptions(scheduling=scheduling,
                             time_budget_s=args.time_budget, ilp_time_limit_s=args.ilp_time_limit,
-                            search_time_cap_s=args.search_time_cap,
+                            search_time_cap_s=getattr(args, "search_time_cap", 0.0),  # place only
                             oracle=args.oracle)
 
 
