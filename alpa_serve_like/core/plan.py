@@ -275,8 +275,8 @@ class Placement:
 
     @property
     def is_mixed(self) -> bool:
-        """Whether some group runs on a device type other than the plan's."""
-        return any(g.device is not None and g.device != self.context.device for g in self.groups)
+        """Whether the groups run on more than one device type (an unknown one counts as a type)."""
+        return len(set(self.group_devices())) > 1
 
     def summary(self) -> str:
         """Short human text: ``4x(op1,pp2)[3 models] 2x(op2,pp1)[5 models]``."""

@@ -35,6 +35,8 @@ def test_plan_without_group_devices_stays_version_2_and_is_not_mixed(tmp_path):
     assert plan.group_device(0) == "v100-16gb" and not plan.is_mixed
     same = Placement((GroupPlacement(ONE, ("a",), device="v100-16gb"),), context=PlanContext(device="v100-16gb"))
     assert not same.is_mixed
+    all_sliced = Placement((GroupPlacement(ONE, ("a",), device=SLICE),) * 2, context=PlanContext(device="a100-80gb"))
+    assert not all_sliced.is_mixed and all_sliced.device_types == (SLICE,)
     assert Placement((GroupPlacement(ONE, ("a",)),)).group_device(0) is None
 
 
