@@ -21,6 +21,7 @@ from alpa_serve_like.runtime.controller_core import ControllerCore
 from alpa_serve_like.core.instances import instance_spec
 from alpa_serve_like.runtime.mesh_group import MeshGroup, resolve_use_gpu, serve_owner_token
 from alpa_serve_like.runtime.metrics import ServeMetrics
+from alpa_serve_like.runtime.mig_binding import bind_groups, is_slice, list_instances
 from alpa_serve_like.runtime.options import RuntimeOptions
 from alpa_serve_like.profiling.instance_profiles import instance_profiles
 from alpa_serve_like.runtime.requests import InferRequest
@@ -46,6 +47,10 @@ class ControllerBase:
         database = ProfilingDatabase.from_plain(profiles_db, where="profiles passed to the controller")
         profiles = instance_profiles(self.placement.models, database, self.options.profile_device)
         self.use_gpu = resolve_use_gpu(self.options)
+        devices = self.placement.group_devices()
+        # Groups on MIG slices: their own instance on GPU (nvidia-smi -L on this node), a CPU share otherwise.
+        instances = list_instances() if self.use_gpu and any(is_slice(d) for d in devices) else None
+        self.bindings = bind_groups(devices, instances, self.options.cpu_per_device)
         self.owner = serve_owner_token()  # placement-group names unique per app and replica
         self.core = ControllerCore(self.placement, profiles, self.options, self._make_group,
                                    failure_types=ACTOR_FAILURES,
@@ -60,7 +65,7 @@ class ControllerBase:
 
     def _make_group(self, g: int, generation: int) -> MeshGroup:
         return MeshGroup(g, self.placement.groups[g], self.options, use_gpu=self.use_gpu,
-                         generation=generation, owner=self.owner)
+                         generation=generation, owner=self.owner, binding=self.bindings[g])
 
     async def infer(self, model: str, length: int, tokens: tuple | None, slo_s: float | None,
                     arrival_s: float) -> dict:
