@@ -74,11 +74,16 @@ def run(args: argparse.Namespace) -> int:
     for line in notes:
         print(line)
     hosted = {m for seg in schedule.segments for m in seg.models}
-    profiles = profiles_for(sorted(hosted), db, device)
     placement = schedule.segments[0] if len(schedule.segments) == 1 else schedule
+    per_device = len(schedule.segments) == 1 and any(g.device is not None for g in placement.groups)
     try:
-        note = check_memory(placement, schedule.context, profiles, device, args.memory_budget_gib,
-                            options.scheduling.max_batch_size)
+        if per_device:  # groups name their own device types: profiles and memory per type
+            profiles_by_device, note = per_device_profiles(placement, db, device, args.memory_budget_gib,
+                                                           options.scheduling.max_batch_size)
+        else:
+            profiles = profiles_for(sorted(hosted), db, device)
+            note = check_memory(placement, schedule.context, profiles, device, args.memory_budget_gib,
+                                options.scheduling.max_batch_size)
     except PlacementError as exc:
         hint = "" if args.memory_budget_gib else "; a plan made with a larger budget: pass --memory-budget-gib"
         print(f"simulate: {exc}{hint}", file=sys.stderr)
@@ -96,7 +101,12 @@ def run(args: argparse.Namespace) -> int:
     tic = time.perf_counter()
     bar = _progress_bar(n)
     try:
-        result = simulate(placement, workload, profiles, options, progress=bar.update if bar else None)
+        if per_device:
+            from alpa_serve_like.simulator.mixed import simulate_plan
+
+            result = simulate_plan(placement, profiles_by_device, workload, options)
+        else:
+            result = simulate(placement, workload, profiles, options, progress=bar.update if bar else None)
     finally:
         if bar:
             bar.close()
@@ -171,6 +181,24 @@ def check_memory(placement, context, profiles, device: str, budget_gib: float | 
                     f"for it (pass --memory-budget-gib)")
     check_plan_fits_device(placement, profiles, device, budget, max_batch_size)
     return ""
+
+
+def per_device_profiles(placement, db, default_device: str, budget_gib: float | None, max_batch_size: int):
+    """({device type: profiles of the models its groups host}, notes) for a plan whose groups name
+    their devices (a group that names none runs on ``default_device``); each type's groups are
+    checked against that type's memory (``check_memory``)."""
+    from dataclasses import replace
+
+    from alpa_serve_like.core.plan import Placement
+
+    devices = [g.device or default_device for g in placement.groups]
+    out, notes = {}, []
+    for device in dict.fromkeys(devices):
+        groups = tuple(g for g, d in zip(placement.groups, devices) if d == device)
+        part = Placement(tuple(replace(g, device=None) for g in groups))
+        out[device] = profiles_for(sorted(part.models), db, device)
+        notes.append(check_memory(part, placement.context, out[device], device, budget_gib, max_batch_size))
+    return out, "\n".join(n for n in notes if n)
 
 
 class _Bar:

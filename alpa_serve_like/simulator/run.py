@@ -35,6 +35,10 @@ def simulate(
     """
     options = options or SimOptions()
     schedule = as_schedule(placement)
+    for seg in schedule.segments:
+        if seg.is_mixed:  # one profile table per model cannot price groups on different devices
+            raise ValueError(f"placement runs groups on several device types ({', '.join(map(str, seg.device_types))}); "
+                             "simulate it with simulator.mixed.simulate_plan and profiles per device type")
     cache = StageLatencyCache(profiles, options.scheduling.max_batch_size)
     arrival, model_id = workload.arrival_s, workload.model_id
     deadline = request_deadlines(arrival, workload.slo_s, options.scheduling)
