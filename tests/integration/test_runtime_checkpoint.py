@@ -61,7 +61,8 @@ def test_stage_actors_load_their_shard_of_the_checkpoint(ray_session, checkpoint
     try:
         random.start()
         out = ray_session.get(random.submit(MODEL, torch.tensor(TOKENS)).last, timeout=60)
-        assert out["summary"][0]["norm"] != pytest.approx(want[0]["norm"], rel=1e-4)
+        # (norms are all sqrt(hidden): the last stage ends with a parameter-free LayerNorm)
+        assert out["summary"][0]["head"] != pytest.approx(want[0]["head"], rel=1e-3, abs=1e-3)
     finally:
         random.shutdown()
 
