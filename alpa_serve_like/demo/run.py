@@ -433,9 +433,10 @@ def verdict(report: DemoReport) -> list[str]:
             below = 100 * (r.simulated_with_overhead.get("attainment", math.nan) - r.live["attainment"])
             outcomes = r.live.get("outcomes", {})
             rejected = sum(v for k, v in outcomes.items() if k.startswith("503"))
-            if below > THESIS_GAP_POINTS and rejected:
+            turned_away = 100 * rejected / max(sum(outcomes.values()), 1)
+            if below > THESIS_GAP_POINTS and turned_away >= below / 2:  # rejections, not lateness, explain it
                 lines.append(f"  {name}: live {below:.0f} points below the simulator as served; "
-                             f"{100 * rejected / max(sum(outcomes.values()), 1):.0f}% of the requests were turned "
+                             f"{turned_away:.0f}% of the requests were turned "
                              f"away (503: {', '.join(f'{k[4:]} {v}' for k, v in outcomes.items() if k.startswith('503'))}) "
                              f"while the served ones took p50 {r.live.get('p50_ms', math.nan):.0f} ms against the "
                              f"{r.live_slo_ms:g} ms SLO: the server's admission predictions on this machine, not "
