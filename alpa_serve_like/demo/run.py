@@ -69,9 +69,9 @@ class DemoConfig:
     device, so replication fits one model per device and only model parallelism can share devices."""
     slo_ms: float = 25.0
     """SLO of every request in the placement search and the simulator: about 3x bert-mini's 7.7 ms
-    compute, room for a short queue but not for a burst behind one device. Live requests get this
-    plus the serving overhead the first warm-up measures (HTTP, Serve router, actor hops), the same
-    for every policy."""
+    compute, room for a short queue but not for a burst behind one device. Live requests get the
+    same multiple of the lone-request latency the first warm-up measures (compute on this machine
+    plus HTTP, controller and actor hops), the same for every policy."""
     trace_dir: str | None = None
     """Folder with the Azure LLM trace files (default: ../shared/data)."""
     live: bool = True
