@@ -103,8 +103,9 @@ class PolicyReport:
     seconds: dict = field(default_factory=dict)
 
     def summary(self) -> dict:
-        """``live_attainment`` and ``sim_attainment`` (the simulator given the measured overhead when
-        there was a live run, else the simulator alone), then the details."""
+        """``live_attainment`` and ``sim_attainment`` (after a live run the simulator as served: this
+        machine's measured compute and overheads, the live SLO; else the simulator alone), then the
+        details (``simulated_with_overhead`` is the as-served simulation)."""
         sim = self.simulated_with_overhead or self.simulated
         return {"live_attainment": self.live.get("attainment", math.nan) if self.live else None,
                 "sim_attainment": sim.get("attainment", math.nan), **asdict(self)}
