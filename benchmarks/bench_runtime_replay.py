@@ -172,7 +172,7 @@ def main() -> None:
         # every replayed request plus warm()'s; Serve's proxy may shed some before the controller counts them
         answered = sum(len(w) for w, _ in results.values()) + 3 * len(placement.models)
         prometheus = wait_for_app_totals(metrics_urls(), "replay", answered)
-        prometheus["client"] = {"sent": answered, "ok": int(sum((r.status == 200).sum() for _, r in results.values())),
+        prometheus["client"] = {"sent": answered, "warm_up": 3 * len(placement.models), "ok": int(sum((r.status == 200).sum() for _, r in results.values())),
                                 "slo_met": int(sum(r.good.sum() for _, r in results.values()))}
         print(f"Prometheus counters of the replay app: {prometheus}", flush=True)
     finally:
