@@ -131,8 +131,14 @@ class MeshGroup:
                     **resources, max_restarts=0, max_task_retries=0, scheduling_strategy=strategy,
                 ).remote(self.group_id, stage, self.pp, list(self.group.models),
                          seed=self.options.seed, use_gpu=self.use_gpu,
-                         torch_threads=self.options.torch_threads, op_rank=rank, op_size=self.op))
+                         torch_threads=self.options.torch_threads, op_rank=rank, op_size=self.op,
+                         checkpoints=self.checkpoints(), checkpoint_naming=self.options.checkpoint_naming))
             self.actors.append(ranks)
+
+    def checkpoints(self) -> dict[str, str]:
+        """Checkpoint file of each of this group's models that has one (the others stay random)."""
+        paths = {m: self.options.checkpoint_for(m) for m in self.group.models}
+        return {m: p for m, p in paths.items() if p}
 
     def _startup_error(self, what: str) -> MeshGroupError:
         if self.binding is not None:
@@ -163,7 +169,15 @@ class MeshGroup:
         except ray.exceptions.GetTimeoutError:
             self.shutdown()
             raise self._startup_error("stage actors did not start") from None
+        except ray.exceptions.RayTaskError as exc:  # e.g. a checkpoint that does not fit its model
+            self.shutdown()
+            raise self._build_error(exc) from None
         return self.info
+
+    def _build_error(self, exc) -> MeshGroupError:
+        cause = getattr(exc, "cause", None) or exc
+        return MeshGroupError(f"mesh group {self.group_id} ({', '.join(self.group.models)}): a stage actor "
+                              f"could not build its models: {type(cause).__name__}: {cause}")
 
     async def start_async(self) -> list[dict]:
         """``start`` without blocking the event loop (used when recreating a failed group)."""
@@ -180,6 +194,9 @@ class MeshGroup:
         except asyncio.TimeoutError:
             self.shutdown()
             raise self._startup_error("could not be restarted") from None
+        except ray.exceptions.RayTaskError as exc:
+            self.shutdown()
+            raise self._build_error(exc) from None
         return self.info
 
     def _rendezvous_refs(self) -> list:
