@@ -68,6 +68,7 @@ CLOCKWORK = PolicySpec("sr-replace-60", "Clockwork++ (oracle)", oracle=True)
 ALPASERVE = PolicySpec("mp-search", "AlpaServe")
 ALPASERVE_SEP = PolicySpec("mp-search-sep", "AlpaServe (sep)")
 OURS = PolicySpec("mp-anneal", "Ours (anneal)")
+# AlpaServe's round robin: fixed 4-device pipelines (ours over every partition: mp-round-robin-any).
 ROUND_ROBIN = PolicySpec("mp-round-robin", "Round robin")
 GREEDY = PolicySpec("mp-greedy-4", "Greedy (4-device pipelines)")
 

@@ -13,6 +13,11 @@ Payloads are plain dicts: ``{"x": tensor | ndarray, "timings": [StageTiming dict
 takes int64 token ids; the last stage returns ``{"summary": [per-request dict], "timings": [...]}``.
 With op > 1 a stage is ``op`` actors in one torch.distributed (gloo/NCCL) group that all receive
 the same input; rank 0's result feeds the next stage, the others return only their timing.
+
+Weights are random (from the seed and the instance name) unless ``checkpoints`` names a file for a
+model: then ``build`` reads it (``models.checkpoint``) and keeps this stage's layers and this op
+rank's shard only; a file that does not fit the model fails ``build`` with a ``CheckpointError``
+naming the file and every missing, unknown or mis-shaped tensor.
 """
 from __future__ import annotations
 
@@ -28,7 +33,8 @@ class StageWorker:
     """Stage ``stage`` of ``pp`` (rank ``op_rank`` of ``op_size``) of the models ``models``."""
 
     def __init__(self, group_id: int, stage: int, pp: int, models: list[str], *, seed: int,
-                 use_gpu: bool, torch_threads: int, op_rank: int = 0, op_size: int = 1):
+                 use_gpu: bool, torch_threads: int, op_rank: int = 0, op_size: int = 1,
+                 checkpoints: dict[str, str] | None = None, checkpoint_naming: str = "auto"):
         import torch
 
         torch.set_num_threads(int(torch_threads))
@@ -36,6 +42,8 @@ class StageWorker:
         self.op_rank, self.op_size = op_rank, op_size
         self.model_names = list(models)
         self.seed = seed
+        self.checkpoints = dict(checkpoints or {})  # model -> local file; absent: random weights
+        self.checkpoint_naming = checkpoint_naming
         self.device = "cuda" if use_gpu and torch.cuda.is_available() else "cpu"
         self.modules: dict = {}
 
@@ -60,6 +68,7 @@ class StageWorker:
         import torch
 
         from alpa_serve_like.models import TensorParallel, build_stage
+        from alpa_serve_like.models.checkpoint import load_checkpoint
         from alpa_serve_like.core.instances import instance_seed, instance_spec
 
         tp = TensorParallel()
@@ -71,9 +80,13 @@ class StageWorker:
                                     world_size=self.op_size)
             tp = TensorParallel(rank=self.op_rank, size=self.op_size)
         weight_bytes = 0
+        read = {}  # (path, base model) -> Checkpoint: instances sharing a file read it once
         for name in self.model_names:
-            module = build_stage(instance_spec(name), self.pp, self.stage,
-                                 seed=instance_seed(name, self.seed), device=self.device, tp=tp)
+            spec, path = instance_spec(name), self.checkpoints.get(name, "")
+            if path and (path, spec.name) not in read:
+                read[path, spec.name] = load_checkpoint(path, spec, self.checkpoint_naming)
+            module = build_stage(spec, self.pp, self.stage, seed=instance_seed(name, self.seed),
+                                 device=self.device, tp=tp, checkpoint=read.get((path, spec.name)))
             weight_bytes += module.weight_bytes
             self.modules[name] = module
             self._warm_up(module)
@@ -81,6 +94,7 @@ class StageWorker:
             "group": self.group_id, "stage": self.stage, "op_rank": self.op_rank,
             "node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
             "device": self.device, "weight_bytes": weight_bytes,
+            "checkpoints": {name: self.checkpoints[name] for name in self.model_names if name in self.checkpoints},
             "gpu_ids": [str(g) for g in ray.get_gpu_ids()], "cuda": torch.cuda.is_available(),
         }
 

@@ -37,6 +37,11 @@ class SchedulingOptions:
     pipeline_comm_factor: float = 0.0
     """Every stage latency of a group with ``pp`` stages is multiplied by ``1 + factor * pp``
     (pipeline communication); applied once when the latency tables are built."""
+    float32_times: bool = False
+    """Round stage latencies (after ``pipeline_comm_factor``) and SLOs to float32 before simulating,
+    as AlpaServe's simulator stores them (``scheduling.presets``); clocks stay float64. Like
+    ``pipeline_comm_factor`` it shapes the simulator's (and so the optimizer's) tables only; the
+    runtime's controller builds its own from the profiles."""
     discipline: QueueDiscipline = "fcfs"
     """Order in which each stage of a group serves its waiting work (``scheduling.disciplines``):
     ``fcfs`` (arrival order; admission predictions are exact), ``srpt`` (Paella's shortest estimated
