@@ -18,6 +18,8 @@
 
 Files are read here, in the process that builds the app, and their contents travel to the
 replicas, so relative paths work with ``serve run``; use absolute paths with ``serve deploy``.
+Checkpoints (``checkpoint=PATH`` or ``checkpoint=MODEL=PATH,...``) are too big to travel: their
+paths are made absolute and checked here, and each stage actor reads its own shard from the file.
 """
 from __future__ import annotations
 
@@ -28,7 +30,7 @@ from alpa_serve_like.core.plan import Placement
 from alpa_serve_like.profiling.database import ProfilingDatabase
 from alpa_serve_like.runtime.auto_placement import ExpectedLoad, check_plan_device, plan_placement
 from alpa_serve_like.core.instances import instance_spec
-from alpa_serve_like.runtime.options import RuntimeOptions
+from alpa_serve_like.runtime.options import RuntimeOptions, check_checkpoint_files
 from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
 
 
@@ -51,6 +53,7 @@ def build_app(args: dict | None = None):
         for line in defaults_from_plan(placement, args):
             print(line, file=sys.stderr)
     options = RuntimeOptions.from_args(args)
+    check_checkpoint_files(options)
     database = load_database(options.database)
     if placement is not None:
         check_plan_device(placement, database, options)

@@ -11,7 +11,8 @@ actors compete for the cores; (4) serve again with the calibrated database and o
 controller's admission then predicts the latency the client sees) and replay the measured
 workload open loop; (5) simulate the same placement on the same workload with the same
 scheduling options and overheads, leaving the same first ``--warmup`` seconds out of both
-attainments. Target (issue 5): attainment within 0.03; issue 10: within 0.02 over 0.25R-1.5R
+attainments; (6) read the server's own counters from Ray's Prometheus export port (what a
+scraper sees: ``client.prometheus``) and put them next to the client's counts. Target (issue 5): attainment within 0.03; issue 10: within 0.02 over 0.25R-1.5R
 (``--rates``: replay and compare at each of these total rates, after calibrating at ``--rate``).
 
     .venv/bin/python benchmarks/bench_runtime_replay.py --placement examples/placement_replay_pp2.json \
@@ -83,23 +84,12 @@ def calibrated_database(db_path: Path, stage_s: dict, out: Path) -> None:
     """The database with each model's stage latencies (every batch size) matched to the stage times
     seen while serving: stage by stage for the served pipeline depth, and by the ratio of the
     totals for the other depths."""
-    from alpa_serve_like.core.parallel_config import ParallelConfig
-    from alpa_serve_like.core.model_profile import ConfigProfile, ModelProfile
+    from alpa_serve_like.client.calibration import calibrated_profile
     from alpa_serve_like.profiling.database import ProfilingDatabase
 
     db = ProfilingDatabase.load(db_path)
     for name, seen in stage_s.items():
-        p = db.get(name, "cpu")
-        served_config = ParallelConfig(1, 1, len(seen))
-        served = np.asarray(p.config(served_config).latency_s(1))
-        per_stage = np.asarray(seen) / served
-        total = float(np.sum(seen) / np.sum(served))
-        configs = {}
-        for c, e in p.configs.items():
-            scale = per_stage if c == served_config else np.full(c.pp, total)
-            configs[c] = ConfigProfile(c, {b: tuple(float(x) for x in np.asarray(lat) * scale)
-                                           for b, lat in e.stage_latency_s.items()}, e.weight_bytes, e.act_bytes)
-        db.add(ModelProfile(p.name, p.device, configs, p.spec, source="measured+served-calibration"))
+        db.add(calibrated_profile(db.get(name, "cpu"), seen))
     db.save(out)
 
 
@@ -127,6 +117,7 @@ def main() -> None:
 
     from alpa_serve_like.core.plan import Placement
     from alpa_serve_like.client.calibration import calibrate_from_replay
+    from alpa_serve_like.client.prometheus import metrics_urls, wait_for_app_totals
     from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
     from alpa_serve_like.client.replay import compare_with_simulator, replay
     from alpa_serve_like.runtime.local_ray import start_local_ray
@@ -178,6 +169,12 @@ def main() -> None:
             results[rate] = (workload, replay(url, workload, length=128))
             learned[rate] = server_overheads(url)
             print(f"rate {rate:g}: {results[rate][1].summary()}; learned {learned[rate]}", flush=True)
+        # every replayed request plus warm()'s; Serve's proxy may shed some before the controller counts them
+        answered = sum(len(w) for w, _ in results.values()) + 3 * len(placement.models)
+        prometheus = wait_for_app_totals(metrics_urls(), "replay", answered)
+        prometheus["client"] = {"sent": answered, "warm_up": 3 * len(placement.models), "ok": int(sum((r.status == 200).sum() for _, r in results.values())),
+                                "slo_met": int(sum(r.good.sum() for _, r in results.values()))}
+        print(f"Prometheus counters of the replay app: {prometheus}", flush=True)
     finally:
         serve.shutdown()
         ray.shutdown()
@@ -207,7 +204,7 @@ def main() -> None:
     seen = calibrate_from_replay(result, skip_s=args.warmup)
     cmp.update({"placement": args.placement, "requests": len(workload), "rate": rates[-1], "cv": args.cv,
                 "slo_ms": args.slo_ms, "duration_s": args.duration, "seed": args.seed,
-                "max_batch_size": args.max_batch_size, "calibration": calib.to_dict(),
+                "max_batch_size": args.max_batch_size, "calibration": calib.to_dict(), "prometheus": prometheus,
                 "seen_in_replay": seen.to_dict(), "max_send_lag_ms": result.max_send_lag_s() * 1e3,
                 "load_average": list(os.getloadavg())})
     text = json.dumps(cmp, indent=1)

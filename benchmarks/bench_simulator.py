@@ -12,13 +12,17 @@ Cases (profiles: the v100-16gb entries of profiling_result.pkl if present, else 
 Traffic: Gamma arrivals (CV 4), power-law rates (alpha 0.5), SLO = 5 x single-device latency.
 Each line times the general kernel path (run_segments + per-request reduction, which is what
 score() ran before the specialised loop) and score() with one and with two threads, interleaved in
-the same process: wall-clock, CPU time of the calling thread ("main-cpu": with two threads the
-critical path, as the second thread runs alongside) and of the whole process. The machine is
+the same process: wall-clock, CPU time of the calling thread ("main-cpu") and of the whole process; with two
+threads the target line takes the longer thread's CPU time as the critical path. The machine is
 shared, so wall-clock is inflated by other jobs; CPU time is not.
 "first call" = PlacementScorer construction + first score (tables + kernel, including numba
 compilation when the on-disk cache is cold: run with --cold to force that).
 
+"--first-call-runs N" also starts N fresh processes per case, each timing only its first call
+(scorer construction + first score, numba's import and start-up included) on a warm cache.
+
 Run:  .venv/bin/python benchmarks/bench_simulator.py [--case mp32-1m|...|all] [--repeats 7] [--cold]
+      [--first-call-runs 7]
 """
 from __future__ import annotations
 
@@ -36,6 +40,10 @@ def _parse():
     p.add_argument("--repeats", type=int, default=7)
     p.add_argument("--cold", action="store_true", help="use an empty numba cache dir (measure JIT)")
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--first-call-runs", type=int, default=0, metavar="N",
+                   help="also time the first call in N fresh processes per case (warm numba cache)")
+    p.add_argument("--child-first-call", default=None, help=argparse.SUPPRESS)
+    p.add_argument("--child-placement", default=None, help=argparse.SUPPRESS)
     return p.parse_args()
 
 
@@ -50,6 +58,7 @@ from alpa_serve_like.core.plan import GroupPlacement, Placement  # noqa: E402
 from alpa_serve_like.scheduling import SchedulingOptions  # noqa: E402
 from alpa_serve_like.simulator import PlacementScorer, SimOptions, simulate  # noqa: E402
 from alpa_serve_like.trace.synthetic import make_workload  # noqa: E402
+from mp32_case import DURATION_S as MP32_DURATION_S, build_mp32_case  # noqa: E402 (benchmarks/)
 
 BASES = ["bert-1.3b", "bert-2.6b", "bert-6.7b", "moe-1.3b", "moe-2.4b", "moe-5.3b"]
 CASES = {
@@ -79,31 +88,6 @@ def base_profiles() -> tuple[dict[str, ModelProfile], str]:
                                          tuple([1] * pp))
         out[b] = ModelProfile(b, "synthetic", configs, source="synthetic")
     return out, "synthetic"
-
-
-MP32_DURATION_S = {"mp32-1m": 15940.0, "mp32-130k": 2025.0}
-_MP32_PLACEMENT = {}
-
-
-def build_mp32_case(name: str):
-    """Issue 12's case: mp-search's placement of the mixed 32-device problem, held-out traffic."""
-    from alpa_serve_like.core.hardware import cluster_spec
-    from alpa_serve_like.core.slo import slo_from_scale
-    from alpa_serve_like.placement import PlacementOptions, instantiate_models
-    from alpa_serve_like.placement.evaluate import run_policy
-    from alpa_serve_like.profiling.database import ProfilingDatabase, default_database_path
-
-    base = ProfilingDatabase.load(default_database_path()).for_device("v100-16gb")
-    mixed = ["bert-6.7b", "moe-5.3b", "bert-2.6b", "moe-2.4b", "bert-1.3b", "moe-1.3b"]
-    models, profiles = instantiate_models({m: 10 for m in mixed}, base)
-    slo = slo_from_scale(models, profiles, 5.0)
-    make = lambda seed, dur: make_workload(models, 64.0, dur, np.random.default_rng(seed), slo_s=slo,
-                                           process="gamma", cv=4.0, split="power_law", alpha=0.5)
-    if "placement" not in _MP32_PLACEMENT:
-        cluster = cluster_spec(32, "v100-16gb", devices_per_node=8, memory_budget_gib=13.0)
-        _MP32_PLACEMENT["placement"], _ = run_policy("mp-search", cluster, models, profiles, make(0, 600.0),
-                                                     PlacementOptions(), np.random.default_rng(0))
-    return _MP32_PLACEMENT["placement"], make(1, MP32_DURATION_S[name]), profiles
 
 
 def build_case(name: str, bases: dict[str, ModelProfile], rng: np.random.Generator):
@@ -157,14 +141,69 @@ def bench(name: str, bases, options: SimOptions, label: str) -> None:
           f"{len(workload.model_names):3d} models {n:>9,} req | first {first_s:6.3f} s | ms: {cols} | "
           f"simulate() {full_s:6.3f} s | attainment {100 * first.attainment:6.2f}%")
     if name == "mp32-1m" and label == "earliest_finish":
-        crit = med(main_cpu["2 threads"])
-        print(f"  target: score <= 5 ms median: 2 threads {crit:.2f} ms on the critical (main) thread's CPU, "
+        # The critical path: the longer of the two threads' CPU times (the second's is the process's
+        # less the calling thread's).
+        crit = med([max(m, a - m) for m, a in zip(main_cpu["2 threads"], all_cpu["2 threads"])])
+        print(f"  target: score <= 5 ms median: 2 threads {crit:.2f} ms on the critical path's CPU (longer thread), "
               f"{med(wall['2 threads']):.2f} ms wall; 1 thread {med(main_cpu['1 thread']):.2f} ms CPU "
               f"({'OK' if crit <= 5.0 else 'MISSED'} on CPU time)")
     assert full.attainment == first.attainment
 
 
+def child_first_call(name: str) -> int:
+    """In a fresh process: build case ``name``, then time PlacementScorer construction + first score
+    (numba's import and start-up, loading the cached loops, building the tables, scoring)."""
+    import json
+
+    if name in MP32_DURATION_S:  # the parent's placement: running the search here would start numba
+        placement, workload, profiles = build_mp32_case(name, ARGS.child_placement)
+    else:
+        placement, workload, profiles = build_case(name, base_profiles()[0], np.random.default_rng(ARGS.seed))
+    before = "numba" in sys.modules
+    linalg_before = "scipy.linalg" in sys.modules
+    tic, tic_cpu = time.perf_counter(), time.process_time()
+    PlacementScorer(workload, profiles, SimOptions()).score(placement)
+    print(json.dumps(dict(wall_s=time.perf_counter() - tic, cpu_s=time.process_time() - tic_cpu,
+                          numba_imported_before=before, scipy_linalg_before=linalg_before)))
+    return 0
+
+
+def first_calls(name: str) -> None:
+    """Median first call over ``--first-call-runs`` fresh processes (one warm-up process first, so
+    the numba cache is warm)."""
+    import json
+    import subprocess
+
+    extra = []
+    if name in MP32_DURATION_S:
+        path = os.path.join(tempfile.mkdtemp(prefix="bench-sim-"), "placement.json")
+        build_mp32_case(name)[0].save(path)
+        extra = ["--child-placement", path]
+
+    def one(lean):
+        env = dict(os.environ, ALPA_SERVE_LIKE_NUMBA_LEAN_START="1" if lean else "0")
+        out = subprocess.run([sys.executable, os.path.abspath(__file__), "--child-first-call", name,
+                              "--seed", str(ARGS.seed), *extra], capture_output=True, text=True, check=True,
+                             env=env).stdout
+        return json.loads(out.strip().splitlines()[-1])
+
+    one(True)
+    runs = {True: [], False: []}
+    for _ in range(ARGS.first_call_runs):  # interleaved: both see the same load
+        for lean in runs:
+            runs[lean].append(one(lean))
+    for lean, rs in runs.items():
+        wall = np.median([r["wall_s"] for r in rs])
+        cpu = np.median([r["cpu_s"] for r in rs])
+        print(f"{name:9s} first call in a fresh process (warm cache), {'lean numba start' if lean else 'usual numba start'}"
+              f", median of {len(rs)}: {wall:.3f} s wall, {cpu:.3f} s CPU (numba imported inside it: "
+              f"{not rs[0]['numba_imported_before']}; scipy.linalg imported before: {rs[0]['scipy_linalg_before']})")
+    print(f"  target <= 0.3 s; load average {os.getloadavg()[0]:.2f}")
+
+
 def main() -> int:
+    if ARGS.child_first_call:
+        return child_first_call(ARGS.child_first_call)
     bases, source = base_profiles()
     print(f"profiles: {source}; load average {os.getloadavg()[0]:.2f} on {os.cpu_count()} cores; "
           f"NUMBA_CACHE_DIR={os.environ.get('NUMBA_CACHE_DIR', '(default)')}")
@@ -175,6 +214,8 @@ def main() -> int:
         (SimOptions(SchedulingOptions(max_batch_size=8)), "earliest_finish batch<=8"),
     ]
     for name in cases:
+        if ARGS.first_call_runs:
+            first_calls(name)
         for options, label in variants:
             bench(name, bases, options, label)
     print(f"load average after: {os.getloadavg()[0]:.2f}")

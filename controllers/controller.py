@@ -21,6 +21,7 @@ from alpa_serve_like.runtime.controller_core import ControllerCore
 from alpa_serve_like.core.instances import instance_spec
 from alpa_serve_like.runtime.mesh_group import MeshGroup, resolve_use_gpu, serve_owner_token
 from alpa_serve_like.runtime.metrics import ServeMetrics
+from alpa_serve_like.runtime.mig_binding import bind_groups, is_slice, list_instances
 from alpa_serve_like.runtime.options import RuntimeOptions
 from alpa_serve_like.profiling.instance_profiles import instance_profiles
 from alpa_serve_like.runtime.requests import InferRequest
@@ -37,6 +38,21 @@ DEPLOYMENT_OPTIONS = dict(name="Controller", num_replicas=1, max_ongoing_request
                           graceful_shutdown_timeout_s=5)
 
 
+def per_group_device_profiles(placement: Placement, database: ProfilingDatabase, profile_device: str):
+    """Profiles per device type when the plan's groups name devices and the database has them all
+    (a MIG slice group is then predicted with its slice's latencies); None otherwise, and every group
+    is predicted with ``profile_device``'s (a CPU stand-in of a slice plan, say)."""
+    if not any(g.device for g in placement.groups):
+        return None
+    devices = [d or profile_device for d in placement.group_devices()]
+    if not set(devices) <= set(database.devices):
+        logger.info("alpa_serve_like: plan groups run on %s; the database lacks some, so every group is "
+                    "predicted with %s profiles", sorted(set(devices)), profile_device)
+        return None
+    return {d: instance_profiles([m for g, gd in zip(placement.groups, devices) if gd == d for m in g.models],
+                                 database, d) for d in dict.fromkeys(devices)}
+
+
 class ControllerBase:
     """Routes, admits, batches and dispatches requests over the placement's mesh groups."""
 
@@ -45,11 +61,16 @@ class ControllerBase:
         self.options = RuntimeOptions(**options)
         database = ProfilingDatabase.from_plain(profiles_db, where="profiles passed to the controller")
         profiles = instance_profiles(self.placement.models, database, self.options.profile_device)
+        by_device = per_group_device_profiles(self.placement, database, self.options.profile_device)
         self.use_gpu = resolve_use_gpu(self.options)
+        devices = self.placement.group_devices()
+        # Groups on MIG slices: their own instance on GPU (nvidia-smi -L on this node), a CPU share otherwise.
+        instances = list_instances() if self.use_gpu and any(is_slice(d) for d in devices) else None
+        self.bindings = bind_groups(devices, instances, self.options.cpu_per_device)
         self.owner = serve_owner_token()  # placement-group names unique per app and replica
         self.core = ControllerCore(self.placement, profiles, self.options, self._make_group,
                                    failure_types=ACTOR_FAILURES,
-                                   metrics=ServeMetrics(len(self.placement.groups)))
+                                   metrics=ServeMetrics(len(self.placement.groups)), profiles_by_device=by_device)
         self.group_info = self.core.start()
         try:  # Serve runs the constructor on the replica's event loop: warm up in the background
             self.core.begin_warm_up()
@@ -60,7 +81,7 @@ class ControllerBase:
 
     def _make_group(self, g: int, generation: int) -> MeshGroup:
         return MeshGroup(g, self.placement.groups[g], self.options, use_gpu=self.use_gpu,
-                         generation=generation, owner=self.owner)
+                         generation=generation, owner=self.owner, binding=self.bindings[g])
 
     async def infer(self, model: str, length: int, tokens: tuple | None, slo_s: float | None,
                     arrival_s: float) -> dict:

@@ -1,7 +1,11 @@
 """The command line shared by every ``gen_data_<experiment>`` script.
 
 ``python -m alpa_serve_like.osdi_artifact.gen_data_<exp> [--quick] [--out X.tsv] [--jobs N]
-[--maf1-dir DIR] [--maf2-file FILE] [--llm-dir DIR] [--model-sets S1,S3] [--traces maf1,llm]``
+[--maf1-dir DIR] [--maf2-file FILE] [--llm-dir DIR] [--model-sets S1,S3] [--traces maf1,llm] [--in-sample]
+[--rules default|alpaserve]``
+
+``--in-sample`` scores each placement on its own training traffic, as AlpaServe's published
+numbers were measured (default file name ``<experiment>[_quick]_in_sample.tsv``); held-out is the default.
 
 Cases on the ``llm`` trace (the real Azure LLM inference trace 2023) run only when ``--llm-dir`` is
 given: it has no stand-in.
@@ -36,7 +40,15 @@ def build_parser(experiment: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--model-sets", default=None, help="only these model sets, e.g. S3 or S1,S2")
     p.add_argument("--traces", default=None, help="only these traces, e.g. maf1 or llm (default: maf1, maf2, "
                                                    "and llm with --llm-dir)")
+    p.add_argument("--in-sample", action="store_true",
+                   help="score on the training traffic (AlpaServe's published numbers are in-sample); default held-out")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
+    from alpa_serve_like.cli.common_args import RULES_HELP
+    from alpa_serve_like.scheduling.presets import RULE_SETS
+
+    p.add_argument("--rules", choices=tuple(RULE_SETS), default="default",
+                   help=RULES_HELP + "; policies place and every point is scored under it (default: default; "
+                                     "other sets write <experiment>[_quick]_<set>.tsv by default)")
     return p
 
 
@@ -57,11 +69,13 @@ def gen_data_main(experiment: str, argv: list[str] | None = None) -> int:
         print(f"gen_data_{experiment}: no points match --model-sets {args.model_sets} --traces {args.traces}",
               file=sys.stderr)
         return 2
-    out = args.out or f"{experiment}{'_quick' if args.quick else ''}.tsv"
+    rules = "" if args.rules == "default" else f"_{args.rules}"  # results under other rules never mix
+    out = args.out or f"{experiment}{'_quick' if args.quick else ''}{'_in_sample' if args.in_sample else ''}{rules}.tsv"
     sources = TraceSources(args.maf1_dir, args.maf2_file, args.trace_cache, llm=args.llm_dir)
     for trace in sorted({p.case.trace for p in todo}):
         print(f"trace {trace}: {sources.source_text(trace)}", file=sys.stderr)
-    stats = run_points(todo, out, args.jobs, sources, progress=not args.no_progress)
+    stats = run_points(todo, out, args.jobs, sources, progress=not args.no_progress, in_sample=args.in_sample,
+                       rules=args.rules)
     print(f"{out}: {stats['ran']} points computed in {stats['seconds']:.1f} s "
           f"({stats['done_before']} already there, {stats['errors']} where the policy could not place the case "
           f"or failed; see the error column)")

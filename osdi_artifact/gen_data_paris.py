@@ -7,6 +7,7 @@ Usage: ``python -m alpa_serve_like.osdi_artifact.gen_data_paris [--quick] --out 
 from __future__ import annotations
 
 import argparse
+from dataclasses import replace
 import csv
 import sys
 import time
@@ -23,8 +24,10 @@ def main(argv=None) -> int:
                                 description="simulate PARIS+ELSA and homogeneous MIG partitionings; write a TSV")
     p.add_argument("--quick", action="store_true", help="3 loads, 10 s of traffic per point (about 20 s)")
     p.add_argument("--out", default="paris.tsv", help="output TSV (overwritten)")
+    p.add_argument("--backend", choices=("kernel", "reference"), default="kernel",
+                   help="numba kernel (fast) or the reference event-heap simulator (same decisions)")
     args = p.parse_args(argv)
-    points = suite(args.quick)
+    points = [replace(point, backend=args.backend) for point in suite(args.quick)]
     out = Path(args.out)
     out.parent.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()

@@ -10,13 +10,15 @@ Configurations on ``num_gpus`` A100-80GB GPUs: homogeneous 7 x 1g, 3 x 2g + 1g, 
 GPU (7g = whole GPUs, where AlpaServe's placement of one small network is one replica per GPU), and
 the PARIS plan for this traffic. Dispatch: ``earliest_finish`` (FIFO: the query starts on the
 partition that frees up first), ``shortest_queue`` (least loaded) and ``elsa``. Every point runs the
-reference simulator over the shared ``scheduling.Scheduler`` with admission on (a query predicted to
-miss its SLO is rejected and counts as a miss).
+numba kernel (``backend="kernel"``, the default; all three policies have a kernel version) or the
+reference simulator over the shared ``scheduling.Scheduler``, with admission on (a query predicted
+to miss its SLO is rejected and counts as a miss); both decide the same.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Literal
 
 import numpy as np
 
@@ -24,6 +26,7 @@ from alpa_serve_like.cost_model.mig_slices import slice_latency_s
 from alpa_serve_like.placement.paris import ParisConstants, paris_plan
 from alpa_serve_like.scheduling import SchedulingOptions
 from alpa_serve_like.scheduling.partition_tables import build_partition_tables
+from alpa_serve_like.simulator.kernel import KernelRun
 from alpa_serve_like.simulator.reference import simulate_segment_reference
 
 GPU = "a100-80gb"
@@ -50,6 +53,7 @@ class ParisPoint:
     slo_scale: float = 3.0
     duration_s: float = 30.0
     seed: int = 0
+    backend: Literal["kernel", "reference"] = "kernel"
 
 
 def partitions_of(config: str, network: str, num_gpus: int,
@@ -85,7 +89,11 @@ def run_point(point: ParisPoint) -> dict:
     slo_s = point.slo_scale * slice_latency_s(point.network, 7, max(batches))
     arrival, kind = make_queries(point.load_rps, point.duration_s, np.random.default_rng(point.seed))
     deadline = arrival + slo_s
-    out = simulate_segment_reference(tables, arrival, kind, deadline, SchedulingOptions(routing=point.dispatch))
+    sched = SchedulingOptions(routing=point.dispatch)
+    if point.backend == "kernel":
+        out = KernelRun(tables, arrival, kind, deadline, sched).result()
+    else:
+        out = simulate_segment_reference(tables, arrival, kind, deadline, sched)
     served = out.batch >= 0
     finish = np.full(len(arrival), np.inf)
     finish[served] = out.batch_finish_s[out.batch[served]]

@@ -20,6 +20,9 @@ from alpa_serve_like.osdi_artifact.suites import MODEL_SET_TEXT
 COLORS = {
     "SR": "tab:gray", "Clockwork++ (oracle)": "tab:orange", "AlpaServe": "tab:blue", "AlpaServe (sep)": "tab:cyan",
     "Ours (anneal)": "tab:red", "Round robin": "tab:olive", "Greedy (4-device pipelines)": "tab:purple",
+    "SR fcfs": "tab:gray", "SR fcfs (queues)": "black", "SR srpt": "silver", "SR edf": "dimgray",
+    "AlpaServe fcfs": "tab:blue", "AlpaServe fcfs (queues)": "tab:purple", "AlpaServe srpt": "tab:red",
+    "AlpaServe edf": "tab:green",
     "(pp=16, op=1)": "tab:brown", "(pp=8, op=2)": "tab:pink", "(pp=4, op=4)": "tab:olive", "(pp=2, op=8)": "tab:gray",
 }
 MARKERS = "osD^v<>ph*"

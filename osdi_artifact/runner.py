@@ -5,6 +5,10 @@ the training traffic, simulate the result on the evaluation traffic. ``run_point
 whose key is already in the TSV, farms the rest out to ``jobs`` worker processes (one point at a
 time each, so the anytime policy gets a whole core for its budget), writes rows as they finish
 with a tqdm progress bar, and finally rewrites the file in suite order.
+
+``in_sample=True`` scores each placement on its own training traffic (AlpaServe's published
+attainments are in-sample; for reproducing them). The rows say so in ``evaluated_on``; keep such
+rows in their own file, as their keys are those of the held-out rows.
 """
 from __future__ import annotations
 
@@ -14,7 +18,7 @@ import os
 import sys
 import time
 import traceback
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from typing import Sequence
 
 from alpa_serve_like.osdi_artifact.results import RowWriter, read_rows, rewrite_in_order
@@ -26,9 +30,14 @@ def _fmt(x: float, digits: int = 6) -> str:
     return "nan" if x is None or (isinstance(x, float) and math.isnan(x)) else f"{x:.{digits}g}"
 
 
-def run_point(point: Point, sources: TraceSources = TraceSources()) -> dict:
-    """The TSV row of ``point`` (errors of the policy or the inputs become the row's ``error``)."""
+def run_point(point: Point, sources: TraceSources = TraceSources(), in_sample: bool = False,
+              rules: str = "default") -> dict:
+    """The TSV row of ``point`` (errors of the policy or the inputs become the row's ``error``);
+    ``in_sample``: scored on the training traffic instead of the held-out traffic; placed and scored
+    under the simulator rule set ``rules`` (``scheduling.presets``)."""
     from alpa_serve_like.placement import PlacementInfeasibleError, PlacementOptions
+    from alpa_serve_like.scheduling import SchedulingOptions
+    from alpa_serve_like.scheduling.presets import with_rules
     from alpa_serve_like.placement.evaluate import describe_workload, summarize
     from alpa_serve_like.core.plan import PlacementSchedule
     from alpa_serve_like.simulator import SimOptions, simulate
@@ -41,14 +50,21 @@ def run_point(point: Point, sources: TraceSources = TraceSources()) -> dict:
         cluster, models, profiles, train, test = build_case(case, sources)
     except (ValueError, OSError) as exc:
         return {**row, "error": f"inputs: {exc}", "attainment": "nan"}
+    if in_sample:
+        test = train
     row.update(trace_source=train.meta.get("source", case.trace), test_requests=len(test),
-               trained_on=describe_workload(train), evaluated_on=describe_workload(test))
-    options = PlacementOptions(time_budget_s=case.time_budget_s, oracle=spec.oracle)
+               trained_on=describe_workload(train),
+               evaluated_on=describe_workload(test) + (" (in-sample)" if in_sample else ""))
+    options = PlacementOptions(scheduling=with_rules(SchedulingOptions(), rules), time_budget_s=case.time_budget_s,
+                               oracle=spec.oracle)
     try:
         placement, solve_s = run(spec, cluster, models, profiles, train, test, options, case.seed)
     except (PlacementInfeasibleError, ValueError) as exc:
         return {**row, "error": f"{spec.name}: {exc}", "attainment": "nan"}
-    result = simulate(placement, test, profiles, SimOptions())
+    # The placement is made as always; it is evaluated under the policy's queue discipline.
+    result = simulate(placement, test, profiles,
+                      SimOptions(scheduling=replace(options.scheduling, discipline=spec.discipline),
+                                 queue_engine=spec.queue_engine))
     pct = result.latency_percentiles_s((50, 90, 99))
     first = placement.segments[0] if isinstance(placement, PlacementSchedule) else placement
     train_att = placement.meta.get("train_attainment", float("nan")) if not isinstance(placement, PlacementSchedule) else float("nan")
@@ -61,9 +77,9 @@ def run_point(point: Point, sources: TraceSources = TraceSources()) -> dict:
 
 
 def _work(args) -> dict:
-    point, sources = args
+    point, sources, in_sample, rules = args
     try:
-        return run_point(point, sources)
+        return run_point(point, sources, in_sample, rules)
     except Exception:  # a bug in one point must not lose the finished rows of the others
         row = {**asdict(point.case), "policy": point.policy.id, "label": point.policy.label,
                "x": _fmt(point.case.x), "key": point.key, "attainment": "nan"}
@@ -75,8 +91,9 @@ def default_jobs() -> int:
 
 
 def run_points(points: Sequence[Point], out: str, jobs: int | None = None, sources: TraceSources = TraceSources(),
-               progress: bool = True) -> dict:
-    """Compute every point not yet in ``out``.
+               progress: bool = True, in_sample: bool = False, rules: str = "default") -> dict:
+    """Compute every point not yet in ``out`` (``in_sample``: see ``run_point``), under simulator rule
+    set ``rules``.
 
     Returns counts: ``done_before``, ``ran``, ``errors`` (rows with an error text: a policy that
     cannot place the case is a result, not a failure), ``failures`` (rows whose inputs could not be
@@ -103,10 +120,10 @@ def run_points(points: Sequence[Point], out: str, jobs: int | None = None, sourc
 
         if jobs == 1:
             for p in todo:
-                record(_work((p, sources)))
+                record(_work((p, sources, in_sample, rules)))
         elif todo:
             with multiprocessing.get_context("spawn").Pool(jobs) as pool:
-                for row in pool.imap_unordered(_work, [(p, sources) for p in todo], chunksize=1):
+                for row in pool.imap_unordered(_work, [(p, sources, in_sample, rules) for p in todo], chunksize=1):
                     record(row)
     rewrite_in_order(out, [p.key for p in points])
     return {"done_before": len(points) - len(todo), "ran": len(todo), "errors": errors, "failures": failures,

@@ -44,11 +44,20 @@ class PolicySpec:
     oracle: bool = False
     """Online policies (sr-replace): plan each window on its own traffic, as AlpaServe's evaluation
     of Clockwork++ did (``PlacementOptions.oracle``)."""
+    discipline: str = "fcfs"
+    """Queue discipline the placement is evaluated under (``scheduling.disciplines``); the placement
+    itself is made as always (scored under fcfs)."""
+    queue_engine: bool = False
+    """Evaluate fcfs in the simulator's stage-queue engine (``SimOptions.queue_engine``): the same
+    routing and drop-at-dispatch rules as srpt/edf, so only the order differs."""
 
     @property
     def id(self) -> str:
-        """The TSV ``policy`` column: the name, with ``+oracle`` when planned on each window's traffic."""
-        return self.name + ("+oracle" if self.oracle else "")
+        """The TSV ``policy`` column: the name, with ``+oracle`` when planned on each window's traffic
+        and ``@<discipline>`` when evaluated under another discipline than fcfs."""
+        return (self.name + ("+oracle" if self.oracle else "")
+                + (f"@{self.discipline}" if self.discipline != "fcfs" or self.queue_engine else "")
+                + ("-queues" if self.queue_engine else ""))
 
 
 SR = PolicySpec("sr-greedy", "SR")
@@ -59,6 +68,7 @@ CLOCKWORK = PolicySpec("sr-replace-60", "Clockwork++ (oracle)", oracle=True)
 ALPASERVE = PolicySpec("mp-search", "AlpaServe")
 ALPASERVE_SEP = PolicySpec("mp-search-sep", "AlpaServe (sep)")
 OURS = PolicySpec("mp-anneal", "Ours (anneal)")
+# AlpaServe's round robin: fixed 4-device pipelines (ours over every partition: mp-round-robin-any).
 ROUND_ROBIN = PolicySpec("mp-round-robin", "Round robin")
 GREEDY = PolicySpec("mp-greedy-4", "Greedy (4-device pipelines)")
 
@@ -257,4 +267,36 @@ def ablation_suite(quick: bool = False) -> Suite:
                  "Ablation (AlpaServe section 6.5): round robin vs greedy vs search vs ours on S3")
 
 
-SUITES = {"e2e": e2e_suite, "large": large_suite, "robustness": robustness_suite, "ablation": ablation_suite}
+def with_discipline(spec: PolicySpec, discipline: str, queue_engine: bool = False) -> PolicySpec:
+    """``spec`` evaluated under ``discipline`` (its label says so)."""
+    return replace(spec, discipline=discipline, queue_engine=queue_engine,
+                   label=f"{spec.label} {discipline}{' (queues)' if queue_engine else ''}")
+
+
+DISCIPLINES = ("fcfs", "srpt", "edf")
+
+
+def disciplines_suite(quick: bool = False) -> Suite:
+    """SLO attainment of the same placements under each queue discipline (Paella's scheduling at
+    stage granularity). The placement policies are deterministic ones (SR and the search), so the
+    three rows of a (case, policy) evaluate one placement; only the order each stage serves in
+    differs, and with it admission (exact at arrival under fcfs, dropped at dispatch otherwise).
+    ``fcfs (queues)`` runs fcfs under srpt/edf's engine rules (fewest-outstanding routing, drop at
+    dispatch), so comparing it with srpt/edf isolates the order itself."""
+    duration, budget = (120.0, 2.0) if quick else (1200.0, 10.0)
+    bases = tuple(Case("disciplines", "S3", tr, 32, 48.0, duration, time_budget_s=budget)
+                  for tr in (("maf1",) if quick else ("maf1", "maf2")))
+    if quick:
+        sweeps = (Sweep("rate_scale", (0.5, 1.0, 2.0)), Sweep("cv_scale", (1.0, 3.0)), Sweep("slo_scale", (2.5, 10.0)))
+    else:
+        sweeps = (Sweep("rate_scale", (0.5, 1.0, 1.5, 2.0, 3.0)),
+                  Sweep("cv_scale", (0.5, 1.0, 2.0, 3.0, 4.0)),
+                  Sweep("slo_scale", (1.5, 2.5, 5.0, 7.5, 10.0)))
+    policies = tuple(with_discipline(p, d, q) for p in (SR, ALPASERVE)
+                     for d, q in (("fcfs", False), ("fcfs", True), ("srpt", False), ("edf", False)))
+    return Suite("disciplines", bases, sweeps, policies,
+                 "Queue disciplines (Paella's SRPT, EDF) on AlpaServe placements: S3, stage granularity")
+
+
+SUITES = {"e2e": e2e_suite, "large": large_suite, "robustness": robustness_suite, "ablation": ablation_suite,
+          "disciplines": disciplines_suite}

@@ -1,9 +1,9 @@
 """Search MIG geometries for a workload: every multiset of per-GPU geometries, scored by simulation.
 
 Where AlpaServe's groups meet PARIS's partitions: the unit of placement is one MIG instance (slices
-cannot form model-parallel groups), each instance hosts every model whose weights fit its memory
-budget, and the simulator (shared scheduler, routing from ``SimOptions``) scores the result on the
-given traffic. Exhaustive over multisets of maximal geometries built from ``sizes``, so meant for a
+cannot form model-parallel groups), each instance hosts the models that fit its memory budget
+together (in the workload's order), and the simulator (shared scheduler, routing from
+``SimOptions``) scores the result on the given traffic. Exhaustive over multisets of maximal geometries built from ``sizes``, so meant for a
 few GPUs; whole GPUs are the geometry ``(7,)``, which makes "slice or not" one of the candidates.
 """
 from __future__ import annotations
@@ -34,9 +34,17 @@ class GeometryScore:
 
 def hosted_models(device_type: str, models: Sequence[str], profiles: Mapping[str, ModelProfile],
                   memory_fraction: float) -> tuple[str, ...]:
-    """Models (in order) whose weights fit ``memory_fraction`` of the device's memory, each on its own."""
+    """Models, in order, that fit ``memory_fraction`` of the device's memory together: each is taken
+    when its weights fit beside those already taken (a model too big for what is left is skipped)."""
     budget = mig.slice_device(device_type).memory_bytes * memory_fraction
-    return tuple(m for m in models if m in profiles and profiles[m].config(_ONE).device_memory_bytes() <= budget)
+    out, used = [], 0
+    for m in models:
+        if m in profiles:
+            need = profiles[m].config(_ONE).device_memory_bytes()
+            if used + need <= budget:
+                out.append(m)
+                used += need
+    return tuple(out)
 
 
 def search_geometries(

@@ -28,25 +28,31 @@ def group_loads(problem: PlacementProblem, state: FillState) -> np.ndarray:
     return loads
 
 
+class _GroupShapes:
+    """The distinct configs of a fill's groups and each group's index among them (fixed during a
+    fill), so per-model tables are built per distinct config and spread over the groups with one
+    array index instead of a Python loop over every group."""
+
+    def __init__(self, configs):
+        self.distinct = list(dict.fromkeys(configs))
+        position = {c: i for i, c in enumerate(self.distinct)}
+        self.of_group = np.array([position[c] for c in configs], dtype=np.int64)
+
+
 def _best_group(problem: PlacementProblem, state: FillState, model: str, loads: np.ndarray,
-                reps: dict[str, int], peaks: np.ndarray) -> int | None:
+                reps: dict[str, int], peaks: np.ndarray, shapes: _GroupShapes) -> int | None:
     share = problem.rates[problem.index[model]] / (reps.get(model, 0) + 1)
     # Least loaded after adding; ties go to the faster pipeline, then the lower index. Keys are
     # cheap and the memory check is not, so groups are checked in key order and the first that
     # can hold the model wins: the same group as checking every group. Groups whose peak bytes
     # plus the model's smallest stage weights exceed the budget cannot hold it and are skipped.
-    per_config: dict = {}
-    useful = np.empty(len(state.configs), dtype=bool)
-    bottleneck = np.empty(len(state.configs))
-    least = np.empty(len(state.configs))
-    for g, config in enumerate(state.configs):
-        found = per_config.get(config)
-        if found is None:
-            mem = problem.memory.stage_memory(model, config)
-            found = per_config[config] = (problem.useful(model, config), problem.bottleneck_s(model, config),
-                                          0 if mem is None else int(mem.weight_bytes.min()))
-        useful[g], bottleneck[g], least[g] = found
-    candidates = np.flatnonzero(useful & (peaks + least <= problem.memory.budget_bytes))
+    per_config = np.empty((3, len(shapes.distinct)))
+    for i, config in enumerate(shapes.distinct):
+        mem = problem.memory.stage_memory(model, config)
+        per_config[:, i] = (problem.useful(model, config), problem.bottleneck_s(model, config),
+                            0 if mem is None else int(mem.weight_bytes.min()))
+    useful, bottleneck, least = per_config[:, shapes.of_group]
+    candidates = np.flatnonzero((useful > 0) & (peaks + least <= problem.memory.budget_bytes))
     key = loads[candidates] + share * bottleneck[candidates]
     for i in np.lexsort((candidates, bottleneck[candidates], key)):
         if state.can_add(int(candidates[i]), model):
@@ -70,6 +76,9 @@ def greedy_fill(problem: PlacementProblem, state: FillState, per_round: int = 1,
                 max_rounds: int | None = None) -> tuple[FillState, Score]:
     """Fill ``state`` in place until nothing fits; return it and the score of the final placement."""
     rounds = 0
+    shapes = _GroupShapes(state.configs)
+    # The fill only adds, so a model no group can take now never fits again: skip it from then on.
+    placeable = np.ones(len(problem.models), dtype=bool)
     while True:
         score = problem.score(state.to_placement())
         if max_rounds is not None and rounds >= max_rounds:
@@ -81,10 +90,11 @@ def greedy_fill(problem: PlacementProblem, state: FillState, per_round: int = 1,
         # Most unserved first; among equals the model with the most traffic per replica.
         order = np.lexsort((np.arange(len(problem.models)), -rate_per_replica, -score.unserved))
         added = 0
-        for i in order:
+        for i in order[placeable[order]]:
             model = problem.models[i]
-            g = _best_group(problem, state, model, loads, reps, peaks)
+            g = _best_group(problem, state, model, loads, reps, peaks, shapes)
             if g is None:
+                placeable[i] = False
                 continue
             state.add(g, model)
             peaks[g] = state.usage[g].peak_bytes

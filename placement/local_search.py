@@ -250,12 +250,13 @@ def mp_anneal_budget(cluster, models, profiles, train_workload, options, rng, *,
 def _mp_anneal(cluster, models, profiles, train_workload, options, rng, name: str, deterministic: bool):
     """``deterministic``: the structure search runs to completion and the annealing stops after
     ``options.anneal_max_moves`` moves; ``time_budget_s`` is not used, so the wall clock decides
-    nothing (the move budget is the knob for time)."""
+    nothing (the move budget is the knob for time) unless ``options.search_time_cap_s`` caps it."""
     tic = time.perf_counter()
-    deadline = math.inf if deterministic else tic + options.time_budget_s
+    cap_s = options.search_time_cap_s if deterministic else options.time_budget_s
+    deadline = tic + cap_s if cap_s > 0 else math.inf
     problem = PlacementProblem(cluster, models, profiles, train_workload, options)
-    # Structure first (at most 40% of the budget unless deterministic), then local moves.
-    structure_deadline = math.inf if deterministic else tic + 0.4 * options.time_budget_s
+    # Structure first (at most 40% of the time if there is a clock), then local moves.
+    structure_deadline = tic + 0.4 * cap_s if cap_s > 0 else math.inf
     start_state, start_score, how = structured_starts(problem, structure_deadline)[0]
     # Anneal against the training sample plus fresh samples fitted to it (objective.py), so the
     # thousands of evaluations do not tune the placement to one sample's bursts.
@@ -264,6 +265,9 @@ def _mp_anneal(cluster, models, profiles, train_workload, options, rng, name: st
     state, score, stats = anneal(search, start_state.copy(), search.score(start_state.to_placement()), rng, deadline,
                                  options.anneal_max_moves)
     stats["evaluations"] = problem.evaluations + search.evaluations
+    if deterministic:
+        stats["stopped_by"] = "move budget" if stats["tried"] >= options.anneal_max_moves else (
+            "time cap" if time.perf_counter() >= deadline else "no applicable move")
     start_score, score = problem.score(start_state.to_placement()), problem.score(state.to_placement())
     return state.to_placement({
         "policy": name, "start": how,

@@ -58,6 +58,7 @@ class MemoryModel:
         self.budget_bytes = int(budget_bytes)
         self.max_batch_size = int(max_batch_size)
         self._cache: dict[tuple[str, ParallelConfig], StageMemory | None] = {}
+        self._alone: dict[tuple[str, ParallelConfig], int | None] = {}
 
     def stage_memory(self, model: str, config: ParallelConfig) -> StageMemory | None:
         """The model's per-stage bytes under ``config``; None when the config is not profiled."""
@@ -76,8 +77,12 @@ class MemoryModel:
         return self._cache[key]
 
     def alone_bytes(self, model: str, config: ParallelConfig) -> int | None:
-        mem = self.stage_memory(model, config)
-        return None if mem is None else mem.alone_bytes
+        key = (model, config)
+        found = self._alone.get(key, -1)
+        if found == -1:  # cached: the searches ask this in their inner loops
+            mem = self.stage_memory(model, config)
+            found = self._alone[key] = None if mem is None else mem.alone_bytes
+        return found
 
     def fits_alone(self, model: str, config: ParallelConfig) -> bool:
         need = self.alone_bytes(model, config)

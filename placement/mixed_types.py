@@ -5,12 +5,14 @@
 carry: its devices over a model's batch-1 single-device latency there, summed over the models
 (a request of each model, in the workload's mix, is the unit). Requests are thinned at random with
 the passed generator. MIG slices never form model-parallel groups, so their parts are placed with
-``max_op = max_pp = 1``. Routing then chooses among the types request by request (the simulator's
-``simulate_mixed`` and the shared scheduler), so a type that turned out faster simply gets more.
+``max_op = max_pp = 1``. The result is one ``Placement`` whose groups name their device type
+(``GroupPlacement.device``) and their device ids in the mixed cluster, which the simulator
+(``simulate_plan``) and the runtime take as they are. Routing then chooses among the types
+request by request (the shared scheduler), so a type that turned out faster simply gets more.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import replace
 from typing import Mapping, Sequence
 
 import numpy as np
@@ -18,24 +20,11 @@ import numpy as np
 from alpa_serve_like.core.mixed_cluster import MixedCluster
 from alpa_serve_like.core.model_profile import ModelProfile
 from alpa_serve_like.core.parallel_config import ParallelConfig
-from alpa_serve_like.core.plan import Placement
+from alpa_serve_like.core.plan import GroupPlacement, Placement
 from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.placement import PlacementOptions, place
 
 _ONE = ParallelConfig(1, 1, 1)
-
-
-@dataclass(frozen=True)
-class MixedPlacement:
-    """Groups on a mixed cluster: per group its device type, ParallelConfig and models."""
-
-    group_devices: tuple[str, ...]
-    group_configs: tuple[ParallelConfig, ...]
-    group_models: tuple[tuple[str, ...], ...]
-
-    def summary(self) -> str:
-        return " ".join(f"{d}:(op{c.op},pp{c.pp})[{len(m)}]"
-                        for d, c, m in zip(self.group_devices, self.group_configs, self.group_models))
 
 
 def capacity_shares(cluster: MixedCluster, workload: Workload,
@@ -58,12 +47,13 @@ def capacity_shares(cluster: MixedCluster, workload: Workload,
 def place_per_type(policy: str, cluster: MixedCluster, models: Sequence[str],
                    profiles_by_device: Mapping[str, Mapping[str, ModelProfile]], train_workload: Workload,
                    options: PlacementOptions | None = None, rng: np.random.Generator | None = None
-                   ) -> MixedPlacement:
-    """Run ``policy`` per device type on that type's share of ``train_workload``; merge the groups."""
+                   ) -> Placement:
+    """Run ``policy`` per device type on that type's share of ``train_workload``; merge the groups
+    into one plan, each group with its device type and its device ids in ``cluster``."""
     options = options or PlacementOptions()
     rng = rng if rng is not None else np.random.default_rng(0)
     shares = capacity_shares(cluster, train_workload, profiles_by_device)
-    devices, configs, hosted = [], [], []
+    groups = []
     for t in cluster.device_types:
         keep = rng.random(len(train_workload)) < shares[t]
         opts = replace(options, max_op=1, max_pp=1) if "/" in t else options
@@ -72,8 +62,7 @@ def place_per_type(policy: str, cluster: MixedCluster, models: Sequence[str],
         if not isinstance(placed, Placement):
             raise TypeError(f"policy {policy!r} returned a {type(placed).__name__}; per-type placement "
                             f"needs a single Placement (use an offline policy)")
-        for g in placed.groups:
-            devices.append(t)
-            configs.append(g.config)
-            hosted.append(tuple(g.models))
-    return MixedPlacement(tuple(devices), tuple(configs), tuple(hosted))
+        ids = cluster.device_ids(t)
+        for g, local in zip(placed.groups, placed.device_assignment()):
+            groups.append(GroupPlacement(g.config, g.models, tuple(ids[d] for d in local), device=t))
+    return Placement(tuple(groups), meta={"policy": policy, "mixed_cluster": cluster.to_dict()})

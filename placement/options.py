@@ -32,6 +32,9 @@ class PlacementOptions:
     anneal_max_moves: int = 0
     """mp-anneal: stop after this many scored moves even if time is left (0: only the time budget).
     With a cap that is reached before the budget, the result depends only on the inputs and rng."""
+    search_time_cap_s: float = 0.0
+    """mp-anneal-budget: also stop once this many seconds have passed (0: no cap). A run the cap
+    stops depends on the machine's speed; its meta says ``stopped_by: time cap``."""
     anneal_copies: int = 2
     """mp-anneal: spans of fresh traffic fitted to the training workload added to its objective
     (``objective.resampled_copies``; 0: the training sample alone)."""
@@ -51,6 +54,8 @@ class PlacementOptions:
         for name in ("max_op", "max_pp", "screen_keep"):
             if getattr(self, name) < 1:
                 raise ValueError(f"PlacementOptions.{name} must be >= 1, got {getattr(self, name)}")
+        if self.search_time_cap_s < 0:
+            raise ValueError(f"PlacementOptions.search_time_cap_s must be >= 0 (0: no cap), got {self.search_time_cap_s}")
         if self.time_budget_s <= 0 or self.ilp_time_limit_s <= 0:
             raise ValueError("PlacementOptions: time budgets must be > 0 seconds")
 

@@ -22,10 +22,12 @@ import itertools
 from collections import Counter
 from math import comb
 from dataclasses import dataclass
-from typing import Callable, Mapping
+from typing import Callable, Mapping, Sequence
 
 from alpa_serve_like.core import mig
 from alpa_serve_like.core.mixed_cluster import DeviceEntry, MixedCluster
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.plan import GroupPlacement, Placement, PlanContext
 
 
 @dataclass(frozen=True)
@@ -83,6 +85,15 @@ class PartitionPlan:
                 name = mig.profile_by_slices(self.gpu, k).device_name
                 entries.append(DeviceEntry(name, geometry.count(k), node=i // gpus_per_node))
         return MixedCluster(tuple(entries))
+
+    def to_placement(self, models: Sequence[str]) -> Placement:
+        """The partitions as a plan: one single-device group per partition, in ``partitions`` order
+        (device ids 0, 1, ...), naming its slice's device type and hosting ``models``; what
+        ``simulate_plan`` and the runtime take (ELSA orders the groups by their slices)."""
+        one = ParallelConfig(1, 1, 1)
+        groups = tuple(GroupPlacement(one, tuple(models), (i,), device=name) for i, name in enumerate(self.device_names))
+        return Placement(groups, meta={"policy": "paris", "geometries": [list(g) for g in self.geometries]},
+                         context=PlanContext(device=self.gpu))
 
     def summary(self) -> str:
         return " | ".join("+".join(f"{k}g" for k in g) for g in self.geometries)

@@ -61,6 +61,7 @@ class PlacementProblem:
         self.simulated_requests = 0
         self._scorer = None
         self._bottleneck: dict[tuple[str, ParallelConfig], float] = {}
+        self._useful: dict[tuple[str, ParallelConfig], bool] = {}
 
     # ---- analytic tables -----------------------------------------------------------------------
     def bottleneck_s(self, model: str, config: ParallelConfig) -> float:
@@ -77,7 +78,12 @@ class PlacementProblem:
 
     def useful(self, model: str, config: ParallelConfig) -> bool:
         """Whether a replica on ``config`` can ever meet the model's SLO and fits memory alone."""
-        return self.memory.fits_alone(model, config) and self.latency_s(model, config) <= self.slo_s[self.index[model]]
+        key = (model, config)
+        found = self._useful.get(key)
+        if found is None:  # cached: the fills and the annealing's moves ask this in their inner loops
+            found = self._useful[key] = bool(self.memory.fits_alone(model, config)
+                                             and self.latency_s(model, config) <= self.slo_s[self.index[model]])
+        return found
 
     # ---- simulation ----------------------------------------------------------------------------
     def _get_scorer(self):

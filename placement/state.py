@@ -7,6 +7,8 @@ from __future__ import annotations
 
 from typing import Sequence
 
+import numpy as np
+
 from alpa_serve_like.core.parallel_config import ParallelConfig
 from alpa_serve_like.core.plan import GroupPlacement, Placement
 from alpa_serve_like.placement.memory import GroupUsage, MemoryModel
@@ -44,7 +46,14 @@ class FillState:
 
     def remove(self, g: int, model: str) -> None:
         self.hosted[g].remove(model)
-        self._recompute(g)
+        # Weights subtract exactly; the activation reserve is a maximum, so it is taken again over
+        # the models left (cheaper than rebuilding the usage: the annealing removes thousands).
+        usage = self.usage[g].copy()
+        usage.weight_bytes -= self.memory.stage_memory(model, self.configs[g]).weight_bytes
+        usage.act_bytes[:] = 0
+        for m in self.hosted[g]:
+            np.maximum(usage.act_bytes, self.memory.stage_memory(m, self.configs[g]).act_bytes, out=usage.act_bytes)
+        self.usage[g] = usage
 
     def clear(self, g: int) -> None:
         self.hosted[g] = []

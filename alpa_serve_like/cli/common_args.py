@@ -6,6 +6,7 @@
 - ``--slo-scale X`` (SLO = X times each model's single-device latency) or ``--slo-ms MS``.
 - ``--memory-budget-gib G``: usable memory per device (default: a share of the device's memory).
 - ``--db PATH``, ``--out PATH``.
+- ``--rules SET``: a named rule set of the simulator's scheduling (``scheduling.presets``).
 
 Every subcommand's parser uses ``HelpFormatter``: the default of every option is shown.
 """
@@ -69,3 +70,15 @@ def add_slo_scale(parser, default: float | None = 5.0):
 
 def add_max_batch_size(parser, default: int | None = 1, help_text: str = "dynamic batching limit (1: off)"):
     parser.add_argument("--max-batch-size", type=int, default=default, metavar="B", help=help_text)
+
+
+RULES_HELP = ("simulator rule set: 'default' (ours) or 'alpaserve' (AlpaServe's simulator: 11 ms finish-only "
+              "overhead, stage latencies x (1 + 0.009 pp), route to the group whose last stage frees first, "
+              "float32 latencies and SLOs; see scheduling/presets.py)")
+
+
+def add_rules(parser, default: str | None = "default", help_text: str = RULES_HELP):
+    """``--rules SET``: one of ``scheduling.presets.RULE_SETS``."""
+    from alpa_serve_like.scheduling.presets import RULE_SETS
+
+    parser.add_argument("--rules", choices=tuple(RULE_SETS), default=default, metavar="SET", help=help_text)

@@ -42,7 +42,11 @@ def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
     w.add_argument("--seed", type=int, default=0, help="training traffic seed (policies derive theirs)")
     o = parser.add_argument_group("policy options")
     common.add_max_batch_size(o, help_text="dynamic batching limit (simulator) and activation memory")
+    common.add_rules(o, help_text=common.RULES_HELP + "; the simulator scores candidates under it and the "
+                     "plan records it")
     o.add_argument("--time-budget", type=float, default=10.0, help="seconds for mp-anneal")
+    o.add_argument("--search-time-cap", type=float, default=0.0, metavar="S",
+                   help="mp-anneal-budget-N: also stop after S seconds (0: no cap; a capped run depends on the machine)")
     o.add_argument("--ilp-time-limit", type=float, default=20.0, help="HiGHS seconds for mp-ilp / sr-ilp")
     o.add_argument("--oracle", action="store_true", help="sr-replace: plan each window on its own traffic")
 
@@ -105,9 +109,12 @@ def mapped(args, workload, models):
 def options_from(args):
     from alpa_serve_like.placement import PlacementOptions
     from alpa_serve_like.scheduling import SchedulingOptions
+    from alpa_serve_like.scheduling.presets import with_rules
 
-    return PlacementOptions(scheduling=SchedulingOptions(max_batch_size=args.max_batch_size),
+    scheduling = with_rules(SchedulingOptions(max_batch_size=args.max_batch_size), args.rules)
+    return PlacementOptions(scheduling=scheduling,
                             time_budget_s=args.time_budget, ilp_time_limit_s=args.ilp_time_limit,
+                            search_time_cap_s=getattr(args, "search_time_cap", 0.0),  # place only
                             oracle=args.oracle)
 
 

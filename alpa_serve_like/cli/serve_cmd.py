@@ -29,6 +29,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                       "(default: the plan's device, else cpu); another type than the plan's re-checks memory")
     parser.add_argument("--torch-device", choices=("auto", "cpu", "gpu"), default="auto",
                         help="where stage actors run (auto: gpu when Ray has GPUs)")
+    parser.add_argument("--checkpoint", action="append", default=[], metavar="[MODEL=]PATH",
+                        help="load weights from a local .safetensors or torch state-dict file instead of random "
+                             "ones: PATH for every model, MODEL=PATH for one instance (bert-mini-0) or base "
+                             "model (bert-mini); repeatable (default: random weights)")
+    parser.add_argument("--checkpoint-naming", choices=("auto", "ours", "hf-bert", "hf-gpt2"), default="auto",
+                        help="tensor names in the checkpoint files (default: auto, guessed from the names)")
     parser.add_argument("--option", action="append", default=[], metavar="KEY=VALUE",
                         help="any other RuntimeOptions field, e.g. --option default_slo_s=0.5 (repeatable)")
     parser.add_argument("--host", default="127.0.0.1", help="HTTP listen address (loopback only unless changed)")
@@ -60,6 +66,9 @@ def app_arguments(args: argparse.Namespace) -> dict:
                        ("slo_scale", args.slo_scale), ("policy", args.policy)):
         if value is not None:
             out[key] = value
+    if args.checkpoint:
+        out["checkpoint"] = ",".join(args.checkpoint)
+        out["checkpoint_naming"] = args.checkpoint_naming
     for item in args.option:
         key, sep, value = item.partition("=")
         if not sep:

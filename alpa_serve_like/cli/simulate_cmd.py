@@ -29,6 +29,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                                      "its own device, else the device type's default share)")
     parser.add_argument("--routing", default=None, metavar="POLICY",
                         help=f"routing policy, one of {', '.join(routing_names())} (default: the plan's, else earliest_finish)")
+    from alpa_serve_like.scheduling.disciplines import discipline_names
+
+    parser.add_argument("--discipline", default=None, choices=discipline_names(),
+                        help="order in which each stage serves its queue: fcfs (arrival; admission exact), "
+                             "srpt (Paella's shortest estimated remaining work), edf (earliest deadline); under "
+                             "srpt/edf admission drops at dispatch (default: the plan's, else fcfs)")
+    parser.add_argument("--fairness-threshold", type=float, default=None, metavar="U",
+                        help="Paella's deficit threshold U for srpt (1e6 = pure SRPT; smaller is fairer to "
+                             "long models; default: the plan's, else 1e6)")
+    common.add_rules(parser, default=None, help_text=common.RULES_HELP + " (default: the plan's rules); "
+                     "--routing and the overhead flags still win over the set")
     parser.add_argument("--no-admission", action="store_true", default=None,
                         help="serve late requests instead of rejecting them")
     common.add_max_batch_size(parser, default=None, help_text="dynamic batching limit (default: the plan's, else 1)")
@@ -72,11 +83,16 @@ def run(args: argparse.Namespace) -> int:
     for line in notes:
         print(line)
     hosted = {m for seg in schedule.segments for m in seg.models}
-    profiles = profiles_for(sorted(hosted), db, device)
     placement = schedule.segments[0] if len(schedule.segments) == 1 else schedule
+    per_device = len(schedule.segments) == 1 and any(g.device is not None for g in placement.groups)
     try:
-        note = check_memory(placement, schedule.context, profiles, device, args.memory_budget_gib,
-                            options.scheduling.max_batch_size)
+        if per_device:  # groups name their own device types: profiles and memory per type
+            profiles_by_device, note = per_device_profiles(placement, db, device, args.memory_budget_gib,
+                                                           options.scheduling.max_batch_size)
+        else:
+            profiles = profiles_for(sorted(hosted), db, device)
+            note = check_memory(placement, schedule.context, profiles, device, args.memory_budget_gib,
+                                options.scheduling.max_batch_size)
     except PlacementError as exc:
         hint = "" if args.memory_budget_gib else "; a plan made with a larger budget: pass --memory-budget-gib"
         print(f"simulate: {exc}{hint}", file=sys.stderr)
@@ -94,7 +110,12 @@ def run(args: argparse.Namespace) -> int:
     tic = time.perf_counter()
     bar = _progress_bar(n)
     try:
-        result = simulate(placement, workload, profiles, options, progress=bar.update if bar else None)
+        if per_device:
+            from alpa_serve_like.simulator.mixed import simulate_plan
+
+            result = simulate_plan(placement, profiles_by_device, workload, options)
+        else:
+            result = simulate(placement, workload, profiles, options, progress=bar.update if bar else None)
     finally:
         if bar:
             bar.close()
@@ -127,11 +148,25 @@ def settings_from_plan(context, args):
         notes.append("the plan does not name its device (an older file); using v100-16gb, pass --device to choose")
     given = {"routing": args.routing, "admission": None if args.no_admission is None else not args.no_admission,
              "max_batch_size": args.max_batch_size, "dispatch_overhead_s": args.dispatch_overhead,
-             "per_stage_overhead_s": args.stage_overhead}
-    scheduling = scheduling_from_record(context.scheduling, **given)
+             "per_stage_overhead_s": args.stage_overhead, "discipline": getattr(args, "discipline", None),
+             "fairness_threshold": getattr(args, "fairness_threshold", None)}  # absent from hand-made namespaces
+    from alpa_serve_like.scheduling.presets import RULE_FIELDS, rule_values, rules_of
+
+    record = dict(context.scheduling)
+    ruled = set()  # fields the rule set decides (said once by its name, not field by field)
+    if args.rules is not None:
+        record.update(rule_values(args.rules))
+        ruled = set(RULE_FIELDS)
+        notes.append(f"using rule set {args.rules}")
+    else:
+        plan_rules = rules_of(scheduling_from_record(record))
+        if plan_rules not in (None, "default"):
+            ruled = set(RULE_FIELDS)
+            notes.append(f"using rule set {plan_rules} from the plan")
+    scheduling = scheduling_from_record(record, **given)
     defaults = SchedulingOptions()
     from_plan = [f"{k} {v}" for k, v in context.scheduling.items() if k in given and given[k] is None
-                 and (k == "max_batch_size" or v != getattr(defaults, k))]
+                 and k not in ruled and (k == "max_batch_size" or v != getattr(defaults, k))]
     if from_plan:
         notes.append(f"using {', '.join(from_plan)} from the plan")
     return device, SimOptions(scheduling=scheduling, warmup_s=args.warmup, backend=args.backend), notes
@@ -156,6 +191,24 @@ def check_memory(placement, context, profiles, device: str, budget_gib: float | 
                     f"for it (pass --memory-budget-gib)")
     check_plan_fits_device(placement, profiles, device, budget, max_batch_size)
     return ""
+
+
+def per_device_profiles(placement, db, default_device: str, budget_gib: float | None, max_batch_size: int):
+    """({device type: profiles of the models its groups host}, notes) for a plan whose groups name
+    their devices (a group that names none runs on ``default_device``); each type's groups are
+    checked against that type's memory (``check_memory``)."""
+    from dataclasses import replace
+
+    from alpa_serve_like.core.plan import Placement
+
+    devices = [g.device or default_device for g in placement.groups]
+    out, notes = {}, []
+    for device in dict.fromkeys(devices):
+        groups = tuple(g for g, d in zip(placement.groups, devices) if d == device)
+        part = Placement(tuple(replace(g, device=None) for g in groups))
+        out[device] = profiles_for(sorted(part.models), db, device)
+        notes.append(check_memory(part, placement.context, out[device], device, budget_gib, max_batch_size))
+    return out, "\n".join(n for n in notes if n)
 
 
 class _Bar:

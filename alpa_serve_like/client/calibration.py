@@ -90,3 +90,23 @@ def calibrate_from_replay(result, skip_s: float = 0.0) -> ServingCalibration:
 
 def _median(values) -> float:
     return float(np.median(values)) if len(values) else math.nan
+
+
+def calibrated_profile(profile, seen_stage_s):
+    """``profile`` (a ``ModelProfile``) with its stage latencies, at every batch size, matched to the
+    per-stage compute ``seen_stage_s`` of a replay (``ServingCalibration.stage_s[base]``): stage by
+    stage for the pipeline depth that was served, by the ratio of the totals for the other depths."""
+    from alpa_serve_like.core.model_profile import ConfigProfile, ModelProfile
+    from alpa_serve_like.core.parallel_config import ParallelConfig
+
+    served_config = ParallelConfig(1, 1, len(seen_stage_s))
+    served = np.asarray(profile.config(served_config).latency_s(1))
+    per_stage = np.asarray(seen_stage_s) / served
+    total = float(np.sum(seen_stage_s) / np.sum(served))
+    configs = {}
+    for c, e in profile.configs.items():
+        scale = per_stage if c == served_config else np.full(c.pp, total)
+        configs[c] = ConfigProfile(c, {b: tuple(float(x) for x in np.asarray(lat) * scale)
+                                       for b, lat in e.stage_latency_s.items()}, e.weight_bytes, e.act_bytes)
+    return ModelProfile(profile.name, profile.device, configs, profile.spec,
+                        source=f"{profile.source}+served-calibration")

@@ -213,3 +213,9 @@ def slice_device(device_name: str) -> DeviceSpec:
         mem_bandwidth_bytes_per_s=whole.mem_bandwidth_bytes_per_s * p.memory_slices / MEMORY_SLICES,
         memory_bytes=p.memory_gb * 10**9,
     )
+
+
+def compute_slices_of(device_type: str) -> int:
+    """Compute slices a device of this type has: its profile's for a MIG slice, 7 for a whole GPU
+    (or any device without a ``/``), so slices and whole GPUs order by size for ELSA."""
+    return parse_profile(device_type).compute_slices if "/" in device_type else COMPUTE_SLICES

@@ -8,6 +8,12 @@ A plan also records what it was made for (``PlanContext``: device type, memory b
 options, SLO, database fingerprint, models left out), so the commands that read it take their
 defaults from it instead of guessing. File format version 2 writes these as top-level fields;
 version-1 files (no context) still load, with every context field absent.
+
+A group may name its own device type (``GroupPlacement.device``: a MIG slice such as
+``a100-80gb/3g.40gb``, or another GPU generation); a group without one runs on the plan's
+``context.device``. Such a plan is written as version 3 and every other plan as version 2, so an
+older reader still loads a one-device plan and refuses a mixed one instead of running each group
+on the plan's device without a word.
 """
 from __future__ import annotations
 
@@ -21,8 +27,9 @@ from typing import Mapping
 from alpa_serve_like.core.parallel_config import ParallelConfig
 
 FORMAT = "alpa_serve_like.placement"
-VERSION = 2
-"""2 added the top-level context fields (``PlanContext``); 1 had groups and meta only."""
+VERSION = 3
+"""3 added the per-group ``device``; 2 the top-level context fields (``PlanContext``); 1 had groups
+and meta only. A plan is written with the lowest version that holds it (``_version_needed``)."""
 
 
 class PlacementError(ValueError):
@@ -169,8 +176,15 @@ class GroupPlacement:
     models: tuple[str, ...]
     device_ids: tuple[int, ...] = ()
     """Explicit cluster device indices, ``op * pp`` of them; empty means "assign contiguously"."""
+    device: str | None = None
+    """Device type of this group's devices (``a100-80gb/3g.40gb``, ``v100-16gb``); None: the
+    plan's ``context.device``. A group is built from devices of one type only."""
 
     def __post_init__(self):
+        if self.device is not None and (not isinstance(self.device, str) or not self.device.strip()
+                                        or any(c.isspace() for c in self.device)):
+            raise PlacementError(f"group {self.config}: device must be a device type name such as "
+                                 f"'a100-80gb/3g.40gb', got {self.device!r}")
         if self.config.dp != 1:
             raise PlacementError(f"group {self.config}: dp must be 1 inside a group (use more groups)")
         if len(set(self.models)) != len(self.models):
@@ -188,6 +202,8 @@ class GroupPlacement:
         out = {"op": self.config.op, "pp": self.config.pp, "models": list(self.models)}
         if self.device_ids:
             out["device_ids"] = list(self.device_ids)
+        if self.device is not None:
+            out["device"] = self.device
         return out
 
     @classmethod
@@ -207,8 +223,13 @@ class GroupPlacement:
             raise PlacementError(f"{where}: 'device_ids' must be a list of device indices, got {_short(ids)}")
         for i, device in enumerate(ids):
             _int_in(device, f"device_ids[{i}]", 0, MAX_DEVICES - 1, where)
+        device = data.get("device")
+        if device is not None and not isinstance(device, str):
+            raise PlacementError(f"{where}: 'device' must be a device type name such as 'a100-80gb/3g.40gb', "
+                                 f"got {_short(device)}")
         try:
-            return cls(config=ParallelConfig(1, op, pp), models=tuple(models), device_ids=tuple(ids))
+            return cls(config=ParallelConfig(1, op, pp), models=tuple(models), device_ids=tuple(ids),
+                       device=device)
         except ValueError as exc:
             raise PlacementError(f"{where}: {exc}") from None
 
@@ -240,11 +261,29 @@ class Placement:
     def groups_hosting(self, model: str) -> list[int]:
         return [i for i, g in enumerate(self.groups) if model in g.models]
 
+    def group_device(self, index: int) -> str | None:
+        """Device type group ``index`` runs on: its own, else the plan's (None when neither is known)."""
+        return self.groups[index].device or self.context.device
+
+    def group_devices(self) -> tuple[str | None, ...]:
+        return tuple(self.group_device(i) for i in range(len(self.groups)))
+
+    @property
+    def device_types(self) -> tuple[str, ...]:
+        """Distinct known device types of the groups, in first-seen order."""
+        return tuple(dict.fromkeys(d for d in self.group_devices() if d is not None))
+
+    @property
+    def is_mixed(self) -> bool:
+        """Whether the groups run on more than one device type (an unknown one counts as a type)."""
+        return len(set(self.group_devices())) > 1
+
     def summary(self) -> str:
         """Short human text: ``4x(op1,pp2)[3 models] 2x(op2,pp1)[5 models]``."""
         parts = []
         for g in self.groups:
-            parts.append(f"(op{g.config.op},pp{g.config.pp})[{len(g.models)}]")
+            where = f"{g.device}:" if g.device is not None else ""
+            parts.append(f"{where}(op{g.config.op},pp{g.config.pp})[{len(g.models)}]")
         return " ".join(parts) if parts else "(empty)"
 
     def device_assignment(self) -> list[tuple[int, ...]]:
@@ -273,7 +312,7 @@ class Placement:
     def to_dict(self) -> dict:
         return {
             "format": FORMAT,
-            "version": VERSION,
+            "version": _version_needed((self,)),
             **self.context.to_dict(),
             "groups": [g.to_dict() for g in self.groups],
             "meta": self.meta,
@@ -337,7 +376,7 @@ class PlacementSchedule:
     def to_dict(self) -> dict:
         return {
             "format": FORMAT + ".schedule",
-            "version": VERSION,
+            "version": _version_needed(self.segments),
             **self.context.to_dict(),
             "segments": [{"start_s": s, "placement": p.to_dict()} for s, p in zip(self.start_s, self.segments)],
         }
@@ -378,6 +417,11 @@ class PlacementSchedule:
             schedule = cls.from_dict(data, where=str(path))
         _check_loaded(schedule, path)
         return schedule
+
+
+def _version_needed(placements) -> int:
+    """3 when some group names its own device, else 2 (what older readers can load correctly)."""
+    return 3 if any(g.device is not None for p in placements for g in p.groups) else 2
 
 
 def load_plan(path: str | os.PathLike) -> Placement | PlacementSchedule:

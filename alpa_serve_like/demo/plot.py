@@ -41,8 +41,8 @@ def plot_demo(path, test, lives: dict, sims: dict, slo_ms: float, report) -> Pat
                              gridspec_kw={"width_ratios": [1.2, 1.2, 1.2, 0.8] if scale else [1, 1, 1]})
     ax = axes[0]
     kinds = [("live (Ray Serve)", lambda p: lives[p].attainment if p in lives else np.nan, 1.0, None),
-             ("simulator + measured overhead", lambda p: sim_of(p).attainment, 0.55, "//"),
-             ("simulator (compute only)", lambda p: sims[p, "simulated"].attainment, 0.3, "..")]
+             ("simulator, as served (calibrated here)", lambda p: sim_of(p).attainment, 0.55, "//"),
+             ("simulator (shipped profiles)", lambda p: sims[p, "simulated"].attainment, 0.3, "..")]
     width = 0.8 / len(kinds)
     for k, (label, value, alpha, hatch) in enumerate(kinds):
         vals = [100 * value(p) for p in policies]
@@ -55,7 +55,8 @@ def plot_demo(path, test, lives: dict, sims: dict, slo_ms: float, report) -> Pat
     ax.set_xticklabels([f"{p}\n{report.policies[p].placement}" for p in policies], fontsize=8)
     finite = [100 * v(p) for _, v, _, _ in kinds for p in policies if np.isfinite(v(p))]
     ax.set_ylim(max(0.0, min(finite + [90.0]) - 5), 101)
-    ax.set_ylabel(f"SLO attainment (%), SLO {slo_ms:g} ms")
+    live_slo = [r.live_slo_ms for r in report.policies.values() if np.isfinite(r.live_slo_ms)]
+    ax.set_ylabel(f"SLO attainment (%), SLO {slo_ms:g} ms" + (f" (live: {live_slo[0]:g} ms)" if live_slo else ""))
     ax.set_title("same requests, two placements")
     ax.legend(fontsize=7, loc="lower right")
     ax.grid(alpha=0.3, axis="y")
@@ -92,6 +93,8 @@ def plot_demo(path, test, lives: dict, sims: dict, slo_ms: float, report) -> Pat
             if x.size:
                 ax.plot(x, 100 * np.arange(1, x.size + 1) / len(lat), ls=ls, color=color[p], label=label)
     ax.axvline(slo_ms, color="black", ls=":", lw=1, label=f"SLO {slo_ms:g} ms")
+    if live_slo:
+        ax.axvline(live_slo[0], color="black", ls="-.", lw=1, label=f"live SLO {live_slo[0]:g} ms")
     ax.set_xscale("log")
     ax.set_xlabel("latency (ms, log scale)")
     ax.set_ylabel("requests served within (%, of all)")

@@ -23,12 +23,14 @@ from typing import Callable
 
 import numpy as np
 
+from alpa_serve_like.core import mig
 from alpa_serve_like.core.instances import instance_spec
 from alpa_serve_like.core.model_profile import ModelProfile
 from alpa_serve_like.core.plan import Placement
 from alpa_serve_like.runtime.admission import AdmissionMixin
 from alpa_serve_like.runtime.controller_state import GroupFactory, GroupState, NullMetrics, Submission
 from alpa_serve_like.runtime.dispatch import DispatchMixin
+from alpa_serve_like.runtime.dispatch_order import DispatchOrder
 from alpa_serve_like.runtime.introspection import IntrospectionMixin
 from alpa_serve_like.runtime.options import RuntimeOptions
 from alpa_serve_like.runtime.overheads import OverheadEstimator
@@ -36,6 +38,7 @@ from alpa_serve_like.runtime.recovery import RecoveryMixin
 from alpa_serve_like.runtime.stats import RuntimeStats
 from alpa_serve_like.runtime.warmup import WarmUpMixin
 from alpa_serve_like.scheduling import LatencyCorrection, Scheduler, StageLatencyCache, build_latency_tables
+from alpa_serve_like.scheduling.partition_tables import tables_from_device_profiles
 
 __all__ = ["ControllerCore", "GroupFactory", "NullMetrics", "Submission"]
 
@@ -46,7 +49,7 @@ class ControllerCore(AdmissionMixin, DispatchMixin, RecoveryMixin, WarmUpMixin, 
     def __init__(self, placement: Placement, profiles: dict[str, ModelProfile], options: RuntimeOptions,
                  group_factory: GroupFactory, *, clock: Callable[[], float] = time.time,
                  failure_types: tuple[type, ...] = (), rng: np.random.Generator | None = None,
-                 metrics=None):
+                 metrics=None, profiles_by_device: dict[str, dict[str, ModelProfile]] | None = None):
         for g, group in enumerate(placement.groups):
             if not group.models:
                 raise ValueError(f"placement group {g} hosts no model; drop it from the placement")
@@ -56,12 +59,19 @@ class ControllerCore(AdmissionMixin, DispatchMixin, RecoveryMixin, WarmUpMixin, 
         self.model_index = {m: i for i, m in enumerate(self.model_names)}
         self.specs = {m: instance_spec(m) for m in self.model_names}
         sched = options.scheduling
-        tables = build_latency_tables(placement, self.model_names, StageLatencyCache(profiles, sched.max_batch_size))
+        if profiles_by_device is not None:  # groups on their own device types (MIG slices, other GPUs)
+            devices = [d or options.profile_device for d in placement.group_devices()]
+            tables = tables_from_device_profiles(
+                self.model_names, devices, [g.models for g in placement.groups], profiles_by_device,
+                sched.max_batch_size, [mig.compute_slices_of(d) for d in devices], [g.config for g in placement.groups])
+        else:
+            tables = build_latency_tables(placement, self.model_names, StageLatencyCache(profiles, sched.max_batch_size))
         correction = None
         if options.correction_alpha > 0:
             correction = LatencyCorrection(len(tables.replica_group), int(tables.num_stages.max()),
                                            alpha=options.correction_alpha)
         self.scheduler = Scheduler(tables, sched, correction=correction)
+        self.order = DispatchOrder(sched)
         self.overheads = OverheadEstimator(options.overhead_alpha) if options.overhead_alpha > 0 else None
         self.factory = group_factory
         self.clock = clock

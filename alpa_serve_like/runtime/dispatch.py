@@ -7,6 +7,8 @@
 * At dispatch, with ``drop_doomed_at_dispatch``, members that can no longer meet their deadline
   (the batch's predicted finish from now, overheads included, is past it) are answered ``doomed``
   and leave the batch before any compute is spent on them; an emptied batch is not submitted.
+* Which queued batch goes next, and what its stage calls carry for ordered stage actors, is
+  ``dispatch_order.DispatchOrder``'s (the queue's head under fcfs).
 * When a batch is back, its measured stage times go to ``Scheduler.observe_stage`` (clocks and the
   EWMA latency correction), its timeline to the overhead estimator (whose estimates the scheduler
   then predicts with), and every request gets its answer with a timing breakdown.
@@ -38,17 +40,19 @@ class DispatchMixin:
                 except Exception:  # its own finish handler reports the error
                     pass
                 continue  # the queue may have changed (group failure) while waiting
-            st.queue.popleft()
+            batch = self.order.take(g, st.queue, st.num_stages, self.clock())  # the head under fcfs
             if batch.done or batch.generation != st.generation:
                 continue
-            if self.options.scheduling.drop_doomed_at_dispatch and not self._drop_doomed(batch):
+            if self.order.drops_late and not self._drop_doomed(batch):
                 continue
             self.scheduler.seal_batch(batch.batch_id)
             spec = self.specs[batch.model]
             tokens = batch_tokens([p.request for p in batch.requests], spec.vocab_size, self.rng)
             batch.dispatch_s = self.clock()
             try:
-                submission = st.backend.submit(batch.model, tokens)
+                ticket = self.order.ticket(g, batch, st.num_stages)
+                submission = (st.backend.submit(batch.model, tokens) if ticket is None
+                              else st.backend.submit(batch.model, tokens, ticket=ticket))
             except Exception as exc:  # a dead actor can refuse the submission itself
                 self._group_failed(g, st.generation, f"submitting to group {g} failed: {exc}")
                 continue
@@ -58,7 +62,11 @@ class DispatchMixin:
     def _drop_doomed(self, batch: QueuedBatch) -> bool:
         """Answer the members of ``batch`` that would finish after their deadline; returns whether
         any member is left to run."""
-        finish_s = self.scheduler.finish_if_started_s(batch.batch_id, self.clock())
+        if self.order.ordered:  # srpt/edf: the FIFO finish predicted at arrival is no bound
+            finish_s = self.order.finish_alone_s(self.scheduler, batch.batch_id, self.clock(),
+                                                 self.groups[batch.group].num_stages)
+        else:
+            finish_s = self.scheduler.finish_if_started_s(batch.batch_id, self.clock())
         doomed = [p for p in batch.requests if p.deadline_s < finish_s]
         if not doomed:
             return True
@@ -119,6 +127,7 @@ class DispatchMixin:
         self._drop_batch(batch)
         batch.done = True
         compute = [t["compute_s"] for t in timings]
+        self.order.observe(batch.group, batch.model, compute)
         self.stats.record_batch(batch.group, len(batch.requests), compute)
         self.metrics.on_batch(batch.group, compute)
         summaries = out["summary"]

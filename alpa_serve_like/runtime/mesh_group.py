@@ -5,6 +5,11 @@ clusters, a small CPU bundle otherwise), STRICT_PACK so a group's devices share 
 ``s * op + r`` holds the actor of stage ``s``, op rank ``r``. ``submit`` chains a batch through the
 stages by passing ObjectRefs, so activations go actor to actor without visiting the controller; the
 refs it hands the controller resolve to small values only (timing records, the last stage's summary).
+
+A group on a MIG slice has one device and a ``GroupBinding`` (``runtime/mig_binding.py``): its
+bundle asks for the custom resource of its instance (``mig:3g.40gb``) instead of a GPU, and its
+actor gets the instance's UUID in ``CUDA_VISIBLE_DEVICES``; on CPU the bundle is the slice's
+share of CPUs.
 """
 from __future__ import annotations
 
@@ -15,8 +20,9 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from alpa_serve_like.core.plan import GroupPlacement
 from alpa_serve_like.runtime.controller_state import Submission
+from alpa_serve_like.runtime.mig_binding import GroupBinding
 from alpa_serve_like.runtime.options import RuntimeOptions
-from alpa_serve_like.runtime.stage_worker import StageWorker
+from alpa_serve_like.runtime.stage_worker import OrderedStageWorker, StageWorker
 
 
 class MeshGroupError(RuntimeError):
@@ -61,10 +67,11 @@ def serve_owner_token() -> str:
 
 class MeshGroup:
     """Group ``group_id`` of the placement, incarnation ``generation`` (bumped on each recreation),
-    of ``owner`` (see ``placement_group_name``; default: ``serve_owner_token()``)."""
+    of ``owner`` (see ``placement_group_name``; default: ``serve_owner_token()``); ``binding``
+    puts a one-device group on its MIG instance or CPU share (``mig_binding.bind_groups``)."""
 
     def __init__(self, group_id: int, group: GroupPlacement, options: RuntimeOptions, *,
-                 use_gpu: bool, generation: int = 0, owner: str = ""):
+                 use_gpu: bool, generation: int = 0, owner: str = "", binding: GroupBinding | None = None):
         self.group_id = group_id
         self.owner = owner or serve_owner_token()
         self.group = group
@@ -72,12 +79,21 @@ class MeshGroup:
         self.use_gpu = use_gpu
         self.generation = generation
         self.op, self.pp = group.config.op, group.config.pp
+        if binding is not None and self.op * self.pp != 1:
+            raise MeshGroupError(f"mesh group {group_id} on {binding.device_type} has {self.op * self.pp} devices; "
+                                 "a group bound to a MIG instance has one (instances cannot form a mesh)")
+        self.binding = binding
         self.pg = None
         self.actors: list[list] = []  # [stage][op rank]
         self.info: list[dict] = []
 
     # ---- life cycle ----------------------------------------------------------------------------
     def bundle(self) -> dict:
+        if self.binding is not None:
+            out = {k: float(v) for k, v in self.binding.bundle.items()}
+            if "CPU" not in out and self.options.cpu_per_device > 0:
+                out["CPU"] = float(self.options.cpu_per_device)
+            return out
         if self.use_gpu:
             out = {"GPU": float(self.options.gpu_per_device)}
             if self.options.cpu_per_device > 0:
@@ -91,9 +107,29 @@ class MeshGroup:
                                   name=placement_group_name(self.owner, self.group_id, self.generation))
         return self.pg.ready()
 
-    def _create_actors(self) -> None:
-        actor_cls = ray.remote(StageWorker)
+    def actor_options(self) -> dict:
+        """Resources and environment of every stage actor: its bundle's, and the binding's env."""
         bundle = self.bundle()
+        out = {"num_cpus": bundle.get("CPU", 0.0), "num_gpus": bundle.get("GPU", 0.0)}
+        custom = {k: v for k, v in bundle.items() if k not in ("CPU", "GPU")}
+        if custom:
+            out["resources"] = custom
+        if self.binding is not None:
+            out["runtime_env"] = {"env_vars": self.binding.env_vars}
+        return out
+
+    def ordered(self) -> bool:
+        """Whether stage actors order their ready calls by the discipline (``OrderedStageWorker``):
+        any discipline but fcfs, on op = 1 groups (op ranks must agree on the order, so an
+        operator-parallel group keeps Ray's FIFO)."""
+        return self.options.scheduling.discipline != "fcfs" and self.op == 1
+
+    def _create_actors(self) -> None:
+        sched = self.options.scheduling
+        ordered = self.ordered()
+        actor_cls = ray.remote(OrderedStageWorker if ordered else StageWorker)
+        extra = dict(discipline=sched.discipline, fairness_threshold=sched.fairness_threshold) if ordered else {}
+        resources = self.actor_options()
         self.actors = []
         for stage in range(self.pp):
             ranks = []
@@ -101,14 +137,26 @@ class MeshGroup:
                 strategy = PlacementGroupSchedulingStrategy(
                     placement_group=self.pg, placement_group_bundle_index=stage * self.op + rank)
                 ranks.append(actor_cls.options(
-                    num_cpus=bundle.get("CPU", 0.0), num_gpus=bundle.get("GPU", 0.0),
-                    max_restarts=0, max_task_retries=0, scheduling_strategy=strategy,
+                    **resources, max_restarts=0, max_task_retries=0, scheduling_strategy=strategy,
                 ).remote(self.group_id, stage, self.pp, list(self.group.models),
                          seed=self.options.seed, use_gpu=self.use_gpu,
-                         torch_threads=self.options.torch_threads, op_rank=rank, op_size=self.op))
+                         torch_threads=self.options.torch_threads, op_rank=rank, op_size=self.op,
+                         checkpoints=self.checkpoints(), checkpoint_naming=self.options.checkpoint_naming,
+                         **extra))
             self.actors.append(ranks)
 
+    def checkpoints(self) -> dict[str, str]:
+        """Checkpoint file of each of this group's models that has one (the others stay random)."""
+        paths = {m: self.options.checkpoint_for(m) for m in self.group.models}
+        return {m: p for m, p in paths.items() if p}
+
     def _startup_error(self, what: str) -> MeshGroupError:
+        if self.binding is not None:
+            return MeshGroupError(
+                f"mesh group {self.group_id} on {self.binding.device_type} (bundle {self.bundle()}) {what} "
+                f"within {self.options.startup_timeout_s:.0f} s; cluster resources: {ray.cluster_resources()}. "
+                f"A node must advertise one free unit of each MIG resource a group asks for "
+                f"(ray start --resources '{{\"mig:<profile>\": <instances>}}')")
         return MeshGroupError(
             f"mesh group {self.group_id} ({self.op * self.pp} devices of {self.bundle()}, "
             f"{self.options.strategy}) {what} within {self.options.startup_timeout_s:.0f} s; "
@@ -131,7 +179,15 @@ class MeshGroup:
         except ray.exceptions.GetTimeoutError:
             self.shutdown()
             raise self._startup_error("stage actors did not start") from None
+        except ray.exceptions.RayTaskError as exc:  # e.g. a checkpoint that does not fit its model
+            self.shutdown()
+            raise self._build_error(exc) from None
         return self.info
+
+    def _build_error(self, exc) -> MeshGroupError:
+        cause = getattr(exc, "cause", None) or exc
+        return MeshGroupError(f"mesh group {self.group_id} ({', '.join(self.group.models)}): a stage actor "
+                              f"could not build its models: {type(cause).__name__}: {cause}")
 
     async def start_async(self) -> list[dict]:
         """``start`` without blocking the event loop (used when recreating a failed group)."""
@@ -148,6 +204,9 @@ class MeshGroup:
         except asyncio.TimeoutError:
             self.shutdown()
             raise self._startup_error("could not be restarted") from None
+        except ray.exceptions.RayTaskError as exc:
+            self.shutdown()
+            raise self._build_error(exc) from None
         return self.info
 
     def _rendezvous_refs(self) -> list:
@@ -184,8 +243,9 @@ class MeshGroup:
             self.pg = None
 
     # ---- serving -------------------------------------------------------------------------------
-    def submit(self, model: str, tokens) -> Submission:
-        """Chain one batch (int64 token ids ``[batch, seq]``) through every stage."""
+    def submit(self, model: str, tokens, ticket: dict | None = None) -> Submission:
+        """Chain one batch (int64 token ids ``[batch, seq]``) through every stage; ``ticket``
+        (``stage_queue.ticket_for``) lets ordered stage actors rank it."""
         if not self.actors:
             raise MeshGroupError(f"mesh group {self.group_id} has no actors (it is shut down)")
         payload = {"x": tokens, "timings": []}
@@ -196,7 +256,7 @@ class MeshGroup:
         for stage, ranks in enumerate(self.actors):
             # Two results per call: the payload (activations, for the next stage only) and the
             # stage's timing record (small: the only thing the controller awaits before the end).
-            pairs = [actor.run.options(num_returns=2).remote(model, payload) for actor in ranks]
+            pairs = [actor.run.options(num_returns=2).remote(model, payload, ticket) for actor in ranks]
             if first is None:
                 first = pairs[0][1]
             others += [timing for _, timing in pairs[1:]]

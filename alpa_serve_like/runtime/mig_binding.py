@@ -5,14 +5,17 @@ gets that instance's UUID in ``CUDA_VISIBLE_DEVICES`` (CUDA then shows it as the
 asks Ray for one unit of the custom resource ``mig:3g.40gb`` that the node advertises per instance
 (``ray start --resources '{"mig:3g.40gb": 2}'``), so Ray never puts two groups on one instance.
 Without GPUs a slice is stood in for by a share of CPUs proportional to its compute slices.
-Instances are read from ``nvidia-smi -L``. The functions return plain actor options; nothing here
-starts Ray.
+Instances are read from ``nvidia-smi -L``. The functions return plain actor options and the
+placement-group bundle of the group's one device; nothing here starts Ray. ``bind_groups`` is what
+the runtime calls: a binding for each group on a MIG slice, None for the others (whole GPUs keep
+their ``GPU`` bundles). ``MeshGroup`` turns a binding into its bundle and actor options.
 """
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
-from typing import Sequence
+import subprocess
+from dataclasses import dataclass, field
+from typing import Callable, Sequence
 
 from alpa_serve_like.core import mig
 
@@ -71,6 +74,12 @@ class GroupBinding:
     actor_options: dict
     """``num_gpus``/``num_cpus``, ``resources`` and ``runtime_env`` for ``Actor.options``."""
     uuid: str = ""
+    bundle: dict = field(default_factory=dict)
+    """The placement-group bundle of the group's device: ``{"mig:3g.40gb": 1}`` or ``{"CPU": share}``."""
+
+    @property
+    def env_vars(self) -> dict:
+        return dict(self.actor_options.get("runtime_env", {}).get("env_vars", {}))
 
 
 def resource_name(device_type: str) -> str:
@@ -95,7 +104,7 @@ def bind_to_instances(group_devices: Sequence[str], instances: Sequence[MigInsta
             "num_gpus": 0,  # the instance is claimed through the custom resource, not a whole GPU
             "resources": {resource_name(device): 1},
             "runtime_env": {"env_vars": {"CUDA_VISIBLE_DEVICES": inst.uuid}},
-        }, inst.uuid))
+        }, inst.uuid, {resource_name(device): 1.0}))
     return out
 
 
@@ -106,5 +115,41 @@ def bind_to_cpu_shares(group_devices: Sequence[str], cpus_per_gpu: float) -> lis
     out = []
     for device in group_devices:
         share = cpus_per_gpu * mig.parse_profile(device).compute_slices / mig.COMPUTE_SLICES
-        out.append(GroupBinding(device, {"num_cpus": share, "runtime_env": {"env_vars": {"CUDA_VISIBLE_DEVICES": ""}}}))
+        out.append(GroupBinding(device, {"num_cpus": share, "runtime_env": {"env_vars": {"CUDA_VISIBLE_DEVICES": ""}}},
+                                bundle={"CPU": share}))
+    return out
+
+
+def is_slice(device_type: str | None) -> bool:
+    return device_type is not None and "/" in device_type
+
+
+def list_instances(run: Callable[..., subprocess.CompletedProcess] = subprocess.run) -> list[MigInstance]:
+    """The MIG instances ``nvidia-smi -L`` lists on this node (``run`` is injected for tests)."""
+    try:
+        proc = run(["nvidia-smi", "-L"], capture_output=True, text=True, timeout=30)
+    except (FileNotFoundError, subprocess.TimeoutExpired) as exc:
+        raise RuntimeError(f"cannot list MIG instances: nvidia-smi -L failed ({exc}); a plan with groups on "
+                           f"MIG slices needs MIG-partitioned GPUs (or serve it on CPU)") from None
+    if proc.returncode != 0:
+        raise RuntimeError(f"nvidia-smi -L exited {proc.returncode}: {proc.stderr.strip()[:200]}")
+    return parse_nvidia_smi_list(proc.stdout)
+
+
+def bind_groups(group_devices: Sequence[str | None], instances: Sequence[MigInstance] | None,
+                cpu_per_device: float) -> list[GroupBinding | None]:
+    """A binding for each group on a MIG slice, None for every other group.
+
+    With ``instances`` (GPU serving) each slice group gets its own instance of its profile; without
+    (CPU serving) a ``k``g slice group gets ``k / 7`` of the ``cpu_per_device`` CPUs a whole device's
+    bundle asks for.
+    """
+    slices = [i for i, d in enumerate(group_devices) if is_slice(d)]
+    out: list[GroupBinding | None] = [None] * len(group_devices)
+    if not slices:
+        return out
+    devices = [group_devices[i] for i in slices]
+    bound = bind_to_instances(devices, instances) if instances is not None else bind_to_cpu_shares(devices, cpu_per_device)
+    for i, binding in zip(slices, bound):
+        out[i] = binding
     return out

@@ -8,12 +8,19 @@ the placement optimizer hold, never a copy of its fields; ``from_args`` still ta
 """
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field, fields, replace
-from typing import Literal
+from typing import Literal, Mapping
 
+from alpa_serve_like.core.instances import base_model_name
 from alpa_serve_like.scheduling.options import SchedulingOptions
 
 DeviceKind = Literal["auto", "cpu", "gpu"]
+CheckpointNaming = Literal["ours", "hf-bert", "hf-gpt2", "auto"]
+CHECKPOINT_NAMINGS = ("ours", "hf-bert", "hf-gpt2", "auto")
+"""The namings of ``models.checkpoint`` (not imported: it needs torch, the controller must not)."""
+ALL_MODELS = "*"
+"""Key of the checkpoint that every model not named on its own loads."""
 
 
 class RuntimeOptionsError(ValueError):
@@ -65,6 +72,15 @@ class RuntimeOptions:
     """``Retry-After`` seconds on 503 answers (shed, rejected by admission, group down)."""
     health_check_period_s: float = 2.0
     """How often idle groups' actors are pinged (a dead idle actor is found before a request is)."""
+    checkpoint: tuple[tuple[str, str], ...] = ()
+    """Weights to load instead of the random ones, as ``(model, path)`` pairs: ``model`` an instance
+    (``bert-mini-0``), a base model (``bert-mini``: all its instances) or ``*`` (every model not
+    named otherwise). Given as ``checkpoint=PATH`` (every model), ``checkpoint=bert-mini=A.pt,gpt-tiny-0=B.pt``
+    or, in a config file, a mapping model -> path. Each path is a local ``.safetensors`` file or a
+    ``torch.save``d state dict (``models.checkpoint``); each stage actor reads it and keeps only its
+    stage's layers and its op rank's shard. Models without one keep random weights from ``seed``."""
+    checkpoint_naming: CheckpointNaming = "auto"
+    """Tensor naming of the checkpoints: ``ours``, ``hf-bert``, ``hf-gpt2`` or ``auto`` (guessed)."""
     seed: int = 0
     """Weight seed; a model's weights come from (seed, its instance name), so every group holding
     a replica of ``bert-tiny-0`` holds the same weights."""
@@ -94,6 +110,10 @@ class RuntimeOptions:
             object.__setattr__(self, "scheduling", SchedulingOptions(**self.scheduling))
         if not isinstance(self.scheduling, SchedulingOptions):
             raise RuntimeOptionsError(f"scheduling must be a SchedulingOptions, got {self.scheduling!r}")
+        object.__setattr__(self, "checkpoint", parse_checkpoints(self.checkpoint))
+        if self.checkpoint_naming not in CHECKPOINT_NAMINGS:
+            raise RuntimeOptionsError(f"checkpoint_naming must be one of {', '.join(CHECKPOINT_NAMINGS)}, "
+                                      f"got {self.checkpoint_naming!r}")
         if self.device not in ("auto", "cpu", "gpu"):
             raise RuntimeOptionsError(f"device must be auto, cpu or gpu, got {self.device!r}")
         if self.strategy not in ("STRICT_PACK", "PACK"):
@@ -116,6 +136,15 @@ class RuntimeOptions:
     def to_dict(self) -> dict:
         return asdict(self)
 
+    def checkpoint_for(self, instance: str) -> str:
+        """Checkpoint path of model ``instance`` (``bert-mini-0``): its own, its base model's, the
+        one for every model, or "" (random weights)."""
+        paths = dict(self.checkpoint)
+        for key in (instance, base_model_name(instance), ALL_MODELS):
+            if key in paths:
+                return paths[key]
+        return ""
+
     @classmethod
     def from_args(cls, args: dict) -> "RuntimeOptions":
         """Build from string or typed values (``serve run ... max_batch_size=4``); unknown keys fail.
@@ -135,7 +164,9 @@ class RuntimeOptions:
                                       f"(known: {sorted(set(known) | set(sched_known))})")
         out, sched = {}, {}
         for name, value in args.items():
-            if name in known:
+            if name == "checkpoint":
+                out[name] = value  # a path, MODEL=PATH pairs or a mapping: parse_checkpoints reads it
+            elif name in known:
                 out[name] = _typed(name, value, known[name])
             else:
                 sched[name] = _typed(name, value, sched_known[name])
@@ -158,3 +189,40 @@ def _typed(name: str, value, default):
         return str(value)
     except (TypeError, ValueError):
         raise RuntimeOptionsError(f"option {name}={value!r}: expected {type(default).__name__}") from None
+
+
+def parse_checkpoints(value) -> tuple[tuple[str, str], ...]:
+    """``(model, absolute path)`` pairs, sorted, from a path (every model: ``*``), a string of
+    ``MODEL=PATH`` pairs separated by commas, a mapping or pairs. Paths become absolute here, in the
+    process that reads the arguments, so relative paths mean the same in every stage actor."""
+    if isinstance(value, str):
+        items = []
+        for part in filter(None, (p.strip() for p in value.split(","))):
+            model, sep, path = part.partition("=")
+            items.append((model.strip(), path.strip()) if sep else (ALL_MODELS, part))
+    elif isinstance(value, Mapping):
+        items = list(value.items())
+    else:
+        try:
+            items = [tuple(pair) for pair in value]
+        except TypeError:
+            raise RuntimeOptionsError(f"checkpoint must be a path, MODEL=PATH pairs or a mapping, got {value!r}") from None
+    out = {}
+    for pair in items:
+        if len(pair) != 2 or not all(isinstance(x, str) and x for x in pair):
+            raise RuntimeOptionsError(f"checkpoint entry {pair!r}: expected MODEL=PATH (or a lone PATH for every "
+                                      f"model) with both parts non-empty")
+        model, path = pair
+        if model in out:
+            raise RuntimeOptionsError(f"checkpoint names model {model!r} twice ({out[model]} and {path}); give one")
+        out[model] = os.path.abspath(os.path.expanduser(path))
+    return tuple(sorted(out.items()))
+
+
+def check_checkpoint_files(options: RuntimeOptions) -> None:
+    """Raise ``FileNotFoundError`` naming every checkpoint path that is not a local file (before any
+    actor starts; nothing is downloaded)."""
+    missing = [f"{model}: {path}" for model, path in options.checkpoint if not os.path.isfile(path)]
+    if missing:
+        raise FileNotFoundError(f"checkpoint files not found ({'; '.join(missing)}); give local .safetensors "
+                                f"or torch state-dict files, nothing is downloaded")

@@ -13,6 +13,11 @@ Payloads are plain dicts: ``{"x": tensor | ndarray, "timings": [StageTiming dict
 takes int64 token ids; the last stage returns ``{"summary": [per-request dict], "timings": [...]}``.
 With op > 1 a stage is ``op`` actors in one torch.distributed (gloo/NCCL) group that all receive
 the same input; rank 0's result feeds the next stage, the others return only their timing.
+
+Weights are random (from the seed and the instance name) unless ``checkpoints`` names a file for a
+model: then ``build`` reads it (``models.checkpoint``) and keeps this stage's layers and this op
+rank's shard only; a file that does not fit the model fails ``build`` with a ``CheckpointError``
+naming the file and every missing, unknown or mis-shaped tensor.
 """
 from __future__ import annotations
 
@@ -28,7 +33,8 @@ class StageWorker:
     """Stage ``stage`` of ``pp`` (rank ``op_rank`` of ``op_size``) of the models ``models``."""
 
     def __init__(self, group_id: int, stage: int, pp: int, models: list[str], *, seed: int,
-                 use_gpu: bool, torch_threads: int, op_rank: int = 0, op_size: int = 1):
+                 use_gpu: bool, torch_threads: int, op_rank: int = 0, op_size: int = 1,
+                 checkpoints: dict[str, str] | None = None, checkpoint_naming: str = "auto"):
         import torch
 
         torch.set_num_threads(int(torch_threads))
@@ -36,6 +42,8 @@ class StageWorker:
         self.op_rank, self.op_size = op_rank, op_size
         self.model_names = list(models)
         self.seed = seed
+        self.checkpoints = dict(checkpoints or {})  # model -> local file; absent: random weights
+        self.checkpoint_naming = checkpoint_naming
         self.device = "cuda" if use_gpu and torch.cuda.is_available() else "cpu"
         self.modules: dict = {}
 
@@ -60,6 +68,7 @@ class StageWorker:
         import torch
 
         from alpa_serve_like.models import TensorParallel, build_stage
+        from alpa_serve_like.models.checkpoint import load_checkpoint
         from alpa_serve_like.core.instances import instance_seed, instance_spec
 
         tp = TensorParallel()
@@ -71,9 +80,13 @@ class StageWorker:
                                     world_size=self.op_size)
             tp = TensorParallel(rank=self.op_rank, size=self.op_size)
         weight_bytes = 0
+        read = {}  # (path, base model) -> Checkpoint: instances sharing a file read it once
         for name in self.model_names:
-            module = build_stage(instance_spec(name), self.pp, self.stage,
-                                 seed=instance_seed(name, self.seed), device=self.device, tp=tp)
+            spec, path = instance_spec(name), self.checkpoints.get(name, "")
+            if path and (path, spec.name) not in read:
+                read[path, spec.name] = load_checkpoint(path, spec, self.checkpoint_naming)
+            module = build_stage(spec, self.pp, self.stage, seed=instance_seed(name, self.seed),
+                                 device=self.device, tp=tp, checkpoint=read.get((path, spec.name)))
             weight_bytes += module.weight_bytes
             self.modules[name] = module
             self._warm_up(module)
@@ -81,6 +94,7 @@ class StageWorker:
             "group": self.group_id, "stage": self.stage, "op_rank": self.op_rank,
             "node_id": ray.get_runtime_context().get_node_id(), "pid": os.getpid(),
             "device": self.device, "weight_bytes": weight_bytes,
+            "checkpoints": {name: self.checkpoints[name] for name in self.model_names if name in self.checkpoints},
             "gpu_ids": [str(g) for g in ray.get_gpu_ids()], "cuda": torch.cuda.is_available(),
         }
 
@@ -96,9 +110,11 @@ class StageWorker:
         return os.getpid()
 
     # ---- serving -------------------------------------------------------------------------------
-    def run(self, model: str, payload: dict) -> tuple[dict, dict]:
+    def run(self, model: str, payload: dict, ticket: dict | None = None) -> tuple[dict, dict]:
         """Run this stage of ``model`` on ``payload["x"]``; returns (the payload for the next stage
-        with this stage's timing appended, this stage's timing alone). Call with ``num_returns=2``."""
+        with this stage's timing appended, this stage's timing alone). Call with ``num_returns=2``.
+        ``ticket`` (ordering information, ``stage_queue.ticket_for``) only matters to
+        ``OrderedStageWorker``; this FIFO actor runs calls in Ray's arrival order."""
         import torch
 
         start_wall = time.time()
@@ -121,6 +137,46 @@ class StageWorker:
         if self.stage == self.pp - 1:
             return {"summary": summarize(y), "timings": timings}, timing
         return {"x": y.cpu() if self.device == "cuda" else y, "timings": timings}, timing
+
+
+class OrderedStageWorker(StageWorker):
+    """A stage actor that runs its ready calls in the order of a queue discipline, not Ray's FIFO.
+
+    An async actor: every ``run`` call parks in a ``StageQueue`` and the compute runs on one worker
+    thread, so the event loop keeps taking calls in while a batch computes and the next turn is
+    decided over every call that is ready by then. Only for op = 1 stages: the ranks of an op group
+    must run the same batch at the same time, and independent queues could order them differently.
+    """
+
+    def __init__(self, group_id: int, stage: int, pp: int, models: list[str], *, discipline: str,
+                 fairness_threshold: float, **kwargs):
+        from concurrent.futures import ThreadPoolExecutor
+
+        from alpa_serve_like.runtime.stage_queue import StageQueue
+
+        super().__init__(group_id, stage, pp, models, **kwargs)
+        if self.op_size != 1:
+            raise ValueError(f"stage {stage} of group {group_id} has {self.op_size} op ranks: an ordered "
+                             f"stage needs op = 1 (use discipline=fcfs for operator-parallel groups)")
+        self.queue = StageQueue(discipline, fairness_threshold, stage, pp)
+        self._compute = ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"stage{stage}")
+
+    async def run(self, model: str, payload: dict, ticket: dict | None = None) -> tuple[dict, dict]:
+        import asyncio
+
+        await self.queue.turn(model, ticket)
+        compute_s = None
+        try:
+            out, timing = await asyncio.get_running_loop().run_in_executor(
+                self._compute, StageWorker.run, self, model, payload)
+            compute_s = timing["compute_s"]
+            return out, timing
+        finally:
+            self.queue.release(model, compute_s)
+
+    def served_order(self) -> list[int]:
+        """Job ids (controller batch ids; -1 for warm-up) in the order this stage served them."""
+        return list(self.queue.served)
 
 
 def summarize(output) -> list[dict]:

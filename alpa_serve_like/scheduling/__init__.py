@@ -19,8 +19,9 @@ Semantics (the numba kernel in ``alpa_serve_like.simulator.kernel`` repeats them
   with reason ``slo``; a model hosted nowhere is rejected with ``unplaced``. Admitted requests
   commit their stage times (``free[s] = finish_s``).
 * ``pipeline_comm_factor`` f (0 by default) multiplies every stage latency of a ``pp``-stage group
-  by ``1 + f * pp`` when the tables are built. ``presets.with_rules(options, "alpaserve")`` sets
-  AlpaServe's simulator rules (11 ms finish overhead, f = 0.009, ``last_stage_free``).
+  by ``1 + f * pp`` when the tables are built; ``float32_times`` then rounds the latencies, and
+  the simulator the SLOs, to float32. ``presets.with_rules(options, "alpaserve")`` sets AlpaServe's
+  simulator rules (11 ms finish overhead, f = 0.009, ``last_stage_free``, float32 times).
 * Batching (``max_batch_size > 1``): a group's last committed batch (its tail) grows by one request
   of the same model if it has room, has not been dispatched, starts strictly after the newcomer's
   ``t + dispatch`` (so its start time is unchanged), and, re-timed from the clocks before it with

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass, fields
 
+from alpa_serve_like.scheduling.disciplines import PURE_SRPT_THRESHOLD, QueueDiscipline, resolve_discipline
 from alpa_serve_like.scheduling.routing import RoutingPolicy, resolve_routing
 
 
@@ -36,9 +37,27 @@ class SchedulingOptions:
     pipeline_comm_factor: float = 0.0
     """Every stage latency of a group with ``pp`` stages is multiplied by ``1 + factor * pp``
     (pipeline communication); applied once when the latency tables are built."""
+    float32_times: bool = False
+    """Round stage latencies (after ``pipeline_comm_factor``) and SLOs to float32 before simulating,
+    as AlpaServe's simulator stores them (``scheduling.presets``); clocks stay float64. Like
+    ``pipeline_comm_factor`` it shapes the simulator's (and so the optimizer's) tables only; the
+    runtime's controller builds its own from the profiles."""
+    discipline: QueueDiscipline = "fcfs"
+    """Order in which each stage of a group serves its waiting work (``scheduling.disciplines``):
+    ``fcfs`` (arrival order; admission predictions are exact), ``srpt`` (Paella's shortest estimated
+    remaining work, re-decided at every stage boundary) or ``edf`` (earliest deadline). Under
+    ``srpt``/``edf`` later arrivals may overtake, so lateness is decided when a stage is dispatched
+    (see ``simulator.discipline_engine``), not predicted at arrival."""
+    fairness_threshold: float = PURE_SRPT_THRESHOLD
+    """Paella's U for ``srpt``: a model whose deficit credit reaches U is served next. The default
+    (1e6, Paella's) is pure SRPT; smaller values trade short models' latency for long models'."""
 
     def __post_init__(self):
         resolve_routing(self.routing)  # fails with the list of known policies
+        resolve_discipline(self.discipline)  # likewise
+        object.__setattr__(self, "fairness_threshold", float(self.fairness_threshold))
+        if not (self.fairness_threshold >= 0.0):
+            raise ValueError(f"fairness_threshold must be >= 0 (1e6 = pure SRPT), got {self.fairness_threshold!r}")
         if not isinstance(self.max_batch_size, int) or self.max_batch_size < 1:
             raise ValueError(f"max_batch_size must be an int >= 1, got {self.max_batch_size!r}")
         for name in ("dispatch_overhead_s", "per_stage_overhead_s", "batch_join_slack_s", "finish_overhead_s",

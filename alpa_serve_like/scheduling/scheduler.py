@@ -178,6 +178,9 @@ class Scheduler:
         ``slo`` (admission on, predicted finish plus response overhead after the deadline) and,
         with admission off and ``drop_doomed_at_dispatch`` on, ``doomed``: predictions are exact
         here, so the request would be dropped at dispatch without compute; it is not committed.
+        Under a queue discipline other than fcfs later arrivals may overtake, so the FIFO finish
+        predicted here bounds nothing: lateness is not judged at arrival (the runtime drops at
+        dispatch, as the simulator's queue engine does).
         """
         hosts = self.tables.replicas_of(model_id)
         if len(hosts) == 0:
@@ -188,7 +191,7 @@ class Scheduler:
         preds = [self._predict(r, now_s) for r in replicas]
         chosen = preds[self._choose([self._candidate(p, now_s, deadline_s) for p in preds])]
         finish_s = chosen.finishes[-1] + self.response_overhead_s
-        if finish_s > deadline_s:
+        if finish_s > deadline_s and self.options.discipline == "fcfs":
             if self.options.admission:
                 return Rejection(RejectReason.SLO, chosen.group, finish_s)
             if self.options.drop_doomed_at_dispatch:

@@ -96,11 +96,13 @@ def build_latency_tables(
     model_names: Sequence[str],
     cache: StageLatencyCache,
     pipeline_comm_factor: float = 0.0,
+    float32_times: bool = False,
 ) -> LatencyTables:
     """Tables for ``placement`` over ``model_names`` (hosted models outside that list are skipped:
     no request can name them). Raises ProfileError naming the group, model and config if a
     profile entry is missing. With ``pipeline_comm_factor`` f > 0 every stage latency of a group
-    with ``pp`` stages is multiplied by ``1 + f * pp`` (``SchedulingOptions.pipeline_comm_factor``)."""
+    with ``pp`` stages is multiplied by ``1 + f * pp`` (``SchedulingOptions.pipeline_comm_factor``);
+    ``float32_times`` then rounds every latency to float32 (``SchedulingOptions.float32_times``)."""
     index = {name: i for i, name in enumerate(model_names)}
     rows = []  # (model id, group, block)
     for g, group in enumerate(placement.groups):
@@ -117,6 +119,8 @@ def build_latency_tables(
         lat[r, : block.shape[0], :] = block
         if pipeline_comm_factor:
             lat[r, : block.shape[0], :] *= 1.0 + pipeline_comm_factor * block.shape[0]
+    if float32_times:
+        lat = lat.astype(np.float32).astype(np.float64)
     replica_model = np.array([row[0] for row in rows], dtype=np.int64)
     host_ptr = np.zeros(len(model_names) + 1, dtype=np.int64)
     np.cumsum(np.bincount(replica_model, minlength=len(model_names)), out=host_ptr[1:])

@@ -5,6 +5,10 @@ A ``PlacementSchedule`` is simulated segment by segment: requests arriving in
 segment 0). Each segment starts with fresh, idle clocks; requests admitted in an earlier segment
 finish on their own groups as predicted. Switching is thus free and the old and new placements
 briefly overlap, as in AlpaServe's Clockwork++ simulation.
+
+Under ``fcfs`` (the default) each request's timeline is decided at its arrival (``kernel`` /
+``reference``); any other queue discipline runs the stage-granular queue engine
+(``discipline_kernel`` / ``discipline_reference``).
 """
 from __future__ import annotations
 
@@ -14,7 +18,9 @@ from typing import Callable, Sequence
 import numpy as np
 
 from alpa_serve_like.core.plan import Placement, PlacementSchedule
-from alpa_serve_like.scheduling import StageLatencyCache, build_latency_tables
+from alpa_serve_like.scheduling import SchedulingOptions, StageLatencyCache, build_latency_tables
+from alpa_serve_like.simulator.discipline_kernel import simulate_segment_discipline_kernel
+from alpa_serve_like.simulator.discipline_reference import simulate_segment_discipline_reference
 from alpa_serve_like.simulator.kernel import KernelRun, SegmentArrays
 from alpa_serve_like.simulator.options import SimOptions
 from alpa_serve_like.simulator.reference import simulate_segment_reference
@@ -42,6 +48,14 @@ class SegmentRun:
     out: SegmentArrays
 
 
+def request_deadlines(arrival_s: np.ndarray, slo_s: np.ndarray, options: SchedulingOptions) -> np.ndarray:
+    """Absolute deadline of each request: ``arrival + slo``, the SLO first rounded to float32 under
+    ``options.float32_times`` (AlpaServe's rule set)."""
+    if options.float32_times:
+        slo_s = np.asarray(slo_s, dtype=np.float32).astype(np.float64)
+    return arrival_s + slo_s
+
+
 def segment_bounds(start_s: Sequence[float], arrival_s: np.ndarray) -> np.ndarray:
     """Request index where each segment begins, plus the end: ``len(start_s) + 1`` entries."""
     cuts = np.searchsorted(arrival_s, np.asarray(start_s[1:], dtype=np.float64), side="left")
@@ -65,9 +79,16 @@ def run_segments(
     total, runs = len(arrival_s), []
     for i, seg in enumerate(schedule.segments):
         lo, hi = int(bounds[i]), int(bounds[i + 1])
-        tables = build_latency_tables(seg, model_names, cache, sched_opts.pipeline_comm_factor)
+        tables = build_latency_tables(seg, model_names, cache, sched_opts.pipeline_comm_factor,
+                                      sched_opts.float32_times)
         arr, mid, dl = arrival_s[lo:hi], model_id[lo:hi], deadline_s[lo:hi]
-        if options.backend == "reference":
+        if sched_opts.discipline != "fcfs" or options.queue_engine:
+            # Later arrivals may overtake: real stage queues instead of decisions at arrival.
+            if options.backend == "reference":
+                out = simulate_segment_discipline_reference(tables, arr, mid, dl, sched_opts)
+            else:
+                out = simulate_segment_discipline_kernel(tables, arr, mid, dl, sched_opts, jit=options.jit)
+        elif options.backend == "reference":
             out = simulate_segment_reference(tables, arr, mid, dl, sched_opts)
         else:
             run = KernelRun(tables, arr, mid, dl, sched_opts, jit=options.jit)

@@ -37,11 +37,17 @@ def _rejects_late(options: SchedulingOptions) -> bool:
 
 
 def _simulate_loop(arrival, model_id, deadline, host_ptr, replica_group, num_stages, lat,
-                   dispatch_s, stage_overhead_s, join_slack_s, finish_overhead_s, routing_code, admission, max_batch, i_begin, i_end,
+                   dispatch_s, stage_overhead_s, join_slack_s, finish_overhead_s, routing_code, group_compute,
+                   param_a, param_b, admission, max_batch, i_begin, i_end,
                    n_batches, free, base, busy, tail_rep, tail_batch, tail_size, tail_start, tail_min_dl,
                    outstanding, group_head, group_last, batch_next, batch_size, batch_start,
                    batch_finish, out_group, out_reason, out_batch):
-    """Decide requests ``i_begin:i_end``; state arrays carry over between calls. Returns batches made."""
+    """Decide requests ``i_begin:i_end``; state arrays carry over between calls. Returns batches made.
+
+    ``routing_code`` 3 is ELSA (``param_a``, ``param_b``: its alpha and beta), done in one pass: a
+    candidate with enough slack beats any without, a smaller ``group_compute`` beats a larger one
+    among those with it, and the earliest finish decides among those without; ties keep the lower
+    group, as the reference's ascending-size scan does."""
     for i in range(i_begin, i_end):
         now = arrival[i]
         m = model_id[i]
@@ -58,11 +64,14 @@ def _simulate_loop(arrival, model_id, deadline, host_ptr, replica_group, num_sta
         best_q = 0
         best_join = False
         best_free = np.inf
+        best_ok = False
+        best_compute = np.inf
         for r in range(lo, hi):
             g = replica_group[r]
             n_st = num_stages[g]
             fin = 0.0
             start = max(earliest, free[g, 0])
+            first_start = start
             for s in range(n_st):
                 if s > 0:
                     start = max(fin, free[g, s])
@@ -80,7 +89,9 @@ def _simulate_loop(arrival, model_id, deadline, host_ptr, replica_group, num_sta
                 if jfin + finish_overhead_s <= tail_min_dl[g] and jfin <= fin + join_slack_s:
                     join = True
                     fin = jfin
+                    first_start = tail_start[g]
             q = 0
+            ok = False
             if routing_code == 1:
                 head = group_head[g]
                 while head >= 0 and batch_finish[head] <= now:
@@ -91,6 +102,13 @@ def _simulate_loop(arrival, model_id, deadline, host_ptr, replica_group, num_sta
                 better = q < best_q
             elif routing_code == 2:
                 better = free[g, n_st - 1] < best_free
+            elif routing_code == 3:
+                # The reference's arithmetic, term for term, so both take the same side of ">".
+                ok = deadline[i] - now > param_a * ((first_start - now) + param_b * (fin - first_start))
+                if ok:
+                    better = (not best_ok) or group_compute[g] < best_compute
+                else:
+                    better = (not best_ok) and fin < best_finish
             else:
                 better = fin < best_finish
             if best_r < 0 or better:
@@ -99,6 +117,8 @@ def _simulate_loop(arrival, model_id, deadline, host_ptr, replica_group, num_sta
                 best_q = q
                 best_join = join
                 best_free = free[g, n_st - 1]
+                best_ok = ok
+                best_compute = group_compute[g]
         if admission and best_finish + finish_overhead_s > deadline[i]:
             out_group[i] = -1
             out_reason[i] = _REASON_SLO
@@ -168,9 +188,9 @@ def get_loop(jit: bool = True):
     if not jit or jit_disabled_by_env():
         return _simulate_loop
     if _compiled is None:
-        import numba
+        from alpa_serve_like.simulator.jit import njit_cached
 
-        _compiled = numba.njit(cache=True, nogil=True)(_simulate_loop)
+        _compiled = njit_cached(_simulate_loop)
     return _compiled
 
 
@@ -197,6 +217,11 @@ class KernelRun:
         if options.max_batch_size > tables.max_batch_size:
             raise ValueError("latency tables were built for a smaller max_batch_size than the options ask for")
         self.tables, self.options, self.routing_code = tables, options, entry.kernel_code
+        params = tuple(entry.kernel_params) + (0.0, 0.0)
+        self.param_a, self.param_b = float(params[0]), float(params[1])
+        compute = tables.group_compute
+        self.group_compute = (np.ones(tables.num_groups) if compute is None
+                              else np.ascontiguousarray(compute, dtype=np.float64))
         self.arrival_s, self.model_id, self.deadline_s = arrival_s, model_id, deadline_s
         self.loop = get_loop(jit)
         n, g = len(arrival_s), tables.num_groups
@@ -231,7 +256,7 @@ class KernelRun:
         self.n_batches = int(self.loop(
             self.arrival_s, self.model_id, self.deadline_s, t.host_ptr, t.replica_group, t.num_stages,
             t.lat_s, float(o.dispatch_overhead_s), float(o.per_stage_overhead_s), float(o.batch_join_slack_s),
-            float(o.finish_overhead_s), self.routing_code,
+            float(o.finish_overhead_s), self.routing_code, self.group_compute, self.param_a, self.param_b,
             _rejects_late(o), int(o.max_batch_size), self.done, upto, self.n_batches,
             self.free, self.base, self.busy, self.tail_rep, self.tail_batch, self.tail_size,
             self.tail_start, self.tail_min_dl, self.outstanding, self.group_head, self.group_last,

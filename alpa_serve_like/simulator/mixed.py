@@ -1,6 +1,7 @@
-"""``simulate_mixed``: serve a workload on groups of mixed device types.
+"""``simulate_plan`` / ``simulate_mixed``: serve a workload on groups of mixed device types.
 
-The ``Placement`` value has no per-group device yet, so a mixed deployment is given as lists: the
+``simulate_plan`` takes a ``Placement`` whose groups name their device types
+(``GroupPlacement.device``, else the plan's); ``simulate_mixed`` takes the same as lists: the
 device type of each group, the models it hosts and (optionally) its ParallelConfig: MIG slices of
 different sizes (one device each) next to model-parallel groups of whole GPUs of different
 generations. Latencies come from each device type's
@@ -13,8 +14,10 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+from alpa_serve_like.core import mig
 from alpa_serve_like.core.model_profile import ModelProfile
 from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.plan import Placement
 from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.scheduling import resolve_routing
 from alpa_serve_like.scheduling.partition_tables import tables_from_device_profiles
@@ -65,3 +68,20 @@ def simulate_mixed(
         group_utilisation=(util,), options=options,
         meta={"placement": " ".join(f"{d}[{len(m)}]" for d, m in zip(group_devices, group_models))},
     )
+
+
+def simulate_plan(
+    placement: Placement,
+    profiles_by_device: Mapping[str, Mapping[str, ModelProfile]],
+    workload: Workload,
+    options: SimOptions | None = None,
+) -> SimResult:
+    """Simulate ``placement`` with each group on its own device type (``Placement.group_device``),
+    its compute size (for ELSA) being that type's compute slices (``mig.compute_slices_of``)."""
+    devices = placement.group_devices()
+    if None in devices:
+        raise ValueError(f"placement group {devices.index(None)} names no device and the plan records none; "
+                         "give the group a 'device' or the plan a 'device'")
+    return simulate_mixed(devices, [g.models for g in placement.groups], profiles_by_device, workload, options,
+                          group_compute=[mig.compute_slices_of(d) for d in devices],
+                          group_configs=[g.config for g in placement.groups])

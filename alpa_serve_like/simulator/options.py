@@ -25,6 +25,10 @@ class SimOptions:
     backend: Backend = "kernel"
     """``kernel`` (numba arrays; the fast path) or ``reference`` (event heap over the shared
     ``scheduling.Scheduler``; readable, slow)."""
+    queue_engine: bool = False
+    """Run the stage-queue engine (``discipline_kernel``) even under fcfs: routing by fewest
+    outstanding requests and drop-at-dispatch admission, as srpt/edf run. The baseline that
+    separates a discipline's effect from those rules (other disciplines always use that engine)."""
     jit: bool = True
     """Compile the kernel with numba; False (or env ALPA_SERVE_LIKE_DISABLE_JIT=1) runs the same
     function as plain Python."""

@@ -9,7 +9,7 @@ from alpa_serve_like.core.plan import Placement, PlacementSchedule
 from alpa_serve_like.core.model_profile import ModelProfile
 from alpa_serve_like.scheduling import StageLatencyCache
 from alpa_serve_like.core.workload import Workload
-from alpa_serve_like.simulator.engine import as_schedule, request_times, run_segments
+from alpa_serve_like.simulator.engine import as_schedule, request_deadlines, request_times, run_segments
 from alpa_serve_like.simulator.options import SimOptions
 from alpa_serve_like.simulator.result import SimResult
 
@@ -35,8 +35,13 @@ def simulate(
     """
     options = options or SimOptions()
     schedule = as_schedule(placement)
+    for seg in schedule.segments:
+        if seg.is_mixed:  # one profile table per model cannot price groups on different devices
+            raise ValueError(f"placement runs groups on several device types ({', '.join(map(str, seg.device_types))}); "
+                             "simulate it with simulator.mixed.simulate_plan and profiles per device type")
     cache = StageLatencyCache(profiles, options.scheduling.max_batch_size)
-    arrival, model_id, deadline = workload.arrival_s, workload.model_id, workload.deadline_s
+    arrival, model_id = workload.arrival_s, workload.model_id
+    deadline = request_deadlines(arrival, workload.slo_s, options.scheduling)
     n = len(arrival)
     runs = run_segments(schedule, arrival, model_id, deadline, workload.model_names, cache, options, progress)
 

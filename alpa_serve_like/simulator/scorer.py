@@ -3,14 +3,15 @@
 The placement optimizer calls ``score`` thousands of times, so everything that depends only on
 the workload (request arrays, deadlines, per-model totals, the warm-up mask) is built once here,
 and the per-(model, config) latency blocks are cached; per call only the placement's small dense
-tables are assembled before the compiled kernel runs. Without batching and with a routing policy
-that needs no queue lengths, a specialised loop (``score_kernel``) counts SLO-meeting requests per
-model directly; otherwise the general kernel runs and its per-request output is reduced here.
+tables are assembled before the compiled kernel runs. Without batching, a specialised loop counts
+SLO-meeting requests per model directly (``score_kernel`` for ``earliest_finish`` and
+``last_stage_free``, ``score_queue_loop`` for ``shortest_queue``); with batching the general kernel
+runs and its per-request output is reduced here.
 
 Two threads (``threads=2``, the default on a machine with two or more cores) split a long segment
-in halves by speculation, exactly: the second thread scores the second half from idle clocks and
-keeps its state every chunk; the first thread scores the first half, then continues into the
-second until its true state equals the second thread's state at a chunk start, from where the
+in two by speculation, exactly: the second thread scores the later part from idle clocks and
+keeps its state every chunk; the first thread scores the earlier part, then continues into the
+later part until its true state equals the second thread's state at a chunk start, from where the
 second thread's counts are correct (the state of the score loop is its stage clocks, nothing
 else). Admission bounds queues by the SLO, so the states meet after a burst or two; if they never
 do, the first thread simply scores everything. Results are identical for any thread count.
@@ -27,14 +28,20 @@ from alpa_serve_like.core.plan import Placement, PlacementSchedule
 from alpa_serve_like.core.model_profile import ModelProfile
 from alpa_serve_like.scheduling import StageLatencyCache, build_latency_tables
 from alpa_serve_like.core.workload import Workload
-from alpa_serve_like.simulator.engine import as_schedule, request_times, run_segments, segment_bounds
+from alpa_serve_like.simulator.engine import (as_schedule, request_deadlines, request_times, run_segments,
+                                             segment_bounds)
 from alpa_serve_like.simulator.kernel import _rejects_late, jit_disabled_by_env
 from alpa_serve_like.simulator.score_kernel import (ROUTE_EARLIEST_FINISH, ROUTE_LAST_STAGE_FREE, get_score_loop,
                                                     get_speculation)
+from alpa_serve_like.simulator.score_queue_loop import get_score_queue_loop
 
 SPLIT_MIN_REQUESTS = 100_000
 """A segment this long is scored by two threads (below it the loop takes about a millisecond)."""
 SPLIT_MIN_CHUNK = 1024
+SPLIT_FRACTION = 0.48
+"""Share of a split segment the calling thread scores before catching up with the second: a bit
+under half, as it then catches up (on issue 12's 1M-request case 0.48 balanced the two threads'
+CPU times, 4.6-4.7 ms each, where 0.5 left the calling thread 0.5 ms longer)."""
 """Requests between the speculative thread's state snapshots (at least)."""
 
 _pool = None
@@ -90,7 +97,7 @@ class PlacementScorer:
         self.model_names = workload.model_names
         self.arrival_s = workload.arrival_s
         self.model_id = workload.model_id
-        self.deadline_s = workload.deadline_s
+        self.deadline_s = request_deadlines(workload.arrival_s, workload.slo_s, self.options.scheduling)
         self.measured = measured_mask(self.arrival_s, self.options.warmup_s)
         self._all_measured = bool(self.measured.all())
         self._measured_ids = self.model_id if self._all_measured else self.model_id[self.measured]
@@ -100,8 +107,12 @@ class PlacementScorer:
         sched = self.options.scheduling
         self._fast_routing = {"earliest_finish": ROUTE_EARLIEST_FINISH,
                               "last_stage_free": ROUTE_LAST_STAGE_FREE}.get(sched.routing)
+        self._queues = sched.routing == "shortest_queue"
         self._fast = (self.options.backend == "kernel" and sched.max_batch_size == 1
-                      and self._fast_routing is not None)
+                      and (self._fast_routing is not None or self._queues)
+                      # the specialised loops decide at arrival: fcfs only (others: the queue engine)
+                      and sched.discipline == "fcfs" and not self.options.queue_engine)
+        self._queue_buffers = None  # per-request lists of the shortest_queue loop, reused across calls
         self._i_measured = int(np.argmax(self.measured)) if self.measured.any() else len(self.arrival_s)
 
     def score(self, placement: Placement | PlacementSchedule) -> ScoreResult:
@@ -124,16 +135,20 @@ class PlacementScorer:
             lo, hi = int(bounds[i]), int(bounds[i + 1])
             if hi <= lo:
                 continue
-            t = build_latency_tables(seg, self.model_names, self.cache, sched.pipeline_comm_factor)
+            t = build_latency_tables(seg, self.model_names, self.cache, sched.pipeline_comm_factor,
+                                     sched.float32_times)
             lat1 = np.ascontiguousarray(t.lat_s[:, :, 0])
             free = np.full((t.num_groups, lat1.shape[1]), -np.inf)
             hosts = int(np.diff(t.host_ptr).max()) if len(t.host_ptr) > 1 else 0
             scratch = np.empty((max(hosts, 1), lat1.shape[1]))
             args = (self.arrival_s[lo:hi], self.model_id[lo:hi], self.deadline_s[lo:hi], t.host_ptr,
                     t.replica_group, t.num_stages, lat1, float(sched.dispatch_overhead_s),
-                    float(sched.per_stage_overhead_s), float(sched.finish_overhead_s),
+                    float(sched.per_stage_overhead_s) or None, float(sched.finish_overhead_s),
                     self._fast_routing, _rejects_late(sched), max(self._i_measured - lo, 0))
             n = hi - lo
+            if self._queues:
+                self._score_queues(args, n, free, served)
+                continue
             compiled = self.options.jit and not jit_disabled_by_env()  # speculation is compiled only
             if self.threads == 1 or n < SPLIT_MIN_REQUESTS or not compiled:
                 loop(*args, 0, n, free, scratch, served)
@@ -141,10 +156,26 @@ class PlacementScorer:
                 self._score_split(args, n, free, scratch, served)
         return served
 
+    def _score_queues(self, args, n, free, served) -> None:
+        """Score requests ``0:n`` of one segment with ``shortest_queue`` routing (one thread)."""
+        if self._queue_buffers is None:
+            total = len(self.arrival_s)
+            self._queue_buffers = (np.empty(total, dtype=np.int64), np.empty(total))
+        next_req, finish_of = self._queue_buffers
+        g = free.shape[0]
+        host_ptr, replica_group = args[3], args[4]
+        several = np.repeat(np.diff(host_ptr) > 1, np.diff(host_ptr))  # per replica row: its model has several
+        queued = np.zeros(g, dtype=np.bool_)
+        queued[replica_group[several]] = True
+        head, tail, count = np.full(g, -1, dtype=np.int64), np.full(g, -1, dtype=np.int64), np.zeros(g, dtype=np.int64)
+        routing_free = args[:10] + args[11:]  # the queue loop takes no routing code
+        get_score_queue_loop(self.options.jit)(*routing_free, 0, n, free, queued, head, tail, count, next_req,
+                                               finish_of, served)
+
     def _score_split(self, args, n, free, scratch, served) -> None:
         """Score requests ``0:n`` of one segment with two threads (see the module docstring)."""
         speculate, catch_up = get_speculation()
-        mid = n // 2
+        mid = int(n * SPLIT_FRACTION)
         chunk = max(SPLIT_MIN_CHUNK, (n - mid) // 512)
         chunks = -(-(n - mid) // chunk)
         snaps = np.empty((chunks, *free.shape))

@@ -17,6 +17,9 @@ def test_demo_serves_and_compares_with_the_simulator(tmp_path):
         entry = summary["policies"][policy]
         assert 0.0 <= entry["live_attainment"] <= 1.0 and entry["live"]["served"] > 0
         assert 0.0 <= entry["sim_attainment"] <= 1.0
+        # the "as served" simulation used what the warm-up measured on this machine
+        assert entry["calibration"]["samples"] > 0 and entry["calibration"]["stage_compute_ms"]["bert-mini"]
+        assert entry["live_slo_ms"] == summary["policies"]["sr-greedy"]["live_slo_ms"] > 0
         assert (tmp_path / f"requests_{policy}.tsv").exists()
     assert (tmp_path / "demo.png").exists()
     assert "SLO attainment" in proc.stdout and "shutting down Serve and Ray" in proc.stdout

@@ -66,7 +66,7 @@ def test_geometry_search_prefers_slices_for_small_requests_and_a_big_slice_for_a
     assert all(3 in s.geometries[0] or 7 in s.geometries[0] for s in scores if s.attainment > 0.9)
 
 
-def test_elsa_runs_on_the_reference_path_and_prefers_the_small_instance():
+def test_elsa_prefers_the_small_instance():
     # Light traffic (one request every 50 ms): ELSA keeps everything on the 1g instance (20 ms,
     # well inside the 100 ms SLO), earliest finish on the faster 7g one.
     n = 40

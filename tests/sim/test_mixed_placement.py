@@ -1,14 +1,15 @@
-"""Placement per device type on a mixed cluster (two V100s, two A100s), scored with simulate_mixed."""
+"""Placement per device type on a mixed cluster (two V100s, two A100s), scored with simulate_plan."""
 import numpy as np
 import pytest
 from builders import make_profile
 
 from alpa_serve_like.core.mixed_cluster import DeviceEntry, MixedCluster
 from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.plan import Placement
 from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.placement.mixed_types import capacity_shares, place_per_type
 from alpa_serve_like.simulator import SimOptions
-from alpa_serve_like.simulator.mixed import simulate_mixed
+from alpa_serve_like.simulator.mixed import simulate_plan
 
 ONE = ParallelConfig(1, 1, 1)
 
@@ -38,13 +39,22 @@ def test_shares_follow_devices_over_latency():
 def test_groups_are_built_per_type_and_both_types_serve():
     train, test = _workload(9.0, seed=1), _workload(9.0, seed=2)  # A100s alone carry 8/s
     placed = place_per_type("sr-greedy", CLUSTER, ["a", "b"], _profiles(), train, rng=np.random.default_rng(0))
-    assert set(placed.group_devices) == {"v100-16gb", "a100-80gb"}
-    assert sum(c.op * c.pp for c in placed.group_configs) <= 4
-    both = simulate_mixed(placed.group_devices, placed.group_models, _profiles(), test, SimOptions(),
-                          group_configs=placed.group_configs)
-    v100_only = [i for i, d in enumerate(placed.group_devices) if d == "v100-16gb"]
-    alone = simulate_mixed([placed.group_devices[i] for i in v100_only],
-                           [placed.group_models[i] for i in v100_only], _profiles(), test, SimOptions(),
-                           group_configs=[placed.group_configs[i] for i in v100_only])
+    devices = placed.group_devices()
+    assert set(devices) == {"v100-16gb", "a100-80gb"} and placed.is_mixed
+    for ids, device in zip(placed.device_assignment(), devices):  # ids in the mixed cluster, of the group's type
+        assert CLUSTER.check_group(ids) == device
+    placed.check_fits(CLUSTER.num_devices)
+    both = simulate_plan(placed, _profiles(), test, SimOptions())
+    v100_only = Placement(tuple(g for g in placed.groups if g.device == "v100-16gb"))
+    alone = simulate_plan(v100_only, _profiles(), test, SimOptions())
     assert both.attainment > alone.attainment
-    assert set(np.unique(both.group[both.group >= 0]).tolist()) == set(range(len(placed.group_devices)))
+    assert set(np.unique(both.group[both.group >= 0]).tolist()) == set(range(len(placed.groups)))
+
+
+def test_mixed_plan_round_trips_through_its_file(tmp_path):
+    placed = place_per_type("sr-greedy", CLUSTER, ["a", "b"], _profiles(), _workload(9.0, seed=1),
+                            rng=np.random.default_rng(0))
+    placed.save(tmp_path / "mixed.json")
+    back = Placement.load(tmp_path / "mixed.json")
+    assert back == placed and back.group_devices() == placed.group_devices()
+    assert MixedCluster.from_dict(back.meta["mixed_cluster"]) == CLUSTER

@@ -80,6 +80,17 @@ def test_search_attainment_grows_with_devices(tmp_path):
     assert all(b >= a - 0.01 for a, b in zip(att, att[1:])), att
 
 
+def test_in_sample_rows_are_scored_on_the_training_traffic(tmp_path):
+    base = suites.Case("test", "S1", "maf1", 8, 60.0, 30.0)
+    pts = suites.points(suites.Suite("t", (base,), (suites.Sweep("num_devices", (8,)),), (suites.ALPASERVE,)))
+    held_out, in_sample = (tmp_path / "h.tsv", tmp_path / "i.tsv")
+    run_points(pts, str(held_out), jobs=1, progress=False)
+    run_points(pts, str(in_sample), jobs=1, progress=False, in_sample=True)
+    (h,), (i,) = rows_of(held_out), rows_of(in_sample)
+    assert i["evaluated_on"] == i["trained_on"] + " (in-sample)" and h["evaluated_on"] != h["trained_on"]
+    assert i["attainment"] == i["train_attainment"] != h["attainment"]
+
+
 def test_failed_policy_becomes_a_row_not_a_crash(tmp_path):
     # SR needs two devices per BERT-6.7B: 48 of them do not fit on 16 devices
     base = suites.Case("test", "S2", "maf1", 16, 10.0, 30.0)

@@ -106,3 +106,18 @@ def test_simulate_command_options_and_errors(cli_files, capsys):
     other.save(tmp / "other.pkl")
     assert main(args[:5] + ["--db", str(tmp / "other.pkl")]) == 2
     assert "no profile on v100-16gb for bert-x-0, bert-x-1 (known: gpt)" in capsys.readouterr().err
+
+
+def test_simulate_command_takes_a_queue_discipline(cli_files, capsys):
+    tmp, placement, w, profiles = cli_files
+    args = ["simulate", "--placement", str(tmp / "p.json"), "--workload", str(tmp / "w.npz"),
+            "--db", str(tmp / "db.pkl"), "--device", "test-gpu", "--out", str(tmp / "r.tsv")]
+    assert main(args + ["--discipline", "srpt", "--fairness-threshold", "10"]) == 0
+    assert "SLO attainment  75.00%" in capsys.readouterr().out
+    rows = [r.split("\t") for r in (tmp / "r.tsv").read_text().splitlines()]
+    # Under srpt lateness is found at dispatch: the third request (stage 0 free at 1.0, deadline
+    # 1.9, 1.0 s of work) is dropped there, not rejected at arrival.
+    assert rows[3][rows[0].index("outcome")] == "doomed"
+    with pytest.raises(SystemExit):
+        main(args + ["--discipline", "lifo"])
+    assert "invalid choice: 'lifo'" in capsys.readouterr().err

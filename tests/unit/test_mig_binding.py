@@ -2,8 +2,10 @@
 import pytest
 
 from alpa_serve_like.runtime.mig_binding import (
+    bind_groups,
     bind_to_cpu_shares,
     bind_to_instances,
+    list_instances,
     parse_nvidia_smi_list,
     resource_name,
 )
@@ -44,3 +46,50 @@ def test_unknown_profile_is_refused():
     bad = "GPU 0: NVIDIA A100-SXM4-80GB (UUID: GPU-5c89852c)\n  MIG 3g.20gb     Device  0: (UUID: MIG-c6d4f1ef)\n"
     with pytest.raises(KeyError, match="no MIG profile '3g.20gb'"):
         parse_nvidia_smi_list(bad)
+
+
+def test_bind_groups_binds_slices_only_to_instances_or_cpu_shares():
+    devices = [None, "a100-80gb/3g.40gb", "a100-80gb", "a100-80gb/1g.10gb"]
+    on_gpu = bind_groups(devices, parse_nvidia_smi_list(SMI), cpu_per_device=0.7)
+    assert on_gpu[0] is None and on_gpu[2] is None
+    assert on_gpu[1].bundle == {"mig:3g.40gb": 1.0} and on_gpu[1].env_vars == {"CUDA_VISIBLE_DEVICES": on_gpu[1].uuid}
+    assert on_gpu[3].uuid.startswith("MIG-11111111")
+    on_cpu = bind_groups(devices, None, cpu_per_device=0.7)
+    assert on_cpu[1].bundle == {"CPU": pytest.approx(0.3)} and on_cpu[3].bundle == {"CPU": pytest.approx(0.1)}
+    assert bind_groups(["a100-80gb", None], None, 0.7) == [None, None]
+
+
+def test_list_instances_runs_nvidia_smi_and_names_a_failure():
+    import subprocess
+
+    ok = lambda *a, **k: subprocess.CompletedProcess(a, 0, SMI, "")  # noqa: E731
+    assert len(list_instances(ok)) == 4
+
+    def missing(*a, **k):
+        raise FileNotFoundError("nvidia-smi")
+
+    with pytest.raises(RuntimeError, match="nvidia-smi -L failed"):
+        list_instances(missing)
+
+
+def test_mesh_group_takes_its_bundle_and_actor_options_from_the_binding():
+    from alpa_serve_like.core.parallel_config import ParallelConfig
+    from alpa_serve_like.core.plan import GroupPlacement
+    from alpa_serve_like.runtime.mesh_group import MeshGroup, MeshGroupError
+    from alpa_serve_like.runtime.options import RuntimeOptions
+
+    one = GroupPlacement(ParallelConfig(1, 1, 1), ("bert-tiny-0",))
+    opts = RuntimeOptions(cpu_per_device=0.7)
+    binding = bind_groups(["a100-80gb/3g.40gb"], parse_nvidia_smi_list(SMI), 0.7)[0]
+    mig_group = MeshGroup(0, one, opts, use_gpu=True, owner="t", binding=binding)
+    assert mig_group.bundle() == {"mig:3g.40gb": 1.0, "CPU": 0.7}
+    assert mig_group.actor_options() == {"num_cpus": 0.7, "num_gpus": 0.0, "resources": {"mig:3g.40gb": 1.0},
+                                         "runtime_env": {"env_vars": {"CUDA_VISIBLE_DEVICES": binding.uuid}}}
+    share = bind_groups(["a100-80gb/1g.10gb"], None, 0.7)[0]
+    cpu_group = MeshGroup(1, one, opts, use_gpu=False, owner="t", binding=share)
+    assert cpu_group.actor_options()["num_cpus"] == pytest.approx(0.1) and "resources" not in cpu_group.actor_options()
+    whole = MeshGroup(2, one, opts, use_gpu=True, owner="t")
+    assert whole.actor_options() == {"num_cpus": 0.7, "num_gpus": 1.0}
+    with pytest.raises(MeshGroupError, match="has 2 devices"):
+        MeshGroup(3, GroupPlacement(ParallelConfig(1, 1, 2), ("bert-tiny-0",)), opts, use_gpu=True, owner="t",
+                  binding=binding)

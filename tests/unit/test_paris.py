@@ -32,6 +32,10 @@ def test_shares_targets_and_packing_by_hand():
     cluster = plan.to_cluster(gpus_per_node=1)
     assert cluster.num_devices == 6 and cluster.device_ids("a100-80gb/1g.10gb") == (1, 2, 3)
     assert [e.node for e in cluster.entries] == [0, 1, 1]
+    plan_value = plan.to_placement(["resnet50"])
+    assert plan_value.group_devices() == plan.device_names and plan_value.context.device == "a100-80gb"
+    assert [g.device_ids for g in plan_value.groups] == [(i,) for i in range(6)]
+    assert plan_value.models == ("resnet50",) and plan_value.meta["geometries"] == [[7], [2, 2, 1, 1, 1]]
 
 
 def test_greedy_packing_for_large_clusters_uses_valid_geometries():

@@ -111,3 +111,15 @@ def test_a100_plan_carries_device_batch_and_slo_to_simulate(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "placement group 0 (dp1_op1_pp" in err and "does not fit on v100-16gb" in err
     assert "bytes" in err and "'bert-6.7b-" in err and f"{13 * GiB:,} bytes" in err
+
+
+def test_compare_policies_in_sample_scores_on_the_training_traffic(tiny_db, capsys):
+    args = ["compare-policies", "--policies", "sr-greedy", "--num-devices", "2", "--db", str(tiny_db),
+            "--models", "small:2", "--duration", "20", "--rate", "4"]
+    assert main(args + ["--in-sample"]) == 0
+    out = capsys.readouterr().out
+    assert "evaluated on" in out and "(in-sample)" in out
+    row = out.splitlines()[1].split()
+    assert row[1] == row[2]  # test and train attainment: the same requests
+    assert main(args) == 0
+    assert "(in-sample)" not in capsys.readouterr().out

@@ -99,3 +99,15 @@ def test_separation_helpers():
     assert latency_clusters(problem) == [["f1", "f2"], ["s1"]]
     sub = restrict(w, ["s1"])
     assert len(sub) == 5 and set(sub.model_id.tolist()) == {1} and sub.model_names == w.model_names
+
+
+def test_in_sample_scores_on_the_training_traffic_and_says_so():
+    # placed for 'a' (the training traffic); held out on 'b' it serves nothing, in-sample everything
+    train = placement_workload({"a": 50, "b": 0}, duration_s=100.0)
+    test = placement_workload({"a": 0, "b": 50}, duration_s=100.0)
+    cluster = ClusterSpec(num_devices=1, memory_budget_bytes=1100)
+    held_out, in_sample = (compare_policies(["sr-greedy"], cluster, ["a", "b"], _profiles("ab"), train, test, OPTS,
+                                            labels=("seed 0", "seed 1"), evaluator=fluid_attainment,
+                                            in_sample=flag)[0] for flag in (False, True))
+    assert held_out.test_attainment == 0.0 and held_out.evaluated_on == "seed 1"
+    assert in_sample.test_attainment == 1.0 and in_sample.evaluated_on == "seed 0 (in-sample)"

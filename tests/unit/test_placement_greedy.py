@@ -5,9 +5,10 @@ import pytest
 from alpa_serve_like import ClusterSpec, ParallelConfig
 from alpa_serve_like.placement import PlacementOptions, place
 from alpa_serve_like.placement.greedy import greedy_fill
-from alpa_serve_like.placement.mp_round_robin import round_robin_fill
+from alpa_serve_like.placement.mp_round_robin import paper_partition, paper_round_robin_fill, round_robin_fill
 from alpa_serve_like.placement.problem import PlacementProblem
 from alpa_serve_like.placement.state import FillState
+from alpa_serve_like.scheduling import SchedulingOptions
 from builders import FluidScorer, make_profile, placement_workload
 
 C1, C2 = ParallelConfig(1, 1, 1), ParallelConfig(1, 1, 2)
@@ -68,11 +69,23 @@ def test_round_robin_deals_models_in_turn_and_fills_every_group():
     assert state.hosted == [["a", "c"], ["b", "a"], ["c", "b"]]
 
 
+def test_paper_round_robin_uses_4_device_pipelines_and_tries_only_the_cursor_group():
+    assert paper_partition(11) == (ParallelConfig(1, 1, 4),) * 2 + (C1, C2)
+    # 9 devices: two 4-stage groups (2 models each at 600 bytes per device) and one device that
+    # holds none; the cursor stops at that device, so the dealing ends with room left elsewhere.
+    cluster, models, profiles, workload = _inputs({"a": 1, "b": 1, "c": 1}, budget=600, num_devices=9)
+    problem = PlacementProblem(cluster, models, profiles, workload, OPTS)
+    assert paper_round_robin_fill(problem, paper_partition(9)).hosted == [["a"], ["b"], []]
+    assert round_robin_fill(problem, paper_partition(9)).hosted == [["a", "c"], ["b", "a"], []]
+    rr = place("mp-round-robin", cluster, models, profiles, workload, OPTS)
+    assert [g.config.pp for g in rr.groups] == [4, 4, 1] and problem.evaluations == 0
+
+
 def test_sr_ilp_and_mp_round_robin_run_end_to_end():
     cluster, models, profiles, workload = _inputs({"a": 150, "b": 30}, budget=1100, num_devices=3)
     ilp = place("sr-ilp", cluster, models, profiles, workload, OPTS.with_(ilp_time_limit_s=5))
     assert sorted(m for g in ilp.groups for m in g.models) == ["a", "a", "b"]
-    rr = place("mp-round-robin", cluster, models, profiles, workload, OPTS)
+    rr = place("mp-round-robin-any", cluster, models, profiles, workload, OPTS)
     assert sum(len(g.models) for g in rr.groups) == 3
 
 
@@ -102,3 +115,24 @@ def test_sr_gives_a_model_too_large_for_one_device_the_smallest_pipeline():
     result = place("sr-greedy", cluster, models, profiles, workload, OPTS)
     assert [g.config for g in result.groups] == [C2, C1, C1]
     assert "big" in result.groups[0].models and all(g.models == ("s",) for g in result.groups[1:])
+
+
+def test_removing_a_model_leaves_the_usage_of_a_group_built_without_it():
+    big = {C2: {1: [0.5, 0.5]}}
+    profiles = {"a": make_profile("a", weight_bytes=1000), "b": make_profile("b", weight_bytes=3000, batch_sizes=(1, 8)),
+                "c": make_profile("c", weight_bytes=2000, stage_latency_s=big)}
+    cluster, models, profiles, workload = _inputs({"a": 1, "b": 1, "c": 1}, budget=10_000, num_devices=2,
+                                                  profiles=profiles)
+    memory = PlacementProblem(cluster, models, profiles, workload,
+                              OPTS.with_(scheduling=SchedulingOptions(max_batch_size=8))).memory
+    state, fresh = FillState([C2], memory), FillState([C2], memory)
+    for m in "abc":
+        state.add(0, m)
+    before = state.copy()
+    state.remove(0, "b")  # b has the largest activation reserve: the maximum must drop back
+    for m in "ac":
+        fresh.add(0, m)
+    assert state.hosted == [["a", "c"]]
+    assert (state.usage[0].weight_bytes.tolist(), state.usage[0].act_bytes.tolist()) == \
+        (fresh.usage[0].weight_bytes.tolist(), fresh.usage[0].act_bytes.tolist())
+    assert before.usage[0].act_bytes.max() > state.usage[0].act_bytes.max()  # the copy kept its own usage

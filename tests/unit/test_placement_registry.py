@@ -6,7 +6,7 @@ from alpa_serve_like.placement.registry import unregister_policy
 
 
 def test_all_issue_policies_are_registered():
-    for name in ("sr-greedy", "sr-replace-60", "mp-greedy-4", "mp-round-robin", "mp-search",
+    for name in ("sr-greedy", "sr-replace-60", "mp-greedy-4", "mp-round-robin", "mp-round-robin-any", "mp-search",
                  "mp-search-sep", "mp-ilp", "sr-ilp", "mp-anneal"):
         entry, fn = resolve_policy(name)
         assert callable(fn)

@@ -55,3 +55,19 @@ def test_comparison_leaves_the_same_warmup_out_of_both_sides():
     trimmed = compare_with_simulator(r, placement, profiles, SimOptions(warmup_s=0.5))
     assert trimmed["counted_requests"] == 4 and trimmed["live"] == pytest.approx(1.0)
     assert trimmed["difference"] == pytest.approx(0.0) and not math.isnan(trimmed["simulated"])
+
+
+def test_calibrated_profile_matches_the_served_stages_and_scales_other_depths():
+    from alpa_serve_like.client.calibration import calibrated_profile
+    from alpa_serve_like.core.model_profile import ConfigProfile, ModelProfile
+    from alpa_serve_like.core.parallel_config import ParallelConfig
+
+    one, two = ParallelConfig(1, 1, 1), ParallelConfig(1, 1, 2)
+    p = ModelProfile("bert-tiny", "cpu", {
+        one: ConfigProfile(one, {1: (0.004,), 2: (0.006,)}, (100,)),
+        two: ConfigProfile(two, {1: (0.002, 0.002), 2: (0.003, 0.003)}, (50, 50))})
+    c = calibrated_profile(p, (0.006, 0.002))  # served with pp=2: stage 0 3x, stage 1 1x; total 2x
+    assert c.config(two).stage_latency_s[1] == pytest.approx((0.006, 0.002))
+    assert c.config(two).stage_latency_s[2] == pytest.approx((0.009, 0.003))
+    assert c.config(one).stage_latency_s == {1: pytest.approx((0.008,)), 2: pytest.approx((0.012,))}
+    assert c.config(one).weight_bytes == (100,) and c.name == "bert-tiny"

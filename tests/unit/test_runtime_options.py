@@ -99,3 +99,45 @@ def test_the_serve_config_file_sets_the_same_http_options_and_validates():
     config = ServeDeploySchema.model_validate(yaml.safe_load(path.read_text()))
     http = config.http_options
     assert (http.host, http.request_timeout_s, http.keep_alive_timeout_s) == ("127.0.0.1", 60, 5)
+
+
+def test_checkpoint_option_takes_a_path_model_pairs_or_a_mapping(tmp_path):
+    from alpa_serve_like.runtime.options import check_checkpoint_files
+
+    every = RuntimeOptions.from_args({"checkpoint": "w.pt"})
+    assert every.checkpoint == (("*", str(Path("w.pt").resolve())),)
+    assert every.checkpoint_for("bert-mini-3") == str(Path("w.pt").resolve())
+    pairs = RuntimeOptions.from_args({"checkpoint": f"bert-mini={tmp_path}/a.pt, gpt-tiny-0={tmp_path}/b.pt",
+                                      "checkpoint_naming": "hf-bert"})
+    assert pairs.checkpoint_for("bert-mini-1") == f"{tmp_path}/a.pt"
+    assert pairs.checkpoint_for("gpt-tiny-0") == f"{tmp_path}/b.pt"
+    assert pairs.checkpoint_for("gpt-tiny-1") == ""  # named nowhere: random weights
+    mixed = RuntimeOptions(checkpoint={"*": "/c/all.pt", "bert-mini-0": "/c/zero.pt"})
+    assert (mixed.checkpoint_for("bert-mini-0"), mixed.checkpoint_for("bert-mini-1")) == ("/c/zero.pt", "/c/all.pt")
+    assert RuntimeOptions(**mixed.to_dict()) == mixed
+    assert RuntimeOptions().checkpoint == () and RuntimeOptions().checkpoint_for("bert-mini-0") == ""
+    with pytest.raises(RuntimeOptionsError, match="names model 'bert-mini' twice"):
+        RuntimeOptions.from_args({"checkpoint": "bert-mini=a.pt,bert-mini=b.pt"})
+    with pytest.raises(RuntimeOptionsError, match="checkpoint_naming must be one of"):
+        RuntimeOptions(checkpoint_naming="hf-t5")
+    with pytest.raises(FileNotFoundError, match=f"bert-mini: {tmp_path}/a.pt"):
+        check_checkpoint_files(pairs)
+    (tmp_path / "a.pt").write_bytes(b"")
+    (tmp_path / "b.pt").write_bytes(b"")
+    check_checkpoint_files(pairs)
+
+
+def test_checkpoint_namings_match_the_model_layer():
+    from alpa_serve_like.models.checkpoint import NAMINGS
+    from alpa_serve_like.runtime.options import CHECKPOINT_NAMINGS
+
+    assert CHECKPOINT_NAMINGS == NAMINGS
+
+
+def test_serve_command_passes_checkpoints():
+    parser = argparse.ArgumentParser()
+    serve_cmd.add_arguments(parser)
+    args = parser.parse_args(["--placement", "p.json", "--checkpoint", "w.pt", "--checkpoint", "gpt-tiny=g.pt"])
+    out = serve_cmd.app_arguments(args)
+    assert (out["checkpoint"], out["checkpoint_naming"]) == ("w.pt,gpt-tiny=g.pt", "auto")
+    assert RuntimeOptions.from_args({"checkpoint": out["checkpoint"]}).checkpoint_for("gpt-tiny-2").endswith("/g.pt")

@@ -32,6 +32,23 @@ class RemainingWork:
             lens[unit] = new
             self._suffix_s.pop(model, None)
 
+    def adopt(self, model: str, unit: int, estimate_s: float) -> None:
+        """Take ``unit``'s estimate as made elsewhere (a stage actor learns the other stages' from
+        the controller, which sees every stage's times); NaN (unknown there) changes nothing."""
+        if estimate_s != estimate_s:
+            return
+        lens = self._len_s.setdefault(model, [])
+        if unit >= len(lens):
+            lens.extend([float("nan")] * (unit + 1 - len(lens)))
+        if lens[unit] != estimate_s:
+            lens[unit] = float(estimate_s)
+            self._suffix_s.pop(model, None)
+
+    def estimates_s(self, model: str, num_units: int) -> list[float]:
+        """The estimate of each of ``num_units`` units (NaN where never observed)."""
+        lens = self._len_s.get(model, [])
+        return [lens[u] if u < len(lens) else float("nan") for u in range(num_units)]
+
     def remaining_s(self, model: str, next_unit: int) -> float:
         """Estimated work of units ``next_unit``, ``next_unit + 1``, ... of ``model`` (unknown = 0)."""
         suffix = self._suffix_s.get(model)

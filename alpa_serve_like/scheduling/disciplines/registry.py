@@ -54,6 +54,9 @@ class DisciplineEntry:
     name: str
     priority: Priority
     doc: str
+    kernel_code: int | None = None
+    """The integer the cluster simulator's numba kernel knows the discipline by (None: the
+    reference simulator and the runtime only)."""
 
     def rank(self, job: Waiting, remaining_s: float, view: DispatchView) -> tuple:
         """The full sort key: the discipline's priority, then arrival time, then job id."""
@@ -63,13 +66,15 @@ class DisciplineEntry:
 _REGISTRY: dict[str, DisciplineEntry] = {}
 
 
-def register_discipline(name: str):
-    """Decorator: register ``priority`` under ``name``; a duplicate name is refused."""
+def register_discipline(name: str, kernel_code: int | None = None):
+    """Decorator: register ``priority`` under ``name``; a duplicate name or kernel code is refused."""
 
     def wrap(fn: Priority) -> Priority:
         if name in _REGISTRY:
             raise ValueError(f"queue discipline {name!r} is already registered")
-        _REGISTRY[name] = DisciplineEntry(name, fn, (fn.__doc__ or "").strip())
+        if kernel_code is not None and any(e.kernel_code == kernel_code for e in _REGISTRY.values()):
+            raise ValueError(f"queue discipline kernel code {kernel_code} is already taken")
+        _REGISTRY[name] = DisciplineEntry(name, fn, (fn.__doc__ or "").strip(), kernel_code)
         return fn
 
     return wrap

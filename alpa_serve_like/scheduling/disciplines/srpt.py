@@ -10,7 +10,7 @@ from __future__ import annotations
 from alpa_serve_like.scheduling.disciplines.registry import DispatchView, Waiting, register_discipline
 
 
-@register_discipline("srpt")
+@register_discipline("srpt", kernel_code=1)
 def priority(job: Waiting, remaining_s: float, view: DispatchView) -> tuple:
     """The owed model's jobs first (if any), then least estimated remaining work."""
     return (view.owed_model is not None and job.model != view.owed_model, remaining_s)

@@ -20,12 +20,15 @@ PURE_SRPT_THRESHOLD = 1e6
 class DisciplineState:
     """Estimates and credits of one dispatcher, and the discipline chosen by name."""
 
-    def __init__(self, discipline: str = "fcfs", fairness_threshold: float = math.inf):
+    def __init__(self, discipline: str = "fcfs", fairness_threshold: float = math.inf,
+                 work: RemainingWork | None = None):
+        """``work``: estimates shared with other dispatchers (the stages of one pipeline all need
+        every stage's estimates to rank remaining work); None makes this state's own."""
         if not fairness_threshold >= 0:
             raise ValueError(f"fairness_threshold must be >= 0 (inf = none), got {fairness_threshold!r}")
         self.entry = resolve_discipline(discipline)
         self.fairness_threshold = float(fairness_threshold)
-        self.work = RemainingWork()
+        self.work = work if work is not None else RemainingWork()
         self.credits = DeficitCredits()
 
     def view(self, waiting: Sequence[Waiting], now_s: float) -> DispatchView:

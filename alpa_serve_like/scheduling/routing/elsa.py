@@ -6,7 +6,9 @@ finish - start (the profiled latency of the request's batch there). The request 
 whose slack ``deadline - now`` exceeds ``alpha * (T_wait + beta * T_est)``; if none qualifies, to the
 one with the smallest ``T_wait + T_est`` (earliest finish). The paper's constants are not published;
 ``alpha`` and ``beta`` are parameters: ``elsa`` uses 1 and 1 ("predicted to meet the SLO"), and
-``register_elsa(alpha, beta)`` adds a variant under its own name for sweeps.
+``register_elsa(alpha, beta)`` adds a variant under its own name for sweeps. Every variant has the
+kernel code ``KERNEL_CODE`` with ``(alpha, beta)`` as its kernel parameters, so the numba simulator
+runs it too (``simulator/kernel.py`` repeats this rule in one pass over the candidates).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from alpa_serve_like.scheduling.routing.registry import (
 
 DEFAULT_ALPHA = 1.0
 DEFAULT_BETA = 1.0
+KERNEL_CODE = 3
 
 
 def make_elsa(alpha: float, beta: float) -> Callable[[Sequence[Candidate]], int]:
@@ -41,7 +44,7 @@ def make_elsa(alpha: float, beta: float) -> Callable[[Sequence[Candidate]], int]
     return choose
 
 
-register_routing("elsa")(make_elsa(DEFAULT_ALPHA, DEFAULT_BETA))
+register_routing("elsa", KERNEL_CODE, (DEFAULT_ALPHA, DEFAULT_BETA))(make_elsa(DEFAULT_ALPHA, DEFAULT_BETA))
 
 
 def elsa_name(alpha: float, beta: float) -> str:
@@ -54,5 +57,5 @@ def register_elsa(alpha: float, beta: float) -> str:
     try:
         resolve_routing(name)
     except ValueError:
-        register_routing(name)(make_elsa(alpha, beta))
+        register_routing(name, KERNEL_CODE, (alpha, beta))(make_elsa(alpha, beta))
     return name

@@ -3,8 +3,9 @@
 A policy is a plain function ``choose(candidates) -> index`` over the candidates of one request
 (one per group hosting its model, in ascending group order). It must be deterministic and break
 ties by the lowest index, so the simulator's kernel and reference, and the runtime, agree.
-``kernel_code`` is the integer the numba kernel knows the policy by; a policy without one runs in
-the reference simulator and the runtime only.
+``kernel_code`` is the integer the numba kernel knows the policy by, and ``kernel_params`` the
+constants it passes with it (ELSA's alpha and beta); a policy without a code runs in the reference
+simulator and the runtime only.
 """
 from __future__ import annotations
 
@@ -47,20 +48,25 @@ class RoutingEntry:
     choose: Callable[[Sequence[Candidate]], int]
     kernel_code: int | None
     doc: str
+    kernel_params: tuple[float, ...] = ()
+    """Constants the kernel's version of the policy takes (variants of one policy share a code)."""
 
 
 _REGISTRY: dict[str, RoutingEntry] = {}
 
 
-def register_routing(name: str, kernel_code: int | None = None):
-    """Decorator: register ``choose`` under ``name``; duplicate names or kernel codes are refused."""
+def register_routing(name: str, kernel_code: int | None = None, kernel_params: tuple[float, ...] = ()):
+    """Decorator: register ``choose`` under ``name``; duplicate names, or a kernel code already
+    taken with the same ``kernel_params``, are refused."""
 
     def wrap(fn: Callable[[Sequence[Candidate]], int]):
         if name in _REGISTRY:
             raise ValueError(f"routing policy {name!r} is already registered")
-        if kernel_code is not None and any(e.kernel_code == kernel_code for e in _REGISTRY.values()):
+        params = tuple(float(v) for v in kernel_params)
+        if kernel_code is not None and any((e.kernel_code, e.kernel_params) == (kernel_code, params)
+                                           for e in _REGISTRY.values()):
             raise ValueError(f"routing policy {name!r}: kernel code {kernel_code} is already taken")
-        _REGISTRY[name] = RoutingEntry(name, fn, kernel_code, (fn.__doc__ or "").strip())
+        _REGISTRY[name] = RoutingEntry(name, fn, kernel_code, (fn.__doc__ or "").strip(), params)
         return fn
 
     return wrap

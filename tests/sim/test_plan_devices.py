@@ -1,0 +1,62 @@
+"""A plan whose groups name their device types, simulated: the same as the list form, the plain
+``simulate`` refuses it, and ``alpa-serve-like simulate`` runs it with profiles per device type.
+
+Toy profiles (builders.make_profile): a batch of b takes b s on ``slow`` and b/4 s on ``fast``.
+"""
+import numpy as np
+import pytest
+
+from alpa_serve_like.cli.main import main
+from alpa_serve_like.core.parallel_config import ParallelConfig
+from alpa_serve_like.core.plan import GroupPlacement, Placement, PlanContext
+from alpa_serve_like.core.workload import Workload
+from alpa_serve_like.simulator import SimOptions, simulate
+from alpa_serve_like.simulator.mixed import simulate_mixed, simulate_plan
+from alpa_serve_like.trace.workload_io import save_workload
+from builders import make_database, make_profile
+
+ONE = ParallelConfig(1, 1, 1)
+
+
+def _profiles():
+    quarter = {ONE: {b: [b / 4] for b in (1, 2, 4)}}
+    return {"slow": {"a": make_profile("a", "slow")}, "fast": {"a": make_profile("a", "fast", quarter)}}
+
+
+def _plan():
+    groups = (GroupPlacement(ONE, ("a",)), GroupPlacement(ONE, ("a",), device="fast"))
+    return Placement(groups, context=PlanContext(device="slow"))
+
+
+def _workload():
+    n = 12
+    return Workload(np.arange(n) * 0.5, np.zeros(n, dtype=np.int64), np.full(n, 1.2), ("a",))
+
+
+def test_plan_form_equals_list_form_and_uses_each_groups_device():
+    opts = SimOptions()
+    got = simulate_plan(_plan(), _profiles(), _workload(), opts)
+    ref = simulate_mixed(["slow", "fast"], [("a",), ("a",)], _profiles(), _workload(), opts, group_compute=[7, 7])
+    assert np.array_equal(got.group, ref.group) and np.array_equal(got.finish_s, ref.finish_s, equal_nan=True)
+    # Earliest finish: every request goes to the fast group (0.25 s), which is free again in time.
+    assert got.group.tolist() == [1] * 12 and np.allclose(got.latency_s, 0.25)
+
+
+def test_plain_simulate_refuses_a_mixed_plan_and_simulate_plan_needs_a_device():
+    with pytest.raises(ValueError, match=r"several device types \(slow, fast\).*simulate_plan"):
+        simulate(_plan(), _workload(), _profiles()["slow"])
+    no_device = Placement((GroupPlacement(ONE, ("a",)), GroupPlacement(ONE, ("a",), device="fast")))
+    with pytest.raises(ValueError, match="group 0 names no device"):
+        simulate_plan(no_device, _profiles(), _workload())
+
+
+def test_cli_simulates_a_plan_with_group_devices(tmp_path, capsys):
+    db = make_database(*(p for by_model in _profiles().values() for p in by_model.values()))
+    db.save(tmp_path / "db.pkl")
+    _plan().save(tmp_path / "p.json")
+    save_workload(_workload(), tmp_path / "w.npz")
+    rc = main(["simulate", "--placement", str(tmp_path / "p.json"), "--workload", str(tmp_path / "w.npz"),
+               "--db", str(tmp_path / "db.pkl"), "--memory-budget-gib", "1"])
+    out = capsys.readouterr().out
+    assert rc == 0, out
+    assert "fast:(op1,pp1)[1]" in out and "100.00%" in out
