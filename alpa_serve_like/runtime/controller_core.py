@@ -62,7 +62,8 @@ class ControllerCore(AdmissionMixin, DispatchMixin, RecoveryMixin, WarmUpMixin, 
             correction = LatencyCorrection(len(tables.replica_group), int(tables.num_stages.max()),
                                            alpha=options.correction_alpha)
         self.scheduler = Scheduler(tables, sched, correction=correction)
-        self.overheads = OverheadEstimator(options.overhead_alpha) if options.overhead_alpha > 0 else None
+        self.overheads = (OverheadEstimator(options.overhead_alpha, quantile=options.admission_quantile or None)
+                          if options.overhead_alpha > 0 else None)
         self.factory = group_factory
         self.clock = clock
         self.failure_types = tuple(failure_types)
