@@ -12,7 +12,8 @@ open-loop Poisson client in this process (``alpa_serve_like.client.replay``):
 Per phase, all measured by the client: outcomes by HTTP status, hangs (no answer within
 ``--timeout-s``), admitted attainment (answered 200 within the SLO / answered 200), goodput
 (answered 200 within the SLO per second of the phase), p50/p99 latency of 200s and the client's
-largest send lag (a large one means the client, not the server, fell behind). Targets (issue 10):
+largest send lag (a large one means the client, not the server, fell behind), the way back from the
+controller to the client (client latency minus the server's own). Targets (issue 10):
 0 hangs; admitted attainment >= 0.99 at 2R and 5R; goodput at 5R >= 0.9 x goodput at R.
 
 Where the CPU went, per phase (``cpu``): cores used by the client (this process), by each kind of
@@ -105,6 +106,7 @@ def phase(url: str, models, rate: float, duration_s: float, slo_s: float, seed: 
     ok = r.status == 200
     good = r.good
     lat_ms = r.latency_s[ok] * 1e3
+    way_back_ms = lat_ms - r.server_total_ms[ok]
     return {
         "rate": round(rate, 2), "requests": len(workload), "duration_s": duration_s,
         "outcomes": r.counts(),
@@ -116,6 +118,10 @@ def phase(url: str, models, rate: float, duration_s: float, slo_s: float, seed: 
         "p50_ms": round(float(np.percentile(lat_ms, 50)), 2) if lat_ms.size else None,
         "p99_ms": round(float(np.percentile(lat_ms, 99)), 2) if lat_ms.size else None,
         "max_send_lag_ms": round(r.max_send_lag_s() * 1e3, 1),
+        # the way back (controller -> proxy -> client), which the server cannot see: the client's
+        # latency minus the server's (both from the client's send stamp, one machine's clock)
+        "way_back_p50_ms": round(float(np.nanpercentile(way_back_ms, 50)), 1) if way_back_ms.size else None,
+        "way_back_p99_ms": round(float(np.nanpercentile(way_back_ms, 99)), 1) if way_back_ms.size else None,
         "cpu_cores": {k: round((after_cpu[k] - before_cpu[k]) / wall_s, 2) for k in sorted(after_cpu)},
         "load_avg_1min": round(os.getloadavg()[0], 2),
         "ingress_ms": round(after_ingress["mean_ms"], 1),

@@ -24,19 +24,19 @@ queue and Serve's replica choice, the way back neither (the demo: in ~9 ms mean,
 way back is predicted like the response hop it follows, one more return of a result
 (``egress_s``).
 
-The margin, once requests have come back, is not built from deviations at all:
-it is the ``quantile`` (0.99) of the *residuals* of the requests answered in the last ``window_s``
-seconds (at most ``window`` of them), each the time the controller had its result minus the finish
-its batch was predicted at (the committed
-prediction, before the measured stage times corrected it). One residual holds every error of the
-prediction at once (queueing behind a late batch, dispatch slip, compute noise, hops, the response),
-so its quantile is the margin that makes ~99% of admitted requests finish in time whatever the
-shape of the noise. The quadrature margin assumes normal noise; this machine's is not (stage
-compute doubles now and then under CPU contention), and under it admitted requests met the SLO
-only 91-94% of the time. With fewer than 100 residuals in the window the quantile is their
-largest; with none (a cold start, or nothing answered for ``window_s``, when the fading below has
-shrunk every estimate anyway) the quadrature margin stands in. The window is in seconds, not only in requests: a stall (a residual of 400 ms after a
-cold start, or a neighbour's burst on the cores) must leave the margin once it is old; counted in
+The margin, once requests have come back, is not built from deviations at all: it is the
+``quantile`` (0.99) of the *residuals* of the requests answered in the last ``window_s`` seconds (at
+most ``window`` of them), each the time the controller had its result minus the finish its batch
+was predicted at (the committed prediction, before the measured stage times corrected it). One
+residual holds every error of the prediction at once (queueing behind a late batch, dispatch slip,
+compute noise, hops, the response), so its quantile is the margin that makes ~99% of admitted
+requests finish in time whatever the shape of the noise. The quadrature margin assumes normal
+noise; this machine's is not (stage compute doubles now and then under CPU contention), and under
+it admitted requests met the SLO only 91-94% of the time. With fewer than 100 residuals in the
+window the quantile is their largest; with none (a cold start, or nothing answered for
+``window_s``, when the fading below has shrunk every estimate anyway) the quadrature margin stands
+in. The window is in seconds, not only in requests: a stall (a residual of 400 ms after a cold
+start, or a neighbour's burst on the cores) must leave the margin once it is old; counted in
 requests it stayed, since a margin above the SLO admits almost nothing to push it out (the
 overload benchmark rejected 771 of 823 requests at its clean rate that way).
 
