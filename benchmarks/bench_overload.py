@@ -109,6 +109,7 @@ def phase(url: str, models, rate: float, duration_s: float, slo_s: float, seed: 
     way_back_ms = lat_ms - r.server_total_ms[ok]
     return {
         "rate": round(rate, 2), "requests": len(workload), "duration_s": duration_s,
+        "wall_s": round(wall_s, 1),  # until the last answer: a long tail means a backlog drained
         "outcomes": r.counts(),
         "hangs": int(np.sum(r.status == 0)),
         "answered_200": int(ok.sum()),
