@@ -66,9 +66,11 @@ def build_app(args: dict | None = None):
     for profile in {p.name: p for p in profiles.values()}.values():
         shipped.add(profile)
     bound = (placement.to_dict(), options.to_dict(), shipped.to_plain())
-    # Serve's own queue limits shed in the proxy, before a request costs a hop to the controller.
+    # Serve's own queue limits shed in the proxy, before a request costs a hop to the controller;
+    # its 503 then carries our Retry-After too.
     limits = dict(max_ongoing_requests=options.max_ongoing_requests,
-                  max_queued_requests=options.max_queued_requests)
+                  max_queued_requests=options.max_queued_requests,
+                  backpressure_config={"retry_after_s": options.retry_after_s})
     if ingress == "fused":
         from alpa_serve_like.controllers.serving_controller import ServingController
 

@@ -12,8 +12,19 @@ open-loop Poisson client in this process (``alpa_serve_like.client.replay``):
 Per phase, all measured by the client: outcomes by HTTP status, hangs (no answer within
 ``--timeout-s``), admitted attainment (answered 200 within the SLO / answered 200), goodput
 (answered 200 within the SLO per second of the phase), p50/p99 latency of 200s and the client's
-largest send lag (a large one means the client, not the server, fell behind). Targets (issue 10):
+largest send lag (a large one means the client, not the server, fell behind), the way back from the
+controller to the client (client latency minus the server's own). Targets (issue 10):
 0 hangs; admitted attainment >= 0.99 at 2R and 5R; goodput at 5R >= 0.9 x goodput at R.
+
+Where the CPU went, per phase (``cpu``): cores used by the client (this process), by each kind of
+Ray process of this cluster (Serve's HTTP proxy, the controller replica, the stage actors, the rest)
+and by the whole machine (``/proc/stat``: other sessions included), plus the 1-minute load average
+at the phase's end, the server's delay from the client's send stamp to the handler (``ingress_ms``,
+the controller's running mean at the phase's end: time held in the client's send queue, the kernel
+and Serve's proxy) and admission's margin then (``margin_ms``, ``runtime.overheads``).
+
+Serve's own limits move the shedding into its proxy: ``--option max_ongoing_requests=48 --option
+max_queued_requests=8`` (README: measured with these and tighter ones).
 
 Benchmark: not part of any test run; Ray starts here, so run it under the shared lock:
 
@@ -23,7 +34,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import resource
 import socket
+import time
 
 import numpy as np
 
@@ -34,6 +48,50 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+_TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
+_KINDS = (("ray::ProxyActor", "proxy"), ("ray::ServeReplica", "controller_replica"), ("ray::StageWorker", "stage_actors"))
+
+
+def ray_process_kinds() -> dict[int, str]:
+    """This machine's Ray worker processes by kind (their process titles start ``ray::``); run
+    under the shared lock, so they are this benchmark's cluster."""
+    out = {}
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            with open(f"/proc/{pid}/cmdline", "rb") as f:
+                title = f.read().split(b"\0")[0].decode(errors="replace")
+        except OSError:
+            continue
+        if title.startswith("ray::"):
+            out[int(pid)] = next((kind for prefix, kind in _KINDS if title.startswith(prefix)), "other_ray")
+    return out
+
+
+def cpu_seconds(kinds: dict[int, str]) -> dict[str, float]:
+    """CPU seconds (user + system) used so far: per kind of Ray process, by this process (the
+    client) and by the whole machine (every core's busy time)."""
+    out = {kind: 0.0 for kind in set(kinds.values())}
+    for pid, kind in kinds.items():
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            out[kind] += (int(fields[11]) + int(fields[12])) * _TICK_S
+        except (OSError, IndexError, ValueError):
+            pass  # the process ended: its time is lost to the figure
+    me = resource.getrusage(resource.RUSAGE_SELF)
+    out["client"] = me.ru_utime + me.ru_stime
+    with open("/proc/stat") as f:
+        ticks = [int(x) for x in f.readline().split()[1:]]
+    out["machine"] = (sum(ticks) - ticks[3] - ticks[4]) * _TICK_S  # all but idle and iowait
+    return out
+
+
+def server_stats(url: str) -> dict:
+    import urllib.request
+
+    return json.loads(urllib.request.urlopen(f"{url}/v1/stats", timeout=30).read())
+
+
 def phase(url: str, models, rate: float, duration_s: float, slo_s: float, seed: int, timeout_s: float) -> dict:
     """One open-loop Poisson phase at ``rate`` req/s; returns the client-measured figures."""
     from alpa_serve_like.client.replay import replay
@@ -41,12 +99,23 @@ def phase(url: str, models, rate: float, duration_s: float, slo_s: float, seed: 
 
     workload = make_workload(list(models), rate, duration_s, np.random.default_rng(seed), slo_s=slo_s,
                              process="poisson")
+    kinds = ray_process_kinds()
+    # no learned overheads with overhead_alpha=0: the ingress and margin figures are then None
+    before_ingress = (server_stats(url).get("overheads") or {}).get("ingress", {})
+    before_cpu, t0 = cpu_seconds(kinds), time.monotonic()
     r = replay(url, workload, timeout_s=timeout_s)
+    after_cpu, wall_s = cpu_seconds(kinds), time.monotonic() - t0
+    overheads = server_stats(url).get("overheads") or {}
+    after_ingress = overheads.get("ingress", {})
+    after_margin = ((overheads.get("residual") or {}).get("predicted_ms")
+                    or (overheads.get("margin") or {}).get("predicted_ms"))
     ok = r.status == 200
     good = r.good
     lat_ms = r.latency_s[ok] * 1e3
+    way_back_ms = lat_ms - r.server_total_ms[ok]
     return {
         "rate": round(rate, 2), "requests": len(workload), "duration_s": duration_s,
+        "wall_s": round(wall_s, 1),  # until the last answer: a long tail means a backlog drained
         "outcomes": r.counts(),
         "hangs": int(np.sum(r.status == 0)),
         "answered_200": int(ok.sum()),
@@ -56,6 +125,15 @@ def phase(url: str, models, rate: float, duration_s: float, slo_s: float, seed: 
         "p50_ms": round(float(np.percentile(lat_ms, 50)), 2) if lat_ms.size else None,
         "p99_ms": round(float(np.percentile(lat_ms, 99)), 2) if lat_ms.size else None,
         "max_send_lag_ms": round(r.max_send_lag_s() * 1e3, 1),
+        # the way back (controller -> proxy -> client), which the server cannot see: the client's
+        # latency minus the server's (both from the client's send stamp, one machine's clock)
+        "way_back_p50_ms": round(float(np.nanpercentile(way_back_ms, 50)), 1) if way_back_ms.size else None,
+        "way_back_p99_ms": round(float(np.nanpercentile(way_back_ms, 99)), 1) if way_back_ms.size else None,
+        "cpu_cores": {k: round((after_cpu[k] - before_cpu[k]) / wall_s, 2) for k in sorted(after_cpu)},
+        "load_avg_1min": round(os.getloadavg()[0], 2),
+        "ingress_ms": round(after_ingress["mean_ms"], 1) if after_ingress else None,
+        "ingress_samples": after_ingress.get("samples", 0) - before_ingress.get("samples", 0),
+        "margin_ms": after_margin,
     }
 
 
@@ -107,7 +185,7 @@ def main() -> None:
             out = phase(url, models, clean * factor, args.duration_s, slo_s, 100 + factor, args.timeout_s)
             report["phases"][name] = out
             print(name, json.dumps(out), flush=True)
-        stats = json.loads(__import__("urllib.request").request.urlopen(f"{url}/v1/stats", timeout=30).read())
+        stats = server_stats(url)
         report["server"] = {k: stats.get(k) for k in ("overheads", "dropped_at_dispatch", "controller_imported_torch")}
     finally:
         serve.shutdown()

@@ -26,6 +26,7 @@ import os
 import socket
 import tempfile
 import time
+from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
@@ -48,6 +49,14 @@ def server_overheads(url: str) -> dict:
     out = {k: learned.get(k, {}).get("predicted_ms", 0.0) / 1e3 for k in ("dispatch", "hop", "response")}
     if not learned.get("hop", {}).get("samples"):
         out["hop"] = out["response"]  # pp=1: the server uses the response overhead per stage
+    # What admission added after the last stage's predicted finish (runtime.overheads): the
+    # residual quantile and the way back, or (no residual in its window) the quadrature margin.
+    residual = learned.get("residual") or {}
+    if residual.get("in_use"):
+        out["after_last"] = (residual["predicted_ms"] / 1e3) + out["response"]
+    else:
+        out["after_last"] = 2 * out["response"] + learned.get("margin", {}).get("predicted_ms", 0.0) / 1e3 - out["hop"]
+    out["after_last"] = max(0.0, out["after_last"])
     return out
 
 
@@ -192,8 +201,14 @@ def main() -> None:
             dispatch_overhead_s=max(calib.dispatch_overhead_s, lo["dispatch"]) + max(0.0, lo["response"] - lo["hop"]),
             per_stage_overhead_s=max(calib.per_stage_overhead_s, lo["hop"])), warmup_s=args.warmup)
         cl = compare_with_simulator(res, placement, profiles, with_learned)
+        # And with the live admission's rule too: what it added after the last stage (margin
+        # included) as the simulator's finish overhead, so both reject the same requests.
+        with_admission = SimOptions(replace(with_learned.scheduling, finish_overhead_s=lo["after_last"]),
+                                    warmup_s=args.warmup)
+        ca = compare_with_simulator(res, placement, profiles, with_admission)
         sweep.append({"rate": rate, "live": c["live"], "simulated": c["simulated"], "difference": c["difference"],
-                      "simulated_learned": cl["simulated"], "difference_learned": cl["difference"]})
+                      "simulated_learned": cl["simulated"], "difference_learned": cl["difference"],
+                      "simulated_admission": ca["simulated"], "difference_admission": ca["difference"]})
     workload, result = results[rates[-1]] if len(rates) > 1 else results[rates[0]]
     result.write_tsv(args.out)
     print(result.summary())

@@ -72,7 +72,8 @@ class ControllerCore(AdmissionMixin, DispatchMixin, RecoveryMixin, WarmUpMixin, 
                                            alpha=options.correction_alpha)
         self.scheduler = Scheduler(tables, sched, correction=correction)
         self.order = DispatchOrder(sched)
-        self.overheads = OverheadEstimator(options.overhead_alpha) if options.overhead_alpha > 0 else None
+        self.overheads = (OverheadEstimator(options.overhead_alpha, quantile=options.admission_quantile or None)
+                          if options.overhead_alpha > 0 else None)
         self.factory = group_factory
         self.clock = clock
         self.failure_types = tuple(failure_types)

@@ -120,6 +120,9 @@ class DispatchMixin:
             predicted = self.scheduler.predicted_compute_s(batch.batch_id)  # before observe_stage corrects it
             if predicted is not None:
                 self.overheads.observe_compute(sum(ends) - sum(starts), predicted)
+            finish_s = self.scheduler.batch_finish_s(batch.batch_id)  # as committed, also before observe_stage
+            if finish_s is not None and batch.requests:
+                self.overheads.observe_residual(now, now - finish_s, len(batch.requests))
             self._apply_overheads(now)
         st.prev_ends_s = ends
         for t in timings:
@@ -154,19 +157,9 @@ class DispatchMixin:
                 })
 
     def _apply_overheads(self, now_s: float) -> None:
-        """Predict with the learned overheads (faded by idle time), never below the configured ones.
-
-        The stage clocks get the expected dispatch and per-stage overheads; the response overhead,
-        which only admission, batch joins and doomed drops add, gets what follows the last stage's
-        per-stage overhead: the response hop in place of that stage's hop (a pp=2 hop took ~4 ms in
-        the demo, the response ~1.5: counting both over-predicted by the difference), the way back
-        to the client and the one margin for the noise of the whole sum (``OverheadEstimator``)."""
-        sched, est = self.options.scheduling, self.overheads
-        fade = est.fade(now_s)
-        per_stage_s = max(sched.per_stage_overhead_s, fade * est.hop_s)
-        after_last_s = fade * (est.response_s + est.egress_s + est.margin_s) - per_stage_s
-        self.scheduler.set_overheads(max(sched.dispatch_overhead_s, fade * est.dispatch_s), per_stage_s,
-                                     max(sched.finish_overhead_s, after_last_s, 0.0))
+        """Predict with the learned overheads (faded by idle time), never below the configured ones
+        (``OverheadEstimator.scheduler_overheads``: the residual quantile covers the noise)."""
+        self.scheduler.set_overheads(*self.overheads.scheduler_overheads(now_s, self.options.scheduling))
         self._overheads_applied_s = now_s
 
     def _drop_batch(self, batch: QueuedBatch) -> None:

@@ -58,6 +58,10 @@ class RuntimeOptions:
     overhead_alpha: float = 0.1
     """EWMA weight of each measured dispatch, hop and response overhead in the predictions that
     admission uses (0: use only the fixed ``scheduling`` overheads)."""
+    admission_quantile: float = 0.99
+    """Admission's margin is this quantile of the last answered requests' residuals (finish seen
+    minus finish predicted; ``runtime.overheads``): about this share of admitted requests meet their
+    SLO. 0: a margin of 2 deviations of the summed overheads (normal noise) instead."""
     max_ongoing_requests: int = 1000
     """Ray Serve ``max_ongoing_requests`` of the controller replica. Large, so requests reach the
     handler (where arrival is stamped and cheap shedding happens) instead of waiting unseen in the
@@ -132,6 +136,9 @@ class RuntimeOptions:
         for name in ("correction_alpha", "overhead_alpha"):
             if not 0 <= getattr(self, name) <= 1:
                 raise RuntimeOptionsError(f"{name} must be in [0, 1], got {getattr(self, name)!r}")
+        if not 0 <= self.admission_quantile < 1:
+            raise RuntimeOptionsError(f"admission_quantile must be in [0, 1) (0: normal-noise margin), "
+                                      f"got {self.admission_quantile!r}")
 
     def to_dict(self) -> dict:
         return asdict(self)

@@ -347,3 +347,19 @@ def test_without_warm_up_health_is_ok_at_once():
     core, log, _ = make_core(warm_up=False)
     health = core.health()
     assert health["status"] == "ok" and health["groups_warm"] == 1 and log == []
+
+
+def test_admission_adds_the_residual_quantile_once_requests_came_back():
+    clock = [1000.0]
+    core, _, _ = make_core(correction_alpha=0.0)
+    core.clock = lambda: clock[0]
+    est = core.overheads
+    est.observe(999.0, [999.001], [999.021], [0.0], 999.023)  # response 2 ms
+    for ms in range(1, 101):  # answered 1..100 ms after their committed finish
+        est.observe_residual(999.5, ms / 1e3)
+    est.last_sample_s = clock[0]
+    core._apply_overheads(clock[0])
+    assert core.scheduler.response_overhead_s == pytest.approx(0.099 + 0.002)  # 99th of 100, the way back
+    clock[0] += 6.0  # the residuals leave their 5 s window: the quadrature margin (faded) stands in
+    core._apply_overheads(clock[0])
+    assert est.residual_quantile_s(clock[0]) is None and core.scheduler.response_overhead_s < 0.01

@@ -89,3 +89,28 @@ def test_noisy_compute_widens_the_margin_but_not_the_expected_values():
     assert est.compute.deviation_s == pytest.approx(0.006)
     assert est.margin_s == pytest.approx(2.0 * ((quiet / 2.0) ** 2 + 0.006 ** 2) ** 0.5)
     assert est.dispatch_s == 0.0 and est.response_s == 0.0
+
+
+def test_the_margin_becomes_the_residual_quantile_once_enough_requests_came_back():
+    est = OverheadEstimator(alpha=1.0, deviations=2.0, quantile=0.9, window=20, window_s=5.0, min_residuals=10)
+    est.observe(0.0, [0.001], [0.011], [0.0], 0.012)  # response 1 ms: the quadrature margin stands in
+    assert est.residual_quantile_s(0.012) is None and est.snapshot()["residual"]["in_use"] is False
+    fallback = est.after_last_stage_s(0.012, per_stage_s=0.001)
+    assert fallback == pytest.approx(0.001 + 0.001 + est.margin_s - 0.001)
+    for ms in range(1, 11):  # 1..10 ms late, one request each
+        est.observe_residual(0.012, ms / 1e3)
+    assert est.residual_quantile_s(0.012) == pytest.approx(0.009)  # the 9th of 10
+    assert est.after_last_stage_s(0.012, per_stage_s=0.001) == pytest.approx(0.009 + est.egress_s)
+    est.observe_residual(1.0, -0.005, requests=20)  # a batch of 20 early ones fills the window
+    assert est.residual_quantile_s(1.0) == pytest.approx(-0.005) and len(est.residuals) == 20
+    with pytest.raises(ValueError, match="quantile"):
+        OverheadEstimator(quantile=1.0)
+
+
+def test_old_residuals_leave_the_window_so_a_stall_cannot_lock_admission_out():
+    est = OverheadEstimator(quantile=0.99, window_s=5.0, min_residuals=3)
+    est.observe_residual(10.0, 0.4, requests=3)  # a 400 ms stall: the margin covers it for now
+    assert est.residual_quantile_s(12.0) == pytest.approx(0.4)
+    est.observe_residual(14.0, 0.002)
+    assert est.residual_quantile_s(15.5) is None  # the stall is older than 5 s: 1 residual left
+    assert [r for _, r in est.residuals] == [0.002]

@@ -1,0 +1,23 @@
+"""Serve's own shedding (``max_queued_requests``) answers 503 with our Retry-After."""
+from ray.serve.deployment import Application
+
+from alpa_serve_like.serve import build_app
+
+
+def bound_deployments(app: Application) -> list:
+    """The deployment of ``app`` and of every application bound into its arguments (the
+    controller behind a separate ingress). ``_bound_deployment``: Serve has no public getter."""
+    found, todo = [], [app]
+    while todo:
+        deployment = todo.pop()._bound_deployment
+        found.append(deployment)
+        todo += [a for a in (*deployment.init_args, *deployment.init_kwargs.values()) if isinstance(a, Application)]
+    return found
+
+
+def test_serve_s_own_503_carries_the_configured_retry_after():
+    app = build_app({"device": "cpu", "retry_after_s": "3", "max_queued_requests": "4"})
+    limited = [d for d in bound_deployments(app) if d.max_queued_requests == 4]
+    assert [d.name for d in limited] == ["Controller"]
+    assert limited[0].backpressure_config.status_code == 503
+    assert limited[0].backpressure_config.retry_after_s == 3
