@@ -57,16 +57,27 @@ def plan_placement(load: ExpectedLoad, database: ProfilingDatabase, device: str,
 
 
 def check_plan_device(placement: Placement, database: ProfilingDatabase, options: RuntimeOptions) -> None:
-    """A plan made for one device type served on another: re-check memory with that type's default
-    budget, and refuse naming the group, model and bytes when it does not fit."""
-    device = options.profile_device
-    if not placement.context.device or device == placement.context.device:
+    """Re-check memory before serving, each group against its own device type: the group's
+    ``device``, else the device served on (``options.profile_device``, else the plan's). A group on
+    the plan's own device gets the plan's budget, any other the type's default share; refuses
+    naming the group, model, bytes and budget when one does not fit. A plan that names no device
+    anywhere (an older file) is served unchecked, as before."""
+    context = placement.context
+    served = options.profile_device or context.device
+    if not context.device and all(g.device is None for g in placement.groups):
         return
+    if served == context.device and all(g.device in (None, context.device) for g in placement.groups):
+        return  # checked when it was placed, with its own budget
     from alpa_serve_like.core.hardware import default_memory_budget_bytes
-    from alpa_serve_like.placement.memory import check_plan_fits_device
-
+    from alpa_serve_like.placement.memory import check_plan_memory
     from alpa_serve_like.profiling.instance_profiles import instance_profiles
 
-    profiles = instance_profiles(placement.models, database, device)
-    check_plan_fits_device(placement, profiles, device, default_memory_budget_bytes(device),
-                           options.scheduling.max_batch_size)
+    def budget_of(device: str) -> int:
+        if device == context.device and context.memory_budget_bytes:
+            return context.memory_budget_bytes
+        return default_memory_budget_bytes(device)
+
+    def profiles_of(device: str):
+        return instance_profiles(placement.models, database, device)
+
+    check_plan_memory(placement, profiles_of, budget_of, options.scheduling.max_batch_size, served)
