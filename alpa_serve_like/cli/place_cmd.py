@@ -25,7 +25,8 @@ def add_problem_arguments(parser: argparse.ArgumentParser, cluster_spec: bool = 
         from alpa_serve_like.cli.place_mixed import add_cluster_spec
 
         add_cluster_spec(devices)
-    c.add_argument("--devices-per-node", type=int, default=8, metavar="N", help="devices per node (intra-op stays inside one); --cluster-spec gives each entry its node")
+    c.add_argument("--devices-per-node", type=int, default=8, metavar="N",
+                   help="devices per node (intra-op stays inside one); --cluster-spec gives each entry its node")
     common.add_memory_budget(c)
     common.add_device(c)
     common.add_db(c)
