@@ -57,20 +57,28 @@ def plan_placement(load: ExpectedLoad, database: ProfilingDatabase, device: str,
 
 
 def check_plan_device(placement: Placement, database: ProfilingDatabase, options: RuntimeOptions) -> None:
-    """Re-check memory before serving, each group against its own device type: the group's
-    ``device``, else the device served on (``options.profile_device``, else the plan's). A group on
-    the plan's own device gets the plan's budget, any other the type's default share; refuses
-    naming the group, model, bytes and budget when one does not fit. A plan that names no device
-    anywhere (an older file) is served unchecked, as before."""
-    context = placement.context
-    served = options.profile_device or context.device
-    if not context.device and all(g.device is None for g in placement.groups):
-        return
-    if served == context.device and all(g.device in (None, context.device) for g in placement.groups):
-        return  # checked when it was placed, with its own budget
+    """Re-check memory before serving, each group against the device type it is predicted on, as
+    the controller resolves it (``controllers.controller.per_group_device_profiles``): when the
+    groups name device types and the database has them all, a group's own type (its ``device``,
+    else the plan's, else ``options.profile_device``); otherwise every group on
+    ``options.profile_device`` (a stand-in), checked only when that differs from the plan's device.
+    A group on the plan's own device gets the plan's budget, any other the type's default share;
+    refuses naming the group, model, bytes and budget when one does not fit."""
     from alpa_serve_like.core.hardware import default_memory_budget_bytes
     from alpa_serve_like.placement.memory import check_plan_memory
     from alpa_serve_like.profiling.instance_profiles import instance_profiles
+
+    context = placement.context
+    served = options.profile_device or context.device
+    devices = [d or served for d in placement.group_devices()]
+    per_group = any(g.device for g in placement.groups) and set(devices) <= set(database.devices)
+    if not per_group:
+        if not context.device or served == context.device:
+            return  # checked when it was placed, with its own budget (or an older file naming no device)
+        from dataclasses import replace
+
+        devices = [served] * len(devices)
+        placement = Placement(tuple(replace(g, device=None) for g in placement.groups), context=context)
 
     def budget_of(device: str) -> int:
         if device == context.device and context.memory_budget_bytes:
@@ -78,6 +86,7 @@ def check_plan_device(placement: Placement, database: ProfilingDatabase, options
         return default_memory_budget_bytes(device)
 
     def profiles_of(device: str):
-        return instance_profiles(placement.models, database, device)
+        return instance_profiles([m for g, d in zip(placement.groups, devices) if d == device for m in g.models],
+                                 database, device)
 
     check_plan_memory(placement, profiles_of, budget_of, options.scheduling.max_batch_size, served)
