@@ -67,7 +67,8 @@ def check_arguments(args) -> None:
 
 
 def profiles_by_device(args, device_types):
-    """({device type: instance profiles}, model names) of ``--models`` on every type, from the database."""
+    """({device type: instance profiles}, model names, database fingerprint) of ``--models`` on every
+    type, from the database; a type or model it lacks raises naming the ``profile`` command to run."""
     from alpa_serve_like.placement.models import instantiate_models, parse_model_counts
     from alpa_serve_like.profiling.database import DatabaseError, ProfilingDatabase, default_database_path
 
@@ -85,8 +86,8 @@ def profiles_by_device(args, device_types):
     return out, models, db.fingerprint()
 
 
-def slice_types(gpu: str, sizes_text: str) -> list[str]:
-    """The MIG instance types of ``gpu`` with the given compute-slice sizes."""
+def slice_types(gpu: str, sizes_text: str) -> tuple[list[int], list[str]]:
+    """(sizes, MIG instance types) of ``gpu`` for ``--slice-sizes``, in ascending size."""
     from alpa_serve_like.core import mig
 
     try:
@@ -102,68 +103,75 @@ def slice_types(gpu: str, sizes_text: str) -> list[str]:
 
 
 def run(args) -> tuple:
-    """(plan, printed lines): place ``--models`` on a mixed cluster or by the joint search."""
-    import numpy as np
-
-    from alpa_serve_like.cli.place_cmd import load_training, options_from
-    from alpa_serve_like.placement.evaluate import policy_rng
-    from alpa_serve_like.placement.problem_inputs import check_workload_models
-    from alpa_serve_like.simulator import SimOptions
-    from alpa_serve_like.simulator.mixed import simulate_plan
+    """(plan, printed lines): place ``--models`` by the joint search or on a mixed cluster."""
+    from alpa_serve_like.cli.place_cmd import options_from
+    from alpa_serve_like.core.hardware import default_memory_budget_bytes
 
     check_arguments(args)
     options = options_from(args)
-    lines = []
-    if args.policy == JOINT_SEARCH:
-        from alpa_serve_like.core.hardware import DEFAULT_MEMORY_FRACTION
-        from alpa_serve_like.placement.joint_search import joint_search
-        from alpa_serve_like.placement.registry import resolve_policy
-
-        resolve_policy(args.mesh_policy)
-        sizes, slices = slice_types(args.device, args.slice_sizes)
-        profiles, models, fingerprint = profiles_by_device(args, [args.device] + slices)
-        first = args.device
-        train, label = load_training(args, models, profiles[first])
-        check_workload_models(train, models)
-        tic = time.perf_counter()
-        found = joint_search(args.device, args.num_devices, profiles, train, policy=args.mesh_policy,
-                             placement_options=options, sim_options=SimOptions(scheduling=options.scheduling),
-                             sizes=sizes, memory_fraction=DEFAULT_MEMORY_FRACTION,
-                             rng=policy_rng(args.seed, args.mesh_policy))
-        solve_s = time.perf_counter() - tic
-        if not found:
-            raise ValueError(f"joint search: no candidate hosts any model on {args.num_devices} x {args.device}")
-        lines.append(f"{JOINT_SEARCH}: {len(found)} candidates in {solve_s:.2f} s, trained on {label}; best first:")
-        lines += [f"  {100 * c.attainment:6.2f}%  {c.label()}" for c in found[:5]]
-        plan, budgets = found[0].placement, {first: int(_memory(first) * DEFAULT_MEMORY_FRACTION)}
-    else:
-        from alpa_serve_like.placement.mixed_types import place_per_type
-        from alpa_serve_like.placement.registry import resolve_policy
-
-        resolve_policy(args.policy)
-        cluster = cluster_from(args)
-        first = cluster.device_types[0]
-        profiles, models, fingerprint = profiles_by_device(args, cluster.device_types)
-        train, label = load_training(args, models, profiles[first])
-        check_workload_models(train, models)
-        tic = time.perf_counter()
-        plan = place_per_type(args.policy, cluster, models, profiles, train, options,
-                              policy_rng(args.seed, args.policy))
-        solve_s = time.perf_counter() - tic
-        attainment = simulate_plan(plan, profiles, train, SimOptions(scheduling=options.scheduling)).attainment
-        lines.append(f"{args.policy} per device type on {cluster.num_devices} devices "
-                     f"({', '.join(cluster.device_types)}): {100 * attainment:.2f}% on the training traffic, "
-                     f"in {solve_s:.2f} s, trained on {label}")
-        budgets = {first: cluster.homogeneous_part(first).memory_budget_bytes}
-    plan = stamp(plan, args, models, first, budgets[first], train, options, fingerprint)
-    lines.append(f"plan: {plan.summary()}")
-    return plan, lines
+    search = joint if args.policy == JOINT_SEARCH else per_type
+    plan, device, models, train, fingerprint, lines = search(args, options)
+    plan = stamp(plan, args, models, device, default_memory_budget_bytes(device), train, options, fingerprint)
+    return plan, lines + [f"plan: {plan.summary()}"]
 
 
-def _memory(device: str) -> int:
-    from alpa_serve_like.core.hardware import get_device
+def joint(args, options):
+    """The joint search on ``--num-devices`` GPUs of type ``--device``; its best candidate."""
+    from alpa_serve_like.core.hardware import DEFAULT_MEMORY_FRACTION
+    from alpa_serve_like.placement.evaluate import policy_rng
+    from alpa_serve_like.placement.joint_search import joint_search
+    from alpa_serve_like.placement.registry import resolve_policy
+    from alpa_serve_like.simulator import SimOptions
 
-    return get_device(device).memory_bytes
+    resolve_policy(args.mesh_policy)
+    sizes, slices = slice_types(args.device, args.slice_sizes)
+    profiles, models, fingerprint = profiles_by_device(args, [args.device] + slices)
+    train, label = training(args, models, profiles[args.device])
+    tic = time.perf_counter()
+    found = joint_search(args.device, args.num_devices, profiles, train, policy=args.mesh_policy,
+                         placement_options=options, sim_options=SimOptions(scheduling=options.scheduling),
+                         sizes=sizes, memory_fraction=DEFAULT_MEMORY_FRACTION,
+                         rng=policy_rng(args.seed, args.mesh_policy))
+    solve_s = time.perf_counter() - tic
+    if not found:
+        raise ValueError(f"joint search: no candidate hosts any model on {args.num_devices} x {args.device}")
+    lines = [f"{JOINT_SEARCH}: {len(found)} candidates in {solve_s:.2f} s, trained on {label}; best first "
+             "(attainment on the training traffic):"]
+    lines += [f"  {100 * c.attainment:6.2f}%  {c.label()}" for c in found[:5]]
+    return found[0].placement, args.device, models, train, fingerprint, lines
+
+
+def per_type(args, options):
+    """``--policy`` on each device type's part of ``--cluster-spec``; the merged plan."""
+    from alpa_serve_like.placement.evaluate import policy_rng
+    from alpa_serve_like.placement.mixed_types import place_per_type
+    from alpa_serve_like.placement.registry import resolve_policy
+    from alpa_serve_like.simulator import SimOptions
+    from alpa_serve_like.simulator.mixed import simulate_plan
+
+    resolve_policy(args.policy)
+    cluster = cluster_from(args)
+    first = cluster.device_types[0]
+    profiles, models, fingerprint = profiles_by_device(args, cluster.device_types)
+    train, label = training(args, models, profiles[first])
+    tic = time.perf_counter()
+    plan = place_per_type(args.policy, cluster, models, profiles, train, options, policy_rng(args.seed, args.policy))
+    solve_s = time.perf_counter() - tic
+    attainment = simulate_plan(plan, profiles, train, SimOptions(scheduling=options.scheduling)).attainment
+    lines = [f"{args.policy} per device type on {cluster.num_devices} devices ({', '.join(cluster.device_types)}): "
+             f"{100 * attainment:.2f}% on the training traffic, in {solve_s:.2f} s, trained on {label}"]
+    return plan, first, models, train, fingerprint, lines
+
+
+def training(args, models, profiles):
+    """The training workload and its label; a synthetic one takes its SLOs from ``profiles`` (the
+    plan's device type: the first of the cluster, or the joint search's GPU)."""
+    from alpa_serve_like.cli.place_cmd import load_training
+    from alpa_serve_like.placement.problem_inputs import check_workload_models
+
+    train, label = load_training(args, models, profiles)
+    check_workload_models(train, models)
+    return train, label
 
 
 def stamp(plan, args, requested, device: str, budget_bytes: int, train, options, fingerprint):
