@@ -51,10 +51,10 @@ def capacity_shares(cluster: MixedCluster, workload: Workload,
 
 def models_per_type(cluster: MixedCluster, models: Sequence[str],
                     profiles_by_device: Mapping[str, Mapping[str, ModelProfile]],
-                    options: PlacementOptions) -> dict[str, list[str]]:
+                    options: PlacementOptions, allow_unplaced: bool = False) -> dict[str, list[str]]:
     """The models each device type can hold in some group of its part (alone, activations for the
     largest batch); raises PlacementInfeasibleError naming a model no type can hold, with its least
-    need and the budget on each type."""
+    need and the budget on each type (with ``allow_unplaced`` such a model is simply on no list)."""
     out, needs = {}, {}
     for t in cluster.device_types:
         part = cluster.homogeneous_part(t)
@@ -69,7 +69,7 @@ def models_per_type(cluster: MixedCluster, models: Sequence[str],
             needs.setdefault(m, []).append(f"{t}: {'no profile' if need is None else f'{need[0] / GiB:.2f} GiB'} "
                                            f"of {part.memory_budget_bytes / GiB:.2f} GiB")
     homeless = [m for m in models if not any(m in out[t] for t in out)]
-    if homeless:
+    if homeless and not allow_unplaced:
         raise PlacementInfeasibleError(
             f"model {homeless[0]!r} fits no device type of the cluster even alone (least need per device: "
             f"{'; '.join(needs[homeless[0]])}); add larger devices or drop the model")
@@ -78,14 +78,15 @@ def models_per_type(cluster: MixedCluster, models: Sequence[str],
 
 def place_per_type(policy: str, cluster: MixedCluster, models: Sequence[str],
                    profiles_by_device: Mapping[str, Mapping[str, ModelProfile]], train_workload: Workload,
-                   options: PlacementOptions | None = None, rng: np.random.Generator | None = None
-                   ) -> Placement:
+                   options: PlacementOptions | None = None, rng: np.random.Generator | None = None,
+                   allow_unplaced: bool = False) -> Placement:
     """Run ``policy`` per device type on that type's share of ``train_workload``; merge the groups
-    into one plan, each group with its device type and its device ids in ``cluster``."""
+    into one plan, each group with its device type and its device ids in ``cluster``. A model that
+    fits no type raises (``models_per_type``), or with ``allow_unplaced`` is left out of the plan."""
     options = options or PlacementOptions()
     rng = rng if rng is not None else np.random.default_rng(0)
     shares = capacity_shares(cluster, train_workload, profiles_by_device)
-    fitting = models_per_type(cluster, models, profiles_by_device, options)
+    fitting = models_per_type(cluster, models, profiles_by_device, options, allow_unplaced)
     groups = []
     for t in cluster.device_types:
         keep = rng.random(len(train_workload)) < shares[t]

@@ -147,6 +147,8 @@ def run(args) -> int:
         from alpa_serve_like.core.hardware import DEFAULT_MEMORY_FRACTION
 
         print("\n".join(lines))
+        if result.context.unplaced:
+            print(f"left out ({len(result.context.unplaced)}, --allow-unplaced): {', '.join(result.context.unplaced)}")
         result.save(args.out)
         print(f"wrote {args.out} (groups name their device types; memory budget per device: "
               f"{DEFAULT_MEMORY_FRACTION:.2%} of each type's memory)")

@@ -155,7 +155,8 @@ def per_type(args, options):
     profiles, models, fingerprint = profiles_by_device(args, cluster.device_types)
     train, label = training(args, models, profiles[first])
     tic = time.perf_counter()
-    plan = place_per_type(args.policy, cluster, models, profiles, train, options, policy_rng(args.seed, args.policy))
+    plan = place_per_type(args.policy, cluster, models, profiles, train, options, policy_rng(args.seed, args.policy),
+                          allow_unplaced=args.allow_unplaced)
     solve_s = time.perf_counter() - tic
     attainment = simulate_plan(plan, profiles, train, SimOptions(scheduling=options.scheduling)).attainment
     lines = [f"{args.policy} per device type on {cluster.num_devices} devices ({', '.join(cluster.device_types)}): "

@@ -115,3 +115,15 @@ def test_a_file_spec_places_like_the_same_inline_spec(tmp_path):
     from_file = Placement.load(tmp_path / "p.json")
     assert _place(tmp_path, "--policy", "mp-search", "--cluster-spec", "a100-80gb:1,v100-16gb:2@1") == 0
     assert Placement.load(tmp_path / "p.json") == from_file
+
+
+def test_a_model_no_type_can_hold_fails_unless_allowed_to_be_left_out(tmp_path, capsys):
+    # bert-103.5b needs far more than two V100s hold; bert-1.3b fits them
+    args = ("--policy", "mp-search", "--cluster-spec", "v100-16gb:2")
+    assert _place(tmp_path, *args, models="bert-1.3b:1,bert-103.5b:1") == 2
+    err = capsys.readouterr().err.strip()
+    assert "model 'bert-103.5b-0' fits no device type of the cluster even alone (least need per device: v100-16gb:" in err
+    assert _place(tmp_path, *args, "--allow-unplaced", models="bert-1.3b:1,bert-103.5b:1") == 0
+    plan = Placement.load(tmp_path / "p.json")
+    assert plan.models == ("bert-1.3b-0",) and plan.context.unplaced == ("bert-103.5b-0",)
+    assert "left out (1, --allow-unplaced): bert-103.5b-0" in capsys.readouterr().out
