@@ -20,6 +20,16 @@ from alpa_serve_like.osdi_artifact.suites import SUITES, points
 from alpa_serve_like.osdi_artifact.workloads import TraceSources
 
 
+def script_parser(experiment: str, description: str, quick_help: str, default_out: str) -> argparse.ArgumentParser:
+    """The parser of a ``gen_data_{experiment}`` script outside the AlpaServe suites: ``--quick``
+    (``quick_help`` says what it shortens) and ``--out`` (overwritten, default ``default_out``)."""
+    p = argparse.ArgumentParser(prog=f"python -m alpa_serve_like.osdi_artifact.gen_data_{experiment}",
+                                description=description)
+    p.add_argument("--quick", action="store_true", help=quick_help)
+    p.add_argument("--out", default=default_out, help=f"output TSV, overwritten (default {default_out})")
+    return p
+
+
 def build_parser(experiment: str, description: str) -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(prog=f"python -m alpa_serve_like.osdi_artifact.gen_data_{experiment}",
                                 description=description)

@@ -20,12 +20,9 @@ Usage: ``python -m alpa_serve_like.osdi_artifact.gen_data_joint [--quick] --out 
 """
 from __future__ import annotations
 
-import argparse
-import csv
 import sys
 import time
 from dataclasses import replace
-from pathlib import Path
 
 import numpy as np
 
@@ -36,6 +33,8 @@ from alpa_serve_like.core.zoo import get_spec
 from alpa_serve_like.cost_model.mig_profiles import slice_profile
 from alpa_serve_like.cost_model.mig_slices import slice_latency_s
 from alpa_serve_like.cost_model.profile_builder import build_profile
+from alpa_serve_like.osdi_artifact.gen_data_cli import script_parser
+from alpa_serve_like.osdi_artifact.results import RowWriter
 from alpa_serve_like.placement import PlacementOptions
 from alpa_serve_like.placement.joint_search import joint_search
 from alpa_serve_like.scheduling import SchedulingOptions
@@ -90,17 +89,11 @@ def kind_of(candidate) -> str:
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m alpa_serve_like.osdi_artifact.gen_data_joint",
-                                description="joint search over MIG geometries and model-parallel groups")
-    p.add_argument("--quick", action="store_true", help="shorter traffic (5 s small-nets, 60 s large-models)")
-    p.add_argument("--out", default="joint.tsv")
-    args = p.parse_args(argv)
+    args = script_parser("joint", "joint search over MIG geometries and model-parallel groups",
+                         "shorter traffic (5 s small-nets, 60 s large-models)", "joint.tsv").parse_args(argv)
     t0 = time.perf_counter()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS, delimiter="\t", lineterminator="\n")
-        w.writeheader()
+    out = args.out
+    with RowWriter(out, COLUMNS, overwrite=True) as w:
         for scenario in ("small-nets", "large-models"):
             small = scenario == "small-nets"
             profiles = small_nets_profiles() if small else large_models_profiles()
@@ -116,10 +109,9 @@ def main(argv=None) -> int:
                     if best is None:
                         continue
                     test_att = simulate_plan(best.placement, profiles, test, sim).attainment
-                    w.writerow({"scenario": scenario, "load_rps": load, "kind": kind, "layout": best.label(),
-                                "train_attainment": f"{best.attainment:.4f}", "slo_attainment": f"{test_att:.4f}",
-                                "gpus": NUM_GPUS})
-                f.flush()
+                    w.write({"scenario": scenario, "load_rps": load, "kind": kind, "layout": best.label(),
+                             "train_attainment": f"{best.attainment:.4f}", "slo_attainment": f"{test_att:.4f}",
+                             "gpus": NUM_GPUS})
                 print(f"{scenario} {load:g} req/s done ({time.perf_counter() - t0:.1f} s)", flush=True)
     print(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
     return 0

@@ -9,17 +9,16 @@ Usage: ``python -m alpa_serve_like.osdi_artifact.gen_data_mig_geometry [--quick]
 """
 from __future__ import annotations
 
-import argparse
-import csv
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 
 from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.cost_model.mig_profiles import slice_profiles
 from alpa_serve_like.cost_model.mig_slices import slice_latency_s
+from alpa_serve_like.osdi_artifact.gen_data_cli import script_parser
+from alpa_serve_like.osdi_artifact.results import RowWriter
 from alpa_serve_like.placement.geometry_search import search_geometries
 from alpa_serve_like.scheduling import SchedulingOptions
 from alpa_serve_like.simulator import SimOptions
@@ -37,30 +36,24 @@ def traffic(load_rps: float, duration_s: float, slo_scale: float, rng: np.random
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m alpa_serve_like.osdi_artifact.gen_data_mig_geometry",
-                                description="score every MIG geometry of one A100-80GB on the same traffic")
-    p.add_argument("--quick", action="store_true", help="5 s of traffic per load instead of 30 s")
-    p.add_argument("--out", default="mig_geometry.tsv")
-    args = p.parse_args(argv)
+    args = script_parser("mig_geometry", "score every MIG geometry of one A100-80GB on the same traffic",
+                         "5 s of traffic per load instead of 30 s", "mig_geometry.tsv").parse_args(argv)
     by_device: dict = {}
     for net in NETWORKS:
         for prof in slice_profiles(net):
             by_device.setdefault(prof.device, {})[net] = prof
     duration_s = 5.0 if args.quick else 30.0
     t0 = time.perf_counter()
-    out = Path(args.out)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    with open(out, "w", newline="") as f:
-        w = csv.DictWriter(f, fieldnames=COLUMNS, delimiter="\t", lineterminator="\n")
-        w.writeheader()
+    out = args.out
+    with RowWriter(out, COLUMNS, overwrite=True) as w:
         for slo_scale in (1.5, 3.0):
             for load in (100.0, 200.0, 400.0, 800.0, 1600.0):
                 workload = traffic(load, duration_s, slo_scale, np.random.default_rng(int(load)))
                 scores = search_geometries("a100-80gb", 1, by_device, workload, SimOptions(SchedulingOptions(max_batch_size=16)))
                 for i, s in enumerate(scores):
-                    w.writerow({"slo_scale": slo_scale, "load_rps": load,
-                                "geometry": " | ".join("+".join(f"{k}g" for k in g) for g in s.geometries),
-                                "slo_attainment": f"{s.attainment:.4f}", "best": int(i == 0), "gpus": 1})
+                    w.write({"slo_scale": slo_scale, "load_rps": load,
+                             "geometry": " | ".join("+".join(f"{k}g" for k in g) for g in s.geometries),
+                             "slo_attainment": f"{s.attainment:.4f}", "best": int(i == 0), "gpus": 1})
     print(f"wrote {out} in {time.perf_counter() - t0:.1f} s")
     return 0
 

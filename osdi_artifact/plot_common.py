@@ -13,6 +13,7 @@ import os
 import sys
 from collections import OrderedDict
 from pathlib import Path
+from typing import Callable
 
 from alpa_serve_like.osdi_artifact.results import read_rows
 from alpa_serve_like.osdi_artifact.suites import MODEL_SET_TEXT
@@ -116,6 +117,14 @@ def plot_results(tsv: str | os.PathLike, out_prefix: str | os.PathLike, title: s
         note += f" Failed (not plotted): {shown}."
     fig.text(0.01, 0.06 / height, note, fontsize=6.5, ha="left", va="bottom", wrap=True)
     fig.tight_layout(rect=(0, 0.3 / height, 1, 1 - 0.5 / height))
+    return save_figure(fig, out_prefix)
+
+
+def save_figure(fig, out_prefix) -> list[Path]:
+    """Write ``fig`` as ``OUT_PREFIX.pdf`` and ``OUT_PREFIX.png`` (130 dpi), making the folder, and
+    close it; returns the two paths. Every ``plot_*`` script saves this way."""
+    import matplotlib.pyplot as plt
+
     out_prefix = Path(out_prefix)
     out_prefix.parent.mkdir(parents=True, exist_ok=True)
     paths = [out_prefix.with_suffix(".pdf"), out_prefix.with_suffix(".png")]
@@ -126,6 +135,13 @@ def plot_results(tsv: str | os.PathLike, out_prefix: str | os.PathLike, title: s
 
 
 def plot_main(experiment: str, title: str, argv: list[str] | None = None) -> int:
+    """The command line of a ``plot_{experiment}`` script drawn by ``plot_results``."""
+    return plot_command(experiment, lambda tsv, prefix: plot_results(tsv, prefix, title), argv)
+
+
+def plot_command(experiment: str, plot: Callable[[str, str], list[Path]], argv: list[str] | None = None) -> int:
+    """``python -m ...plot_{experiment} TSV [--out PREFIX]``: ``plot(tsv, prefix)`` (PREFIX defaults to
+    the TSV's path without its suffix); a bad or missing TSV is one line on stderr and exit status 2."""
     p = argparse.ArgumentParser(prog=f"python -m alpa_serve_like.osdi_artifact.plot_{experiment}",
                                 description=f"plot a gen_data_{experiment} TSV as PDF and PNG")
     p.add_argument("tsv", help=f"results from gen_data_{experiment}")
@@ -133,7 +149,7 @@ def plot_main(experiment: str, title: str, argv: list[str] | None = None) -> int
     args = p.parse_args(argv)
     prefix = args.out or str(Path(args.tsv).with_suffix(""))
     try:
-        paths = plot_results(args.tsv, prefix, title)
+        paths = plot(args.tsv, prefix)
     except (ValueError, OSError) as exc:
         print(f"plot_{experiment}: {exc}", file=sys.stderr)
         return 2

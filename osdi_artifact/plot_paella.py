@@ -6,13 +6,13 @@ Usage: ``python -m alpa_serve_like.osdi_artifact.plot_paella X.tsv [--out PREFIX
 """
 from __future__ import annotations
 
-import argparse
 import math
 import sys
 from pathlib import Path
 
 from alpa_serve_like.osdi_artifact.paella_runner import PAELLA_COLUMNS
 from alpa_serve_like.osdi_artifact.paella_suite import FAIRNESS_MODELS, SYSTEM_ORDER
+from alpa_serve_like.osdi_artifact.plot_common import plot_command, save_figure
 from alpa_serve_like.osdi_artifact.results import read_rows
 
 COLORS = {"cuda-ss": "tab:gray", "cuda-ms": "tab:orange", "paella-ss": "tab:olive", "paella-ms-jbj": "tab:purple",
@@ -71,28 +71,11 @@ def plot_paella(tsv: str, out_prefix: str) -> list[Path]:
     ax.tick_params(labelsize=7)
     fig.suptitle("Paella (SOSP'23) on the kernel-level GPU model (estimated kernels, simulated)", fontsize=10)
     fig.tight_layout()
-    prefix = Path(out_prefix)
-    prefix.parent.mkdir(parents=True, exist_ok=True)
-    paths = [prefix.with_suffix(".pdf"), prefix.with_suffix(".png")]
-    fig.savefig(paths[0])
-    fig.savefig(paths[1], dpi=130)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, out_prefix)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m alpa_serve_like.osdi_artifact.plot_paella",
-                                description="plot a gen_data_paella TSV as PDF and PNG")
-    p.add_argument("tsv", help="results from gen_data_paella")
-    p.add_argument("--out", default=None, help="output path without extension (default: the TSV's path)")
-    args = p.parse_args(argv)
-    try:
-        paths = plot_paella(args.tsv, args.out or str(Path(args.tsv).with_suffix("")))
-    except (ValueError, OSError) as exc:
-        print(f"plot_paella: {exc}", file=sys.stderr)
-        return 2
-    print("wrote " + ", ".join(map(str, paths)))
-    return 0
+    return plot_command("paella", plot_paella, argv)
 
 
 if __name__ == "__main__":

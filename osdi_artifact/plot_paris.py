@@ -5,10 +5,11 @@ Colour = partitioning, line style = dispatch policy. Usage:
 """
 from __future__ import annotations
 
-import argparse
 import csv
 import sys
 from pathlib import Path
+
+from alpa_serve_like.osdi_artifact.plot_common import plot_command, save_figure
 
 STYLES = {"earliest_finish": "-", "shortest_queue": ":", "elsa": "--"}
 COLOURS = {"paris": "tab:red", "7x1g": "tab:gray", "3x2g+1g": "tab:green", "2x3g": "tab:blue", "1x7g": "tab:purple"}
@@ -45,28 +46,11 @@ def plot(tsv: str, prefix: str) -> list[Path]:
     fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=6.5, frameon=False)
     fig.suptitle(f"MIG partitionings of A100-80GB, {rows[0]['network']} (simulated, calibrated on MIGPerf)", fontsize=10)
     fig.tight_layout(rect=(0, 0.18, 1, 0.95))
-    out = Path(prefix)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    paths = [out.with_suffix(".pdf"), out.with_suffix(".png")]
-    for path in paths:
-        fig.savefig(path, dpi=130)
-    plt.close(fig)
-    return paths
+    return save_figure(fig, prefix)
 
 
 def main(argv=None) -> int:
-    p = argparse.ArgumentParser(prog="python -m alpa_serve_like.osdi_artifact.plot_paris",
-                                description="plot a gen_data_paris TSV as PDF and PNG")
-    p.add_argument("tsv")
-    p.add_argument("--out", default=None, help="output path without extension (default: the TSV's path)")
-    args = p.parse_args(argv)
-    try:
-        paths = plot(args.tsv, args.out or str(Path(args.tsv).with_suffix("")))
-    except (ValueError, OSError) as exc:
-        print(f"plot_paris: {exc}", file=sys.stderr)
-        return 2
-    print("wrote " + ", ".join(map(str, paths)))
-    return 0
+    return plot_command("paris", plot, argv)
 
 
 if __name__ == "__main__":

@@ -47,14 +47,16 @@ def read_rows(path: str | os.PathLike, columns: tuple[str, ...] = COLUMNS) -> li
 
 
 class RowWriter:
-    """Appends rows to a TSV (writing the header first if new), flushing each so a crash loses nothing."""
+    """Appends rows to a TSV (writing the header first if new), flushing each so a crash loses nothing;
+    with ``overwrite`` it starts the file afresh (the experiments that do not resume). Keys of a row
+    that are not columns are left out."""
 
-    def __init__(self, path: str | os.PathLike, columns: tuple[str, ...] = COLUMNS):
+    def __init__(self, path: str | os.PathLike, columns: tuple[str, ...] = COLUMNS, overwrite: bool = False):
         self.columns = columns
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
-        new = not self.path.exists() or self.path.stat().st_size == 0
-        self._file = open(self.path, "a", newline="")
+        new = overwrite or not self.path.exists() or self.path.stat().st_size == 0
+        self._file = open(self.path, "w" if overwrite else "a", newline="")
         self._writer = csv.DictWriter(self._file, fieldnames=columns, delimiter="\t", lineterminator="\n",
                                       extrasaction="raise")
         if new:

@@ -9,7 +9,7 @@ A group fits when every stage is within the cluster's per-device ``memory_budget
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Iterable, Mapping, Sequence
+from typing import Callable, Iterable, Mapping, Sequence
 
 import numpy as np
 
@@ -191,25 +191,51 @@ def check_plan_fits_device(plan, profiles: Mapping[str, ModelProfile], device: s
                            max_batch_size: int = 1) -> None:
     """Raise PlacementError if a group of ``plan`` (a Placement or PlacementSchedule) exceeds
     ``budget_bytes`` per device with ``device``'s profiles; the message names the group, its largest
-    model and the bytes. Used when a plan made for one device type is run on another."""
-    memory = MemoryModel(profiles, budget_bytes, max_batch_size)
+    model and the bytes. Used when a plan made for one device type is run on another. A group that
+    names another device type is refused: check such plans with ``check_plan_memory``."""
+    for segment in getattr(plan, "segments", (plan,)):
+        for g, group in enumerate(segment.groups):
+            if group.device is not None and group.device != device:
+                raise PlacementError(f"placement group {g} runs on {group.device}, not {device}: check a plan "
+                                     f"of several device types with check_plan_memory")
+    check_plan_memory(plan, lambda _: profiles, lambda _: budget_bytes, max_batch_size, device)
+
+
+def check_plan_memory(plan, profiles_of: Callable[[str], Mapping[str, ModelProfile]],
+                      budget_of: Callable[[str], int], max_batch_size: int = 1,
+                      default_device: str | None = None) -> None:
+    """Raise PlacementError if a group of ``plan`` (a Placement or PlacementSchedule) exceeds its own
+    device type's budget: the group's ``device``, else ``default_device`` (the plan's), with that
+    type's profiles (``profiles_of(type)``) and per-device budget in bytes (``budget_of(type)``). The
+    message names the group, its device type, the largest model, the bytes and the budget."""
+    memories: dict[str, MemoryModel] = {}
     segments = getattr(plan, "segments", (plan,))
     for s, segment in enumerate(segments):
         for g, group in enumerate(segment.groups):
+            device = group.device or default_device
             where = f"group {g}" if len(segments) == 1 else f"segment {s} group {g}"
-            for m in group.models:
-                if memory.stage_memory(m, group.config) is None:
-                    raise PlacementError(
-                        f"placement {where} ({group.config.key}): model {m!r} has no profile for that config "
-                        f"on {device}; profile it there or run on the plan's device"
-                    )
-            need = memory.group_bytes(group.config, group.models)
-            if need > budget_bytes:
-                largest = max(group.models, key=lambda m: memory.alone_bytes(m, group.config))
-                raise PlacementError(
-                    f"placement {where} ({group.config.key}) does not fit on {device}: it needs {need:,} bytes "
-                    f"({need / GiB:.2f} GiB) per device but the budget is {budget_bytes:,} bytes "
-                    f"({budget_bytes / GiB:.2f} GiB); its largest model {largest!r} alone needs "
-                    f"{memory.alone_bytes(largest, group.config):,} bytes. Place again for {device} "
-                    f"('alpa-serve-like place --device {device}') or run on the plan's device"
-                )
+            if device is None:
+                raise PlacementError(f"placement {where} names no device type and none is given for the plan; "
+                                     f"give the group a 'device' or the plan a 'device'")
+            if device not in memories:
+                memories[device] = MemoryModel(profiles_of(device), budget_of(device), max_batch_size)
+            _check_group(memories[device], group, where, device)
+
+
+def _check_group(memory: MemoryModel, group, where: str, device: str) -> None:
+    for m in group.models:
+        if memory.stage_memory(m, group.config) is None:
+            raise PlacementError(
+                f"placement {where} ({group.config.key}): model {m!r} has no profile for that config "
+                f"on {device}; profile it there or run on the plan's device"
+            )
+    need, budget = memory.group_bytes(group.config, group.models), memory.budget_bytes
+    if need > budget:
+        largest = max(group.models, key=lambda m: memory.alone_bytes(m, group.config))
+        raise PlacementError(
+            f"placement {where} ({group.config.key}) does not fit on {device}: it needs {need:,} bytes "
+            f"({need / GiB:.2f} GiB) per device but the budget is {budget:,} bytes "
+            f"({budget / GiB:.2f} GiB); its largest model {largest!r} alone needs "
+            f"{memory.alone_bytes(largest, group.config):,} bytes. Place again for {device} "
+            f"('alpa-serve-like place --device {device}') or run on the plan's device"
+        )

@@ -34,10 +34,12 @@ DEVICE_HELP = (f"device type name in the profiling database; built in: {', '.joi
 
 
 def add_num_devices(parser, required: bool = True, help_text: str = "number of devices to place on"):
-    """``--num-devices N``; the old ``--cluster N`` is a hidden alias."""
+    """``--num-devices N``; the old ``--cluster N`` is a hidden alias. Returns the either-or group
+    (``place`` adds ``--cluster-spec`` to it)."""
     group = parser.add_mutually_exclusive_group(required=required)
     group.add_argument("--num-devices", type=int, metavar="N", help=help_text)
     group.add_argument("--cluster", type=int, dest="num_devices", help=argparse.SUPPRESS)
+    return group
 
 
 def add_models(parser, required: bool = True, help_text: str | None = None):

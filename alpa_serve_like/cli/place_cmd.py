@@ -1,6 +1,7 @@
 """``alpa-serve-like place``: compute a placement with one named policy and save it as JSON.
 
-Also home of the argument groups and input loading shared with ``compare-policies``: cluster,
+A cluster of several device types (``--cluster-spec``) and the joint search over whole GPUs and
+MIG slices (``--policy joint-search``) are ``place_mixed``'s. Also home of the argument groups and input loading shared with ``compare-policies``: cluster,
 models (``NAME:COUNT`` copies of profiled base models), and traffic (a saved workload, or a
 synthetic Gamma workload with power-law rates and SLO = scale x single-device latency).
 """
@@ -15,12 +16,17 @@ import numpy as np
 HELP = "compute a placement with a named policy"
 
 
-def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
+def add_problem_arguments(parser: argparse.ArgumentParser, cluster_spec: bool = False) -> None:
     from alpa_serve_like.cli import common_args as common
 
     c = parser.add_argument_group("cluster and models")
-    common.add_num_devices(c)
-    c.add_argument("--devices-per-node", type=int, default=8, metavar="N", help="devices per node (intra-op stays inside one)")
+    devices = common.add_num_devices(c)
+    if cluster_spec:
+        from alpa_serve_like.cli.place_mixed import add_cluster_spec
+
+        add_cluster_spec(devices)
+    c.add_argument("--devices-per-node", type=int, default=8, metavar="N",
+                   help="devices per node (intra-op stays inside one); --cluster-spec gives each entry its node")
     common.add_memory_budget(c)
     common.add_device(c)
     common.add_db(c)
@@ -54,9 +60,13 @@ def add_problem_arguments(parser: argparse.ArgumentParser) -> None:
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     from alpa_serve_like.placement.registry import policy_names
 
+    from alpa_serve_like.cli import place_mixed
+
     parser.add_argument("--policy", required=True,
-                        help=f"policy name; one of {', '.join(policy_names())} (a trailing -N sets a size, e.g. mp-greedy-4)")
-    add_problem_arguments(parser)
+                        help=f"policy name; one of {', '.join(policy_names())} (a trailing -N sets a size, e.g. "
+                             f"mp-greedy-4), or {place_mixed.JOINT_SEARCH} (whole GPUs and MIG slices searched together)")
+    add_problem_arguments(parser, cluster_spec=True)
+    place_mixed.add_arguments(parser)
     parser.add_argument("--out", required=True, help="where to write the placement JSON")
 
 
@@ -124,6 +134,25 @@ def run(args) -> int:
     from alpa_serve_like.placement.problem_inputs import check_workload_models
     from alpa_serve_like.placement.registry import PolicyNameError, resolve_policy
 
+    from alpa_serve_like.cli import place_mixed
+    from alpa_serve_like.profiling.database import DatabaseError
+
+    if place_mixed.wants_mixed(args):
+        try:
+            result, lines = place_mixed.run(args)
+        except (PlacementInfeasibleError, PolicyNameError, DatabaseError, ValueError, KeyError, OSError) as exc:
+            from alpa_serve_like.cli.errors import report
+
+            return report("alpa-serve-like place", exc)
+        from alpa_serve_like.core.hardware import DEFAULT_MEMORY_FRACTION
+
+        print("\n".join(lines))
+        if result.context.unplaced:
+            print(f"left out ({len(result.context.unplaced)}, --allow-unplaced): {', '.join(result.context.unplaced)}")
+        result.save(args.out)
+        print(f"wrote {args.out} (groups name their device types; memory budget per device: "
+              f"{DEFAULT_MEMORY_FRACTION:.2%} of each type's memory)")
+        return 0
     try:
         resolve_policy(args.policy)
         cluster, models, profiles = load_problem(args)
@@ -150,7 +179,6 @@ def run(args) -> int:
 def stamp_plan(result, args, cluster, requested, profiles, train, options):
     """The placement with what it was made for (device, budget, scheduling, SLO, database); raises
     naming each model left out, with its smallest memory need and the budget, unless --allow-unplaced."""
-    from alpa_serve_like.core.slo import plan_slo_record
     from alpa_serve_like.placement.memory import MemoryModel
     from alpa_serve_like.placement.plan_context import explain_unplaced, plan_context, unplaced_models
     from alpa_serve_like.profiling.database import ProfilingDatabase, default_database_path
@@ -164,12 +192,18 @@ def stamp_plan(result, args, cluster, requested, profiles, train, options):
         lines = [explain_unplaced(m, memory, cluster) for m in unplaced]
         raise ValueError("\n".join(lines) + "\nadd devices (--num-devices), raise --memory-budget-gib, drop "
                          "the model, or pass --allow-unplaced to write the placement without it")
+    fingerprint = ProfilingDatabase.load(args.db or default_database_path()).fingerprint()
+    return result.with_context(plan_context(cluster, options.scheduling, slo_record(args, train, requested),
+                                            fingerprint, unplaced))
+
+
+def slo_record(args, train, requested) -> dict:
+    """The plan's SLO record: each model's first SLO in a saved workload, else the scale."""
+    from alpa_serve_like.core.slo import plan_slo_record
+
     if args.workload:
         first = {}  # a saved workload states its SLOs per request; record each model's first one
         for i, s in zip(train.model_id.tolist(), train.slo_s.tolist()):
             first.setdefault(train.model_names[i], s)
-        slo = plan_slo_record(list(first), list(first.values()), None)
-    else:
-        slo = plan_slo_record(requested, [], args.slo_scale)
-    fingerprint = ProfilingDatabase.load(args.db or default_database_path()).fingerprint()
-    return result.with_context(plan_context(cluster, options.scheduling, slo, fingerprint, unplaced))
+        return plan_slo_record(list(first), list(first.values()), None)
+    return plan_slo_record(list(requested), [], args.slo_scale)

@@ -108,8 +108,12 @@ V100 (the rest is the framework, CUDA context and fragmentation), i.e. 81.25%: 1
 
 
 def default_memory_budget_bytes(device_type: str) -> int:
-    """``DEFAULT_MEMORY_FRACTION`` of a built-in device's memory; raises naming the fix otherwise."""
-    spec = BUILTIN_DEVICES.get(device_type.lower())
+    """``DEFAULT_MEMORY_FRACTION`` of a built-in device's memory (or a MIG instance's,
+    ``a100-80gb/3g.40gb``); raises naming the fix otherwise."""
+    try:
+        spec = get_device(device_type)
+    except (KeyError, ValueError):
+        spec = None
     if spec is None:
         raise ValueError(
             f"device {device_type!r} is not built in (known: {', '.join(sorted(BUILTIN_DEVICES))}), so its "

@@ -89,3 +89,55 @@ class MixedCluster:
     @classmethod
     def from_dict(cls, data: dict) -> "MixedCluster":
         return cls(tuple(DeviceEntry(**e) for e in data["entries"]), float(data.get("memory_fraction", 0.8)))
+
+
+SPEC_FORMAT = "TYPE:COUNT[@NODE],... (e.g. 'a100-80gb:2@0,a100-80gb/3g.40gb:4@1,v100-16gb:4@2') or a .json file"
+
+
+def parse_cluster_spec(text: str, memory_fraction: float) -> MixedCluster:
+    """A ``MixedCluster`` from the command line's form: ``TYPE:COUNT[@NODE]`` entries separated by
+    commas (node 0 when omitted). Raises ValueError naming the bad entry and the expected form."""
+    entries = []
+    items = [s.strip() for s in text.split(",")]
+    for i, item in enumerate(items, 1):
+        where = f"cluster spec {text!r}, entry {i} {item!r}"
+        kind, sep, rest = item.rpartition(":")
+        count_text, at, node_text = rest.partition("@")
+        if not sep or not kind or not count_text.strip().isdigit() or (at and not node_text.strip().isdigit()):
+            raise ValueError(f"{where}: expected TYPE:COUNT[@NODE] with whole numbers, e.g. 'a100-80gb:2@0'")
+        entries.append(_entry(kind.strip(), int(count_text), int(node_text) if at else 0, where))
+    return MixedCluster(tuple(entries), memory_fraction)
+
+
+def load_cluster_spec(path: str, memory_fraction: float) -> MixedCluster:
+    """A ``MixedCluster`` from a JSON file: ``{"entries": [{"device_type": T, "count": N, "node": K}, ...]}``
+    (``node`` optional). Raises ValueError naming the file and what was expected."""
+    import json
+
+    with open(path) as f:
+        try:
+            data = json.load(f)
+        except json.JSONDecodeError as exc:
+            raise ValueError(f"cluster spec {path}: not JSON ({exc})") from None
+    entries = data.get("entries") if isinstance(data, dict) else None
+    if not isinstance(entries, list) or not entries:
+        raise ValueError(f"cluster spec {path}: expected an object with a non-empty 'entries' list of "
+                         f"{{\"device_type\": ..., \"count\": ..., \"node\": ...}}")
+    out = []
+    for i, e in enumerate(entries):
+        where = f"cluster spec {path}: entries[{i}]"
+        if not isinstance(e, dict) or not isinstance(e.get("device_type"), str) \
+                or type(e.get("count")) is not int or type(e.get("node", 0)) is not int \
+                or set(e) - {"device_type", "count", "node"}:
+            raise ValueError(f"{where}: expected {{\"device_type\": name, \"count\": int, \"node\": int}}, got {e!r}")
+        out.append(_entry(e["device_type"], e["count"], e.get("node", 0), where))
+    return MixedCluster(tuple(out), memory_fraction)
+
+
+def _entry(device_type: str, count: int, node: int, where: str) -> DeviceEntry:
+    try:
+        return DeviceEntry(device_type, count, node)
+    except KeyError as exc:  # unknown device type: the message lists the known ones
+        raise ValueError(f"{where}: {exc.args[0]}") from None
+    except ValueError as exc:
+        raise ValueError(f"{where}: {exc}") from None

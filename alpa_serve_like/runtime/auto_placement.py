@@ -57,16 +57,36 @@ def plan_placement(load: ExpectedLoad, database: ProfilingDatabase, device: str,
 
 
 def check_plan_device(placement: Placement, database: ProfilingDatabase, options: RuntimeOptions) -> None:
-    """A plan made for one device type served on another: re-check memory with that type's default
-    budget, and refuse naming the group, model and bytes when it does not fit."""
-    device = options.profile_device
-    if not placement.context.device or device == placement.context.device:
-        return
+    """Re-check memory before serving, each group against the device type it is predicted on, as
+    the controller resolves it (``controllers.controller.per_group_device_profiles``): when the
+    groups name device types and the database has them all, a group's own type (its ``device``,
+    else the plan's, else ``options.profile_device``); otherwise every group on
+    ``options.profile_device`` (a stand-in), checked only when that differs from the plan's device.
+    A group on the plan's own device gets the plan's budget, any other the type's default share;
+    refuses naming the group, model, bytes and budget when one does not fit."""
     from alpa_serve_like.core.hardware import default_memory_budget_bytes
-    from alpa_serve_like.placement.memory import check_plan_fits_device
-
+    from alpa_serve_like.placement.memory import check_plan_memory
     from alpa_serve_like.profiling.instance_profiles import instance_profiles
 
-    profiles = instance_profiles(placement.models, database, device)
-    check_plan_fits_device(placement, profiles, device, default_memory_budget_bytes(device),
-                           options.scheduling.max_batch_size)
+    context = placement.context
+    served = options.profile_device or context.device
+    devices = [d or served for d in placement.group_devices()]
+    per_group = any(g.device for g in placement.groups) and set(devices) <= set(database.devices)
+    if not per_group:
+        if not context.device or served == context.device:
+            return  # checked when it was placed, with its own budget (or an older file naming no device)
+        from dataclasses import replace
+
+        devices = [served] * len(devices)
+        placement = Placement(tuple(replace(g, device=None) for g in placement.groups), context=context)
+
+    def budget_of(device: str) -> int:
+        if device == context.device and context.memory_budget_bytes:
+            return context.memory_budget_bytes
+        return default_memory_budget_bytes(device)
+
+    def profiles_of(device: str):
+        return instance_profiles([m for g, d in zip(placement.groups, devices) if d == device for m in g.models],
+                                 database, device)
+
+    check_plan_memory(placement, profiles_of, budget_of, options.scheduling.max_batch_size, served)

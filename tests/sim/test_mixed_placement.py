@@ -58,3 +58,22 @@ def test_mixed_plan_round_trips_through_its_file(tmp_path):
     back = Placement.load(tmp_path / "mixed.json")
     assert back == placed and back.group_devices() == placed.group_devices()
     assert MixedCluster.from_dict(back.meta["mixed_cluster"]) == CLUSTER
+
+
+def test_a_model_too_big_for_one_type_is_placed_only_on_the_others():
+    from alpa_serve_like.core.hardware import GiB
+    from alpa_serve_like.placement.memory import PlacementInfeasibleError
+
+    # "b": 30 GiB of weights, over the V100s' 12.8 GiB budget even split over both (pp2), within an A100's
+    profiles = _profiles()
+    for device in profiles:
+        profiles[device]["b"] = make_profile("b", device, weight_bytes=30 * GiB)
+    plan = place_per_type("mp-search", CLUSTER, ["a", "b"], profiles, _workload(2.0), rng=np.random.default_rng(0))
+    assert all("b" not in g.models for g in plan.groups if g.device == "v100-16gb")
+    assert any("b" in g.models for g in plan.groups if g.device == "a100-80gb")
+    for device in profiles:
+        profiles[device]["b"] = make_profile("b", device, weight_bytes=200 * GiB)
+    with pytest.raises(PlacementInfeasibleError, match=r"model 'b' fits no device type of the cluster even alone "
+                                                       r"\(least need per device: v100-16gb: 100.00 GiB of 12.80 GiB; "
+                                                       r"a100-80gb: 100.00 GiB of 64.00 GiB\)"):
+        place_per_type("mp-search", CLUSTER, ["a", "b"], profiles, _workload(2.0), rng=np.random.default_rng(0))

@@ -10,7 +10,7 @@ from alpa_serve_like.core.parallel_config import ParallelConfig
 from alpa_serve_like.core.plan import (GroupPlacement, Placement, PlacementError, PlacementSchedule, PlanContext,
                                        load_plan)
 from alpa_serve_like.core.slo import plan_slo_record, slo_from_ms, slo_from_scale
-from alpa_serve_like.placement.memory import check_plan_fits_device
+from alpa_serve_like.placement.memory import check_plan_fits_device, check_plan_memory
 from alpa_serve_like.profiling.database import ProfilingDatabase
 from alpa_serve_like.scheduling.options import SchedulingOptions
 from alpa_serve_like.scheduling.plan_record import scheduling_from_record, scheduling_record
@@ -107,3 +107,22 @@ def test_device_recheck_names_group_model_and_bytes():
     # group 1, per stage: weights 4000 + 1000, activations reserved once (the larger: 10 at batch 1)
     assert ("placement group 1 (dp1_op1_pp2) does not fit on test-gpu: it needs 5,010 bytes" in str(err.value)
             and "budget is 4,000 bytes" in str(err.value) and "largest model 'a-0' alone needs 4,010 bytes" in str(err.value))
+
+
+def test_each_group_is_checked_against_its_own_device_type():
+    # same models on two types: a group of the small type over its budget fails naming that type,
+    # while the same group on the plan's (large) type fits
+    profiles = {"a-0": make_profile("a", weight_bytes=8000), "b-0": make_profile("b", weight_bytes=2000)}
+    budgets = {"big-gpu": 9000, "small-gpu": 3000}
+    big = GroupPlacement(ParallelConfig(1, 1, 1), ("a-0",))
+    small = GroupPlacement(ParallelConfig(1, 1, 1), ("b-0",), device="small-gpu")
+    check_plan_memory(Placement((big, small)), lambda d: profiles, budgets.__getitem__, 1, "big-gpu")
+    too_big = GroupPlacement(ParallelConfig(1, 1, 1), ("a-0",), device="small-gpu")
+    with pytest.raises(PlacementError) as err:
+        check_plan_memory(Placement((big, small, too_big)), lambda d: profiles, budgets.__getitem__, 1, "big-gpu")
+    assert ("placement group 2 (dp1_op1_pp1) does not fit on small-gpu: it needs 8,010 bytes" in str(err.value)
+            and "budget is 3,000 bytes" in str(err.value) and "'a-0' alone needs 8,010 bytes" in str(err.value))
+    with pytest.raises(PlacementError, match="group 0 names no device type"):
+        check_plan_memory(Placement((big,)), lambda d: profiles, budgets.__getitem__, 1, None)
+    with pytest.raises(PlacementError, match="group 1 runs on small-gpu, not big-gpu"):
+        check_plan_fits_device(Placement((big, small)), profiles, "big-gpu", 9000)

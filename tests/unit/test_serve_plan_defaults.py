@@ -42,3 +42,26 @@ def test_serve_command_passes_the_device_only_when_given():
     given = serve_cmd.app_arguments(parser.parse_args(["--placement", "p.json", "--device", "v100-16gb",
                                                        "--torch-device", "gpu"]))
     assert given["profile_device"] == "v100-16gb" and given["device"] == "gpu"
+
+
+def test_a_group_naming_its_own_device_is_checked_against_that_type():
+    database = load_database()
+    fits = GroupPlacement(ParallelConfig(1, 1, 1), ("bert-1.3b-0",), device="v100-16gb")
+    mixed = Placement(A100_PLAN.groups + (fits,), context=A100_PLAN.context)
+    check_plan_device(mixed, database, RuntimeOptions(profile_device="a100-80gb"))
+    too_big = GroupPlacement(ParallelConfig(1, 1, 1), ("bert-6.7b-0", "bert-6.7b-1"), device="v100-16gb")
+    with pytest.raises(PlacementError, match=r"group 2 \(dp1_op1_pp1\) does not fit on v100-16gb: it needs [\d,]+ "
+                                             r"bytes .* budget is 13,958,643,712 bytes"):
+        check_plan_device(Placement(mixed.groups + (too_big,), context=A100_PLAN.context), database,
+                          RuntimeOptions(profile_device="a100-80gb"))
+
+
+def test_a_plan_whose_slice_types_the_database_lacks_is_checked_on_the_stand_in_device():
+    # the controller predicts every group with profile_device then; so does the memory check
+    database = load_database()
+    sliced = GroupPlacement(ParallelConfig(1, 1, 1), ("bert-1.3b-0",), device="a100-80gb/3g.40gb")
+    plan = Placement(A100_PLAN.groups + (sliced,), context=A100_PLAN.context)
+    assert "a100-80gb/3g.40gb" not in database.devices
+    check_plan_device(plan, database, RuntimeOptions(profile_device="a100-80gb"))
+    with pytest.raises(PlacementError, match=r"group 0 \(dp1_op1_pp1\) does not fit on v100-16gb"):
+        check_plan_device(plan, database, RuntimeOptions(profile_device="v100-16gb"))

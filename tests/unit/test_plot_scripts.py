@@ -1,0 +1,27 @@
+"""The plot scripts share one command line and one way of saving (``plot_common``): PREFIX.pdf and
+PREFIX.png next to the TSV by default; a bad TSV is one line on stderr and exit status 2."""
+from alpa_serve_like.osdi_artifact import plot_paris
+
+HEADER = "config\tdispatch\tload_rps\tslo_scale\tslo_attainment\tslo_ms\tgpus\tnetwork\n"
+
+
+def test_plot_paris_writes_pdf_and_png_beside_the_tsv(tmp_path, capsys):
+    tsv = tmp_path / "sub" / "paris.tsv"
+    tsv.parent.mkdir()
+    tsv.write_text(HEADER + "".join(f"paris\telsa\t{load}\t3\t{att}\t12.5\t1\tresnet50\n"
+                                    for load, att in ((100, 1.0), (200, 0.9))))
+    assert plot_paris.main([str(tsv)]) == 0
+    assert (tmp_path / "sub" / "paris.pdf").stat().st_size > 0 and (tmp_path / "sub" / "paris.png").stat().st_size > 0
+    assert capsys.readouterr().out.strip() == f"wrote {tmp_path / 'sub' / 'paris.pdf'}, {tmp_path / 'sub' / 'paris.png'}"
+    assert plot_paris.main([str(tsv), "--out", str(tmp_path / "figs" / "p")]) == 0  # the folder is made
+    assert (tmp_path / "figs" / "p.png").exists()
+
+
+def test_a_tsv_of_another_experiment_is_refused_in_one_line(tmp_path, capsys):
+    tsv = tmp_path / "other.tsv"
+    tsv.write_text("policy\tattainment\nmp-search\t0.9\n")
+    assert plot_paris.main([str(tsv)]) == 2
+    err = capsys.readouterr().err.strip()
+    assert err.startswith(f"plot_paris: {tsv} is not a gen_data_paris TSV") and "\n" not in err
+    assert plot_paris.main([str(tmp_path / "none.tsv")]) == 2
+    assert "plot_paris:" in capsys.readouterr().err
