@@ -3,6 +3,8 @@
 
 Toy profiles (builders.make_profile): a batch of b takes b s on ``slow`` and b/4 s on ``fast``.
 """
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -60,3 +62,35 @@ def test_cli_simulates_a_plan_with_group_devices(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "fast:(op1,pp1)[1]" in out and "100.00%" in out
+
+
+def _queueing_case():
+    """Two models on one device type, ``long`` four times ``short``, on a one-device group and a
+    two-stage pipeline, with requests arriving faster than they are served (the queue discipline
+    and the latency rules then change who is served when)."""
+    long = {ONE: {b: [1.0 * b] for b in (1, 2, 4)}, ParallelConfig(1, 1, 2): {b: [0.5 * b] * 2 for b in (1, 2, 4)}}
+    short = {ONE: {b: [0.25 * b] for b in (1, 2, 4)}, ParallelConfig(1, 1, 2): {b: [0.125 * b] * 2 for b in (1, 2, 4)}}
+    profiles = {"long": make_profile("long", "slow", long), "short": make_profile("short", "slow", short)}
+    rng = np.random.default_rng(3)
+    n = 60
+    arrival = np.sort(rng.uniform(0.0, 12.0, n))
+    workload = Workload(arrival, rng.integers(0, 2, n).astype(np.int64), np.full(n, 2.3), ("long", "short"))
+    groups = (GroupPlacement(ONE, ("long", "short")), GroupPlacement(ParallelConfig(1, 1, 2), ("long", "short")))
+    return profiles, workload, groups
+
+
+@pytest.mark.parametrize("discipline, rules", [("srpt", None), ("edf", None), ("fcfs", "alpaserve")])
+def test_naming_the_plans_own_device_on_every_group_changes_nothing(discipline, rules):
+    from alpa_serve_like.scheduling.options import SchedulingOptions
+    from alpa_serve_like.scheduling.presets import rule_values
+
+    profiles, workload, groups = _queueing_case()
+    sched = SchedulingOptions(discipline=discipline, **(rule_values(rules) if rules else {}))
+    for backend in ("kernel", "reference"):
+        opts = SimOptions(scheduling=sched, backend=backend, jit=False)
+        plain = simulate(Placement(groups, context=PlanContext(device="slow")), workload, profiles, opts)
+        named = Placement(tuple(replace(g, device="slow") for g in groups), context=PlanContext(device="slow"))
+        got = simulate_plan(named, {"slow": profiles}, workload, opts)
+        for field in ("group", "reason", "batch", "start_s", "finish_s", "deadline_s"):
+            assert np.array_equal(getattr(got, field), getattr(plain, field), equal_nan=True), (backend, field)
+        assert 0 < plain.attainment < 1  # the case queues: some requests are late or dropped
