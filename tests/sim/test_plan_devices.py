@@ -94,3 +94,27 @@ def test_naming_the_plans_own_device_on_every_group_changes_nothing(discipline, 
         for field in ("group", "reason", "batch", "start_s", "finish_s", "deadline_s"):
             assert np.array_equal(getattr(got, field), getattr(plain, field), equal_nan=True), (backend, field)
         assert 0 < plain.attainment < 1  # the case queues: some requests are late or dropped
+
+
+def test_cli_device_runs_the_groups_that_name_none(tmp_path, capsys):
+    # group 0 names no device: --device fast puts it on fast (the plan's slow is not looked up)
+    fast_only = make_database(_profiles()["fast"]["a"])
+    fast_only.save(tmp_path / "db.pkl")
+    _plan().save(tmp_path / "p.json")
+    save_workload(_workload(), tmp_path / "w.npz")
+    rc = main(["simulate", "--placement", str(tmp_path / "p.json"), "--workload", str(tmp_path / "w.npz"),
+               "--db", str(tmp_path / "db.pkl"), "--memory-budget-gib", "1", "--device", "fast",
+               "--out", str(tmp_path / "r.tsv")])
+    captured = capsys.readouterr()
+    assert rc == 0 and "Traceback" not in captured.err, captured.err
+    assert "100.00%" in captured.out
+
+
+@pytest.mark.parametrize("discipline", ["fcfs", "srpt"])
+def test_simulate_plan_reports_progress(discipline):
+    from alpa_serve_like.scheduling.options import SchedulingOptions
+
+    calls = []
+    opts = SimOptions(scheduling=SchedulingOptions(discipline=discipline), jit=False)
+    simulate_plan(_plan(), _profiles(), _workload(), opts, progress=lambda done, total: calls.append((done, total)))
+    assert calls and calls[-1] == (12, 12)
