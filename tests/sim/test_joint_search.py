@@ -59,3 +59,6 @@ def test_meshes_win_for_two_big_models_under_a_burst_of_one():
     for c in sliced:
         for g in c.placement.groups:
             assert g.device == f"{GPU}/7g.80gb" and len(g.models) == 1
+    # two 7g instances split the big models between them instead of both hosting big1
+    both_7g = next(c for c in sliced if c.geometries == ((7,), (7,)))
+    assert sorted(m for g in both_7g.placement.groups for m in g.models) == ["big1", "big2"]
