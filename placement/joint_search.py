@@ -29,6 +29,7 @@ from alpa_serve_like.core.parallel_config import ParallelConfig
 from alpa_serve_like.core.plan import GroupPlacement, Placement, PlanContext
 from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.placement import PlacementOptions, place
+from alpa_serve_like.scheduling import SchedulingOptions
 from alpa_serve_like.placement.geometry_search import assign_models
 from alpa_serve_like.simulator.mixed import simulate_plan
 from alpa_serve_like.simulator.options import SimOptions
@@ -83,10 +84,19 @@ def joint_search(
     rng: np.random.Generator | None = None,
 ) -> list[JointCandidate]:
     """Every (whole GPUs, geometries) split of ``num_gpus`` GPUs of type ``gpu``, best attainment first
-    (ties keep enumeration order: more whole GPUs first, then bigger instances first)."""
+    (ties keep enumeration order: more whole GPUs first, then bigger instances first). The meshes are
+    placed and every candidate scored under one ``SchedulingOptions``: an option left out takes the
+    other's, and two that differ raise ValueError."""
     if num_gpus < 1:
         raise ValueError(f"joint search: num_gpus must be >= 1, got {num_gpus}")
-    placement_options = placement_options or PlacementOptions()
+    if placement_options is None:
+        placement_options = PlacementOptions(scheduling=sim_options.scheduling if sim_options else SchedulingOptions())
+    if sim_options is None:
+        sim_options = SimOptions(scheduling=placement_options.scheduling)
+    if placement_options.scheduling != sim_options.scheduling:
+        # the meshes would be built for one server and scored on another (batch 1 vs 16, say)
+        raise ValueError(f"joint search: placement_options.scheduling ({placement_options.scheduling}) differs from "
+                         f"sim_options.scheduling ({sim_options.scheduling}); pass the same SchedulingOptions to both")
     rng = rng if rng is not None else np.random.default_rng(0)
     geos = mig.geometries_of_sizes(tuple(sizes))
     names = {k: mig.profile_by_slices(gpu, k).device_name for k in set(sizes)}
