@@ -118,3 +118,20 @@ def test_simulate_plan_reports_progress(discipline):
     opts = SimOptions(scheduling=SchedulingOptions(discipline=discipline), jit=False)
     simulate_plan(_plan(), _profiles(), _workload(), opts, progress=lambda done, total: calls.append((done, total)))
     assert calls and calls[-1] == (12, 12)
+
+
+@pytest.mark.parametrize("flags", [["--discipline", "srpt"], ["--rules", "alpaserve"]])
+def test_cli_gives_the_same_rows_with_and_without_group_devices(tmp_path, capsys, flags):
+    profiles, workload, groups = _queueing_case()
+    make_database(*profiles.values()).save(tmp_path / "db.pkl")
+    save_workload(workload, tmp_path / "w.npz")
+    rows = []
+    for name, device in (("plain", None), ("named", "slow")):
+        plan = Placement(tuple(replace(g, device=device) for g in groups), context=PlanContext(device="slow"))
+        plan.save(tmp_path / f"{name}.json")
+        rc = main(["simulate", "--placement", str(tmp_path / f"{name}.json"), "--workload", str(tmp_path / "w.npz"),
+                   "--db", str(tmp_path / "db.pkl"), "--memory-budget-gib", "1", *flags,
+                   "--out", str(tmp_path / f"{name}.tsv")])
+        assert rc == 0, capsys.readouterr().err
+        rows.append((tmp_path / f"{name}.tsv").read_text())
+    assert rows[0] == rows[1]
