@@ -23,7 +23,7 @@ from alpa_serve_like.runtime.mesh_group import MeshGroup, resolve_use_gpu, serve
 from alpa_serve_like.runtime.metrics import ServeMetrics
 from alpa_serve_like.runtime.mig_binding import bind_groups, is_slice, list_instances
 from alpa_serve_like.runtime.options import RuntimeOptions
-from alpa_serve_like.profiling.instance_profiles import instance_profiles
+from alpa_serve_like.profiling.instance_profiles import instance_profiles, profiles_per_device
 from alpa_serve_like.runtime.requests import InferRequest
 
 logger = logging.getLogger("ray.serve")
@@ -49,8 +49,7 @@ def per_group_device_profiles(placement: Placement, database: ProfilingDatabase,
         logger.info("alpa_serve_like: plan groups run on %s; the database lacks some, so every group is "
                     "predicted with %s profiles", sorted(set(devices)), profile_device)
         return None
-    return {d: instance_profiles([m for g, gd in zip(placement.groups, devices) if gd == d for m in g.models],
-                                 database, d) for d in dict.fromkeys(devices)}
+    return profiles_per_device(placement, database, devices)
 
 
 class ControllerBase:

@@ -102,7 +102,7 @@ def main(argv=None) -> int:
             for load in LOADS[scenario]:
                 train = traffic(scenario, load, duration_s, profiles, np.random.default_rng(int(load * 10)))
                 test = traffic(scenario, load, duration_s, profiles, np.random.default_rng(int(load * 10) + 1))
-                found = joint_search(GPU, NUM_GPUS, profiles, train, placement_options=PlacementOptions(max_op=2, max_pp=2),
+                found = joint_search(GPU, NUM_GPUS, profiles, train, placement_options=PlacementOptions(max_op=2, max_pp=2, scheduling=sim.scheduling),
                                      sim_options=sim, rng=np.random.default_rng(0))
                 for kind in ("meshes", "mixed", "partitions"):
                     best = next((c for c in found if kind_of(c) == kind), None)

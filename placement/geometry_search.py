@@ -2,13 +2,14 @@
 
 Where AlpaServe's groups meet PARIS's partitions: the unit of placement is one MIG instance (slices
 cannot form model-parallel groups), each instance hosts the models that fit its memory budget
-together (in the workload's order), and the simulator (shared scheduler, routing from
+together, least-hosted first (``assign_models``), and the simulator (shared scheduler, routing from
 ``SimOptions``) scores the result on the given traffic. Exhaustive over multisets of maximal geometries built from ``sizes``, so meant for a
 few GPUs; whole GPUs are the geometry ``(7,)``, which makes "slice or not" one of the candidates.
 """
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -33,17 +34,34 @@ class GeometryScore:
 
 
 def hosted_models(device_type: str, models: Sequence[str], profiles: Mapping[str, ModelProfile],
-                  memory_fraction: float) -> tuple[str, ...]:
-    """Models, in order, that fit ``memory_fraction`` of the device's memory together: each is taken
-    when its weights fit beside those already taken (a model too big for what is left is skipped)."""
+                  memory_fraction: float, covered: Mapping[str, int] | None = None) -> tuple[str, ...]:
+    """Models (in ``models`` order) that fit ``memory_fraction`` of the device's memory together,
+    tried least ``covered`` (instances already hosting it) first, ties in ``models`` order: each is
+    taken when its weights fit beside those already taken (one too big for what is left is skipped)."""
     budget = mig.slice_device(device_type).memory_bytes * memory_fraction
-    out, used = [], 0
-    for m in models:
+    covered = covered or {}
+    taken, used = set(), 0
+    for m in sorted(models, key=lambda m: covered.get(m, 0)):  # stable: ties keep ``models`` order
         if m in profiles:
             need = profiles[m].config(_ONE).device_memory_bytes()
             if used + need <= budget:
-                out.append(m)
+                taken.add(m)
                 used += need
+    return tuple(m for m in models if m in taken)
+
+
+def assign_models(devices: Sequence[str], models: Sequence[str],
+                  profiles_by_device: Mapping[str, Mapping[str, ModelProfile]], memory_fraction: float,
+                  covered: Mapping[str, int] | None = None) -> tuple[tuple[str, ...], ...]:
+    """The models each instance on ``devices`` hosts (``hosted_models``), instance by instance, each
+    preferring the models fewest instances (and groups counted in ``covered``) host so far: identical
+    instances then split models that do not all fit one of them instead of hosting the same ones."""
+    count = Counter(covered or {})
+    out = []
+    for device in devices:
+        hosted = hosted_models(device, models, profiles_by_device.get(device, {}), memory_fraction, count)
+        count.update(hosted)
+        out.append(hosted)
     return tuple(out)
 
 
@@ -64,8 +82,7 @@ def search_geometries(
     for combo in itertools.combinations_with_replacement(geos, num_gpus):
         sizes_all = sorted(k for g in combo for k in g)
         devices = tuple(names[k] for k in sizes_all)
-        models = tuple(hosted_models(d, workload.model_names, profiles_by_device.get(d, {}), memory_fraction)
-                       for d in devices)
+        models = assign_models(devices, workload.model_names, profiles_by_device, memory_fraction)
         result = simulate_mixed(devices, models, profiles_by_device, workload, options, group_compute=sizes_all)
         out.append(GeometryScore(combo, devices, models, result.attainment))
     out.sort(key=lambda s: -s.attainment)

@@ -4,8 +4,9 @@ partitions, on ``num_gpus`` GPUs of one type.
 For every split ``k = 0..num_gpus``: ``k`` GPUs stay whole and a registered placement policy
 (AlpaServe's ``mp-search`` by default) builds model-parallel groups on them from the whole GPU's
 profiles; the other ``num_gpus - k`` are partitioned, trying every multiset of maximal geometries
-built from ``sizes`` (``mig.geometries_of_sizes``), each instance a one-device group hosting every
-model whose weights fit it (``geometry_search.hosted_models``; instances cannot form meshes).
+built from ``sizes`` (``mig.geometries_of_sizes``), each instance a one-device group hosting the
+models that fit it, those fewest groups host so far first (``geometry_search.assign_models``, so
+the instances and meshes together cover every model they can; instances cannot form meshes).
 Each candidate is one ``Placement`` whose groups name their device type (whole GPUs first, device
 ids ``0..k-1`` as the policy gave them, then one id per instance), scored by ``simulate_plan`` on
 the given traffic (routing, batching and admission from ``SimOptions``); the list comes back best
@@ -15,6 +16,7 @@ Exhaustive over geometries, so meant for a few GPUs.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from dataclasses import dataclass
 from typing import Mapping, Sequence
 
@@ -27,7 +29,8 @@ from alpa_serve_like.core.parallel_config import ParallelConfig
 from alpa_serve_like.core.plan import GroupPlacement, Placement, PlanContext
 from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.placement import PlacementOptions, place
-from alpa_serve_like.placement.geometry_search import hosted_models
+from alpa_serve_like.scheduling import SchedulingOptions
+from alpa_serve_like.placement.geometry_search import assign_models
 from alpa_serve_like.simulator.mixed import simulate_plan
 from alpa_serve_like.simulator.options import SimOptions
 
@@ -81,10 +84,19 @@ def joint_search(
     rng: np.random.Generator | None = None,
 ) -> list[JointCandidate]:
     """Every (whole GPUs, geometries) split of ``num_gpus`` GPUs of type ``gpu``, best attainment first
-    (ties keep enumeration order: more whole GPUs first, then bigger instances first)."""
+    (ties keep enumeration order: more whole GPUs first, then bigger instances first). The meshes are
+    placed and every candidate scored under one ``SchedulingOptions``: an option left out takes the
+    other's, and two that differ raise ValueError."""
     if num_gpus < 1:
         raise ValueError(f"joint search: num_gpus must be >= 1, got {num_gpus}")
-    placement_options = placement_options or PlacementOptions()
+    if placement_options is None:
+        placement_options = PlacementOptions(scheduling=sim_options.scheduling if sim_options else SchedulingOptions())
+    if sim_options is None:
+        sim_options = SimOptions(scheduling=placement_options.scheduling)
+    if placement_options.scheduling != sim_options.scheduling:
+        # the meshes would be built for one server and scored on another (batch 1 vs 16, say)
+        raise ValueError(f"joint search: placement_options.scheduling ({placement_options.scheduling}) differs from "
+                         f"sim_options.scheduling ({sim_options.scheduling}); pass the same SchedulingOptions to both")
     rng = rng if rng is not None else np.random.default_rng(0)
     geos = mig.geometries_of_sizes(tuple(sizes))
     names = {k: mig.profile_by_slices(gpu, k).device_name for k in set(sizes)}
@@ -94,11 +106,12 @@ def joint_search(
         meshes = () if whole == 0 else mesh_groups(policy, gpu, whole, workload.model_names,
                                                    profiles_by_device.get(gpu, {}), workload, placement_options,
                                                    memory_fraction, rng)
+        on_meshes = Counter(m for g in meshes for m in g.models)
         for combo in itertools.combinations_with_replacement(geos, num_gpus - whole):
+            devices = [names[k] for k in sorted((k for g in combo for k in g), reverse=True)]
             slices = []
-            for k in sorted((k for g in combo for k in g), reverse=True):
-                device = names[k]
-                hosted = hosted_models(device, workload.model_names, profiles_by_device.get(device, {}), memory_fraction)
+            for device, hosted in zip(devices, assign_models(devices, workload.model_names, profiles_by_device,
+                                                             memory_fraction, on_meshes)):
                 if hosted:
                     slices.append(GroupPlacement(_ONE, hosted, (whole + len(slices),), device=device))
             groups = meshes + tuple(slices)

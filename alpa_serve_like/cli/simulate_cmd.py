@@ -85,6 +85,12 @@ def run(args: argparse.Namespace) -> int:
     hosted = {m for seg in schedule.segments for m in seg.models}
     placement = schedule.segments[0] if len(schedule.segments) == 1 else schedule
     per_device = len(schedule.segments) == 1 and any(g.device is not None for g in placement.groups)
+    elsewhere = sorted({g.device for seg in schedule.segments for g in seg.groups if g.device not in (None, device)})
+    if len(schedule.segments) > 1 and elsewhere:
+        print(f"simulate: {args.placement} is a schedule of {len(schedule.segments)} segments with groups on "
+              f"{', '.join(elsewhere)} besides {device}; schedules are simulated on one device type only: "
+              f"simulate each segment's placement as a plan of its own", file=sys.stderr)
+        return 2
     try:
         if per_device:  # groups name their own device types: profiles and memory per type
             profiles_by_device, note = per_device_profiles(placement, db, device, args.memory_budget_gib,
@@ -113,7 +119,8 @@ def run(args: argparse.Namespace) -> int:
         if per_device:
             from alpa_serve_like.simulator.mixed import simulate_plan
 
-            result = simulate_plan(placement, profiles_by_device, workload, options)
+            result = simulate_plan(placement, profiles_by_device, workload, options, default_device=device,
+                                   progress=bar.update if bar else None)
         else:
             result = simulate(placement, workload, profiles, options, progress=bar.update if bar else None)
     finally:
@@ -200,14 +207,13 @@ def per_device_profiles(placement, db, default_device: str, budget_gib: float | 
     from dataclasses import replace
 
     from alpa_serve_like.core.plan import Placement
+    from alpa_serve_like.profiling.instance_profiles import profiles_per_device
 
     devices = [g.device or default_device for g in placement.groups]
-    out, notes = {}, []
-    for device in dict.fromkeys(devices):
-        groups = tuple(g for g, d in zip(placement.groups, devices) if d == device)
-        part = Placement(tuple(replace(g, device=None) for g in groups))
-        out[device] = profiles_for(sorted(part.models), db, device)
-        notes.append(check_memory(part, placement.context, out[device], device, budget_gib, max_batch_size))
+    out, notes = profiles_per_device(placement, db, devices), []
+    for device, profiles in out.items():
+        part = Placement(tuple(replace(g, device=None) for g, d in zip(placement.groups, devices) if d == device))
+        notes.append(check_memory(part, placement.context, profiles, device, budget_gib, max_batch_size))
     return out, "\n".join(n for n in notes if n)
 
 

@@ -6,10 +6,11 @@ error that says how to profile it: serving on guessed latencies would make admis
 """
 from __future__ import annotations
 
-from typing import Iterable
+from typing import Iterable, Sequence
 
 from alpa_serve_like.core.instances import base_model_name, lookup_instance
 from alpa_serve_like.core.model_profile import ModelProfile
+from alpa_serve_like.core.plan import Placement
 from alpa_serve_like.profiling.database import DatabaseError, ProfilingDatabase, default_database_path
 
 
@@ -32,6 +33,17 @@ def instance_profiles(models: Iterable[str], database: ProfilingDatabase, device
             f"model: profile it with 'alpa-serve-like profile --models {bases} --device {device}'"
         )
     return out
+
+
+def profiles_per_device(placement: Placement, database: ProfilingDatabase,
+                        group_devices: Sequence[str]) -> dict[str, dict[str, ModelProfile]]:
+    """``device type -> instance_profiles`` of the models its groups host, group ``g`` running on
+    ``group_devices[g]``: what the simulator and the controller price a plan of mixed devices with."""
+    if len(group_devices) != len(placement.groups):
+        raise ValueError(f"{len(group_devices)} device types for {len(placement.groups)} placement groups")
+    return {d: instance_profiles(dict.fromkeys(m for g, gd in zip(placement.groups, group_devices) if gd == d
+                                               for m in g.models), database, d)
+            for d in dict.fromkeys(group_devices)}
 
 
 def load_database(path: str = "") -> ProfilingDatabase:

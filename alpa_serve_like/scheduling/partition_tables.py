@@ -14,7 +14,7 @@ import numpy as np
 
 from alpa_serve_like.core.model_profile import ModelProfile
 from alpa_serve_like.core.parallel_config import ParallelConfig
-from alpa_serve_like.scheduling.tables import LatencyTables, StageLatencyCache
+from alpa_serve_like.scheduling.tables import LatencyTables, StageLatencyCache, apply_time_rules
 
 
 def build_partition_tables(model_names: Sequence[str], group_compute: Sequence[float],
@@ -52,12 +52,15 @@ def tables_from_device_profiles(
     max_batch_size: int,
     group_compute: Sequence[float] | None = None,
     group_configs: Sequence[ParallelConfig] | None = None,
+    pipeline_comm_factor: float = 0.0,
+    float32_times: bool = False,
 ) -> LatencyTables:
     """Tables for groups on devices of mixed types: group ``g`` runs ``group_configs[g]`` (default
     ParallelConfig(1, 1, 1): one device) on devices of type ``group_devices[g]`` and hosts
     ``group_models[g]``, with latencies from that type's profiles (batch sizes interpolated as in
     ``build_latency_tables``). ``profiles_by_device`` is what ``ProfilingDatabase.for_device``
-    returns, per device type; ``group_compute`` defaults to 1 per group."""
+    returns, per device type; ``group_compute`` defaults to 1 per group. ``pipeline_comm_factor`` and
+    ``float32_times`` apply as in ``build_latency_tables``."""
     n_groups = len(group_devices)
     configs = list(group_configs) if group_configs is not None else [ParallelConfig(1, 1, 1)] * n_groups
     if not len(group_models) == len(configs) == n_groups:
@@ -79,6 +82,7 @@ def tables_from_device_profiles(
     lat = np.zeros((len(rows), int(num_stages.max()) if n_groups else 1, max_batch_size))
     for r, (_, _, block) in enumerate(rows):
         lat[r, : block.shape[0]] = block
+    lat = apply_time_rules(lat, [block.shape[0] for _, _, block in rows], pipeline_comm_factor, float32_times)
     replica_model = np.array([row[0] for row in rows], dtype=np.int64)
     host_ptr = np.zeros(len(model_names) + 1, dtype=np.int64)
     np.cumsum(np.bincount(replica_model, minlength=len(model_names)), out=host_ptr[1:])

@@ -91,6 +91,18 @@ class StageLatencyCache:
         return out
 
 
+def apply_time_rules(lat_s: np.ndarray, stages_per_row: Sequence[int], pipeline_comm_factor: float,
+                     float32_times: bool) -> np.ndarray:
+    """``lat_s[r]`` (a replica of a group with ``stages_per_row[r]`` stages) times
+    ``1 + pipeline_comm_factor * stages``, then rounded to float32 under ``float32_times``: the
+    latency rules of ``SchedulingOptions``, applied alike to every kind of table."""
+    if pipeline_comm_factor and len(stages_per_row):
+        lat_s = lat_s * (1.0 + pipeline_comm_factor * np.asarray(stages_per_row, dtype=np.float64))[:, None, None]
+    if float32_times:
+        lat_s = lat_s.astype(np.float32).astype(np.float64)
+    return lat_s
+
+
 def build_latency_tables(
     placement: Placement,
     model_names: Sequence[str],
@@ -117,10 +129,7 @@ def build_latency_tables(
     lat = np.zeros((len(rows), max_stages, cache.max_batch_size))
     for r, (_, _, block) in enumerate(rows):
         lat[r, : block.shape[0], :] = block
-        if pipeline_comm_factor:
-            lat[r, : block.shape[0], :] *= 1.0 + pipeline_comm_factor * block.shape[0]
-    if float32_times:
-        lat = lat.astype(np.float32).astype(np.float64)
+    lat = apply_time_rules(lat, [block.shape[0] for _, _, block in rows], pipeline_comm_factor, float32_times)
     replica_model = np.array([row[0] for row in rows], dtype=np.int64)
     host_ptr = np.zeros(len(model_names) + 1, dtype=np.int64)
     np.cumsum(np.bincount(replica_model, minlength=len(model_names)), out=host_ptr[1:])

@@ -18,7 +18,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from alpa_serve_like.core.plan import Placement, PlacementSchedule
-from alpa_serve_like.scheduling import SchedulingOptions, StageLatencyCache, build_latency_tables
+from alpa_serve_like.scheduling import LatencyTables, SchedulingOptions, StageLatencyCache, build_latency_tables
 from alpa_serve_like.simulator.discipline_kernel import simulate_segment_discipline_kernel
 from alpa_serve_like.simulator.discipline_reference import simulate_segment_discipline_reference
 from alpa_serve_like.simulator.kernel import KernelRun, SegmentArrays
@@ -81,26 +81,45 @@ def run_segments(
         lo, hi = int(bounds[i]), int(bounds[i + 1])
         tables = build_latency_tables(seg, model_names, cache, sched_opts.pipeline_comm_factor,
                                       sched_opts.float32_times)
-        arr, mid, dl = arrival_s[lo:hi], model_id[lo:hi], deadline_s[lo:hi]
-        if sched_opts.discipline != "fcfs" or options.queue_engine:
-            # Later arrivals may overtake: real stage queues instead of decisions at arrival.
-            if options.backend == "reference":
-                out = simulate_segment_discipline_reference(tables, arr, mid, dl, sched_opts)
-            else:
-                out = simulate_segment_discipline_kernel(tables, arr, mid, dl, sched_opts, jit=options.jit)
-        elif options.backend == "reference":
-            out = simulate_segment_reference(tables, arr, mid, dl, sched_opts)
-        else:
-            run = KernelRun(tables, arr, mid, dl, sched_opts, jit=options.jit)
-            if progress is not None:
-                for upto in range(PROGRESS_CHUNK, hi - lo + PROGRESS_CHUNK, PROGRESS_CHUNK):
-                    run.advance(upto)
-                    progress(lo + min(upto, hi - lo), total)
-            out = run.result()
-        if progress is not None:
-            progress(hi, total)
+        out = run_segment(tables, arrival_s[lo:hi], model_id[lo:hi], deadline_s[lo:hi], options, progress, lo, total)
         runs.append(SegmentRun(i, lo, hi, seg, out))
     return runs
+
+
+def run_segment(
+    tables: LatencyTables,
+    arrival_s: np.ndarray,
+    model_id: np.ndarray,
+    deadline_s: np.ndarray,
+    options: SimOptions,
+    progress: Callable[[int, int], None] | None = None,
+    done_before: int = 0,
+    total: int | None = None,
+) -> SegmentArrays:
+    """Simulate one segment's requests on ``tables`` with the backend and queue discipline of
+    ``options``; ``progress(done_before + done, total)`` is called as requests are decided."""
+    sched_opts = options.scheduling
+    n = len(arrival_s)
+    total = done_before + n if total is None else total
+    if sched_opts.discipline != "fcfs" or options.queue_engine:
+        # Later arrivals may overtake: real stage queues instead of decisions at arrival.
+        if options.backend == "reference":
+            out = simulate_segment_discipline_reference(tables, arrival_s, model_id, deadline_s, sched_opts)
+        else:
+            out = simulate_segment_discipline_kernel(tables, arrival_s, model_id, deadline_s, sched_opts,
+                                                     jit=options.jit)
+    elif options.backend == "reference":
+        out = simulate_segment_reference(tables, arrival_s, model_id, deadline_s, sched_opts)
+    else:
+        run = KernelRun(tables, arrival_s, model_id, deadline_s, sched_opts, jit=options.jit)
+        if progress is not None:
+            for upto in range(PROGRESS_CHUNK, n + PROGRESS_CHUNK, PROGRESS_CHUNK):
+                run.advance(upto)
+                progress(done_before + min(upto, n), total)
+        out = run.result()
+    if progress is not None:
+        progress(done_before + n, total)
+    return out
 
 
 def request_times(runs: list[SegmentRun], n: int, finish_overhead_s: float = 0.0) -> tuple[np.ndarray, np.ndarray]:

@@ -9,7 +9,7 @@ from alpa_serve_like.core.plan import Placement, PlacementSchedule
 from alpa_serve_like.core.model_profile import ModelProfile
 from alpa_serve_like.scheduling import StageLatencyCache
 from alpa_serve_like.core.workload import Workload
-from alpa_serve_like.simulator.engine import as_schedule, request_deadlines, request_times, run_segments
+from alpa_serve_like.simulator.engine import SegmentRun, as_schedule, request_deadlines, request_times, run_segments
 from alpa_serve_like.simulator.options import SimOptions
 from alpa_serve_like.simulator.result import SimResult
 
@@ -42,9 +42,16 @@ def simulate(
     cache = StageLatencyCache(profiles, options.scheduling.max_batch_size)
     arrival, model_id = workload.arrival_s, workload.model_id
     deadline = request_deadlines(arrival, workload.slo_s, options.scheduling)
-    n = len(arrival)
     runs = run_segments(schedule, arrival, model_id, deadline, workload.model_names, cache, options, progress)
+    return result_from_runs(schedule, runs, workload, deadline, options, _describe(schedule))
 
+
+def result_from_runs(schedule: PlacementSchedule, runs: list[SegmentRun], workload: Workload, deadline_s: np.ndarray,
+                     options: SimOptions, description: str) -> SimResult:
+    """The SimResult of ``runs`` (every segment of ``schedule`` over ``workload``, with absolute
+    deadlines ``deadline_s`` from ``request_deadlines``); ``description`` names the placement."""
+    arrival, model_id = workload.arrival_s, workload.model_id
+    n = len(arrival)
     segment = np.zeros(n, dtype=np.int32)
     group = np.full(n, -1, dtype=np.int32)
     reason = np.zeros(n, dtype=np.int8)
@@ -61,10 +68,10 @@ def simulate(
         batch_offset += len(run.out.batch_start_s)
         utilisation.append(_utilisation(run, runs, k, schedule, arrival, finish))
     return SimResult(
-        model_names=workload.model_names, arrival_s=arrival, model_id=model_id, deadline_s=deadline,
+        model_names=workload.model_names, arrival_s=arrival, model_id=model_id, deadline_s=deadline_s,
         segment=segment, group=group, reason=reason, batch=batch, start_s=start, finish_s=finish,
         measured=measured_mask(arrival, options.warmup_s), group_utilisation=tuple(utilisation),
-        options=options, meta={"placement": _describe(schedule)},
+        options=options, meta={"placement": description},
     )
 
 

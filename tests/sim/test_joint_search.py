@@ -59,3 +59,18 @@ def test_meshes_win_for_two_big_models_under_a_burst_of_one():
     for c in sliced:
         for g in c.placement.groups:
             assert g.device == f"{GPU}/7g.80gb" and len(g.models) == 1
+    # two 7g instances split the big models between them instead of both hosting big1
+    both_7g = next(c for c in sliced if c.geometries == ((7,), (7,)))
+    assert sorted(m for g in both_7g.placement.groups for m in g.models) == ["big1", "big2"]
+
+
+def test_meshes_are_placed_under_the_scheduling_they_are_scored_with():
+    import pytest
+
+    from alpa_serve_like.scheduling import SchedulingOptions
+    from alpa_serve_like.simulator import SimOptions
+
+    w = Workload(np.array([0.0, 0.1]), np.zeros(2, dtype=np.int64), np.full(2, 1.0), ("small",))
+    batched = SchedulingOptions(max_batch_size=4)
+    with pytest.raises(ValueError, match="placement_options.scheduling .* differs from sim_options.scheduling"):
+        joint_search(GPU, 1, _profiles(), w, placement_options=PlacementOptions(), sim_options=SimOptions(batched))

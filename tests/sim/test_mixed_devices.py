@@ -110,3 +110,18 @@ def test_pipelines_of_two_generations_take_their_own_latencies():
     assert r.group.tolist() == [1, 1] and r.finish_s.tolist() == pytest.approx([0.25, 0.5])
     with pytest.raises(ValueError, match="one of each per group"):
         simulate_mixed(["v100-16gb"], [["a"], ["a"]], {"v100-16gb": v100}, w)
+
+
+def test_identical_instances_split_models_that_do_not_all_fit_one():
+    from alpa_serve_like.placement.geometry_search import assign_models
+
+    names = tuple(f"m{i}" for i in range(8))
+    big = {f"{GPU}/7g.80gb": {m: ModelProfile(m, f"{GPU}/7g.80gb", {ONE: ConfigProfile(ONE, {1: (0.01,)},
+                                                                                        (13 * 10**9,))})
+                              for m in names}}
+    # 90 % of 80 GB holds five 13 GB models: the second instance takes the three the first left out
+    first, second = assign_models([f"{GPU}/7g.80gb"] * 2, names, big, 0.9)
+    assert first == names[:5] and second == names[:2] + names[5:]
+    # models some other group hosts already come last
+    (only,) = assign_models([f"{GPU}/7g.80gb"], names, big, 0.9, covered={"m0": 1, "m1": 1, "m2": 1})
+    assert only == names[3:]

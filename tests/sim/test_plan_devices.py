@@ -3,6 +3,8 @@
 
 Toy profiles (builders.make_profile): a batch of b takes b s on ``slow`` and b/4 s on ``fast``.
 """
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -60,3 +62,76 @@ def test_cli_simulates_a_plan_with_group_devices(tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0, out
     assert "fast:(op1,pp1)[1]" in out and "100.00%" in out
+
+
+def _queueing_case():
+    """Two models on one device type, ``long`` four times ``short``, on a one-device group and a
+    two-stage pipeline, with requests arriving faster than they are served (the queue discipline
+    and the latency rules then change who is served when)."""
+    long = {ONE: {b: [1.0 * b] for b in (1, 2, 4)}, ParallelConfig(1, 1, 2): {b: [0.5 * b] * 2 for b in (1, 2, 4)}}
+    short = {ONE: {b: [0.25 * b] for b in (1, 2, 4)}, ParallelConfig(1, 1, 2): {b: [0.125 * b] * 2 for b in (1, 2, 4)}}
+    profiles = {"long": make_profile("long", "slow", long), "short": make_profile("short", "slow", short)}
+    rng = np.random.default_rng(3)
+    n = 60
+    arrival = np.sort(rng.uniform(0.0, 12.0, n))
+    workload = Workload(arrival, rng.integers(0, 2, n).astype(np.int64), np.full(n, 2.3), ("long", "short"))
+    groups = (GroupPlacement(ONE, ("long", "short")), GroupPlacement(ParallelConfig(1, 1, 2), ("long", "short")))
+    return profiles, workload, groups
+
+
+@pytest.mark.parametrize("discipline, rules", [("srpt", None), ("edf", None), ("fcfs", "alpaserve")])
+def test_naming_the_plans_own_device_on_every_group_changes_nothing(discipline, rules):
+    from alpa_serve_like.scheduling.options import SchedulingOptions
+    from alpa_serve_like.scheduling.presets import rule_values
+
+    profiles, workload, groups = _queueing_case()
+    sched = SchedulingOptions(discipline=discipline, **(rule_values(rules) if rules else {}))
+    for backend in ("kernel", "reference"):
+        opts = SimOptions(scheduling=sched, backend=backend, jit=False)
+        plain = simulate(Placement(groups, context=PlanContext(device="slow")), workload, profiles, opts)
+        named = Placement(tuple(replace(g, device="slow") for g in groups), context=PlanContext(device="slow"))
+        got = simulate_plan(named, {"slow": profiles}, workload, opts)
+        for field in ("group", "reason", "batch", "start_s", "finish_s", "deadline_s"):
+            assert np.array_equal(getattr(got, field), getattr(plain, field), equal_nan=True), (backend, field)
+        assert 0 < plain.attainment < 1  # the case queues: some requests are late or dropped
+
+
+def test_cli_device_runs_the_groups_that_name_none(tmp_path, capsys):
+    # group 0 names no device: --device fast puts it on fast (the plan's slow is not looked up)
+    fast_only = make_database(_profiles()["fast"]["a"])
+    fast_only.save(tmp_path / "db.pkl")
+    _plan().save(tmp_path / "p.json")
+    save_workload(_workload(), tmp_path / "w.npz")
+    rc = main(["simulate", "--placement", str(tmp_path / "p.json"), "--workload", str(tmp_path / "w.npz"),
+               "--db", str(tmp_path / "db.pkl"), "--memory-budget-gib", "1", "--device", "fast",
+               "--out", str(tmp_path / "r.tsv")])
+    captured = capsys.readouterr()
+    assert rc == 0 and "Traceback" not in captured.err, captured.err
+    assert "100.00%" in captured.out
+
+
+@pytest.mark.parametrize("discipline", ["fcfs", "srpt"])
+def test_simulate_plan_reports_progress(discipline):
+    from alpa_serve_like.scheduling.options import SchedulingOptions
+
+    calls = []
+    opts = SimOptions(scheduling=SchedulingOptions(discipline=discipline), jit=False)
+    simulate_plan(_plan(), _profiles(), _workload(), opts, progress=lambda done, total: calls.append((done, total)))
+    assert calls and calls[-1] == (12, 12)
+
+
+@pytest.mark.parametrize("flags", [["--discipline", "srpt"], ["--rules", "alpaserve"]])
+def test_cli_gives_the_same_rows_with_and_without_group_devices(tmp_path, capsys, flags):
+    profiles, workload, groups = _queueing_case()
+    make_database(*profiles.values()).save(tmp_path / "db.pkl")
+    save_workload(workload, tmp_path / "w.npz")
+    rows = []
+    for name, device in (("plain", None), ("named", "slow")):
+        plan = Placement(tuple(replace(g, device=device) for g in groups), context=PlanContext(device="slow"))
+        plan.save(tmp_path / f"{name}.json")
+        rc = main(["simulate", "--placement", str(tmp_path / f"{name}.json"), "--workload", str(tmp_path / "w.npz"),
+                   "--db", str(tmp_path / "db.pkl"), "--memory-budget-gib", "1", *flags,
+                   "--out", str(tmp_path / f"{name}.tsv")])
+        assert rc == 0, capsys.readouterr().err
+        rows.append((tmp_path / f"{name}.tsv").read_text())
+    assert rows[0] == rows[1]

@@ -372,3 +372,15 @@ def test_colour_codes_never_reach_the_terminal(tmp_path, capsys):
     assert main(["trace", "info", str(tmp_path / name)]) == 2
     err = capsys.readouterr().err
     assert "\x1b" not in err and "wred.npz" in err and len(err.splitlines()) == 1
+
+
+def test_schedule_with_groups_on_other_devices_is_refused_in_one_line(good, tmp_path, capsys):
+    from alpa_serve_like.core.plan import PlacementSchedule
+
+    sliced = Placement((GroupPlacement(ParallelConfig(1, 1, 1), MODELS, device="a100-80gb/3g.40gb"),))
+    PlacementSchedule(start_s=(0.0, 1.0), segments=(sliced, sliced)).save(tmp_path / "s.json")
+    assert main(["simulate", "--placement", str(tmp_path / "s.json"), "--workload", str(good["workload"]),
+                 "--db", str(good["db"]), *SIM]) == 2
+    err = capsys.readouterr().err
+    assert len(err.splitlines()) == 1 and "Traceback" not in err, err
+    assert "s.json" in err and "a100-80gb/3g.40gb" in err and "each segment" in err
