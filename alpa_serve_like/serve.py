@@ -6,9 +6,10 @@
 * ``placement``: a placement JSON file (from ``alpa-serve-like place``). Without it a placement is
   computed from the database and a declared expected load: ``models`` (``bert-tiny:2``),
   ``num_devices``, ``rate``, ``cv``, ``slo_scale``, ``policy`` (see ``runtime.auto_placement``).
-* ``ingress``: ``fused`` (default: the controller serves HTTP itself, one hop less) or
-  ``separate`` (a stateless FastAPI ``Ingress`` deployment forwards to the controller);
-  ``ingress_replicas``: its replicas (default 1).
+* ``ingress``: ``separate`` (default: a stateless FastAPI ``Ingress`` deployment forwards to the
+  controller and answers 503 at once when the controller replica is lost) or ``fused`` (the
+  controller serves HTTP itself: one hop less, but Serve's proxy holds requests while a lost
+  controller restarts); ``ingress_replicas``: the ingress's replicas (default 1).
 * every field of ``RuntimeOptions`` (``device=cpu``, ``database=...``) and, flat, every field of its
   ``SchedulingOptions`` (``max_batch_size=4``, ``routing=shortest_queue``). With a placement file,
   ``profile_device`` and ``max_batch_size`` default to the plan's (said on stderr); another
@@ -34,7 +35,7 @@ def build_app(args: dict | None = None):
     """Build the Serve application (Ingress -> Controller) from ``serve run`` style arguments."""
     args = dict(args or {})
     placement_path = args.pop("placement", "")
-    ingress = str(args.pop("ingress", "fused"))
+    ingress = str(args.pop("ingress", "separate"))
     ingress_replicas = int(args.pop("ingress_replicas", 1))
     if ingress not in ("fused", "separate"):
         raise ValueError(f"ingress must be 'fused' or 'separate', got {ingress!r}")
@@ -71,9 +72,7 @@ def build_app(args: dict | None = None):
     from alpa_serve_like.controllers.ingress import Ingress
 
     return Ingress.options(num_replicas=ingress_replicas).bind(Controller.options(**limits).bind(*bound),
-                                                                list(placement.models), options.max_body_bytes,
-                                                                options.retry_after_s, options.controller_timeout_s,
-                                                                options.body_timeout_s)
+                                                                list(placement.models), options.to_dict())
 
 
 def defaults_from_plan(placement: Placement, args: dict) -> list[str]:

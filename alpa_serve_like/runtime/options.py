@@ -81,9 +81,15 @@ class RuntimeOptions:
     startup_timeout_s: float = 120.0
     """How long placement groups and stage actors may take to come up."""
     controller_timeout_s: float = 1.0
-    """``ingress=separate`` only: the ingress pings the controller and answers 503
-    ``controller_unavailable`` at once while a ping has gone unanswered this long (controller lost
-    or restarting), instead of holding requests until Serve has restarted it."""
+    """``ingress=separate`` (the default): a controller that has not answered the ingress's ping
+    (sent every 0.25 s) within this long is taken as lost (hung or unreachable): the ingress answers
+    503 ``controller_unavailable`` at once until it answers again. A controller replica that dies
+    is seen much sooner, by ``controller_vigil_s``'s long-poll."""
+    controller_vigil_s: float = 1.0
+    """``ingress=separate``: how long each of the ingress's long-poll calls to the controller is
+    held before it returns and is sent again. One is always in flight, so the controller's death
+    fails it at once (Ray's actor-death error) and the ingress answers 503 from then on. Short, so
+    a redeploy's graceful shutdown never waits long for it."""
     warm_up: bool = True
     """Run one batch of one request of each model through each group after it starts (and after
     each recreation, before it rejoins routing), so no user request pays the first call's cost;
@@ -99,7 +105,7 @@ class RuntimeOptions:
         if self.strategy not in ("STRICT_PACK", "PACK"):
             raise RuntimeOptionsError(f"strategy must be STRICT_PACK or PACK, got {self.strategy!r}")
         for name in ("gpu_per_device", "batch_timeout_s", "startup_timeout_s", "controller_timeout_s",
-                     "body_timeout_s"):
+                     "controller_vigil_s", "body_timeout_s"):
             if not getattr(self, name) > 0:
                 raise RuntimeOptionsError(f"{name} must be > 0, got {getattr(self, name)!r}")
         for name in ("torch_threads", "max_body_bytes", "max_ongoing_requests", "max_queued_requests",
