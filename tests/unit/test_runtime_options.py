@@ -99,3 +99,15 @@ def test_the_serve_config_file_sets_the_same_http_options_and_validates():
     config = ServeDeploySchema.model_validate(yaml.safe_load(path.read_text()))
     http = config.http_options
     assert (http.host, http.request_timeout_s, http.keep_alive_timeout_s) == ("127.0.0.1", 60, 5)
+
+
+def test_serve_controller_options_carry_the_proxy_patience_and_a_users_own_values_win():
+    from ray.serve.config import ControllerOptions
+
+    from alpa_serve_like.runtime.local_ray import SLOW_MACHINE_SERVE_ENV, serve_controller_options
+
+    out = serve_controller_options({"RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "90"})
+    env = ControllerOptions(**out).runtime_env["env_vars"]  # what serve.start validates them with
+    assert env["RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S"] == "90"
+    assert set(env) == set(SLOW_MACHINE_SERVE_ENV)
+    assert env["RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S"] == SLOW_MACHINE_SERVE_ENV["RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S"]
