@@ -63,7 +63,8 @@ def build_app(args: dict | None = None):
     bound = (placement.to_dict(), options.to_dict(), shipped.to_plain())
     # Serve's own queue limits shed in the proxy, before a request costs a hop to the controller.
     limits = dict(max_ongoing_requests=options.max_ongoing_requests,
-                  max_queued_requests=options.max_queued_requests)
+                  max_queued_requests=options.max_queued_requests,
+                  ray_actor_options=options.replica_actor_options())
     if ingress == "fused":
         from alpa_serve_like.controllers.serving_controller import ServingController
 
@@ -71,8 +72,9 @@ def build_app(args: dict | None = None):
     from alpa_serve_like.controllers.controller import Controller
     from alpa_serve_like.controllers.ingress import Ingress
 
-    return Ingress.options(num_replicas=ingress_replicas).bind(Controller.options(**limits).bind(*bound),
-                                                                list(placement.models), options.to_dict())
+    ingress_options = dict(num_replicas=ingress_replicas, ray_actor_options=options.replica_actor_options())
+    return Ingress.options(**ingress_options).bind(Controller.options(**limits).bind(*bound), list(placement.models),
+                                                   options.to_dict())
 
 
 def defaults_from_plan(placement: Placement, args: dict) -> list[str]:

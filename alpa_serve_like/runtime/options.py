@@ -16,6 +16,15 @@ from alpa_serve_like.scheduling.options import SchedulingOptions
 DeviceKind = Literal["auto", "cpu", "gpu"]
 
 
+LOW_LATENCY_REPLICA_ENV = {
+    "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
+    "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",
+    "RAY_SERVE_USE_GRPC_BY_DEFAULT": "1",
+}
+"""Ray Serve 2.60's settings (``ray/serve/_private/constants.py``) that ``RAY_SERVE_THROUGHPUT_OPTIMIZED=1``
+turns on for a replica, less direct ingress and logging; see ``RuntimeOptions.low_latency_replicas``."""
+
+
 class RuntimeOptionsError(ValueError):
     """A runtime option has a wrong type or value."""
 
@@ -90,6 +99,12 @@ class RuntimeOptions:
     held before it returns and is sent again. One is always in flight, so the controller's death
     fails it at once (Ray's actor-death error) and the ingress answers 503 from then on. Short, so
     a redeploy's graceful shutdown never waits long for it."""
+    low_latency_replicas: bool = True
+    """Run the ingress and controller replicas with the per-replica settings of Ray Serve's
+    documented ``RAY_SERVE_THROUGHPUT_OPTIMIZED`` mode (``LOW_LATENCY_REPLICA_ENV``, through the
+    deployments' ``runtime_env``): user code and the handle's router on the replica's own event
+    loop (no thread hand-off per request) and handle calls over Serve's gRPC data plane. Its direct
+    ingress is left off: it would open one more HTTP listener per replica."""
     warm_up: bool = True
     """Run one batch of one request of each model through each group after it starts (and after
     each recreation, before it rejoins routing), so no user request pays the first call's cost;
@@ -121,6 +136,13 @@ class RuntimeOptions:
 
     def to_dict(self) -> dict:
         return asdict(self)
+
+    def replica_actor_options(self) -> dict:
+        """``ray_actor_options`` of the ingress and controller replicas."""
+        out = {"num_cpus": 0.1}
+        if self.low_latency_replicas:
+            out["runtime_env"] = {"env_vars": dict(LOW_LATENCY_REPLICA_ENV)}
+        return out
 
     @classmethod
     def from_args(cls, args: dict) -> "RuntimeOptions":
