@@ -9,7 +9,8 @@ method returns a small dict at once (no model), over
   shared-memory channels, the actor runs a loop waiting on them);
 
 and ``serve_handle``: a Serve deployment handle call from one replica to another (what the
-separate ingress uses to reach the controller). Rounds alternate so machine noise hits all alike;
+separate ingress uses to reach the controller), with Serve's default replica settings and
+(``serve_handle_low_latency``) with ``RuntimeOptions.low_latency_replicas``'s, the default's. Rounds alternate so machine noise hits all alike;
 the report has each transport's p50/p90 in ms and the machine's load average before and after.
 
 Benchmark: not part of any test run; Ray starts here, so run it under the shared lock:
@@ -69,6 +70,8 @@ def main() -> None:
                 out.append(time.perf_counter() - t0)
             return out
 
+    from alpa_serve_like.runtime.options import RuntimeOptions
+
     @serve.deployment(ray_actor_options={"num_cpus": 0.1})
     class Callee:
         async def run(self, x):
@@ -90,10 +93,14 @@ def main() -> None:
     load_before = os.getloadavg()
     caller = Caller.remote(Stage.remote())
     handle = serve.run(HandleCaller.bind(Callee.bind()), name="hops", route_prefix=None)
+    fast = RuntimeOptions(low_latency_replicas=True).replica_actor_options()
+    fast_handle = serve.run(HandleCaller.options(ray_actor_options=fast).bind(
+        Callee.options(ray_actor_options=fast).bind()), name="hops-low-latency", route_prefix=None)
     runs = {
         "actor_call": lambda n: ray.get(caller.actor_call.remote(n)),
         "compiled_graph": lambda n: ray.get(caller.compiled_graph.remote(n)),
         "serve_handle": lambda n: handle.serve_handle.remote(n).result(timeout_s=600),
+        "serve_handle_low_latency": lambda n: fast_handle.serve_handle.remote(n).result(timeout_s=600),
     }
     samples = {name: [] for name in runs}
     try:
