@@ -9,7 +9,8 @@
 * ``ingress``: ``separate`` (default: a stateless FastAPI ``Ingress`` deployment forwards to the
   controller and answers 503 at once when the controller replica is lost) or ``fused`` (the
   controller serves HTTP itself: one hop less, but Serve's proxy holds requests while a lost
-  controller restarts); ``ingress_replicas``: the ingress's replicas (default 1).
+  controller restarts); ``ingress_replicas``: the ingress's replicas (default 1). Both are
+  ``RuntimeOptions`` fields.
 * every field of ``RuntimeOptions`` (``device=cpu``, ``database=...``) and, flat, every field of its
   ``SchedulingOptions`` (``max_batch_size=4``, ``routing=shortest_queue``). With a placement file,
   ``profile_device`` and ``max_batch_size`` default to the plan's (said on stderr); another
@@ -35,10 +36,6 @@ def build_app(args: dict | None = None):
     """Build the Serve application (Ingress -> Controller) from ``serve run`` style arguments."""
     args = dict(args or {})
     placement_path = args.pop("placement", "")
-    ingress = str(args.pop("ingress", "separate"))
-    ingress_replicas = int(args.pop("ingress_replicas", 1))
-    if ingress not in ("fused", "separate"):
-        raise ValueError(f"ingress must be 'fused' or 'separate', got {ingress!r}")
     load_keys = {f.name for f in fields(ExpectedLoad)}
     load_args = {k: args.pop(k) for k in list(args) if k in load_keys}
     placement = None
@@ -65,14 +62,14 @@ def build_app(args: dict | None = None):
     limits = dict(max_ongoing_requests=options.max_ongoing_requests,
                   max_queued_requests=options.max_queued_requests,
                   ray_actor_options=options.replica_actor_options())
-    if ingress == "fused":
+    if options.ingress == "fused":
         from alpa_serve_like.controllers.serving_controller import ServingController
 
         return ServingController.options(**limits).bind(*bound)
     from alpa_serve_like.controllers.controller import Controller
     from alpa_serve_like.controllers.ingress import Ingress
 
-    ingress_options = dict(num_replicas=ingress_replicas, ray_actor_options=options.replica_actor_options())
+    ingress_options = dict(num_replicas=options.ingress_replicas, ray_actor_options=options.replica_actor_options())
     return Ingress.options(**ingress_options).bind(Controller.options(**limits).bind(*bound), list(placement.models),
                                                    options.to_dict())
 

@@ -14,6 +14,7 @@ from typing import Literal
 from alpa_serve_like.scheduling.options import SchedulingOptions
 
 DeviceKind = Literal["auto", "cpu", "gpu"]
+IngressKind = Literal["separate", "fused"]
 
 
 LOW_LATENCY_REPLICA_ENV = {
@@ -89,6 +90,14 @@ class RuntimeOptions:
     """Recreate a mesh group whose actor died (else the group stays out of routing)."""
     startup_timeout_s: float = 120.0
     """How long placement groups and stage actors may take to come up."""
+    ingress: IngressKind = "separate"
+    """How HTTP reaches the controller. ``separate``: a stateless ``Ingress`` deployment
+    (``ingress_replicas``) forwards to it over a handle and outlives it, so a lost controller is
+    answered 503 ``controller_unavailable`` within milliseconds. ``fused``: the controller serves
+    HTTP itself, one hop less per request (benchmarks/bench_runtime_overhead.py), but while a lost
+    controller restarts Serve's proxy holds requests for it."""
+    ingress_replicas: int = 1
+    """Replicas of the separate ingress."""
     controller_timeout_s: float = 1.0
     """``ingress=separate`` (the default): a controller that has not answered the ingress's ping
     (sent every 0.25 s) within this long is taken as lost (hung or unreachable): the ingress answers
@@ -117,13 +126,15 @@ class RuntimeOptions:
             raise RuntimeOptionsError(f"scheduling must be a SchedulingOptions, got {self.scheduling!r}")
         if self.device not in ("auto", "cpu", "gpu"):
             raise RuntimeOptionsError(f"device must be auto, cpu or gpu, got {self.device!r}")
+        if self.ingress not in ("separate", "fused"):
+            raise RuntimeOptionsError(f"ingress must be separate or fused, got {self.ingress!r}")
         if self.strategy not in ("STRICT_PACK", "PACK"):
             raise RuntimeOptionsError(f"strategy must be STRICT_PACK or PACK, got {self.strategy!r}")
         for name in ("gpu_per_device", "batch_timeout_s", "startup_timeout_s", "controller_timeout_s",
                      "controller_vigil_s", "body_timeout_s"):
             if not getattr(self, name) > 0:
                 raise RuntimeOptionsError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("torch_threads", "max_body_bytes", "max_ongoing_requests", "max_queued_requests",
+        for name in ("torch_threads", "ingress_replicas", "max_body_bytes", "max_ongoing_requests", "max_queued_requests",
                      "max_pending_requests", "retry_after_s"):
             if int(getattr(self, name)) < 1:
                 raise RuntimeOptionsError(f"{name} must be >= 1, got {getattr(self, name)!r}")

@@ -111,3 +111,12 @@ def test_serve_controller_options_carry_the_proxy_patience_and_a_users_own_value
     assert env["RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S"] == "90"
     assert set(env) == set(SLOW_MACHINE_SERVE_ENV)
     assert env["RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S"] == SLOW_MACHINE_SERVE_ENV["RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S"]
+
+
+def test_ingress_is_a_checked_choice_with_separate_as_the_default():
+    assert RuntimeOptions().ingress == "separate"
+    assert RuntimeOptions.from_args({"ingress": "fused", "ingress_replicas": "2"}).ingress_replicas == 2
+    with pytest.raises(RuntimeOptionsError, match="ingress must be separate or fused"):
+        RuntimeOptions.from_args({"ingress": "both"})
+    with pytest.raises(RuntimeOptionsError, match="ingress_replicas must be >= 1"):
+        RuntimeOptions(ingress_replicas=0)
