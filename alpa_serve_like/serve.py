@@ -69,9 +69,11 @@ def build_app(args: dict | None = None):
     from alpa_serve_like.controllers.controller import Controller
     from alpa_serve_like.controllers.ingress import Ingress
 
-    ingress_options = dict(num_replicas=options.ingress_replicas, ray_actor_options=options.replica_actor_options())
-    return Ingress.options(**ingress_options).bind(Controller.options(**limits).bind(*bound), list(placement.models),
-                                                   options.to_dict())
+    # The same limits in front of the ingress: HTTP meets them first (the proxy's queue), and the
+    # controller's then bound what the ingress replicas forward together.
+    controller = Controller.options(**limits).bind(*bound)
+    return Ingress.options(num_replicas=options.ingress_replicas, **limits).bind(controller, list(placement.models),
+                                                                                  options.to_dict())
 
 
 def defaults_from_plan(placement: Placement, args: dict) -> list[str]:

@@ -62,12 +62,14 @@ class RuntimeOptions:
     """EWMA weight of each measured dispatch, hop and response overhead in the predictions that
     admission uses (0: use only the fixed ``scheduling`` overheads)."""
     max_ongoing_requests: int = 1000
-    """Ray Serve ``max_ongoing_requests`` of the controller replica. Large, so requests reach the
-    handler (where arrival is stamped and cheap shedding happens) instead of waiting unseen in the
-    proxy."""
+    """Ray Serve ``max_ongoing_requests`` of the controller replica and of each ingress replica.
+    Large, so requests reach the handler (where arrival is stamped and cheap shedding happens)
+    instead of waiting unseen in the proxy."""
     max_queued_requests: int = 200
-    """Ray Serve ``max_queued_requests``: beyond this many requests waiting in front of the
-    controller, Serve's proxy answers 503 itself without a hop to the controller."""
+    """Ray Serve ``max_queued_requests``: beyond this many requests waiting in front of the HTTP
+    replica (the ingress, or the fused controller), Serve's proxy answers 503 itself without a hop
+    to it; the separate ingress answers 503 ``overloaded`` when the same limit in front of the
+    controller is reached."""
     max_pending_requests: int = 256
     """Requests in the controller (admitted and not answered) above which a new request is shed
     before it is parsed or scheduled (HTTP 503 with ``Retry-After``)."""
