@@ -10,7 +10,8 @@ with no answers. The watch learns of the loss two ways:
   the worker's connection drop (measured ~20 ms after a SIGKILL on one node), long before a ping
   could time out. Only errors that ``is_death`` accepts count: a full queue is not a death.
 * **Ping** (a hung or unreachable controller, seconds): ``ping()`` every ``period_s`` with a
-  ``timeout_s`` limit. Once the controller is lost, only a ping *sent after* the loss brings it
+  ``timeout_s`` limit (generous: a controller busy for a moment, such as recreating a group on a
+  loaded machine, must not be taken as lost and have its calls abandoned). Once the controller is lost, only a ping *sent after* the loss brings it
   back, so an answer from the old replica cannot undo what the vigil saw.
 
 While lost, requests are answered 503 ``controller_unavailable`` at once, and calls already in
@@ -103,11 +104,9 @@ class ControllerWatch:
         finally:
             lost.cancel()
         if work.done():
-            exc = work.exception()
-            if exc is not None and self.is_death(exc):  # the call itself saw the replica die
-                self._lost(f"the controller replica died: {type(exc).__name__}")
-                raise ControllerUnavailable(f"the controller died during the call ({self.last_error}); "
-                                            f"retry later") from exc
+            # An actor error raised by the call is not taken as the controller's death: the
+            # controller's own code may raise one about a stage actor (Ray makes a task's error an
+            # instance of its cause's type). The vigil alone decides; the caller answers this one.
             return work.result()
         work.cancel()
         raise ControllerUnavailable(f"the controller stopped answering ({self.last_error}); retry later")

@@ -100,11 +100,12 @@ class RuntimeOptions:
     controller restarts Serve's proxy holds requests for it."""
     ingress_replicas: int = 1
     """Replicas of the separate ingress."""
-    controller_timeout_s: float = 1.0
+    controller_timeout_s: float = 3.0
     """``ingress=separate`` (the default): a controller that has not answered the ingress's ping
     (sent every 0.25 s) within this long is taken as lost (hung or unreachable): the ingress answers
-    503 ``controller_unavailable`` at once until it answers again. A controller replica that dies
-    is seen much sooner, by ``controller_vigil_s``'s long-poll."""
+    503 ``controller_unavailable`` at once until it answers again. Generous, so a controller busy
+    for a moment is not taken as lost; a controller replica that dies is seen within milliseconds,
+    by ``controller_vigil_s``'s long-poll."""
     controller_vigil_s: float = 1.0
     """``ingress=separate``: how long each of the ingress's long-poll calls to the controller is
     held before it returns and is sent again. One is always in flight, so the controller's death

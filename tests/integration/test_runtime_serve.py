@@ -168,7 +168,8 @@ def test_killed_stage_actor_fails_fast_and_its_group_is_recreated(app_url):
     outcomes = asyncio.run(traffic())
     assert len(outcomes) == 60, "every request must get an answer"
     failed = [out for _, status, out in outcomes if status != 200]
-    assert all(out["reason"] in ("group_failed", "group_down") for out in failed), failed
+    assert all(out.get("reason") in ("group_failed", "group_down") for out in failed), \
+        [(out.get("reason"), out.get("error", "")[:120]) for out in failed]
     assert any(status != 200 for _, status, _ in outcomes), "the kill should have hit some requests"
 
     deadline = time.time() + 90
