@@ -7,10 +7,13 @@
   computed from the database and a declared expected load: ``models`` (``bert-tiny:2``),
   ``num_devices``, ``rate``, ``cv``, ``slo_scale``, ``policy`` (see ``runtime.auto_placement``).
 * ``apps``: compound applications to serve at ``/v1/apps/{name}/infer``, comma-separated
-  ``APP.json`` or ``APP.json@PLAN.json`` (``controllers.app_routes.read_app_entries``; fused only).
-* ``ingress``: ``fused`` (default: the controller serves HTTP itself, one hop less) or
-  ``separate`` (a stateless FastAPI ``Ingress`` deployment forwards to the controller);
-  ``ingress_replicas``: its replicas (default 1).
+  ``APP.json`` or ``APP.json@PLAN.json`` (``controllers.app_routes.read_app_entries``); the fused
+  controller serves them, so ``apps`` makes ``ingress=fused`` the default (said on stderr).
+* ``ingress``: ``separate`` (default: a stateless FastAPI ``Ingress`` deployment forwards to the
+  controller and answers 503 at once when the controller replica is lost) or ``fused`` (the
+  controller serves HTTP itself: one hop less, but Serve's proxy holds requests while a lost
+  controller restarts); ``ingress_replicas``: the ingress's replicas (default 1). Both are
+  ``RuntimeOptions`` fields.
 * every field of ``RuntimeOptions`` (``device=cpu``, ``database=...``) and, flat, every field of its
   ``SchedulingOptions`` (``max_batch_size=4``, ``routing=shortest_queue``). With a placement file,
   ``profile_device`` and ``max_batch_size`` default to the plan's (said on stderr); another
@@ -38,11 +41,7 @@ def build_app(args: dict | None = None):
     """Build the Serve application (Ingress -> Controller) from ``serve run`` style arguments."""
     args = dict(args or {})
     placement_path = args.pop("placement", "")
-    ingress = str(args.pop("ingress", "fused"))
-    ingress_replicas = int(args.pop("ingress_replicas", 1))
-    app_entries = _compound_apps(str(args.pop("apps", "")), ingress)
-    if ingress not in ("fused", "separate"):
-        raise ValueError(f"ingress must be 'fused' or 'separate', got {ingress!r}")
+    app_entries = _compound_apps(str(args.pop("apps", "")), args)
     load_keys = {f.name for f in fields(ExpectedLoad)}
     load_args = {k: args.pop(k) for k in list(args) if k in load_keys}
     placement = None
@@ -70,8 +69,9 @@ def build_app(args: dict | None = None):
     # its 503 then carries our Retry-After too.
     limits = dict(max_ongoing_requests=options.max_ongoing_requests,
                   max_queued_requests=options.max_queued_requests,
-                  backpressure_config={"retry_after_s": options.retry_after_s})
-    if ingress == "fused":
+                  backpressure_config={"retry_after_s": options.retry_after_s},
+                  ray_actor_options=options.replica_actor_options())
+    if options.ingress == "fused":
         from alpa_serve_like.controllers.serving_controller import ServingController
 
         if app_entries:
@@ -82,18 +82,23 @@ def build_app(args: dict | None = None):
     from alpa_serve_like.controllers.controller import Controller
     from alpa_serve_like.controllers.ingress import Ingress
 
-    return Ingress.options(num_replicas=ingress_replicas).bind(Controller.options(**limits).bind(*bound),
-                                                                list(placement.models), options.max_body_bytes,
-                                                                options.retry_after_s, options.controller_timeout_s,
-                                                                options.body_timeout_s)
+    # The same limits in front of the ingress: HTTP meets them first (the proxy's queue), and the
+    # controller's then bound what the ingress replicas forward together.
+    controller = Controller.options(**limits).bind(*bound)
+    return Ingress.options(num_replicas=options.ingress_replicas, **limits).bind(controller, list(placement.models),
+                                                                                  options.to_dict())
 
 
-def _compound_apps(arg: str, ingress: str) -> list[dict]:
-    """``apps=``: compound applications served at ``/v1/apps/{name}/infer`` (``controllers.app_routes``)."""
+def _compound_apps(arg: str, args: dict) -> list[dict]:
+    """``apps=``: compound applications served at ``/v1/apps/{name}/infer`` (``controllers.app_routes``).
+    Only the fused controller serves them, so they make ``ingress=fused`` the default in ``args``."""
     if not arg:
         return []
-    if ingress != "fused":
-        raise ValueError("apps= is served by the fused controller only; drop ingress=separate")
+    if "ingress" not in args:
+        args["ingress"] = "fused"
+        print("apps= given: using ingress=fused (the controller serves the app routes itself)", file=sys.stderr)
+    elif str(args["ingress"]) != "fused":
+        raise ValueError("apps= is served by the fused controller only; drop ingress=separate or set ingress=fused")
     from alpa_serve_like.controllers.app_routes import read_app_entries
 
     return read_app_entries(arg)

@@ -1,16 +1,25 @@
 """Runtime overhead: alpa_serve_like vs a plain Ray Serve deployment of the same model, same run.
 
-Both apps run side by side in one Ray Serve instance on this machine (CPU, one model, no
-batching): ``alpa`` serves a one-group placement (op=1, pp=1) of ``--model`` through the ingress,
-controller and a stage actor; ``plain`` is one Serve deployment running the whole model in its
-replica. Both report the model's compute time per request, so
+The apps run side by side in one Ray Serve instance on this machine (CPU, one model, no
+batching). The alpa candidates (``APPS``) serve a one-group placement (op=1, pp=1) of ``--model``:
+``alpa-separate`` (the default: proxy -> ingress -> controller -> stage actor),
+``alpa-separate-serve-defaults`` (the same with Serve's default replica settings, not
+``low_latency_replicas``) and ``alpa-fused`` (``ingress=fused``: proxy -> controller serving HTTP ->
+stage actor). ``plain`` is one Serve deployment running the whole model in its replica (proxy ->
+replica), with the same replica settings as alpa's default; ``plain-serve-defaults`` with Serve's.
+All report the model's compute time per request, so
 
     added latency = client-measured latency - compute time reported by the server
 
 is what each serving path adds over the raw model compute. Latency: ``--requests`` sequential
-requests, alternating between the two apps so machine noise hits both alike. Throughput:
-``--clients`` closed-loop clients for ``--seconds``, alternating, twice each. Targets (issue 5):
-added p50 under 5 ms, and alpa throughput at least 80% of plain.
+requests, alternating between the apps so machine noise hits all alike. Throughput:
+``--clients`` closed-loop clients for ``--seconds``, alternating, twice each. Targets: added p50
+within 1 ms of plain's (issue 10), alpa throughput at least 80% of plain (issue 5). Each alpa
+app's answers also say where its server-side time went (``timing_ms``): the report's
+``server_ms_p50`` (handler arrival to answer) and ``hops_ms_p50`` (controller -> stage -> controller
+outside compute), and the rest of the added latency is Serve's proxy and the ingress hop.
+The machine's load average is in the report (a noisy machine moves every figure; compare apps
+within one run only).
 
     .venv/bin/python benchmarks/bench_runtime_overhead.py --model bert-tiny --length 128
 """
@@ -19,6 +28,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import json
+import os
 import socket
 import time
 
@@ -31,12 +41,25 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def plain_app(model: str, torch_threads: int):
+APPS = {
+    "alpa-separate": {"ingress": "separate"},
+    "alpa-separate-serve-defaults": {"ingress": "separate", "low_latency_replicas": "false"},
+    "alpa-fused": {"ingress": "fused"},
+}
+"""The alpa candidates (``serve run`` arguments over the defaults): the default topology, the same
+with Serve's default replica settings, and the controller serving HTTP itself."""
+
+
+def plain_app(model: str, torch_threads: int, low_latency: bool):
     from ray import serve
     from starlette.requests import Request
     from starlette.responses import JSONResponse
 
-    @serve.deployment(max_ongoing_requests=10_000, ray_actor_options={"num_cpus": 0.1})
+    from alpa_serve_like.runtime.options import RuntimeOptions
+
+    actor_options = RuntimeOptions(low_latency_replicas=low_latency).replica_actor_options()
+
+    @serve.deployment(max_ongoing_requests=10_000, ray_actor_options=actor_options)
     class PlainModel:
         """The baseline: one replica, the whole model, a JSON body of token ids or a length."""
 
@@ -66,8 +89,8 @@ def plain_app(model: str, torch_threads: int):
     return PlainModel.bind(model, torch_threads)
 
 
-async def sequential(session, url: str, body: dict, n: int) -> tuple[np.ndarray, np.ndarray]:
-    lat, compute = [], []
+async def sequential(session, url: str, body: dict, n: int) -> tuple[np.ndarray, np.ndarray, list]:
+    lat, compute, timings = [], [], []
     for _ in range(n):
         t0 = time.perf_counter()
         async with session.post(url, json=body) as resp:
@@ -75,7 +98,8 @@ async def sequential(session, url: str, body: dict, n: int) -> tuple[np.ndarray,
             assert resp.status == 200, data
         lat.append(time.perf_counter() - t0)
         compute.append(sum(data["timing_ms"]["stages"]) / 1e3)
-    return np.array(lat), np.array(compute)
+        timings.append(data["timing_ms"])
+    return np.array(lat), np.array(compute), timings
 
 
 async def closed_loop(session, url: str, body: dict, clients: int, seconds: float) -> float:
@@ -98,16 +122,17 @@ async def closed_loop(session, url: str, body: dict, clients: int, seconds: floa
 async def measure(urls: dict, body: dict, args) -> dict:
     import aiohttp
 
-    out = {name: {"lat": [], "compute": [], "rps": []} for name in urls}
+    out = {name: {"lat": [], "compute": [], "timings": [], "rps": []} for name in urls}
     async with aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=0)) as session:
         for name, url in urls.items():  # warm-up
             await sequential(session, url, body, 20)
         chunk = max(1, args.requests // 10)
         for _ in range(10):
             for name, url in urls.items():
-                lat, comp = await sequential(session, url, body, chunk)
+                lat, comp, timings = await sequential(session, url, body, chunk)
                 out[name]["lat"].append(lat)
                 out[name]["compute"].append(comp)
+                out[name]["timings"] += timings
         for _ in range(2):
             for name, url in urls.items():
                 out[name]["rps"].append(await closed_loop(session, url, body, args.clients, args.seconds))
@@ -142,6 +167,8 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--torch-threads", type=int, default=1)
+    parser.add_argument("--apps", default=",".join(APPS),
+                        help=f"comma-separated alpa candidates to serve beside plain (of {sorted(APPS)})")
     parser.add_argument("--json", help="also write the numbers to this file")
     args = parser.parse_args()
 
@@ -160,11 +187,17 @@ def main() -> None:
     start_local_ray(num_cpus=4)
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    serve.run(build_app({"placement": placement_path, "device": "cpu", "torch_threads": args.torch_threads,
-                         "health_check_period_s": 0}), name="alpa", route_prefix="/alpa")
-    serve.run(plain_app(args.model, args.torch_threads), name="plain", route_prefix="/plain")
     base = f"http://127.0.0.1:{port}"
-    urls = {"alpa": f"{base}/alpa/v1/models/{instance}/infer", "plain": f"{base}/plain"}
+    urls = {}
+    for name in args.apps.split(","):
+        serve.run(build_app({"placement": placement_path, "device": "cpu", "torch_threads": args.torch_threads,
+                             "health_check_period_s": 0, **APPS[name]}), name=name, route_prefix=f"/{name}")
+        urls[name] = f"{base}/{name}/v1/models/{instance}/infer"
+    # The baseline with the same per-replica Serve settings as alpa's default, and with Serve's own.
+    for name, low_latency in (("plain", True), ("plain-serve-defaults", False)):
+        serve.run(plain_app(args.model, args.torch_threads, low_latency), name=name, route_prefix=f"/{name}")
+        urls[name] = f"{base}/{name}"
+    load_before = os.getloadavg()
     body = {"input": {"length": args.length}}
     try:
         res = asyncio.run(measure(urls, body, args))
@@ -173,7 +206,8 @@ def main() -> None:
         ray.shutdown()
     raw = raw_compute_s(args.model, args.length, args.torch_threads)
 
-    report = {"model": args.model, "length": args.length, "raw_compute_ms_p50": float(np.median(raw) * 1e3)}
+    report = {"model": args.model, "length": args.length, "raw_compute_ms_p50": float(np.median(raw) * 1e3),
+              "loadavg_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)]}
     for name, r in res.items():
         lat, comp = np.concatenate(r["lat"]), np.concatenate(r["compute"])
         added = (lat - comp) * 1e3
@@ -183,8 +217,14 @@ def main() -> None:
             "added_ms_p50": float(np.percentile(added, 50)), "added_ms_p99": float(np.percentile(added, 99)),
             "throughput_rps": [round(x, 1) for x in r["rps"]], "throughput_rps_mean": float(np.mean(r["rps"])),
         }
-    report["alpa_vs_plain_throughput"] = report["alpa"]["throughput_rps_mean"] / report["plain"]["throughput_rps_mean"]
-    report["alpa_added_p50_minus_plain_ms"] = report["alpa"]["added_ms_p50"] - report["plain"]["added_ms_p50"]
+        if name.startswith("alpa"):
+            report[name]["server_ms_p50"] = float(np.median([t["total"] for t in r["timings"]]))
+            report[name]["hops_ms_p50"] = float(np.median([sum(t["hops"]) for t in r["timings"]]))
+    for name in urls:
+        if name.startswith("alpa"):
+            report[f"{name}_vs_plain_throughput"] = (report[name]["throughput_rps_mean"]
+                                                     / report["plain"]["throughput_rps_mean"])
+            report[f"{name}_added_p50_minus_plain_ms"] = report[name]["added_ms_p50"] - report["plain"]["added_ms_p50"]
     text = json.dumps(report, indent=1)
     print(text)
     if args.json:

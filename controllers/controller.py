@@ -3,12 +3,13 @@
 ``ControllerBase`` is a thin shell around ``alpa_serve_like.runtime.controller_core.ControllerCore``:
 it builds the mesh groups (Ray placement groups + stage actors), wires Ray's actor-death errors
 and Prometheus metrics in, and exposes ``infer`` / ``models`` / ``stats`` / ``health``.
-``Controller`` is that class as a handle-only deployment behind the separate ``Ingress``;
-``serving_controller.ServingController`` is the same class serving HTTP itself (the default).
+``Controller`` is that class as a handle-only deployment behind the separate ``Ingress`` (the
+default); ``serving_controller.ServingController`` is the same class serving HTTP itself.
 Exactly one replica: routing and admission need one view of every group's clocks.
 """
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 
@@ -98,6 +99,12 @@ class ControllerBase:
         """Liveness for the separate ingress's ``ControllerWatch`` (async: answered on the loop)."""
         return True
 
+    async def vigil(self, hold_s: float) -> bool:
+        """The ingress's long-poll (``ControllerWatch``): held ``hold_s`` (at most 5 s), so that one
+        call is always in flight and this replica's death fails it at once."""
+        await asyncio.sleep(min(max(float(hold_s), 0.0), 5.0))
+        return True
+
     def stats(self) -> dict:
         out = self.core.snapshot()
         out["placement"] = self.placement.summary()
@@ -131,4 +138,4 @@ class ControllerBase:
 
 
 Controller = serve.deployment(**DEPLOYMENT_OPTIONS)(ControllerBase)
-"""Handle-only controller, behind ``ingress.Ingress`` (``ingress=separate``)."""
+"""Handle-only controller, behind ``ingress.Ingress`` (``ingress=separate``, the default)."""

@@ -1,9 +1,10 @@
-"""The controller serving HTTP itself (``ingress=fused``, the default): one hop less per request.
+"""The controller serving HTTP itself (``ingress=fused``): one hop less per request.
 
 Same routes and status codes as the separate ``Ingress`` (``controllers.http_common``), served
 from the controller's replica, so a request goes proxy -> controller -> stage actors. On a small
 machine the extra ingress -> controller handle call costs more than the model (see
-benchmarks/bench_runtime_overhead.py).
+benchmarks/bench_runtime_overhead.py). Not the default: when this replica dies, Serve's proxy holds
+requests until a new one is up (seconds) instead of answering; the separate ``Ingress`` answers 503.
 """
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse

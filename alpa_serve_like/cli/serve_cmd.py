@@ -94,11 +94,20 @@ def run(args: argparse.Namespace) -> int:
     import ray
     from ray import serve
 
+    from alpa_serve_like.runtime.local_ray import allow_slow_serve_startup, serve_controller_options, serve_is_running
     from alpa_serve_like.serve import build_app
 
     app = build_app(app_arguments(args))  # fails here, before Ray starts, on bad input
+    allow_slow_serve_startup()  # reaches Serve only through a Ray started here
     ray.init(address=args.address, include_dashboard=False)
-    serve.start(http_options=http_options(args))
+    if serve_is_running():
+        print("warning: Serve already runs in this Ray cluster, so its HTTP options (--host, --port, "
+              "timeouts) and the proxy's start-up patience set here are not applied; to change them, "
+              "`serve shutdown` first (or start Ray with RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S=60 "
+              "RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S=60 exported)", file=sys.stderr)
+    # On a Ray that is already running (not started here), environment variables cannot reach
+    # Serve's controller; its controller_options can, as long as Serve itself is not running yet.
+    serve.start(http_options=http_options(args), controller_options=serve_controller_options())
     serve.run(app, name=args.name, route_prefix="/")
     url = f"http://{args.host}:{args.port}"
     print(f"serving on {url}  (POST {url}/v1/models/<name>/infer, GET {url}/v1/models, {url}/v1/stats)")

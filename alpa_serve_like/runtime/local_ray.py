@@ -28,6 +28,24 @@ def allow_slow_serve_startup(environ=os.environ) -> None:
         environ.setdefault(name, value)
 
 
+def serve_controller_options(environ=os.environ) -> dict:
+    """Serve's ``controller_options`` that give its proxy ``SLOW_MACHINE_SERVE_ENV``'s patience (a
+    value set in ``environ`` wins). Unlike environment variables, which reach Serve only through a
+    Ray this process starts, these work on a Ray that is already running, as long as Serve is not
+    (``serve.start`` ignores them, with a log line, when a Serve controller already runs)."""
+    env = {name: environ.get(name, value) for name, value in SLOW_MACHINE_SERVE_ENV.items()}
+    return {"runtime_env": {"env_vars": env}}
+
+
+def serve_is_running() -> bool:
+    """Whether this Ray cluster already runs a Serve controller (then ``serve.start``'s
+    ``http_options`` and ``controller_options`` are not applied). Needs ``ray.init`` first."""
+    import ray
+
+    return any(a.get("name") == "SERVE_CONTROLLER_ACTOR" and a.get("namespace") == "serve"
+               for a in ray.util.list_named_actors(all_namespaces=True))
+
+
 def start_local_ray(
     num_cpus: int | None = 4,
     object_store_bytes: int | None = DEFAULT_OBJECT_STORE_BYTES,

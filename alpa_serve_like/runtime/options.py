@@ -22,6 +22,17 @@ CHECKPOINT_NAMINGS = ("ours", "hf-bert", "hf-gpt2", "auto")
 ALL_MODELS = "*"
 """Key of the checkpoint that every model not named on its own loads."""
 
+IngressKind = Literal["separate", "fused"]
+
+
+LOW_LATENCY_REPLICA_ENV = {
+    "RAY_SERVE_RUN_USER_CODE_IN_SEPARATE_THREAD": "0",
+    "RAY_SERVE_RUN_ROUTER_IN_SEPARATE_LOOP": "0",
+    "RAY_SERVE_USE_GRPC_BY_DEFAULT": "1",
+}
+"""Ray Serve 2.60's settings (``ray/serve/_private/constants.py``) that ``RAY_SERVE_THROUGHPUT_OPTIMIZED=1``
+turns on for a replica, less direct ingress and logging; see ``RuntimeOptions.low_latency_replicas``."""
+
 
 class RuntimeOptionsError(ValueError):
     """A runtime option has a wrong type or value."""
@@ -63,12 +74,14 @@ class RuntimeOptions:
     minus finish predicted; ``runtime.overheads``): about this share of admitted requests meet their
     SLO. 0: a margin of 2 deviations of the summed overheads (normal noise) instead."""
     max_ongoing_requests: int = 1000
-    """Ray Serve ``max_ongoing_requests`` of the controller replica. Large, so requests reach the
-    handler (where arrival is stamped and cheap shedding happens) instead of waiting unseen in the
-    proxy."""
+    """Ray Serve ``max_ongoing_requests`` of the controller replica and of each ingress replica.
+    Large, so requests reach the handler (where arrival is stamped and cheap shedding happens)
+    instead of waiting unseen in the proxy."""
     max_queued_requests: int = 200
-    """Ray Serve ``max_queued_requests``: beyond this many requests waiting in front of the
-    controller, Serve's proxy answers 503 itself without a hop to the controller."""
+    """Ray Serve ``max_queued_requests``: beyond this many requests waiting in front of the HTTP
+    replica (the ingress, or the fused controller), Serve's proxy answers 503 itself without a hop
+    to it; the separate ingress answers 503 ``overloaded`` when the same limit in front of the
+    controller is reached."""
     max_pending_requests: int = 256
     """Requests in the controller (admitted and not answered) above which a new request is shed
     before it is parsed or scheduled (HTTP 503 with ``Retry-After``)."""
@@ -100,10 +113,31 @@ class RuntimeOptions:
     """Recreate a mesh group whose actor died (else the group stays out of routing)."""
     startup_timeout_s: float = 120.0
     """How long placement groups and stage actors may take to come up."""
-    controller_timeout_s: float = 1.0
-    """``ingress=separate`` only: the ingress pings the controller and answers 503
-    ``controller_unavailable`` at once while a ping has gone unanswered this long (controller lost
-    or restarting), instead of holding requests until Serve has restarted it."""
+    ingress: IngressKind = "separate"
+    """How HTTP reaches the controller. ``separate``: a stateless ``Ingress`` deployment
+    (``ingress_replicas``) forwards to it over a handle and outlives it, so a lost controller is
+    answered 503 ``controller_unavailable`` within milliseconds. ``fused``: the controller serves
+    HTTP itself, one hop less per request (benchmarks/bench_runtime_overhead.py), but while a lost
+    controller restarts Serve's proxy holds requests for it."""
+    ingress_replicas: int = 1
+    """Replicas of the separate ingress."""
+    controller_timeout_s: float = 3.0
+    """``ingress=separate`` (the default): a controller that has not answered the ingress's ping
+    (sent every 0.25 s) within this long is taken as lost (hung or unreachable): the ingress answers
+    503 ``controller_unavailable`` at once until it answers again. Generous, so a controller busy
+    for a moment is not taken as lost; a controller replica that dies is seen within milliseconds,
+    by ``controller_vigil_s``'s long-poll."""
+    controller_vigil_s: float = 1.0
+    """``ingress=separate``: how long each of the ingress's long-poll calls to the controller is
+    held before it returns and is sent again. One is always in flight, so the controller's death
+    fails it at once (Ray's actor-death error) and the ingress answers 503 from then on. Short, so
+    a redeploy's graceful shutdown never waits long for it."""
+    low_latency_replicas: bool = True
+    """Run the ingress and controller replicas with the per-replica settings of Ray Serve's
+    documented ``RAY_SERVE_THROUGHPUT_OPTIMIZED`` mode (``LOW_LATENCY_REPLICA_ENV``, through the
+    deployments' ``runtime_env``): user code and the handle's router on the replica's own event
+    loop (no thread hand-off per request) and handle calls over Serve's gRPC data plane. Its direct
+    ingress is left off: it would open one more HTTP listener per replica."""
     warm_up: bool = True
     """Run one batch of one request of each model through each group after it starts (and after
     each recreation, before it rejoins routing), so no user request pays the first call's cost;
@@ -120,13 +154,15 @@ class RuntimeOptions:
                                       f"got {self.checkpoint_naming!r}")
         if self.device not in ("auto", "cpu", "gpu"):
             raise RuntimeOptionsError(f"device must be auto, cpu or gpu, got {self.device!r}")
+        if self.ingress not in ("separate", "fused"):
+            raise RuntimeOptionsError(f"ingress must be separate or fused, got {self.ingress!r}")
         if self.strategy not in ("STRICT_PACK", "PACK"):
             raise RuntimeOptionsError(f"strategy must be STRICT_PACK or PACK, got {self.strategy!r}")
         for name in ("gpu_per_device", "batch_timeout_s", "startup_timeout_s", "controller_timeout_s",
-                     "body_timeout_s"):
+                     "controller_vigil_s", "body_timeout_s"):
             if not getattr(self, name) > 0:
                 raise RuntimeOptionsError(f"{name} must be > 0, got {getattr(self, name)!r}")
-        for name in ("torch_threads", "max_body_bytes", "max_ongoing_requests", "max_queued_requests",
+        for name in ("torch_threads", "ingress_replicas", "max_body_bytes", "max_ongoing_requests", "max_queued_requests",
                      "max_pending_requests", "retry_after_s"):
             if int(getattr(self, name)) < 1:
                 raise RuntimeOptionsError(f"{name} must be >= 1, got {getattr(self, name)!r}")
@@ -151,6 +187,13 @@ class RuntimeOptions:
             if key in paths:
                 return paths[key]
         return ""
+
+    def replica_actor_options(self) -> dict:
+        """``ray_actor_options`` of the ingress and controller replicas."""
+        out = {"num_cpus": 0.1}
+        if self.low_latency_replicas:
+            out["runtime_env"] = {"env_vars": dict(LOW_LATENCY_REPLICA_ENV)}
+        return out
 
     @classmethod
     def from_args(cls, args: dict) -> "RuntimeOptions":

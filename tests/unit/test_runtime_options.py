@@ -141,3 +141,24 @@ def test_serve_command_passes_checkpoints():
     out = serve_cmd.app_arguments(args)
     assert (out["checkpoint"], out["checkpoint_naming"]) == ("w.pt,gpt-tiny=g.pt", "auto")
     assert RuntimeOptions.from_args({"checkpoint": out["checkpoint"]}).checkpoint_for("gpt-tiny-2").endswith("/g.pt")
+
+
+def test_serve_controller_options_carry_the_proxy_patience_and_a_users_own_values_win():
+    from ray.serve.config import ControllerOptions
+
+    from alpa_serve_like.runtime.local_ray import SLOW_MACHINE_SERVE_ENV, serve_controller_options
+
+    out = serve_controller_options({"RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S": "90"})
+    env = ControllerOptions(**out).runtime_env["env_vars"]  # what serve.start validates them with
+    assert env["RAY_SERVE_PROXY_READY_CHECK_TIMEOUT_S"] == "90"
+    assert set(env) == set(SLOW_MACHINE_SERVE_ENV)
+    assert env["RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S"] == SLOW_MACHINE_SERVE_ENV["RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S"]
+
+
+def test_ingress_is_a_checked_choice_with_separate_as_the_default():
+    assert RuntimeOptions().ingress == "separate"
+    assert RuntimeOptions.from_args({"ingress": "fused", "ingress_replicas": "2"}).ingress_replicas == 2
+    with pytest.raises(RuntimeOptionsError, match="ingress must be separate or fused"):
+        RuntimeOptions.from_args({"ingress": "both"})
+    with pytest.raises(RuntimeOptionsError, match="ingress_replicas must be >= 1"):
+        RuntimeOptions(ingress_replicas=0)

@@ -18,6 +18,7 @@ def bound_deployments(app: Application) -> list:
 def test_serve_s_own_503_carries_the_configured_retry_after():
     app = build_app({"device": "cpu", "retry_after_s": "3", "max_queued_requests": "4"})
     limited = [d for d in bound_deployments(app) if d.max_queued_requests == 4]
-    assert [d.name for d in limited] == ["Controller"]
-    assert limited[0].backpressure_config.status_code == 503
-    assert limited[0].backpressure_config.retry_after_s == 3
+    assert sorted(d.name for d in limited) == ["Controller", "Ingress"]  # the default separate ingress
+    for deployment in limited:
+        assert deployment.backpressure_config.status_code == 503
+        assert deployment.backpressure_config.retry_after_s == 3
