@@ -72,6 +72,10 @@ class StageQueue:
         self._grant()
 
     def _grant(self) -> None:
+        # A cancelled call's future is done before its task runs the cleanup in ``turn``; a release
+        # in between must neither grant it (set_result would raise and leave the stage busy for
+        # good) nor rank it.
+        self._waiting = [entry for entry in self._waiting if not entry[1].done()]
         if self._busy or not self._waiting:
             return
         index = self.state.select([w for w, _ in self._waiting], self.clock())

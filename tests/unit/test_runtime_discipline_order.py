@@ -7,7 +7,7 @@ import time
 import pytest
 
 from alpa_serve_like.runtime.stage_queue import StageQueue, ticket_for
-from test_runtime_controller_core import STAGE_S, FakeGroup, make_core, request
+from test_runtime_controller_core import STAGE_S, FakeGroup, make_core, request, run
 
 
 def _serve(queue: StageQueue, calls, compute_s):
@@ -69,6 +69,27 @@ def test_warm_up_calls_without_a_ticket_go_first_and_a_cancelled_wait_leaves():
     assert asyncio.run(go()) == ([5, -1], False)
 
 
+def test_a_release_between_cancel_and_cleanup_skips_the_cancelled_call():
+    """Task.cancel() cancels the parked future at once; the task leaves the queue only on its next
+    step. A release in between must pass the turn to the next live call."""
+
+    async def go():
+        queue = StageQueue("fcfs", 1e6, 0, 1)
+        await queue.turn("m", _t(0, 0.0))  # running
+        waiter = asyncio.ensure_future(queue.turn("m", _t(1, 1.0)))
+        later = asyncio.ensure_future(queue.turn("m", _t(2, 2.0)))
+        await asyncio.sleep(0)
+        waiter.cancel()
+        queue.release("m", 0.01)  # before the cancelled task has run its cleanup
+        await asyncio.wait_for(later, 1)
+        queue.release("m", 0.01)
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        return list(queue.served), queue._busy, len(queue._waiting)
+
+    assert asyncio.run(go()) == ([0, 2], False, 0)
+
+
 class TicketGroup(FakeGroup):
     """FakeGroup that records each submission's ticket, runs model 'bert-tiny-1' 3x slower, and
     holds the next batch it starts until ``hold`` (an asyncio.Event, when set on it) is set."""
@@ -85,6 +106,35 @@ class TicketGroup(FakeGroup):
             hold, self.hold = self.hold, None
             await hold.wait()
         await super()._run(tokens, first, last)
+
+
+def test_stale_batches_leave_the_queue_before_the_discipline_ranks_it(monkeypatch):
+    """A batch already answered (or of a failed generation) is neither ranked nor charged credit."""
+    import test_runtime_controller_core as fakes
+    from alpa_serve_like.runtime.controller_state import QueuedBatch
+
+    monkeypatch.setattr(fakes, "FakeGroup", TicketGroup)
+    core, _, _ = make_core(discipline="srpt", admission=False, drop_doomed_at_dispatch=False)
+    ranked = []
+    take = core.order.take
+
+    def recording_take(group, queue, num_stages, now_s):
+        ranked.append([b.batch_id for b in queue if b.done or b.generation != core.groups[group].generation])
+        return take(group, queue, num_stages, now_s)
+
+    core.order.take = recording_take
+
+    async def go():
+        await core.infer(request())
+        st = core.groups[0]
+        st.queue.append(QueuedBatch(-7, 0, st.generation, "bert-tiny-0", 0.0, done=True))
+        st.queue.append(QueuedBatch(-8, 0, st.generation + 5, "bert-tiny-0", 0.0))
+        return await core.infer(request())
+
+    out = run(go())
+    assert out["outcome"] == "ok", out
+    assert ranked and all(stale == [] for stale in ranked), ranked
+    assert not core.groups[0].queue
 
 
 @pytest.mark.parametrize("discipline", ["fcfs", "srpt"])
