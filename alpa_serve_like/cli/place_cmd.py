@@ -125,7 +125,10 @@ def run(args) -> int:
     from alpa_serve_like.placement.registry import PolicyNameError, resolve_policy
 
     try:
-        resolve_policy(args.policy)
+        entry, _ = resolve_policy(args.policy)
+        if getattr(args, "search_time_cap", 0.0) > 0 and entry.name != "mp-anneal-budget":
+            print(f"note: --search-time-cap is ignored by {args.policy}; it applies to mp-anneal-budget-N",
+                  file=sys.stderr)
         cluster, models, profiles = load_problem(args)
         train, label = load_training(args, models, profiles)
         check_workload_models(train, models)
