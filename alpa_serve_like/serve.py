@@ -30,7 +30,7 @@ from alpa_serve_like.core.plan import Placement
 from alpa_serve_like.profiling.database import ProfilingDatabase
 from alpa_serve_like.runtime.auto_placement import ExpectedLoad, check_plan_device, plan_placement
 from alpa_serve_like.core.instances import instance_spec
-from alpa_serve_like.runtime.options import RuntimeOptions, check_checkpoint_files
+from alpa_serve_like.runtime.options import RuntimeOptions, check_checkpoint_files, check_checkpoint_models
 from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
 
 
@@ -61,6 +61,7 @@ def build_app(args: dict | None = None):
         placement = plan_placement(_typed_load(load_args), database, options.profile_device,
                                    options.scheduling.max_batch_size, options.seed)
     check_servable(placement)
+    check_checkpoint_models(options, placement.models)
     profiles = instance_profiles(placement.models, database, options.profile_device)
     shipped = ProfilingDatabase()
     for profile in {p.name: p for p in profiles.values()}.values():

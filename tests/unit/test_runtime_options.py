@@ -141,3 +141,16 @@ def test_serve_command_passes_checkpoints():
     out = serve_cmd.app_arguments(args)
     assert (out["checkpoint"], out["checkpoint_naming"]) == ("w.pt,gpt-tiny=g.pt", "auto")
     assert RuntimeOptions.from_args({"checkpoint": out["checkpoint"]}).checkpoint_for("gpt-tiny-2").endswith("/g.pt")
+
+
+def test_build_app_refuses_a_checkpoint_key_that_names_no_served_model(tmp_path):
+    from alpa_serve_like.serve import build_app
+
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"")
+    plan = str(Path(__file__).resolve().parents[2] / "examples" / "placement_tiny.json")
+    with pytest.raises(RuntimeOptionsError, match="checkpoint names 'bert-mini', which the placement does not serve "
+                                                  r"\(known: bert-tiny, bert-tiny-0, bert-tiny-1, gpt-tiny, gpt-tiny-0\)"):
+        build_app({"placement": plan, "device": "cpu", "checkpoint": f"bert-mini={weights}"})
+    for key in ("*", "bert-tiny", "gpt-tiny-0"):  # every model, a base model, an instance
+        build_app({"placement": plan, "device": "cpu", "checkpoint": f"{key}={weights}"})
