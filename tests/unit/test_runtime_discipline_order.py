@@ -190,19 +190,26 @@ def test_serve_run_arguments_choose_the_discipline():
 
 @pytest.mark.parametrize("discipline, outcome", [("fcfs", "rejected"), ("srpt", "ok")])
 def test_doomed_at_dispatch_is_judged_without_the_fifo_queue_under_srpt(discipline, outcome, monkeypatch):
-    """A short request behind two long ones, deadline 100 ms: its FIFO finish (~140 ms: 60 + 60 +
-    20) is late, so fcfs drops it at dispatch; srpt judges it by its own work (~20 ms) and keeps it."""
+    """A short request behind two long ones, deadline 100 ms, on a fake clock that stands still
+    and with the long model known to take 3x its profile: its FIFO finish (60 + 60 + 20 ms) is
+    late, so fcfs drops it at dispatch; srpt judges it by its own work (20 ms) and keeps it."""
     import test_runtime_controller_core as fakes
 
     monkeypatch.setattr(fakes, "FakeGroup", TicketGroup)
+    clock = [1000.0]
     core, _, _ = make_core(groups=((1, ("bert-tiny-0", "bert-tiny-1")),), discipline=discipline,
-                           admission=False, drop_doomed_at_dispatch=True, correction_alpha=1.0)
+                           admission=False, drop_doomed_at_dispatch=True, correction_alpha=1e-9, overhead_alpha=0.0)
+    core.clock = lambda: clock[0]
+    core.scheduler.mark_up(0, clock[0])
+    # Known, not learned (alpha ~0: the real sleeps' measurements cannot move it).
+    long_id = core.scheduler.tables.model_names.index("bert-tiny-1")
+    for replica in core.scheduler.tables.replicas_of(long_id):
+        core.scheduler.correction.scale[int(replica), 0] = 3.0
 
     async def go():
-        await core.infer(request("bert-tiny-1"))  # learn: the long model takes 3x its profile
-        await core.infer(request("bert-tiny-0"))
-        outs = await asyncio.gather(core.infer(request("bert-tiny-1")), core.infer(request("bert-tiny-1")),
-                                    core.infer(request("bert-tiny-0", slo_ms=100)))
+        outs = await asyncio.gather(core.infer(request("bert-tiny-1"), arrival_s=clock[0]),
+                                    core.infer(request("bert-tiny-1"), arrival_s=clock[0]),
+                                    core.infer(request("bert-tiny-0", slo_ms=100), arrival_s=clock[0]))
         return outs[-1]
 
     short = asyncio.run(asyncio.wait_for(go(), 10))
