@@ -38,6 +38,10 @@ class StageQueue:
         self.served: list[int] = []
         """Job ids in the order their turn came (the last 1000; for tests and debugging)."""
 
+    def num_waiting(self) -> int:
+        """Calls parked for their turn (not the running one)."""
+        return sum(not future.done() for _, future in self._waiting)
+
     def waiting(self, model: str, ticket: dict | None) -> Waiting:
         """The call as the discipline sees it; a call without a ticket (warm-up) goes first."""
         if ticket is None:

@@ -79,7 +79,9 @@ def test_a_release_between_cancel_and_cleanup_skips_the_cancelled_call():
         waiter = asyncio.ensure_future(queue.turn("m", _t(1, 1.0)))
         later = asyncio.ensure_future(queue.turn("m", _t(2, 2.0)))
         await asyncio.sleep(0)
+        assert queue.num_waiting() == 2
         waiter.cancel()
+        assert queue.num_waiting() == 1  # the cancelled call no longer counts
         queue.release("m", 0.01)  # before the cancelled task has run its cleanup
         await asyncio.wait_for(later, 1)
         queue.release("m", 0.01)
