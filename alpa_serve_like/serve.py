@@ -32,6 +32,7 @@ from alpa_serve_like.runtime.auto_placement import ExpectedLoad, check_plan_devi
 from alpa_serve_like.core.instances import instance_spec
 from alpa_serve_like.runtime.options import RuntimeOptions, check_checkpoint_files, check_checkpoint_models
 from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
+from alpa_serve_like.scheduling.routing import effective_routing
 
 
 def build_app(args: dict | None = None):
@@ -53,6 +54,10 @@ def build_app(args: dict | None = None):
         for line in defaults_from_plan(placement, args):
             print(line, file=sys.stderr)
     options = RuntimeOptions.from_args(args)
+    routing = effective_routing(options.scheduling.routing, options.scheduling.discipline)
+    if "routing" in args and routing != options.scheduling.routing:
+        print(f"note: routing {options.scheduling.routing} is overridden under {options.scheduling.discipline}: "
+              f"requests go to the group with the fewest outstanding requests ({routing})", file=sys.stderr)
     check_checkpoint_files(options)
     database = load_database(options.database)
     if placement is not None:

@@ -12,7 +12,8 @@ class SchedulingOptions:
     """How a request is routed to a group, admitted, and batched."""
 
     routing: RoutingPolicy = "earliest_finish"
-    """Name of a routing policy in ``scheduling.routing`` (earliest predicted finish by default)."""
+    """Name of a routing policy in ``scheduling.routing`` (earliest predicted finish by default).
+    Used under ``fcfs`` only: under srpt/edf routing is ``DISCIPLINE_ROUTING`` (see ``discipline``)."""
     admission: bool = True
     """Reject at arrival a request whose predicted finish is after its deadline."""
     max_batch_size: int = 1
