@@ -33,8 +33,9 @@ from alpa_serve_like.core.plan import Placement
 from alpa_serve_like.profiling.database import ProfilingDatabase
 from alpa_serve_like.runtime.auto_placement import ExpectedLoad, check_plan_device, plan_placement
 from alpa_serve_like.core.instances import instance_spec
-from alpa_serve_like.runtime.options import RuntimeOptions, check_checkpoint_files
+from alpa_serve_like.runtime.options import RuntimeOptions, check_checkpoint_files, check_checkpoint_models
 from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
+from alpa_serve_like.scheduling.routing import effective_routing
 
 
 def build_app(args: dict | None = None):
@@ -52,6 +53,10 @@ def build_app(args: dict | None = None):
         for line in defaults_from_plan(placement, args):
             print(line, file=sys.stderr)
     options = RuntimeOptions.from_args(args)
+    routing = effective_routing(options.scheduling.routing, options.scheduling.discipline)
+    if "routing" in args and routing != options.scheduling.routing:
+        print(f"note: routing {options.scheduling.routing} is overridden under {options.scheduling.discipline}: "
+              f"requests go to the group with the fewest outstanding requests ({routing})", file=sys.stderr)
     check_checkpoint_files(options)
     database = load_database(options.database)
     if placement is not None:
@@ -60,6 +65,7 @@ def build_app(args: dict | None = None):
         placement = plan_placement(_typed_load(load_args), database, options.profile_device,
                                    options.scheduling.max_batch_size, options.seed)
     check_servable(placement)
+    check_checkpoint_models(options, placement.models)
     profiles = instance_profiles(placement.models, database, options.profile_device)
     shipped = ProfilingDatabase()
     for profile in {p.name: p for p in profiles.values()}.values():

@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from alpa_serve_like.osdi_artifact.results import ResultsFileError
 from alpa_serve_like.osdi_artifact.runner import default_jobs, run_points
 from alpa_serve_like.osdi_artifact.suites import SUITES, points
 from alpa_serve_like.osdi_artifact.workloads import TraceSources
@@ -84,8 +85,12 @@ def gen_data_main(experiment: str, argv: list[str] | None = None) -> int:
     sources = TraceSources(args.maf1_dir, args.maf2_file, args.trace_cache, llm=args.llm_dir)
     for trace in sorted({p.case.trace for p in todo}):
         print(f"trace {trace}: {sources.source_text(trace)}", file=sys.stderr)
-    stats = run_points(todo, out, args.jobs, sources, progress=not args.no_progress, in_sample=args.in_sample,
-                       rules=args.rules)
+    try:
+        stats = run_points(todo, out, args.jobs, sources, progress=not args.no_progress, in_sample=args.in_sample,
+                           rules=args.rules)
+    except ResultsFileError as exc:
+        print(f"gen_data_{experiment}: {exc}", file=sys.stderr)
+        return 2
     print(f"{out}: {stats['ran']} points computed in {stats['seconds']:.1f} s "
           f"({stats['done_before']} already there, {stats['errors']} where the policy could not place the case "
           f"or failed; see the error column)")

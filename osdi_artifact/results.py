@@ -2,8 +2,10 @@
 
 Columns: the case fields (``suites.Case``), the policy and its label, the x value of the row's
 panel, the placement summary, test attainment, latency percentiles of served requests, goodput,
-solve time, the training attainment, what was trained and evaluated on, and an error text (empty
-when the point ran). ``key`` identifies a row so an interrupted run resumes where it stopped.
+solve time, the training attainment, what was trained and evaluated on, the simulator rule set and
+whether the placement was scored in-sample (1) or on held-out traffic (0), and an error text (empty
+when the point ran). ``key`` identifies a row (case, policy, rule set, scoring) so an interrupted
+run resumes where it stopped.
 Other experiments (``paella_results``) pass their own ``columns``; the file handling is shared.
 """
 from __future__ import annotations
@@ -18,7 +20,7 @@ from alpa_serve_like.osdi_artifact.suites import CASE_FIELDS
 RESULT_FIELDS = (
     "policy", "label", "x", "placement", "num_groups", "num_replicas", "attainment", "p50_s", "p90_s", "p99_s",
     "goodput_rps", "test_requests", "solve_s", "train_attainment", "trace_source", "trained_on", "evaluated_on",
-    "error",
+    "rules", "in_sample", "error",
 )
 COLUMNS = CASE_FIELDS + RESULT_FIELDS + ("key",)
 

@@ -7,8 +7,9 @@ time each, so the anytime policy gets a whole core for its budget), writes rows 
 with a tqdm progress bar, and finally rewrites the file in suite order.
 
 ``in_sample=True`` scores each placement on its own training traffic (AlpaServe's published
-attainments are in-sample; for reproducing them). The rows say so in ``evaluated_on``; keep such
-rows in their own file, as their keys are those of the held-out rows.
+attainments are in-sample; for reproducing them). The rows say so in ``in_sample`` and
+``evaluated_on``, and say their simulator rule set in ``rules``; both are part of the row's key, and
+a file holding rows of another rule set or scoring is refused rather than resumed.
 """
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ import traceback
 from dataclasses import asdict, replace
 from typing import Sequence
 
-from alpa_serve_like.osdi_artifact.results import RowWriter, read_rows, rewrite_in_order
+from alpa_serve_like.osdi_artifact.results import ResultsFileError, RowWriter, read_rows, rewrite_in_order
 from alpa_serve_like.osdi_artifact.suites import Point
 from alpa_serve_like.osdi_artifact.workloads import TraceSources, build_case
 
@@ -45,7 +46,8 @@ def run_point(point: Point, sources: TraceSources = TraceSources(), in_sample: b
 
     case, spec = point.case, point.policy
     row = {**{k: v for k, v in asdict(case).items()}, "policy": spec.id, "label": spec.label,
-           "x": _fmt(case.x), "key": point.key}
+           "x": _fmt(case.x), "rules": rules, "in_sample": int(bool(in_sample)),
+           "key": point.row_key(rules, in_sample)}
     try:
         cluster, models, profiles, train, test = build_case(case, sources)
     except (ValueError, OSError) as exc:
@@ -82,7 +84,8 @@ def _work(args) -> dict:
         return run_point(point, sources, in_sample, rules)
     except Exception:  # a bug in one point must not lose the finished rows of the others
         row = {**asdict(point.case), "policy": point.policy.id, "label": point.policy.label,
-               "x": _fmt(point.case.x), "key": point.key, "attainment": "nan"}
+               "x": _fmt(point.case.x), "rules": rules, "in_sample": int(bool(in_sample)),
+               "key": point.row_key(rules, in_sample), "attainment": "nan"}
         return {**row, "error": "crash: " + traceback.format_exc(limit=3).replace("\n", " | ").replace("\t", " ")}
 
 
@@ -101,8 +104,15 @@ def run_points(points: Sequence[Point], out: str, jobs: int | None = None, sourc
     """
     from tqdm import tqdm
 
-    done = {r["key"] for r in read_rows(out)}
-    todo = [p for p in points if p.key not in done]
+    rows = read_rows(out)
+    scoring = (rules, str(int(bool(in_sample))))
+    other = sorted({(r["rules"], r["in_sample"]) for r in rows} - {scoring})
+    if other:
+        said = ", ".join(f"rules {r} {'in-sample' if s == '1' else 'held-out'}" for r, s in other)
+        raise ResultsFileError(f"{out} holds rows computed under {said}; this run is rules {rules} "
+                               f"{'in-sample' if in_sample else 'held-out'}: choose another --out")
+    done = {r["key"] for r in rows}
+    todo = [p for p in points if p.row_key(rules, in_sample) not in done]
     jobs = max(1, min(jobs or default_jobs(), len(todo) or 1))
     # Heavy cases first: the longest points then do not end up alone at the tail of the run.
     todo.sort(key=lambda p: -(p.case.num_devices * p.case.duration_s * p.case.rate_scale))
@@ -125,6 +135,6 @@ def run_points(points: Sequence[Point], out: str, jobs: int | None = None, sourc
             with multiprocessing.get_context("spawn").Pool(jobs) as pool:
                 for row in pool.imap_unordered(_work, [(p, sources, in_sample, rules) for p in todo], chunksize=1):
                     record(row)
-    rewrite_in_order(out, [p.key for p in points])
+    rewrite_in_order(out, [p.row_key(rules, in_sample) for p in points])
     return {"done_before": len(points) - len(todo), "ran": len(todo), "errors": errors, "failures": failures,
             "seconds": time.perf_counter() - tic}

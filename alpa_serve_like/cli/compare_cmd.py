@@ -11,6 +11,10 @@ import argparse
 import sys
 
 HELP = "run several placement policies and compare SLO attainment"
+DEFAULT_TRAIN_FRACTION = 0.5
+_HELD_OUT_FLAGS = (("test_workload", "--test-workload"), ("test_seed", "--test-seed"),
+                   ("train_fraction", "--train-fraction"))
+"""Flags that choose the held-out evaluation traffic, which ``--in-sample`` does not use."""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,8 +24,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add_problem_arguments(parser)
     parser.add_argument("--test-workload", help="evaluation workload file (.npz)")
     parser.add_argument("--test-seed", type=int, default=None, help="synthetic evaluation seed (default seed+1)")
-    parser.add_argument("--train-fraction", type=float, default=0.5,
-                        help="with --workload and no --test-workload: train on this leading fraction, test on the rest")
+    parser.add_argument("--train-fraction", type=float, default=None,
+                        help="with --workload and no --test-workload: train on this leading fraction, test on the "
+                             "rest (default 0.5)")
     parser.add_argument("--in-sample", action="store_true",
                         help="score on the training traffic itself (AlpaServe's published numbers are in-sample; "
                              "for reproducing them; default: held-out traffic)")
@@ -36,8 +41,8 @@ def _workloads(args, models, profiles):
         from alpa_serve_like.core.workload import split_train_test
         from alpa_serve_like.trace.workload_io import load_workload
 
-        train, test = split_train_test(mapped(args, load_workload(args.workload), models), args.train_fraction)
-        f = args.train_fraction
+        f = DEFAULT_TRAIN_FRACTION if args.train_fraction is None else args.train_fraction
+        train, test = split_train_test(mapped(args, load_workload(args.workload), models), f)
         return train, test, (f"{args.workload} first {f:.0%}", f"{args.workload} last {1 - f:.0%}")
     train, train_label = load_training(args, models, profiles)
     if args.test_workload:
@@ -59,6 +64,13 @@ def run(args) -> int:
     from alpa_serve_like.placement.problem_inputs import check_workload_models
 
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    if args.in_sample:
+        given = [flag for field, flag in _HELD_OUT_FLAGS if getattr(args, field, None) is not None]
+        if given:
+            print(f"alpa-serve-like compare-policies: {', '.join(given)} choose held-out evaluation traffic, "
+                  f"which --in-sample does not use (it scores on the training traffic): drop one or the other",
+                  file=sys.stderr)
+            return 2
     try:
         for name in policies:  # a typo fails before any traffic is generated
             resolve_policy(name)

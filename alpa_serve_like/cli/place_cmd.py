@@ -154,7 +154,10 @@ def run(args) -> int:
               f"{DEFAULT_MEMORY_FRACTION:.2%} of each type's memory)")
         return 0
     try:
-        resolve_policy(args.policy)
+        entry, _ = resolve_policy(args.policy)
+        if getattr(args, "search_time_cap", 0.0) > 0 and entry.name != "mp-anneal-budget":
+            print(f"note: --search-time-cap is ignored by {args.policy}; it applies to mp-anneal-budget-N",
+                  file=sys.stderr)
         cluster, models, profiles = load_problem(args)
         train, label = load_training(args, models, profiles)
         check_workload_models(train, models)

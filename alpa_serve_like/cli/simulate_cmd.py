@@ -28,7 +28,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     common.add_memory_budget(parser, "usable memory per device for the memory check (default: the plan's on "
                                      "its own device, else the device type's default share)")
     parser.add_argument("--routing", default=None, metavar="POLICY",
-                        help=f"routing policy, one of {', '.join(routing_names())} (default: the plan's, else earliest_finish)")
+                        help=f"routing policy, one of {', '.join(routing_names())} (default: the plan's, else earliest_finish); "
+                             "under srpt/edf routing is always to the fewest outstanding requests")
     from alpa_serve_like.scheduling.disciplines import discipline_names
 
     parser.add_argument("--discipline", default=None, choices=discipline_names(),
@@ -82,6 +83,8 @@ def run(args: argparse.Namespace) -> int:
         return 2
     for line in notes:
         print(line)
+    for line in unused_setting_notes(options.scheduling, args):
+        print(line, file=sys.stderr)
     hosted = {m for seg in schedule.segments for m in seg.models}
     placement = schedule.segments[0] if len(schedule.segments) == 1 else schedule
     per_device = len(schedule.segments) == 1 and any(g.device is not None for g in placement.groups)
@@ -136,6 +139,21 @@ def run(args: argparse.Namespace) -> int:
         result.to_dataframe().to_csv(args.out, sep="\t", index=False)
         print(f"wrote {args.out}")
     return 0
+
+
+def unused_setting_notes(scheduling, args) -> list[str]:
+    """One line per setting that does not act under the chosen discipline (printed to stderr)."""
+    from alpa_serve_like.scheduling.routing import effective_routing
+
+    notes = []
+    routing = effective_routing(scheduling.routing, scheduling.discipline)
+    if routing != scheduling.routing:
+        notes.append(f"note: routing {scheduling.routing} is overridden under {scheduling.discipline}: requests go "
+                     f"to the group with the fewest outstanding requests ({routing}); --routing applies under fcfs")
+    if getattr(args, "fairness_threshold", None) is not None and scheduling.discipline != "srpt":
+        notes.append(f"note: --fairness-threshold is ignored under {scheduling.discipline}; it applies with "
+                     f"--discipline srpt")
+    return notes
 
 
 def settings_from_plan(context, args):

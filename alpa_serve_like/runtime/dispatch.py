@@ -32,7 +32,6 @@ class DispatchMixin:
             while not st.queue:
                 st.wake.clear()
                 await st.wake.wait()
-            batch = st.queue[0]
             if batching and st.last_first is not None:
                 first, st.last_first = st.last_first, None
                 try:
@@ -40,9 +39,15 @@ class DispatchMixin:
                 except Exception:  # its own finish handler reports the error
                     pass
                 continue  # the queue may have changed (group failure) while waiting
-            batch = self.order.take(g, st.queue, st.num_stages, self.clock())  # the head under fcfs
-            if batch.done or batch.generation != st.generation:
+            # Stale batches (answered, or of a failed generation) leave before the discipline ranks
+            # the queue, so they are neither chosen nor charged fairness credit.
+            live = [b for b in st.queue if not b.done and b.generation == st.generation]
+            if len(live) < len(st.queue):
+                st.queue.clear()
+                st.queue.extend(live)
+            if not st.queue:
                 continue
+            batch = self.order.take(g, st.queue, st.num_stages, self.clock())  # the head under fcfs
             if self.order.drops_late and not self._drop_doomed(batch):
                 continue
             self.scheduler.seal_batch(batch.batch_id)

@@ -14,7 +14,8 @@ clocks) only under fcfs. Under srpt/edf nothing is rejected at arrival (later ar
 overtake, so the FIFO finish bounds nothing); with ``admission`` or ``drop_doomed_at_dispatch`` a
 request is dropped at dispatch when it can no longer make its deadline, judged as in the
 simulator's queue engine: dispatched now, waiting for nobody after (``finish_alone_s``). Routing
-still ranks groups by the FIFO prediction (``routing``).
+goes, as in the simulator's queue engine, to the group with the fewest outstanding requests
+(``scheduling.routing.effective_routing``, applied by the scheduler), whatever ``routing`` says.
 """
 from __future__ import annotations
 

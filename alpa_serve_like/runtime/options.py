@@ -269,6 +269,18 @@ def parse_checkpoints(value) -> tuple[tuple[str, str], ...]:
     return tuple(sorted(out.items()))
 
 
+def check_checkpoint_models(options: RuntimeOptions, served_models) -> None:
+    """Raise ``RuntimeOptionsError`` for a checkpoint key (other than ``*``) that names neither a
+    served instance nor the base model of one: its weights would silently be loaded by nobody."""
+    instances = sorted(set(served_models))
+    known = sorted(set(instances) | {base_model_name(m) for m in instances})
+    unknown = [model for model, _ in options.checkpoint if model != ALL_MODELS and model not in known]
+    if unknown:
+        raise RuntimeOptionsError(
+            f"checkpoint names {', '.join(repr(m) for m in unknown)}, which the placement does not serve "
+            f"(known: {', '.join(known)}); name an instance (bert-mini-0), its base model (bert-mini) or *")
+
+
 def check_checkpoint_files(options: RuntimeOptions) -> None:
     """Raise ``FileNotFoundError`` naming every checkpoint path that is not a local file (before any
     actor starts; nothing is downloaded)."""

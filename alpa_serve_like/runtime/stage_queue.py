@@ -38,6 +38,10 @@ class StageQueue:
         self.served: list[int] = []
         """Job ids in the order their turn came (the last 1000; for tests and debugging)."""
 
+    def num_waiting(self) -> int:
+        """Calls parked for their turn (not the running one)."""
+        return sum(not future.done() for _, future in self._waiting)
+
     def waiting(self, model: str, ticket: dict | None) -> Waiting:
         """The call as the discipline sees it; a call without a ticket (warm-up) goes first."""
         if ticket is None:
@@ -72,6 +76,10 @@ class StageQueue:
         self._grant()
 
     def _grant(self) -> None:
+        # A cancelled call's future is done before its task runs the cleanup in ``turn``; a release
+        # in between must neither grant it (set_result would raise and leave the stage busy for
+        # good) nor rank it.
+        self._waiting = [entry for entry in self._waiting if not entry[1].done()]
         if self._busy or not self._waiting:
             return
         index = self.state.select([w for w, _ in self._waiting], self.clock())

@@ -174,6 +174,10 @@ class OrderedStageWorker(StageWorker):
         finally:
             self.queue.release(model, compute_s)
 
+    def num_waiting(self) -> int:
+        """Calls parked for their turn here (tests wait on it instead of sleeping)."""
+        return self.queue.num_waiting()
+
     def served_order(self) -> list[int]:
         """Job ids (controller batch ids; -1 for warm-up) in the order this stage served them."""
         return list(self.queue.served)

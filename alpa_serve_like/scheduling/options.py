@@ -12,7 +12,8 @@ class SchedulingOptions:
     """How a request is routed to a group, admitted, and batched."""
 
     routing: RoutingPolicy = "earliest_finish"
-    """Name of a routing policy in ``scheduling.routing`` (earliest predicted finish by default)."""
+    """Name of a routing policy in ``scheduling.routing`` (earliest predicted finish by default).
+    Used under ``fcfs`` only: under srpt/edf routing is ``DISCIPLINE_ROUTING`` (see ``discipline``)."""
     admission: bool = True
     """Reject at arrival a request whose predicted finish is after its deadline."""
     max_batch_size: int = 1
@@ -47,7 +48,12 @@ class SchedulingOptions:
     ``fcfs`` (arrival order; admission predictions are exact), ``srpt`` (Paella's shortest estimated
     remaining work, re-decided at every stage boundary) or ``edf`` (earliest deadline). Under
     ``srpt``/``edf`` later arrivals may overtake, so lateness is decided when a stage is dispatched
-    (see ``simulator.discipline_engine``), not predicted at arrival."""
+    (see ``simulator.discipline_reference``), not predicted at arrival. Routing is then
+    ``DISCIPLINE_ROUTING`` (fewest outstanding requests) whatever ``routing`` says, in the
+    simulator and the runtime alike (``effective_routing``). Where the two differ: the simulator
+    applies the discipline at every stage of every group, while the live runtime's operator-parallel
+    groups (op > 1) keep Ray's FIFO in their stage actors (their ``op`` ranks must run calls in one
+    agreed order), so there only the controller's choice of the next batch follows the discipline."""
     fairness_threshold: float = PURE_SRPT_THRESHOLD
     """Paella's U for ``srpt``: a model whose deficit credit reaches U is served next. The default
     (1e6, Paella's) is pure SRPT; smaller values trade short models' latency for long models'."""

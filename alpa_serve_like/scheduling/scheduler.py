@@ -23,7 +23,7 @@ from alpa_serve_like.scheduling.clocks import GroupClocks, stage_times
 from alpa_serve_like.scheduling.correction import LatencyCorrection
 from alpa_serve_like.scheduling.options import SchedulingOptions
 from alpa_serve_like.scheduling.reasons import RejectReason
-from alpa_serve_like.scheduling.routing import Candidate, resolve_routing
+from alpa_serve_like.scheduling.routing import Candidate, effective_routing, resolve_routing
 from alpa_serve_like.scheduling.tables import LatencyTables
 
 
@@ -89,7 +89,9 @@ class Scheduler:
                 f"latency tables cover batches up to {tables.max_batch_size}, options ask for "
                 f"{self.options.max_batch_size}: build the tables with the same max_batch_size"
             )
-        self._choose = resolve_routing(self.options.routing).choose
+        # Under srpt/edf the FIFO predictions the policies rank by bound nothing: the simulator's
+        # queue engine and this scheduler both route to the fewest outstanding requests.
+        self._choose = resolve_routing(effective_routing(self.options.routing, self.options.discipline)).choose
         self.groups = [GroupClocks.fresh(int(n), start_s) for n in tables.num_stages]
         self.correction = correction
         self._lat = tables.lat_s.tolist()  # Python floats: same values, faster scalar access

@@ -18,6 +18,7 @@ from alpa_serve_like.scheduling import LatencyTables, SchedulingOptions
 from alpa_serve_like.scheduling.disciplines import resolve_discipline
 from alpa_serve_like.scheduling.reasons import RejectReason
 from alpa_serve_like.simulator.discipline_reference import check_replicas_unique, drops_late
+from alpa_serve_like.simulator.jit import njit_cached
 from alpa_serve_like.simulator.kernel import SegmentArrays, jit_disabled_by_env
 
 _REASON_UNPLACED = int(RejectReason.UNPLACED)
@@ -342,9 +343,7 @@ def get_discipline_loop(jit: bool = True):
     if not jit or jit_disabled_by_env():
         return _discipline_loop
     if _compiled is None:
-        import numba
-
-        _compiled = numba.njit(cache=True, nogil=True)(_discipline_loop)
+        _compiled = njit_cached(_discipline_loop)
     return _compiled
 
 

@@ -11,9 +11,10 @@ The rules, shared exactly with ``discipline_kernel``:
   comes before an arrival ``(t, 1, i, 0)`` at the same time, completions in (group, stage) order,
   arrivals in request order. A request enters at ``arrival + dispatch_overhead_s``.
 * **Routing**: to the group hosting the model with the fewest outstanding requests (routed and
-  neither finished nor dropped), ties to the lower replica. A FIFO finish prediction, which
+  neither finished nor dropped), ties to the lower replica: ``scheduling.routing.DISCIPLINE_ROUTING``,
+  the rule the runtime's scheduler also routes by under srpt/edf (``effective_routing``). A FIFO finish prediction, which
   ``earliest_finish`` and the other policies rank by, means nothing once later work can overtake,
-  so ``routing`` is not consulted here.
+  so ``routing`` is overridden here.
 * **Stage 0** queues requests; the discipline picks the head, and with batching the batch is
   filled with further requests of the same replica in the discipline's order. The batch then
   moves through the later stages as one item (a request never joins when the larger batch size
@@ -35,12 +36,14 @@ durations it ran, including batches dropped at a later stage.
 from __future__ import annotations
 
 import heapq
+import math
 
 import numpy as np
 
 from alpa_serve_like.scheduling import LatencyTables, SchedulingOptions
 from alpa_serve_like.scheduling.disciplines import DisciplineState, RemainingWork, Waiting
 from alpa_serve_like.scheduling.reasons import RejectReason
+from alpa_serve_like.scheduling.routing import DISCIPLINE_ROUTING, Candidate, resolve_routing
 from alpa_serve_like.simulator.kernel import SegmentArrays
 
 _COMPLETION, _ARRIVAL = 0, 1
@@ -74,6 +77,7 @@ def simulate_segment_discipline_reference(tables: LatencyTables, arrival_s, mode
     queues: list[list[list[int]]] = [[[] for _ in range(n_stages[g])] for g in range(n_groups)]
     running = [[-1] * n_stages[g] for g in range(n_groups)]
     outstanding = [0] * n_groups
+    choose = resolve_routing(DISCIPLINE_ROUTING).choose  # also under fcfs: this engine's baseline rule
 
     group = np.full(n, -1, dtype=np.int32)
     reason = np.zeros(n, dtype=np.int8)
@@ -185,10 +189,8 @@ def simulate_segment_discipline_reference(tables: LatencyTables, arrival_s, mode
         if lo == hi:
             reason[i] = int(RejectReason.UNPLACED)
             continue
-        best = lo
-        for r in range(lo + 1, hi):
-            if outstanding[int(tables.replica_group[r])] < outstanding[int(tables.replica_group[best])]:
-                best = r
+        best = lo + choose([Candidate(int(tables.replica_group[r]), r, math.nan,
+                                      outstanding[int(tables.replica_group[r])], False) for r in range(lo, hi)])
         g = int(tables.replica_group[best])
         replica_of[i], group[i] = best, g
         outstanding[g] += 1

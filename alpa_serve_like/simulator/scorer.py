@@ -38,11 +38,11 @@ from alpa_serve_like.simulator.score_queue_loop import get_score_queue_loop
 SPLIT_MIN_REQUESTS = 100_000
 """A segment this long is scored by two threads (below it the loop takes about a millisecond)."""
 SPLIT_MIN_CHUNK = 1024
+"""Requests between the speculative thread's state snapshots (at least)."""
 SPLIT_FRACTION = 0.48
 """Share of a split segment the calling thread scores before catching up with the second: a bit
 under half, as it then catches up (on issue 12's 1M-request case 0.48 balanced the two threads'
 CPU times, 4.6-4.7 ms each, where 0.5 left the calling thread 0.5 ms longer)."""
-"""Requests between the speculative thread's state snapshots (at least)."""
 
 _pool = None
 

@@ -116,3 +116,18 @@ def test_python_only_policy_runs_in_reference_and_is_refused_by_kernel(monkeypat
     assert r.group.tolist() == [1, 1]
     with pytest.raises(ValueError, match="no kernel version"):
         simulate(placement, w, profiles, SimOptions(SchedulingOptions(routing="last_group")))
+
+
+@pytest.mark.parametrize("discipline", ["srpt", "edf"])
+def test_under_srpt_and_edf_routing_is_fewest_outstanding_whatever_routing_says(discipline):
+    """The simulator's queue engine routes by outstanding requests under srpt/edf; the runtime's
+    scheduler must too, or the two predict different systems."""
+    def routed(routing, discipline):
+        sched = _scheduler([(PP1, "a"), (PP1, "a")], routing=routing, discipline=discipline, admission=False)
+        # a at t=0 runs alone on group 0 (1 s); by t=5 it is finished in time but its batch is not
+        # reported complete, so group 0 still has one outstanding request.
+        return [sched.route_and_admit(0, t, float("inf")).group for t in (0.0, 5.0)]
+
+    assert routed("earliest_finish", "fcfs") == [0, 0]  # both idle at t=5: tie to the lower group
+    assert routed("earliest_finish", discipline) == routed("shortest_queue", discipline) == [0, 1]
+    assert routed("last_stage_free", discipline) == [0, 1]

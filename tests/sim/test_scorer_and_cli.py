@@ -113,7 +113,14 @@ def test_simulate_command_takes_a_queue_discipline(cli_files, capsys):
     args = ["simulate", "--placement", str(tmp / "p.json"), "--workload", str(tmp / "w.npz"),
             "--db", str(tmp / "db.pkl"), "--device", "test-gpu", "--out", str(tmp / "r.tsv")]
     assert main(args + ["--discipline", "srpt", "--fairness-threshold", "10"]) == 0
-    assert "SLO attainment  75.00%" in capsys.readouterr().out
+    out = capsys.readouterr()
+    assert "SLO attainment  75.00%" in out.out
+    assert "routing earliest_finish is overridden under srpt" in out.err
+    assert main(args + ["--discipline", "edf", "--routing", "shortest_queue"]) == 0
+    assert "overridden" not in capsys.readouterr().err  # the rule that runs anyway: nothing to say
+    assert main(args + ["--fairness-threshold", "10"]) == 0
+    assert "--fairness-threshold is ignored under fcfs; it applies with --discipline srpt" in capsys.readouterr().err
+    assert main(args + ["--discipline", "srpt", "--fairness-threshold", "10"]) == 0
     rows = [r.split("\t") for r in (tmp / "r.tsv").read_text().splitlines()]
     # Under srpt lateness is found at dispatch: the third request (stage 0 free at 1.0, deadline
     # 1.9, 1.0 s of work) is dropped there, not rejected at arrival.

@@ -346,6 +346,13 @@ def test_place_refuses_when_no_model_fits(good, tmp_path, capsys):
     assert not out.exists() and "no model fits" in err and "Traceback" not in err
 
 
+def test_place_says_a_search_time_cap_is_ignored_by_other_policies(good, tmp_path, capsys):
+    argv = [*PLACE_SYNTHETIC, "--memory-budget-gib", "1e-9", "--search-time-cap", "5", "--db", good["db"],
+            "--out", tmp_path / "o.json"]
+    main(["place", *map(str, argv)])  # no model fits: it stops early, after the note
+    assert "note: --search-time-cap is ignored by sr-greedy; it applies to mp-anneal-budget-N" in capsys.readouterr().err
+
+
 def test_place_never_writes_an_empty_placement(good, tmp_path, capsys, monkeypatch):
     import alpa_serve_like.placement as placement_package
 

@@ -93,3 +93,20 @@ def test_real_trace_files_replace_the_stand_in(tmp_path):
         assert abs(len(train) / 120.0 - 40.0) < 8.0, "rate normalised to the case's total rate"
         assert not np.array_equal(train.arrival_s[:10], test.arrival_s[:10])
     assert len(list((tmp_path / "cache").glob("*.npz"))) == 2, "raw files converted once to caches"
+
+
+def test_resuming_counts_only_rows_of_the_same_rule_set_and_scoring(tmp_path):
+    from alpa_serve_like.osdi_artifact.runner import run_points
+
+    base = suites.Case("test", "S1", "maf1", 8, 40.0, 30.0)
+    (pt,) = suites.points(suites.Suite("t", (base,), (suites.Sweep("num_devices", (8,)),), (suites.ALPASERVE,)))
+    out = tmp_path / "r.tsv"
+    with results.RowWriter(out) as w:  # a finished row: held-out, default rules
+        w.write({"rules": "default", "in_sample": 0, "key": pt.row_key("default", False), "attainment": "0.5"})
+    assert pt.row_key("default", False) not in (pt.row_key("alpaserve", False), pt.row_key("default", True))
+    for rules, in_sample, said in (("alpaserve", False, "rules default held-out; this run is rules alpaserve held-out"),
+                                   ("default", True, "rules default held-out; this run is rules default in-sample")):
+        with pytest.raises(results.ResultsFileError, match=said):
+            run_points([pt], str(out), jobs=1, progress=False, rules=rules, in_sample=in_sample)
+    stats = run_points([pt], str(out), jobs=1, progress=False, rules="default")
+    assert (stats["done_before"], stats["ran"]) == (1, 0)

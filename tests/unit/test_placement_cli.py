@@ -123,3 +123,14 @@ def test_compare_policies_in_sample_scores_on_the_training_traffic(tiny_db, caps
     assert row[1] == row[2]  # test and train attainment: the same requests
     assert main(args) == 0
     assert "(in-sample)" not in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("extra, named", [(["--test-seed", "9"], "--test-seed"),
+                                          (["--train-fraction", "0.7"], "--train-fraction"),
+                                          (["--test-workload", "t.npz", "--test-seed", "9"], "--test-workload, --test-seed")])
+def test_compare_policies_refuses_held_out_flags_with_in_sample(tiny_db, capsys, extra, named):
+    args = ["compare-policies", "--policies", "sr-greedy", "--num-devices", "2", "--db", str(tiny_db),
+            "--models", "small:2", "--duration", "20", "--rate", "4", "--in-sample"]
+    assert main(args + extra) == 2
+    err = capsys.readouterr().err
+    assert f"{named} choose held-out evaluation traffic, which --in-sample does not use" in err

@@ -7,7 +7,7 @@ import time
 import pytest
 
 from alpa_serve_like.runtime.stage_queue import StageQueue, ticket_for
-from test_runtime_controller_core import STAGE_S, FakeGroup, make_core, request
+from test_runtime_controller_core import STAGE_S, FakeGroup, make_core, request, run
 
 
 def _serve(queue: StageQueue, calls, compute_s):
@@ -69,6 +69,29 @@ def test_warm_up_calls_without_a_ticket_go_first_and_a_cancelled_wait_leaves():
     assert asyncio.run(go()) == ([5, -1], False)
 
 
+def test_a_release_between_cancel_and_cleanup_skips_the_cancelled_call():
+    """Task.cancel() cancels the parked future at once; the task leaves the queue only on its next
+    step. A release in between must pass the turn to the next live call."""
+
+    async def go():
+        queue = StageQueue("fcfs", 1e6, 0, 1)
+        await queue.turn("m", _t(0, 0.0))  # running
+        waiter = asyncio.ensure_future(queue.turn("m", _t(1, 1.0)))
+        later = asyncio.ensure_future(queue.turn("m", _t(2, 2.0)))
+        await asyncio.sleep(0)
+        assert queue.num_waiting() == 2
+        waiter.cancel()
+        assert queue.num_waiting() == 1  # the cancelled call no longer counts
+        queue.release("m", 0.01)  # before the cancelled task has run its cleanup
+        await asyncio.wait_for(later, 1)
+        queue.release("m", 0.01)
+        with pytest.raises(asyncio.CancelledError):
+            await waiter
+        return list(queue.served), queue._busy, len(queue._waiting)
+
+    assert asyncio.run(go()) == ([0, 2], False, 0)
+
+
 class TicketGroup(FakeGroup):
     """FakeGroup that records each submission's ticket, runs model 'bert-tiny-1' 3x slower, and
     holds the next batch it starts until ``hold`` (an asyncio.Event, when set on it) is set."""
@@ -85,6 +108,35 @@ class TicketGroup(FakeGroup):
             hold, self.hold = self.hold, None
             await hold.wait()
         await super()._run(tokens, first, last)
+
+
+def test_stale_batches_leave_the_queue_before_the_discipline_ranks_it(monkeypatch):
+    """A batch already answered (or of a failed generation) is neither ranked nor charged credit."""
+    import test_runtime_controller_core as fakes
+    from alpa_serve_like.runtime.controller_state import QueuedBatch
+
+    monkeypatch.setattr(fakes, "FakeGroup", TicketGroup)
+    core, _, _ = make_core(discipline="srpt", admission=False, drop_doomed_at_dispatch=False)
+    ranked = []
+    take = core.order.take
+
+    def recording_take(group, queue, num_stages, now_s):
+        ranked.append([b.batch_id for b in queue if b.done or b.generation != core.groups[group].generation])
+        return take(group, queue, num_stages, now_s)
+
+    core.order.take = recording_take
+
+    async def go():
+        await core.infer(request())
+        st = core.groups[0]
+        st.queue.append(QueuedBatch(-7, 0, st.generation, "bert-tiny-0", 0.0, done=True))
+        st.queue.append(QueuedBatch(-8, 0, st.generation + 5, "bert-tiny-0", 0.0))
+        return await core.infer(request())
+
+    out = run(go())
+    assert out["outcome"] == "ok", out
+    assert ranked and all(stale == [] for stale in ranked), ranked
+    assert not core.groups[0].queue
 
 
 @pytest.mark.parametrize("discipline", ["fcfs", "srpt"])
@@ -140,19 +192,26 @@ def test_serve_run_arguments_choose_the_discipline():
 
 @pytest.mark.parametrize("discipline, outcome", [("fcfs", "rejected"), ("srpt", "ok")])
 def test_doomed_at_dispatch_is_judged_without_the_fifo_queue_under_srpt(discipline, outcome, monkeypatch):
-    """A short request behind two long ones, deadline 100 ms: its FIFO finish (~140 ms: 60 + 60 +
-    20) is late, so fcfs drops it at dispatch; srpt judges it by its own work (~20 ms) and keeps it."""
+    """A short request behind two long ones, deadline 100 ms, on a fake clock that stands still
+    and with the long model known to take 3x its profile: its FIFO finish (60 + 60 + 20 ms) is
+    late, so fcfs drops it at dispatch; srpt judges it by its own work (20 ms) and keeps it."""
     import test_runtime_controller_core as fakes
 
     monkeypatch.setattr(fakes, "FakeGroup", TicketGroup)
+    clock = [1000.0]
     core, _, _ = make_core(groups=((1, ("bert-tiny-0", "bert-tiny-1")),), discipline=discipline,
-                           admission=False, drop_doomed_at_dispatch=True, correction_alpha=1.0)
+                           admission=False, drop_doomed_at_dispatch=True, correction_alpha=1e-9, overhead_alpha=0.0)
+    core.clock = lambda: clock[0]
+    core.scheduler.mark_up(0, clock[0])
+    # Known, not learned (alpha ~0: the real sleeps' measurements cannot move it).
+    long_id = core.scheduler.tables.model_names.index("bert-tiny-1")
+    for replica in core.scheduler.tables.replicas_of(long_id):
+        core.scheduler.correction.scale[int(replica), 0] = 3.0
 
     async def go():
-        await core.infer(request("bert-tiny-1"))  # learn: the long model takes 3x its profile
-        await core.infer(request("bert-tiny-0"))
-        outs = await asyncio.gather(core.infer(request("bert-tiny-1")), core.infer(request("bert-tiny-1")),
-                                    core.infer(request("bert-tiny-0", slo_ms=100)))
+        outs = await asyncio.gather(core.infer(request("bert-tiny-1"), arrival_s=clock[0]),
+                                    core.infer(request("bert-tiny-1"), arrival_s=clock[0]),
+                                    core.infer(request("bert-tiny-0", slo_ms=100), arrival_s=clock[0]))
         return outs[-1]
 
     short = asyncio.run(asyncio.wait_for(go(), 10))

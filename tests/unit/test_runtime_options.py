@@ -162,3 +162,27 @@ def test_ingress_is_a_checked_choice_with_separate_as_the_default():
         RuntimeOptions.from_args({"ingress": "both"})
     with pytest.raises(RuntimeOptionsError, match="ingress_replicas must be >= 1"):
         RuntimeOptions(ingress_replicas=0)
+
+
+def test_build_app_refuses_a_checkpoint_key_that_names_no_served_model(tmp_path):
+    from alpa_serve_like.serve import build_app
+
+    weights = tmp_path / "w.pt"
+    weights.write_bytes(b"")
+    plan = str(Path(__file__).resolve().parents[2] / "examples" / "placement_tiny.json")
+    with pytest.raises(RuntimeOptionsError, match="checkpoint names 'bert-mini', which the placement does not serve "
+                                                  r"\(known: bert-tiny, bert-tiny-0, bert-tiny-1, gpt-tiny, gpt-tiny-0\)"):
+        build_app({"placement": plan, "device": "cpu", "checkpoint": f"bert-mini={weights}"})
+    for key in ("*", "bert-tiny", "gpt-tiny-0"):  # every model, a base model, an instance
+        build_app({"placement": plan, "device": "cpu", "checkpoint": f"{key}={weights}"})
+
+
+def test_build_app_says_when_srpt_overrides_the_routing(capsys):
+    from alpa_serve_like.serve import build_app
+
+    plan = str(Path(__file__).resolve().parents[2] / "examples" / "placement_tiny.json")
+    build_app({"placement": plan, "device": "cpu", "discipline": "srpt", "routing": "last_stage_free"})
+    assert ("note: routing last_stage_free is overridden under srpt: requests go to the group with the fewest "
+            "outstanding requests (shortest_queue)") in capsys.readouterr().err
+    build_app({"placement": plan, "device": "cpu", "routing": "last_stage_free"})
+    assert "overridden" not in capsys.readouterr().err

@@ -81,6 +81,17 @@ def resolve_routing(name: str) -> RoutingEntry:
         ) from None
 
 
+DISCIPLINE_ROUTING = "shortest_queue"
+"""Routing under a queue discipline other than fcfs: the fewest outstanding requests. The other
+policies rank groups by a FIFO finish prediction, which bounds nothing once later work can overtake."""
+
+
+def effective_routing(routing: str, discipline: str) -> str:
+    """The routing policy that actually runs: ``routing`` under fcfs, else ``DISCIPLINE_ROUTING``
+    (the simulator's queue engine and the runtime both route by this)."""
+    return routing if discipline == "fcfs" else DISCIPLINE_ROUTING
+
+
 def routing_names() -> list[str]:
     return sorted(_REGISTRY)
 
