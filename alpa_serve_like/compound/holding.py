@@ -6,7 +6,8 @@ applications with no headroom). Queueing tails under fan-out and shortest-queue 
 pools of MPS copies have no closed form the program could use linearly, so the check is the
 compound simulator itself (the shared scheduler, the same admission the live server uses):
 
-1. solve with the step's ``utilization`` (instances loaded to at most that fraction of their
+1. solve (by default the optimizer's queueing-aware form: per option, what its pool of instances
+   carries with the wait tail under the target, ``compound.queueing``) with the step's ``utilization`` (instances loaded to at most that fraction of their
    throughput) and ``latency_headroom`` (an option's latency at most that fraction of its task's
    budget: the rest of the budget is room to wait);
 2. simulate Poisson arrivals at the plan's demand for ``sim_duration_s``;
@@ -47,6 +48,10 @@ class HoldOptions:
     """A plan holds when at most this share of simulated requests misses the SLO or is rejected."""
     sim_duration_s: float = 60.0
     """Seconds of Poisson arrivals simulated per check."""
+    queueing_aware: bool = True
+    """Solve the optimizer's queueing-aware form (``OptimizerOptions.wait_tail_probability``, when
+    the caller left it None) with this target split evenly over a request's task invocations (a
+    request misses when any invocation waits too long: the union bound)."""
     seed: int = 1
     """Seed of the checked arrivals (``numpy.random.default_rng(seed)``; not the reports' default 0, so a
     reported rate is measured on other arrivals than the check's)."""
@@ -93,6 +98,9 @@ def plan_that_holds(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus
     headrooms = [h for h in HEADROOM_STEPS if h <= opts.latency_headroom] or [opts.latency_headroom]
     if demand_rps is not None:
         return _fixed_demand(app, options, num_gpus, opts, demand_rps, hold, headrooms)
+    if hold.queueing_aware and opts.wait_tail_probability is None and hold.target_violation_rate > 0:
+        invocations = sum(t.fan_out for t in app.tasks)
+        opts = replace(opts, wait_tail_probability=hold.target_violation_rate / invocations)
     best, last_error, worse = None, None, 0
     for tries, headroom in enumerate(headrooms, start=1):
         step_opts = replace(opts, latency_headroom=headroom)
@@ -101,9 +109,18 @@ def plan_that_holds(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus
         except CompoundInfeasible as exc:  # stricter steps only remove room: none after will fit
             last_error = exc
             break
-        rate = simulated_violation_rate(app, plan, hold.sim_duration_s, hold.seed)
-        if rate > hold.target_violation_rate:
-            plan, rate = _held_demand(app, plan, rate, hold)
+        plan, rate = _held_demand(app, plan, hold)
+        if opts.wait_tail_probability is not None and opts.fixed_budget_s is None:
+            # The step's queueing bound assumed only the headroom's room to wait; the plan's
+            # budgets (scaled to the SLO) leave more. Re-plan at those budgets with their real room.
+            try:
+                refined = max_demand(app, options, num_gpus,
+                                     replace(opts, latency_headroom=1.0, fixed_budget_s=plan.budget_s_by_task))
+                refined, refined_rate = _held_demand(app, refined, hold)
+                if refined.demand_rps > plan.demand_rps:
+                    plan, rate = refined, refined_rate
+            except CompoundInfeasible:
+                pass  # the step's own plan stands
         if best is not None and plan.demand_rps <= best.plan.demand_rps:
             worse += 1
             if worse == 2:  # two stricter steps in a row served less: stop
@@ -140,13 +157,28 @@ def _fixed_demand(app, options, num_gpus, opts, demand_rps, hold, headrooms) -> 
     return last
 
 
-def _held_demand(app: CompoundApp, plan: CompoundPlan, rate: float, hold: HoldOptions,
+def capacity_rps(app: CompoundApp, plan: CompoundPlan) -> float:
+    """The demand ``plan``'s instances carry at full load: no demand above it can hold."""
+    per_task = {t.name: 0.0 for t in app.tasks}
+    for i in plan.instances:
+        per_task[i.task] += i.count * i.throughput_rps
+    return min(per_task[t.name] / t.fan_out for t in app.tasks)
+
+
+def _held_demand(app: CompoundApp, plan: CompoundPlan, hold: HoldOptions,
                  rounds: int = 6) -> tuple[CompoundPlan, float]:
-    """``plan`` at the largest demand (within 2**-rounds of its own) whose simulated violation
-    rate meets the target, and that rate; demand 0 if none of the tried ones does."""
-    low, high = 0.0, plan.demand_rps
-    held = (replace(plan, demand_rps=0.0), 0.0)
-    for _ in range(rounds):
+    """``plan`` at the largest demand whose simulated violation rate meets the target, and that
+    rate; demand 0 if none of the tried ones does. A plan that holds at its own demand is tried
+    up to its capacity (a queueing-aware plan's demand is a conservative bound), one that misses
+    down to 0, each within 2**-rounds of the range."""
+    rate = simulated_violation_rate(app, plan, hold.sim_duration_s, hold.seed)
+    if rate <= hold.target_violation_rate:
+        low, high = plan.demand_rps, capacity_rps(app, plan)
+        held = (plan, rate)
+    else:
+        low, high = 0.0, plan.demand_rps
+        held = (replace(plan, demand_rps=0.0), 0.0)
+    for _ in range(rounds if high > low * (1 + 1e-3) else 0):
         mid = 0.5 * (low + high)
         trial = replace(plan, demand_rps=mid)
         rate = simulated_violation_rate(app, trial, hold.sim_duration_s, hold.seed)

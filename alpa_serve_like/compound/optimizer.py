@@ -26,6 +26,13 @@ task, throughput exceeds ``f_t D`` by less than a bounded surplus, and the throu
 variant, or from options at budget level >= l, is at most that ceiling times ``x`` or ``s``.
 Options that cannot meet the SLOs with any choice for the other tasks are pruned first.
 
+Queueing-aware form (``OptimizerOptions.wait_tail_probability`` set): per option a continuous
+``r[o]``, the rate it serves, replaces ``rho R_o n[o]`` in the throughput rows and cuts, with
+``r[o] <= rho R_o n[o]`` and ``r[o] <= alpha_j + beta_j n[o]`` for the pieces of the concave bound
+of ``compound.queueing`` (what ``n`` instances carry while the wait tail beyond the slack the
+headroom leaves stays under the probability). Per-instance usable rate then grows with the pool,
+so the program sees that fewer, larger instances queue less at the same throughput.
+
 ``min_resources`` fixes ``D`` and minimises the compute slices in use (``sum_o k(o) n[o]``);
 ``max_demand`` maximises ``D`` on ``G`` GPUs. Both return a ``CompoundPlan``; when the time limit
 stops HiGHS first, the plan is the best one found and ``optimal`` is False with the proven
@@ -43,6 +50,7 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import lil_matrix
 
+from alpa_serve_like.compound import queueing
 from alpa_serve_like.compound.app_spec import CompoundApp
 from alpa_serve_like.compound.slice_table import SliceOption
 from alpa_serve_like.core import mig
@@ -128,6 +136,12 @@ class OptimizerOptions:
     budget; below 1 leaves room for queueing (the program itself does not model queues)."""
     time_limit_s: float = 25.0
     """HiGHS stops here and returns its best plan (``CompoundPlan.optimal`` False, ``mip_gap`` set)."""
+    wait_tail_probability: float | None = None
+    """None: instances are sized by throughput alone. Set: each option's served rate is also at most
+    what its instances carry while an invocation waits longer than its slack (the budget room
+    ``latency_headroom`` leaves, ``latency * (1 / latency_headroom - 1)``, or with ``fixed_budget_s``
+    the budget minus the latency) with at most this
+    probability, by the pool-size-aware bound of ``compound.queueing``."""
 
 
 def _check(opts: OptimizerOptions) -> None:
@@ -135,6 +149,8 @@ def _check(opts: OptimizerOptions) -> None:
         raise ValueError(f"utilization must be in (0, 1], got {opts.utilization}")
     if not 0 < opts.latency_headroom <= 1:
         raise ValueError(f"latency_headroom must be in (0, 1], got {opts.latency_headroom}")
+    if opts.wait_tail_probability is not None and not 0 < opts.wait_tail_probability < 1:
+        raise ValueError(f"wait_tail_probability must be in (0, 1) or None, got {opts.wait_tail_probability}")
 
 
 def min_resources(app: CompoundApp, options: tuple[SliceOption, ...], demand_rps: float,
@@ -191,7 +207,7 @@ def max_demand(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus: int
 class _Index:
     """Column numbers of the program's variables."""
 
-    def __init__(self, app: CompoundApp, options, geometries):
+    def __init__(self, app: CompoundApp, options, geometries, queueing: bool):
         self.x = {}
         col = 0
         for ti, task in enumerate(app.tasks):
@@ -211,6 +227,9 @@ class _Index:
         col += len(app.tasks)
         self.y = list(range(col, col + len(geometries)))
         col += len(geometries)
+        # Queueing-aware form: the rate each option serves, at most its pool's usable rate.
+        self.r = list(range(col, col + len(options))) if queueing else []
+        col += len(self.r)
         self.d = col
         self.size = col + 1
 
@@ -233,7 +252,8 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
     options = prune_options(app, options)
     geoms = mig.valid_geometries(maximal_only=True)
     sizes = sorted({k for g in geoms for k in g})
-    ix = _Index(app, options, geoms)
+    queueing = opts.wait_tail_probability is not None
+    ix = _Index(app, options, geoms, queueing)
     lo = np.zeros(ix.size)
     hi = np.full(ix.size, np.inf)
     integrality = np.zeros(ix.size)
@@ -265,6 +285,11 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
         cap = num_gpus * (mig.COMPUTE_SLICES // o.compute_slices)
         need = app.tasks[o.task].fan_out * demand_bound / (opts.utilization * o.throughput_rps)
         copies = math.ceil(app.tasks[o.task].fan_out / o.mps)  # the side-by-side copies below
+        if queueing:
+            pieces, need = _usable_rate_pieces(app, o, actual.get(o, o), cap, demand_bound, opts)
+            for intercept, slope in pieces:
+                row({ix.r[oi]: 1.0, ix.n[oi]: -slope}, -np.inf, intercept)
+            row({ix.r[oi]: 1.0, ix.n[oi]: -opts.utilization * o.throughput_rps}, -np.inf, 0)
         cap = min(cap, max(math.ceil(need - 1e-9), copies))
         level = ix.levels[o.task].index(o.latency_s)
         row({ix.n[oi]: 1.0, ix.x[o.task, o.variant]: -float(cap)}, -np.inf, 0)
@@ -282,8 +307,12 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
     name_to_index = {t.name: i for i, t in enumerate(app.tasks)}
     for path in app.paths():
         row({ix.b[name_to_index[t]]: 1.0 for t in path}, -np.inf, app.slo_s)
+    def served(oi: int, o: SliceOption) -> dict[int, float]:
+        """The rate option ``oi`` serves: its pool's usable rate, or its instances' throughput."""
+        return {ix.r[oi]: 1.0} if queueing else {ix.n[oi]: opts.utilization * o.throughput_rps}
+
     for ti, task in enumerate(app.tasks):
-        coeffs = {ix.n[oi]: opts.utilization * o.throughput_rps for oi, o in enumerate(options) if o.task == ti}
+        coeffs = {c: v for oi, o in enumerate(options) if o.task == ti for c, v in served(oi, o).items()}
         if demand_rps is None:
             coeffs[ix.d] = -float(task.fan_out)
             row(coeffs, 0, np.inf)
@@ -302,17 +331,19 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
         top = max(opts.utilization * o.throughput_rps for _, o in mine)
         surplus = top * (task.fan_out + max(o.mps for _, o in mine) - 1 if task.fan_out > 1 else 1)
         ceiling = task.fan_out * demand_bound + surplus
-        coeffs = {ix.n[oi]: opts.utilization * o.throughput_rps for oi, o in mine}
+        # With queueing the served rates are free below their bounds, so a plan can always serve
+        # exactly the demand: the same cuts hold on them.
+        coeffs = {c: v for oi, o in mine for c, v in served(oi, o).items()}
         if demand_rps is None:
             row({**coeffs, ix.d: -float(task.fan_out)}, -np.inf, surplus)
         else:
             row(coeffs, -np.inf, ceiling)
         for vi in range(len(task.variants)):
-            part = {ix.n[oi]: opts.utilization * o.throughput_rps for oi, o in mine if o.variant == vi}
+            part = {c: v for oi, o in mine if o.variant == vi for c, v in served(oi, o).items()}
             if part:
                 row({**part, ix.x[ti, vi]: -ceiling}, -np.inf, 0)
         for li, lam in enumerate(ix.levels[ti]):
-            part = {ix.n[oi]: opts.utilization * o.throughput_rps for oi, o in mine if o.latency_s >= lam}
+            part = {c: v for oi, o in mine if o.latency_s >= lam for c, v in served(oi, o).items()}
             row({**part, ix.s[ti, li]: -ceiling}, -np.inf, 0)
     # Budgets assume a request's fan-out invocations run side by side: keep that many copies.
     for ti, task in enumerate(app.tasks):
@@ -378,6 +409,27 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
         instances=instances, geometries=geometries, accuracy=app.composed_accuracy(choice),
         solve_time_s=solve_s, optimal=res.status == 0, mip_gap=float(getattr(res, "mip_gap", 0.0) or 0.0),
     )
+
+
+def _usable_rate_pieces(app: CompoundApp, planned: SliceOption, real: SliceOption, cap: int,
+                        demand_bound: float, opts: OptimizerOptions) -> tuple[list[tuple[float, float]], float]:
+    """Lines ``r <= intercept + slope * n`` bounding the rate ``n`` instances of ``real`` serve with
+    the wait tail of ``opts`` (``compound.queueing``), and the fewest instances that could serve
+    the task's whole demand (bounds ``n``)."""
+    task = app.tasks[real.task]
+    fan_out = task.fan_out
+    budget_s = (opts.fixed_budget_s or {}).get(task.name)
+    # The room to wait: a fixed budget's whole rest, else what the headroom reserves (a free
+    # budget is at least the planned latency).
+    slack_s = planned.latency_s - real.latency_s if budget_s is None else max(budget_s - real.latency_s, 0.0)
+    slack_ratio = slack_s / real.latency_s
+    counts = queueing.count_breakpoints(cap)
+    per_load = real.throughput_rps / real.mps  # one server's rate: one MPS copy
+    rates = [per_load * queueing.usable_load(real.mps * n, slack_ratio, opts.wait_tail_probability, fan_out / 2)
+             for n in counts]
+    target = fan_out * demand_bound
+    need = next((n for n, r in zip(counts, rates) if r >= target * (1 - 1e-9)), cap)
+    return queueing.concave_pieces(counts, rates), float(need)
 
 
 def prune_options(app: CompoundApp, options: tuple[SliceOption, ...]) -> tuple[SliceOption, ...]:
