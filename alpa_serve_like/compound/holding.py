@@ -13,9 +13,11 @@ compound simulator itself (the shared scheduler, the same admission the live ser
 2. simulate Poisson arrivals at the plan's demand for ``sim_duration_s``;
 3. fixed demand: per headroom step, utilization steps in turn; the first plan whose violation
    rate is at most ``target_violation_rate`` is the plan. Maximum demand: the plan's held
-   demand is the largest at which it meets the target (bisected in simulation); stricter steps
-   give plans with more room to wait; the search stops after two steps in a row that do not
-   raise the best held demand.
+   demand is the largest at which it meets the target (bisected in simulation, up to the plan's
+   capacity when it holds at its own demand); stricter steps give plans with more room to wait;
+   every step until the SLO no longer fits is tried and the best held plan kept. With the
+   queueing-aware form, each step's plan is also re-planned at its own budgets (scaled to the SLO),
+   whose real room to wait the step's headroom understated.
 
 The steps are ours, chosen on the example applications; steps looser than the caller's own
 options are skipped.
@@ -88,10 +90,10 @@ def plan_that_holds(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus
                     hold: HoldOptions = HoldOptions()) -> HeldPlan:
     """A plan that holds in simulation (see the module docstring).
 
-    ``demand_rps`` None: per step of ``HEADROOM_STEPS``, the maximum-demand plan and the largest
-    demand at most its own at which it holds (bisected in simulation); steps stop after two in a
-    row that do not raise the best held demand, and the best is returned with ``demand_rps`` set to
-    its held demand. ``demand_rps`` given: per headroom step, the fewest-slices plans at that demand
+    ``demand_rps`` None: per step of ``HEADROOM_STEPS``, the maximum-demand plan (queueing-aware
+    unless ``hold.queueing_aware`` is False; then re-planned at its own budgets too) and the
+    largest demand at which it holds (bisected in simulation); the best over every step that fits
+    is returned with ``demand_rps`` set to its held demand. ``demand_rps`` given: per headroom step, the fewest-slices plans at that demand
     for the ``UTILIZATION_STEPS`` in turn until one holds (or none fits); the first that holds is
     returned, else (``holds`` False) the last plan tried.
     """
@@ -101,7 +103,7 @@ def plan_that_holds(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus
     if hold.queueing_aware and opts.wait_tail_probability is None and hold.target_violation_rate > 0:
         invocations = sum(t.fan_out for t in app.tasks)
         opts = replace(opts, wait_tail_probability=hold.target_violation_rate / invocations)
-    best, last_error, worse = None, None, 0
+    best, last_error, tries = None, None, 0
     for tries, headroom in enumerate(headrooms, start=1):
         step_opts = replace(opts, latency_headroom=headroom)
         try:
@@ -121,16 +123,13 @@ def plan_that_holds(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus
                     plan, rate = refined, refined_rate
             except CompoundInfeasible:
                 pass  # the step's own plan stands
-        if best is not None and plan.demand_rps <= best.plan.demand_rps:
-            worse += 1
-            if worse == 2:  # two stricter steps in a row served less: stop
-                return replace(best, tries=tries)
-            continue
-        worse = 0
-        best = HeldPlan(plan, opts.utilization, headroom, rate, tries, rate <= hold.target_violation_rate)
+        # Every step is tried: a stricter step's plan can hold more after a looser one held less
+        # (the held demand is not monotone in the headroom).
+        if best is None or plan.demand_rps > best.plan.demand_rps:
+            best = HeldPlan(plan, opts.utilization, headroom, rate, tries, rate <= hold.target_violation_rate)
     if best is None:
         raise last_error
-    return best
+    return replace(best, tries=tries)
 
 
 def _fixed_demand(app, options, num_gpus, opts, demand_rps, hold, headrooms) -> HeldPlan:
