@@ -37,7 +37,8 @@ so the program sees that fewer, larger instances queue less at the same throughp
 ``max_demand`` maximises ``D`` on ``G`` GPUs. Both return a ``CompoundPlan``; when the time limit
 stops HiGHS first, the plan is the best one found and ``optimal`` is False with the proven
 ``mip_gap``. Any budgets whose path sums fit the SLO are equally good to the program; the plan
-reports them scaled up so the longest path uses the whole SLO (room for queueing when simulated).
+reports canonical ones: each task's slowest chosen (planned) latency, scaled up so the longest
+path uses the whole SLO (room for queueing when simulated).
 The ablations of ``systems`` restrict this same program's inputs.
 """
 from __future__ import annotations
@@ -397,9 +398,15 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
     )
     geometries = tuple((g, int(round(xs[ix.y[gi]]))) for gi, g in enumerate(geoms) if round(xs[ix.y[gi]]) > 0)
     served = float(xs[ix.d]) if demand_rps is None else float(demand_rps)
-    # Any budgets with path sums <= SLO are optimal; hand the unused slack out in proportion
-    # (scale so the longest path uses the whole SLO), so queueing has room in the simulator.
+    # Any budgets with path sums <= SLO are optimal to the program, so its own are an arbitrary
+    # vertex (ties that held very differently in simulation). The plan's are canonical instead:
+    # each free task needs its slowest chosen option's planned latency; the unused slack goes out
+    # in proportion (scale so the longest path uses the whole SLO), room to queue in the simulator.
     budgets = {t.name: max(float(xs[ix.b[i]]), 0.0) for i, t in enumerate(app.tasks)}
+    for ti, task in enumerate(app.tasks):
+        chosen = [o.latency_s for oi, o in enumerate(options) if o.task == ti and round(xs[ix.n[oi]]) > 0]
+        if chosen and task.name not in (opts.fixed_budget_s or {}):
+            budgets[task.name] = max(chosen)
     longest = max(sum(budgets[t] for t in path) for path in app.paths())
     scale = app.slo_s / longest if longest > 0 else 1.0
     return CompoundPlan(
