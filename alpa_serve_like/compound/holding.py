@@ -17,7 +17,9 @@ compound simulator itself (the shared scheduler, the same admission the live ser
    capacity); stricter steps give plans with more room to wait;
    every step until the SLO no longer fits is tried and the best held plan kept. With the
    queueing-aware form, each step's plan is also re-planned at its own budgets (scaled to the SLO),
-   whose real room to wait the step's headroom understated.
+   whose real room to wait the step's headroom understated. Budgets free to the program are also
+   tried at the even split (``even_split``): the split only sets how long each task may wait,
+   which the program does not see, so the simulation keeps whichever holds more.
 
 The steps are ours, chosen on the example applications; steps looser than the caller's own
 options are skipped.
@@ -111,14 +113,15 @@ def plan_that_holds(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus
         except CompoundInfeasible as exc:  # stricter steps only remove room: none after will fit
             last_error = exc
             break
-        plan, rate = _held_demand(app, plan, hold)
-        if opts.wait_tail_probability is not None and opts.fixed_budget_s is None:
+        free_budgets = opts.fixed_budget_s is None
+        plan, rate = _held_over_splits(app, plan, hold, free_budgets)
+        if opts.wait_tail_probability is not None and free_budgets:
             # The step's queueing bound assumed only the headroom's room to wait; the plan's
             # budgets (scaled to the SLO) leave more. Re-plan at those budgets with their real room.
             try:
                 refined = max_demand(app, options, num_gpus,
                                      replace(opts, latency_headroom=1.0, fixed_budget_s=plan.budget_s_by_task))
-                refined, refined_rate = _held_demand(app, refined, hold)
+                refined, refined_rate = _held_over_splits(app, refined, hold, free_budgets)
                 if refined.demand_rps > plan.demand_rps:
                     plan, rate = refined, refined_rate
             except CompoundInfeasible:
@@ -162,6 +165,29 @@ def capacity_rps(app: CompoundApp, plan: CompoundPlan) -> float:
     for i in plan.instances:
         per_task[i.task] += i.count * i.throughput_rps
     return min(per_task[t.name] / t.fan_out for t in app.tasks)
+
+
+def even_split(app: CompoundApp, plan: CompoundPlan) -> CompoundPlan | None:
+    """``plan`` with every task's budget ``slo_s / (tasks on the longest path)``, or None when a
+    chosen latency does not fit that share."""
+    share = app.slo_s / max(len(p) for p in app.paths())
+    if any(i.latency_s > share + 1e-12 for i in plan.instances):
+        return None
+    return replace(plan, budget_s_by_task={t.name: share for t in app.tasks})
+
+
+def _held_over_splits(app: CompoundApp, plan: CompoundPlan, hold: HoldOptions,
+                      free_budgets: bool) -> tuple[CompoundPlan, float]:
+    """The held demand of ``plan`` under its own budgets and, when they are free, under the even
+    split too: the split decides only how long each task may wait, which the program does not
+    see, so the simulator picks (the better held; the plan's own on ties)."""
+    held = _held_demand(app, plan, hold)
+    even = even_split(app, plan) if free_budgets else None
+    if even is not None and even.budget_s_by_task != plan.budget_s_by_task:
+        other = _held_demand(app, even, hold)
+        if other[0].demand_rps > held[0].demand_rps:
+            held = other
+    return held
 
 
 def _held_demand(app: CompoundApp, plan: CompoundPlan, hold: HoldOptions,
