@@ -15,10 +15,8 @@ compound simulator itself (the shared scheduler, the same admission the live ser
    rate is at most ``target_violation_rate`` is the plan. Maximum demand: the plan's held
    demand is the largest at which it meets the target (bisected in simulation up to the plan's
    capacity); stricter steps give plans with more room to wait;
-   every step until the SLO no longer fits is tried and the best held plan kept. With the
-   queueing-aware form, each step's plan is also re-planned at its own budgets (scaled to the SLO),
-   whose real room to wait the step's headroom understated. Budgets free to the program are also
-   tried at the even split (``even_split``): the split only sets how long each task may wait,
+   every step until the SLO no longer fits is tried and the best held plan kept. Budgets free to
+   the program are also tried at the even split (``even_split``): the split only sets how long each task may wait,
    which the program does not see, so the simulation keeps whichever holds more.
 
 The steps are ours, chosen on the example applications; steps looser than the caller's own
@@ -93,7 +91,7 @@ def plan_that_holds(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus
     """A plan that holds in simulation (see the module docstring).
 
     ``demand_rps`` None: per step of ``HEADROOM_STEPS``, the maximum-demand plan (queueing-aware
-    unless ``hold.queueing_aware`` is False; then re-planned at its own budgets too) and the
+    unless ``hold.queueing_aware`` is False) and the
     largest demand at which it holds (bisected in simulation); the best over every step that fits
     is returned with ``demand_rps`` set to its held demand. ``demand_rps`` given: per headroom step, the fewest-slices plans at that demand
     for the ``UTILIZATION_STEPS`` in turn until one holds (or none fits); the first that holds is
@@ -113,19 +111,7 @@ def plan_that_holds(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus
         except CompoundInfeasible as exc:  # stricter steps only remove room: none after will fit
             last_error = exc
             break
-        free_budgets = opts.fixed_budget_s is None
-        plan, rate = _held_over_splits(app, plan, hold, free_budgets)
-        if opts.wait_tail_probability is not None and free_budgets:
-            # The step's queueing bound assumed only the headroom's room to wait; the plan's
-            # budgets (scaled to the SLO) leave more. Re-plan at those budgets with their real room.
-            try:
-                refined = max_demand(app, options, num_gpus,
-                                     replace(opts, latency_headroom=1.0, fixed_budget_s=plan.budget_s_by_task))
-                refined, refined_rate = _held_over_splits(app, refined, hold, free_budgets)
-                if refined.demand_rps > plan.demand_rps:
-                    plan, rate = refined, refined_rate
-            except CompoundInfeasible:
-                pass  # the step's own plan stands
+        plan, rate = _held_over_splits(app, plan, hold, opts.fixed_budget_s is None)
         # Every step is tried: a stricter step's plan can hold more after a looser one held less
         # (the held demand is not monotone in the headroom).
         if best is None or plan.demand_rps > best.plan.demand_rps:

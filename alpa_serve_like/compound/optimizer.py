@@ -37,8 +37,8 @@ so the program sees that fewer, larger instances queue less at the same throughp
 ``max_demand`` maximises ``D`` on ``G`` GPUs. Both return a ``CompoundPlan``; when the time limit
 stops HiGHS first, the plan is the best one found and ``optimal`` is False with the proven
 ``mip_gap``. Any budgets whose path sums fit the SLO are equally good to the program; the plan
-reports canonical ones: each task's slowest chosen (planned) latency, scaled up so the longest
-path uses the whole SLO (room for queueing when simulated).
+reports canonical ones: each free task's slowest chosen latency, the slack left unsplit (the
+simulator's latest-finish deadlines share it along each path).
 The ablations of ``systems`` restrict this same program's inputs.
 """
 from __future__ import annotations
@@ -400,15 +400,21 @@ def _solve(app: CompoundApp, options, num_gpus: int, opts: OptimizerOptions,
     served = float(xs[ix.d]) if demand_rps is None else float(demand_rps)
     # Any budgets with path sums <= SLO are optimal to the program, so its own are an arbitrary
     # vertex (ties that held very differently in simulation). The plan's are canonical instead:
-    # each free task needs its slowest chosen option's planned latency; the unused slack goes out
-    # in proportion (scale so the longest path uses the whole SLO), room to queue in the simulator.
+    # a free task's budget is its slowest chosen option's real latency and the slack is not split,
+    # so an invocation's deadline (the latest finish that leaves its descendants' budgets) is the
+    # latest at which the rest of the graph can still finish in time without waiting: the whole
+    # slack is shared along the path. On the chain's whole-GPU plan that held 23.26 rps, against
+    # 20.77 at the even split and 13.81 with the slack handed out in proportion.
     budgets = {t.name: max(float(xs[ix.b[i]]), 0.0) for i, t in enumerate(app.tasks)}
     for ti, task in enumerate(app.tasks):
-        chosen = [o.latency_s for oi, o in enumerate(options) if o.task == ti and round(xs[ix.n[oi]]) > 0]
+        chosen = [actual.get(o, o).latency_s for oi, o in enumerate(options)
+                  if o.task == ti and round(xs[ix.n[oi]]) > 0]
         if chosen and task.name not in (opts.fixed_budget_s or {}):
             budgets[task.name] = max(chosen)
-    longest = max(sum(budgets[t] for t in path) for path in app.paths())
-    scale = app.slo_s / longest if longest > 0 else 1.0
+    scale = 1.0
+    if opts.fixed_budget_s:  # fixed budgets (some tasks) keep the old rule: fill the SLO in proportion
+        longest = max(sum(budgets[t] for t in path) for path in app.paths())
+        scale = app.slo_s / longest if longest > 0 else 1.0
     return CompoundPlan(
         app=app.name, num_gpus=num_gpus, demand_rps=served,
         variant_by_task={t: v.model for t, v in choice.items()},
