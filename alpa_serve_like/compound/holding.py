@@ -1,23 +1,23 @@
 """Plans that hold under queueing: plan, simulate at the planned demand, tighten, until it holds.
 
-The MILP sizes instances by mean throughput and budgets by latency alone, so at the demand it
-plans for, requests queue and miss their SLO (21-47% simulated violations on the example
-applications with no headroom). Queueing tails under fan-out and shortest-queue routing over
-pools of MPS copies have no closed form the program could use linearly, so the check is the
-compound simulator itself (the shared scheduler, the same admission the live server uses):
+Sized by mean throughput alone, a plan queues at the demand it plans for and misses its SLO
+(21-47% simulated violations on the example applications with no headroom). The optimizer's
+queueing-aware form (``compound.queueing``: per option, what its pool of instances carries with
+the wait tail under the target) ranks plans by an approximation, so the judge is the compound
+simulator itself (the shared scheduler, the same admission the live server uses):
 
-1. solve (by default the optimizer's queueing-aware form: per option, what its pool of instances
-   carries with the wait tail under the target, ``compound.queueing``) with the step's ``utilization`` (instances loaded to at most that fraction of their
+1. solve with the step's ``utilization`` (instances loaded to at most that fraction of their
    throughput) and ``latency_headroom`` (an option's latency at most that fraction of its task's
-   budget: the rest of the budget is room to wait);
-2. simulate Poisson arrivals at the plan's demand for ``sim_duration_s``;
+   budget: the rest is room to wait); the maximum-demand form solves the queueing-aware program
+   (``HoldOptions.queueing_aware``), the fixed-demand form the throughput-only one;
+2. simulate Poisson arrivals for ``sim_duration_s``;
 3. fixed demand: per headroom step, utilization steps in turn; the first plan whose violation
-   rate is at most ``target_violation_rate`` is the plan. Maximum demand: the plan's held
-   demand is the largest at which it meets the target (bisected in simulation up to the plan's
-   capacity); stricter steps give plans with more room to wait;
-   every step until the SLO no longer fits is tried and the best held plan kept. Budgets free to
-   the program are also tried at the even split (``even_split``): the split only sets how long each task may wait,
-   which the program does not see, so the simulation keeps whichever holds more.
+   rate is at most ``target_violation_rate`` is the plan. Maximum demand: the plan's held demand
+   is the largest at which it meets the target (bisected in simulation over ``[0, capacity]``);
+   every headroom step until the SLO no longer fits is tried and the best held plan kept. Budgets
+   free to the program are also tried at the even split (``even_split``): the split only sets
+   how long each task may wait, which the program does not see, so the simulation keeps
+   whichever holds more.
 
 The steps are ours, chosen on the example applications; steps looser than the caller's own
 options are skipped.
