@@ -6,6 +6,7 @@ made-up accuracies), product composition. Times are wall-clock on this machine; 
 ``--time-limit-s`` and the plan then reports ``optimal=False`` with its proven ``mip_gap``.
 
 Run:  .venv/bin/python benchmarks/bench_compound.py [--gpus 64] [--slo-s 1.5] [--accuracy-slo 0.3]
+      [--wait-tail-probability 0.0005 --latency-headroom 0.65]   (the queueing-aware form)
 """
 from __future__ import annotations
 
@@ -40,11 +41,15 @@ def main() -> int:
     parser.add_argument("--slo-s", type=float, default=1.5)
     parser.add_argument("--accuracy-slo", type=float, default=0.3)
     parser.add_argument("--time-limit-s", type=float, default=25.0)
+    parser.add_argument("--wait-tail-probability", type=float, default=None,
+                        help="solve the queueing-aware form (OptimizerOptions.wait_tail_probability)")
+    parser.add_argument("--latency-headroom", type=float, default=1.0)
     args = parser.parse_args()
     db = ProfilingDatabase.load(default_database_path())
     app = ten_task_app(args.slo_s, args.accuracy_slo)
     options = option_table(app, db, "a100-80gb")
-    opts = OptimizerOptions(time_limit_s=args.time_limit_s)
+    opts = OptimizerOptions(time_limit_s=args.time_limit_s, wait_tail_probability=args.wait_tail_probability,
+                            latency_headroom=args.latency_headroom)
     print(f"{len(app.tasks)} tasks, {len(options)} options, {args.gpus} GPUs")
     ok = True
     t0 = time.perf_counter()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+import time
 from pathlib import Path
 
 HELP = "plan compound applications (task graphs, model variants, MIG slices) and compare ablations"
@@ -133,13 +134,33 @@ def _plan(args) -> int:
 def _compare(args) -> int:
     from alpa_serve_like.compound.report import ablation_rows, format_tsv
 
+    from alpa_serve_like.compound.systems import SYSTEMS
+
     rows = []
+    progress = _Progress(2 * len(SYSTEMS) * len(args.apps))
     for path in args.apps:
         app, options, opts = _inputs(args, path)
         rows += ablation_rows(app, options, args.gpus, opts, args.sim_duration_s, args.seed,
-                              hold=None if args.no_hold else _hold(args))
+                              hold=None if args.no_hold else _hold(args), progress=progress)
     text = format_tsv(rows)
     print(text, end="")
     if args.out:
         Path(args.out).write_text(text, encoding="utf-8")
     return 0
+
+
+class _Progress:
+    """Prints each finished step of ``compare`` to stderr with the elapsed time and an estimate
+    of the rest (the mean step time so far times the steps left; steps differ, so it is rough)."""
+
+    def __init__(self, steps: int):
+        self._clock = time.perf_counter
+        self._start = self._clock()
+        self._steps = steps
+        self._done = 0
+
+    def __call__(self, message: str) -> None:
+        self._done += 1
+        elapsed = self._clock() - self._start
+        left = elapsed / self._done * (self._steps - self._done)
+        print(f"[{self._done}/{self._steps} {elapsed:.0f} s, ~{left:.0f} s left] {message}", file=sys.stderr, flush=True)

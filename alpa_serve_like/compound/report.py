@@ -19,11 +19,13 @@ COLUMNS: tuple[str, ...] = (
 
 def ablation_rows(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus: int,
                   opts: OptimizerOptions = OptimizerOptions(), sim_duration_s: float = 60.0,
-                  seed: int = 0, systems: tuple[str, ...] = SYSTEMS, hold: HoldOptions | None = None) -> list[dict]:
+                  seed: int = 0, systems: tuple[str, ...] = SYSTEMS, hold: HoldOptions | None = None,
+                  progress=None) -> list[dict]:
     """``compare_systems`` (plans that hold, with ``hold``; its checks draw arrivals with
     ``hold.seed``) plus a simulation of each system's maximum-demand plan and reference plan on
     Poisson arrivals at their own demand for ``sim_duration_s`` (0 skips it; arrivals drawn with
     ``seed``, so a check and the reported rate see different arrivals when the seeds differ).
+    ``progress`` is passed to ``compare_systems``.
 
     ``gpu_fraction_used`` and ``slo_violation_rate`` are those of the reference plan,
     ``max_demand_violation_rate`` that of the maximum-demand plan; NaN where a system serves nothing.
@@ -37,7 +39,7 @@ def ablation_rows(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus: 
         return simulate_compound(app, plan, workload.arrival_s).slo_violation_rate
 
     rows = []
-    for r in compare_systems(app, options, num_gpus, systems, opts, hold):
+    for r in compare_systems(app, options, num_gpus, systems, opts, hold, progress):
         p, ref = r.plan, r.reference_plan
         rows.append({
             "app": r.app, "system": r.system, "gpus": num_gpus, "max_demand_rps": r.max_demand_rps,

@@ -13,6 +13,7 @@ The names follow issue 15; how each ablation is realised is ours.
 """
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, replace
 from typing import Literal, get_args
 
@@ -83,12 +84,16 @@ class SystemResult:
 def compare_systems(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus: int,
                     systems: tuple[str, ...] = SYSTEMS,
                     opts: OptimizerOptions = OptimizerOptions(),
-                    hold: HoldOptions | None = None) -> list[SystemResult]:
+                    hold: HoldOptions | None = None,
+                    progress: Callable[[str], None] | None = None) -> list[SystemResult]:
     """Each system's maximum serviceable demand on ``num_gpus`` GPUs, and the GPU resources each
     needs at a reference demand: ``REFERENCE_SHARE`` of the best system's maximum (systems that
     cannot serve it get no reference plan; none when no system serves any demand). With ``hold``, a system whose fewest-slices plans at
     the reference demand do not hold takes its held maximum-demand plan there. With ``hold``, every plan is one that holds
-    in simulation (``holding.plan_that_holds``): the maximum is the held demand."""
+    in simulation (``holding.plan_that_holds``): the maximum is the held demand. ``progress``, if
+    given, is called with a one-line message after each of the ``2 * len(systems)`` steps (each
+    system's maximum, then each one's reference plan)."""
+    tell = progress or (lambda message: None)
     inputs = {name: system_inputs(name, app, options, opts) for name in systems}
     best: dict[str, CompoundPlan | None] = {}
     reasons: dict[str, str] = {}
@@ -98,6 +103,7 @@ def compare_systems(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus
                           else plan_that_holds(sys_app, sys_options, num_gpus, sys_opts, None, hold).plan)
         except CompoundInfeasible as exc:
             best[name], reasons[name] = None, str(exc)
+        tell(f"{app.name} {name}: maximum " + (f"{best[name].demand_rps:.2f} rps" if best[name] else "none"))
     served = [p.demand_rps for p in best.values() if p is not None and p.demand_rps > 0]
     # Half the best, not the smallest maximum: a near-zero maximum would make the reference
     # trivial, and one near a system's own maximum needs its whole cluster whatever the system.
@@ -119,5 +125,6 @@ def compare_systems(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus
             if hold is not None and ref_plan is None:
                 # No fewest-slices plan held; the maximum-demand plan held at a higher demand.
                 ref_plan = replace(best[name], demand_rps=demand)
+        tell(f"{app.name} {name}: reference plan " + ("found" if ref_plan is not None else "none"))
         out.append(SystemResult(app.name, name, num_gpus, best[name], ref_plan, reasons.get(name, "")))
     return out

@@ -4,7 +4,9 @@ from __future__ import annotations
 import pytest
 
 from alpa_serve_like.compound.app_spec import CompoundApp, Task, Variant
-from alpa_serve_like.compound.holding import HoldOptions, plan_that_holds, simulated_violation_rate
+from alpa_serve_like.compound.holding import (
+    HoldOptions, capacity_rps, plan_that_holds, simulated_violation_rate,
+)
 from alpa_serve_like.compound.optimizer import min_resources
 from alpa_serve_like.compound.slice_table import SliceOption
 
@@ -23,8 +25,9 @@ def test_the_raw_plan_at_full_load_misses_and_the_held_one_adds_an_instance():
     assert held.plan.gpus_used == 2 and held.violation_rate <= 0.01
 
 
-def test_the_maximum_held_demand_is_below_the_planned_one_and_holds():
+def test_the_maximum_held_demand_is_below_the_capacity_and_holds():
     held = plan_that_holds(APP, OPTIONS, 1, hold=HOLD)
+    assert capacity_rps(APP, held.plan) == pytest.approx(10.0)
     assert held.holds and 0 < held.plan.demand_rps < 10.0
     assert held.violation_rate <= 0.01
     assert simulated_violation_rate(APP, held.plan, 60.0, 1) == pytest.approx(held.violation_rate)
