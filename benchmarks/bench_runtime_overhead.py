@@ -13,6 +13,9 @@ requests, alternating between the two apps so machine noise hits both alike. Thr
 added p50 under 5 ms, and alpa throughput at least 80% of plain.
 
     .venv/bin/python benchmarks/bench_runtime_overhead.py --model bert-tiny --length 128
+
+``--serve-proxy haproxy|direct`` starts Ray with Serve's HAProxy or direct-ingress flag
+(``runtime/serve_proxy.py``); both apps then share that front end.
 """
 from __future__ import annotations
 
@@ -23,6 +26,8 @@ import socket
 import time
 
 import numpy as np
+
+from alpa_serve_like.runtime.serve_proxy import SERVE_PROXIES
 
 
 def free_port() -> int:
@@ -142,6 +147,9 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--torch-threads", type=int, default=1)
+    parser.add_argument("--serve-proxy", choices=SERVE_PROXIES, default="default",
+                        help="HTTP front end of both apps: Serve's Python proxy, HAProxy, or direct "
+                             "ingress (each app's ingress replica on its own port)")
     parser.add_argument("--json", help="also write the numbers to this file")
     args = parser.parse_args()
 
@@ -151,20 +159,20 @@ def main() -> None:
     from alpa_serve_like.core.parallel_config import ParallelConfig
     from alpa_serve_like.core.plan import GroupPlacement, Placement
     from alpa_serve_like.runtime.local_ray import start_local_ray
+    from alpa_serve_like.runtime.serve_proxy import ingress_urls
     from alpa_serve_like.serve import build_app
 
     instance = f"{args.model}-0"
     placement_path = f"/tmp/bench_runtime_overhead_{args.model}.json"
     Placement((GroupPlacement(ParallelConfig(1, 1, 1), (instance,)),), meta={"bench": True}).save(placement_path)
 
-    start_local_ray(num_cpus=4)
+    start_local_ray(num_cpus=4, serve_proxy=args.serve_proxy)
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     serve.run(build_app({"placement": placement_path, "device": "cpu", "torch_threads": args.torch_threads,
                          "health_check_period_s": 0}), name="alpa", route_prefix="/alpa")
     serve.run(plain_app(args.model, args.torch_threads), name="plain", route_prefix="/plain")
-    base = f"http://127.0.0.1:{port}"
-    urls = {"alpa": f"{base}/alpa/v1/models/{instance}/infer", "plain": f"{base}/plain"}
+    urls = {"alpa": f"{ingress_urls('alpa')[0]}/v1/models/{instance}/infer", "plain": ingress_urls("plain")[0]}
     body = {"input": {"length": args.length}}
     try:
         res = asyncio.run(measure(urls, body, args))
@@ -173,7 +181,7 @@ def main() -> None:
         ray.shutdown()
     raw = raw_compute_s(args.model, args.length, args.torch_threads)
 
-    report = {"model": args.model, "length": args.length, "raw_compute_ms_p50": float(np.median(raw) * 1e3)}
+    report = {"model": args.model, "length": args.length, "serve_proxy": args.serve_proxy, "urls": urls, "raw_compute_ms_p50": float(np.median(raw) * 1e3)}
     for name, r in res.items():
         lat, comp = np.concatenate(r["lat"]), np.concatenate(r["compute"])
         added = (lat - comp) * 1e3
