@@ -26,6 +26,10 @@ and Serve's proxy) and admission's margin then (``margin_ms``, ``runtime.overhea
 Serve's own limits move the shedding into its proxy: ``--option max_ongoing_requests=48 --option
 max_queued_requests=8`` (README: measured with these and tighter ones).
 
+``--serve-proxy haproxy|direct`` starts Ray with Serve's HAProxy or direct-ingress flag
+(``runtime/serve_proxy.py``): HAProxy, or the ingress replica's own port, takes HTTP instead of
+Serve's Python proxy (README: measured with each).
+
 Benchmark: not part of any test run; Ray starts here, so run it under the shared lock:
 
     .venv/bin/python benchmarks/bench_overload.py --json /tmp/overload.json
@@ -51,7 +55,8 @@ def free_port() -> int:
 
 
 _TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
-_KINDS = (("ray::ProxyActor", "proxy"), ("ray::HAProxyManager", "haproxy_manager"), ("ray::ServeReplica", "controller_replica"), ("ray::StageWorker", "stage_actors"))
+_KINDS = (("ray::ProxyActor", "proxy"), ("ray::HAProxyManager", "haproxy_manager"),
+          ("ray::ServeReplica", "controller_replica"), ("ray::StageWorker", "stage_actors"))
 
 
 def ray_process_kinds() -> dict[int, str]:

@@ -10,7 +10,7 @@ from __future__ import annotations
 import logging
 import os
 
-from alpa_serve_like.runtime.serve_proxy import select_serve_proxy
+from alpa_serve_like.runtime.serve_proxy import ServeProxy, select_serve_proxy
 
 DEFAULT_OBJECT_STORE_BYTES = 200 * 1024**2
 
@@ -35,7 +35,7 @@ def start_local_ray(
     object_store_bytes: int | None = DEFAULT_OBJECT_STORE_BYTES,
     namespace: str | None = None,
     quiet: bool = True,
-    serve_proxy: str | None = None,
+    serve_proxy: ServeProxy | None = None,
 ):
     """``ray.init`` a fresh local instance and return the ``ray`` module.
 
