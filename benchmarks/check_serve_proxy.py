@@ -7,6 +7,7 @@ latency), then ``--burst`` at once and counts them by (status, ``Retry-After``).
 ``--option max_ongoing_requests=1 --option max_queued_requests=1 --option retry_after_s=2``
 most of the burst must come back 503 with ``Retry-After: 2``. Ray starts here, so:
 
+    export RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER=0  # else Serve may list the replica at the external address
     flock /tmp/ray.lock .venv/bin/python benchmarks/check_serve_proxy.py --serve-proxy haproxy \\
         --option max_ongoing_requests=1 --option max_queued_requests=1 --option retry_after_s=2
 """
