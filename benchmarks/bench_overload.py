@@ -26,6 +26,10 @@ and Serve's proxy) and admission's margin then (``margin_ms``, ``runtime.overhea
 Serve's own limits move the shedding into its proxy: ``--option max_ongoing_requests=48 --option
 max_queued_requests=8`` (README: measured with these and tighter ones).
 
+``--serve-proxy haproxy|direct`` starts Ray with Serve's HAProxy or direct-ingress flag
+(``runtime/serve_proxy.py``): HAProxy, or the ingress replica's own port, takes HTTP instead of
+Serve's Python proxy (README: measured with each).
+
 Benchmark: not part of any test run; Ray starts here, so run it under the shared lock:
 
     .venv/bin/python benchmarks/bench_overload.py --json /tmp/overload.json
@@ -41,6 +45,8 @@ import time
 
 import numpy as np
 
+from alpa_serve_like.runtime.serve_proxy import SERVE_PROXIES
+
 
 def free_port() -> int:
     with socket.socket() as s:
@@ -49,12 +55,13 @@ def free_port() -> int:
 
 
 _TICK_S = 1.0 / os.sysconf("SC_CLK_TCK")
-_KINDS = (("ray::ProxyActor", "proxy"), ("ray::ServeReplica", "controller_replica"), ("ray::StageWorker", "stage_actors"))
+_KINDS = (("ray::ProxyActor", "proxy"), ("ray::HAProxyManager", "haproxy_manager"),
+          ("ray::ServeReplica", "controller_replica"), ("ray::StageWorker", "stage_actors"))
 
 
 def ray_process_kinds() -> dict[int, str]:
-    """This machine's Ray worker processes by kind (their process titles start ``ray::``); run
-    under the shared lock, so they are this benchmark's cluster."""
+    """This machine's Ray worker processes by kind (their process titles start ``ray::``) and
+    HAProxy's; run under the shared lock, so they are this benchmark's cluster."""
     out = {}
     for pid in filter(str.isdigit, os.listdir("/proc")):
         try:
@@ -64,6 +71,8 @@ def ray_process_kinds() -> dict[int, str]:
             continue
         if title.startswith("ray::"):
             out[int(pid)] = next((kind for prefix, kind in _KINDS if title.startswith(prefix)), "other_ray")
+        elif title.endswith("/haproxy"):  # Serve's HAProxy (``--serve-proxy haproxy``), not a Ray worker
+            out[int(pid)] = "haproxy"
     return out
 
 
@@ -148,24 +157,28 @@ def main() -> None:
     parser.add_argument("--timeout-s", type=float, default=30.0, help="a request unanswered this long hangs")
     parser.add_argument("--rate", type=float, help="skip the search and use this clean rate R")
     parser.add_argument("--option", action="append", default=[], help="extra app argument KEY=VALUE")
+    parser.add_argument("--serve-proxy", choices=SERVE_PROXIES, default="default",
+                        help="HTTP front end: Serve's Python proxy, HAProxy, or direct ingress (the "
+                             "client calls the ingress replica's own port)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
 
-    import ray
     from ray import serve
 
+    from alpa_serve_like.runtime.local_ray import start_local_ray
+    from alpa_serve_like.runtime.serve_proxy import ingress_urls
     from alpa_serve_like.serve import build_app
 
-    ray.init(address="local", num_cpus=4, include_dashboard=False, object_store_memory=200 * 1024**2,
-             log_to_driver=False)
+    ray = start_local_ray(num_cpus=4, serve_proxy=args.serve_proxy)
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     app_args = {"device": "cpu", **dict(kv.split("=", 1) for kv in args.option)}
     serve.run(build_app(app_args), name="default", route_prefix="/")
-    url = f"http://127.0.0.1:{port}"
+    url = ingress_urls("default")[0]
     models = ("bert-tiny-0", "bert-tiny-1")
     slo_s = args.slo_ms / 1e3
-    report = {"app_args": app_args, "slo_ms": args.slo_ms, "probes": [], "phases": {}}
+    report = {"app_args": app_args, "serve_proxy": args.serve_proxy, "url": url, "slo_ms": args.slo_ms,
+              "probes": [], "phases": {}}
     try:
         phase(url, models, args.start_rate / 2, 3.0, slo_s, 99, args.timeout_s)  # warm-up, dropped
         clean = args.rate

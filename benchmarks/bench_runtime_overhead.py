@@ -22,6 +22,9 @@ The machine's load average is in the report (a noisy machine moves every figure;
 within one run only).
 
     .venv/bin/python benchmarks/bench_runtime_overhead.py --model bert-tiny --length 128
+
+``--serve-proxy haproxy|direct`` starts Ray with Serve's HAProxy or direct-ingress flag
+(``runtime/serve_proxy.py``); both apps then share that front end.
 """
 from __future__ import annotations
 
@@ -33,6 +36,8 @@ import socket
 import time
 
 import numpy as np
+
+from alpa_serve_like.runtime.serve_proxy import SERVE_PROXIES
 
 
 def free_port() -> int:
@@ -169,6 +174,9 @@ def main() -> None:
     parser.add_argument("--torch-threads", type=int, default=1)
     parser.add_argument("--apps", default=",".join(APPS),
                         help=f"comma-separated alpa candidates to serve beside plain (of {sorted(APPS)})")
+    parser.add_argument("--serve-proxy", choices=SERVE_PROXIES, default="default",
+                        help="HTTP front end of both apps: Serve's Python proxy, HAProxy, or direct "
+                             "ingress (each app's ingress replica on its own port)")
     parser.add_argument("--json", help="also write the numbers to this file")
     args = parser.parse_args()
 
@@ -178,25 +186,25 @@ def main() -> None:
     from alpa_serve_like.core.parallel_config import ParallelConfig
     from alpa_serve_like.core.plan import GroupPlacement, Placement
     from alpa_serve_like.runtime.local_ray import start_local_ray
+    from alpa_serve_like.runtime.serve_proxy import ingress_urls
     from alpa_serve_like.serve import build_app
 
     instance = f"{args.model}-0"
     placement_path = f"/tmp/bench_runtime_overhead_{args.model}.json"
     Placement((GroupPlacement(ParallelConfig(1, 1, 1), (instance,)),), meta={"bench": True}).save(placement_path)
 
-    start_local_ray(num_cpus=4)
+    start_local_ray(num_cpus=4, serve_proxy=args.serve_proxy)
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    base = f"http://127.0.0.1:{port}"
     urls = {}
     for name in args.apps.split(","):
         serve.run(build_app({"placement": placement_path, "device": "cpu", "torch_threads": args.torch_threads,
                              "health_check_period_s": 0, **APPS[name]}), name=name, route_prefix=f"/{name}")
-        urls[name] = f"{base}/{name}/v1/models/{instance}/infer"
+        urls[name] = f"{ingress_urls(name)[0]}/v1/models/{instance}/infer"
     # The baseline with the same per-replica Serve settings as alpa's default, and with Serve's own.
     for name, low_latency in (("plain", True), ("plain-serve-defaults", False)):
         serve.run(plain_app(args.model, args.torch_threads, low_latency), name=name, route_prefix=f"/{name}")
-        urls[name] = f"{base}/{name}"
+        urls[name] = ingress_urls(name)[0]
     load_before = os.getloadavg()
     body = {"input": {"length": args.length}}
     try:
@@ -206,7 +214,8 @@ def main() -> None:
         ray.shutdown()
     raw = raw_compute_s(args.model, args.length, args.torch_threads)
 
-    report = {"model": args.model, "length": args.length, "raw_compute_ms_p50": float(np.median(raw) * 1e3),
+    report = {"model": args.model, "length": args.length, "serve_proxy": args.serve_proxy, "urls": urls,
+              "raw_compute_ms_p50": float(np.median(raw) * 1e3),
               "loadavg_1min_before_after": [round(load_before[0], 2), round(os.getloadavg()[0], 2)]}
     for name, r in res.items():
         lat, comp = np.concatenate(r["lat"]), np.concatenate(r["compute"])

@@ -10,6 +10,8 @@ from __future__ import annotations
 import logging
 import os
 
+from alpa_serve_like.runtime.serve_proxy import ServeProxy, select_serve_proxy
+
 DEFAULT_OBJECT_STORE_BYTES = 200 * 1024**2
 
 SLOW_MACHINE_SERVE_ENV = {
@@ -51,12 +53,17 @@ def start_local_ray(
     object_store_bytes: int | None = DEFAULT_OBJECT_STORE_BYTES,
     namespace: str | None = None,
     quiet: bool = True,
+    serve_proxy: ServeProxy | None = None,
 ):
     """``ray.init`` a fresh local instance and return the ``ray`` module.
 
     ``num_cpus`` / ``object_store_bytes`` None: Ray's own defaults (all cores, a share of memory).
     ``quiet`` keeps workers' output and Ray's info logs off the driver's terminal.
+    ``serve_proxy`` ("default", "haproxy", "direct"; ``runtime.serve_proxy``): the HTTP front end
+    Serve will start in this instance; None leaves the environment's flags as they are.
     """
+    if serve_proxy is not None:
+        select_serve_proxy(serve_proxy)
     os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
     os.environ.setdefault("RAY_ENABLE_WINDOWS_OR_OSX_CLUSTER", "0")
     allow_slow_serve_startup()

