@@ -146,9 +146,9 @@ def compare_systems(app: CompoundApp, options: tuple[SliceOption, ...], num_gpus
     spaces: dict[str, str] = {}
     reasons: dict[str, str] = {}
     known: dict[str, CompoundPlan | CompoundInfeasible] = {}
-    # The ablations first: jigsaw's search reuses their held plans from ``known``.
-    for name in sorted(inputs, key=lambda n: n == "jigsaw"):
-        sys_app, sys_options, sys_opts = inputs[name]
+    # ``known`` shares held plans: jigsaw's search solves the ablations' sub-spaces, which their
+    # own rows then reuse (and the other way round).
+    for name, (sys_app, sys_options, sys_opts) in inputs.items():
         try:
             if hold is None:
                 best[name] = max_demand(sys_app, sys_options, num_gpus, sys_opts)
