@@ -89,8 +89,12 @@ def build_app(args: dict | None = None):
     from alpa_serve_like.controllers.ingress import Ingress
 
     # The same limits in front of the ingress: HTTP meets them first (the proxy's queue), and the
-    # controller's then bound what the ingress replicas forward together.
-    controller = Controller.options(**limits).bind(*bound)
+    # controller's then bound what the ingress replicas forward together. Each ingress replica keeps
+    # one long-poll vigil call open on the controller (``runtime.controller_watch``): those slots come
+    # on top, or a small ``max_ongoing_requests`` would leave no room for requests.
+    vigils = options.ingress_replicas
+    controller = Controller.options(**{**limits, "max_ongoing_requests": options.max_ongoing_requests + vigils}
+                                    ).bind(*bound)
     return Ingress.options(num_replicas=options.ingress_replicas, **limits).bind(controller, list(placement.models),
                                                                                   options.to_dict())
 

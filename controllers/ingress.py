@@ -44,7 +44,9 @@ class Ingress(kserve_v2_routes(api)):
         timeout_s = self.options.controller_timeout_s
         self.watch = ControllerWatch(lambda: controller.ping.remote(),
                                      vigil=lambda: controller.vigil.remote(self.options.controller_vigil_s),
-                                     is_death=is_replica_death, timeout_s=timeout_s,
+                                     is_death=is_replica_death,
+                                     is_busy=lambda exc: isinstance(exc, BackPressureError),
+                                     timeout_s=timeout_s,
                                      period_s=min(0.25, timeout_s))
         self.specs = {m: instance_spec(m) for m in models}
         self.max_body_bytes = self.options.max_body_bytes

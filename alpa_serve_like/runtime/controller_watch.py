@@ -33,10 +33,14 @@ class ControllerWatch:
 
     def __init__(self, ping: Callable[[], Awaitable], *, vigil: Callable[[], Awaitable] | None = None,
                  is_death: Callable[[BaseException], bool] = lambda exc: False,
+                 is_busy: Callable[[BaseException], bool] = lambda exc: False,
                  period_s: float = 0.25, timeout_s: float = 1.0):
         if not (period_s > 0 and timeout_s > 0):
             raise ValueError(f"period_s and timeout_s must be > 0, got {period_s!r}, {timeout_s!r}")
-        self.ping, self.vigil, self.is_death = ping, vigil, is_death
+        self.ping, self.vigil, self.is_death, self.is_busy = ping, vigil, is_death, is_busy
+        """``is_busy(exc)``: a ping refused because the controller's queue is full. A busy controller is
+        alive, so such a ping changes nothing (taking it as a loss would turn overload into
+        ``controller_unavailable`` for every request)."""
         self.period_s, self.timeout_s = period_s, timeout_s
         self.up = True  # optimistic until told otherwise: the ingress starts after the controller
         self.last_error = ""
@@ -75,8 +79,9 @@ class ControllerWatch:
             except asyncio.CancelledError:
                 raise
             except Exception as exc:
-                reason = "no answer" if isinstance(exc, asyncio.TimeoutError) else f"{type(exc).__name__}"
-                self._lost(f"{reason} to a ping within {self.timeout_s:g} s")
+                if not self.is_busy(exc):
+                    reason = "no answer" if isinstance(exc, asyncio.TimeoutError) else f"{type(exc).__name__}"
+                    self._lost(f"{reason} to a ping within {self.timeout_s:g} s")
             await asyncio.sleep(self.period_s)
 
     async def _vigil_loop(self) -> None:

@@ -171,3 +171,26 @@ def test_an_actor_error_raised_by_the_call_itself_is_not_taken_as_the_controller
         return state
 
     assert asyncio.run(main()) == (True, 0)
+
+
+def test_a_ping_refused_because_the_controller_is_busy_keeps_it_up():
+    class Busy(Exception):
+        pass
+
+    async def main():
+        refused = 0
+
+        async def ping():
+            nonlocal refused
+            refused += 1
+            raise Busy("queue full")
+
+        watch = ControllerWatch(ping, is_busy=lambda exc: isinstance(exc, Busy), period_s=0.001, timeout_s=1.0)
+        watch.start()
+        while refused < 5:
+            await asyncio.sleep(0.001)
+        up = watch.up
+        watch.stop()
+        return up
+
+    assert asyncio.run(main()) is True  # overload is not a loss: requests keep reaching the controller
