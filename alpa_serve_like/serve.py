@@ -7,12 +7,12 @@
   computed from the database and a declared expected load: ``models`` (``bert-tiny:2``),
   ``num_devices``, ``rate``, ``cv``, ``slo_scale``, ``policy`` (see ``runtime.auto_placement``).
 * ``apps``: compound applications to serve at ``/v1/apps/{name}/infer``, comma-separated
-  ``APP.json`` or ``APP.json@PLAN.json`` (``controllers.app_routes.read_app_entries``); the fused
-  controller serves them, so ``apps`` makes ``ingress=fused`` the default (said on stderr).
-* ``ingress``: ``separate`` (default: a stateless FastAPI ``Ingress`` deployment forwards to the
-  controller and answers 503 at once when the controller replica is lost) or ``fused`` (the
-  controller serves HTTP itself: one hop less, but Serve's proxy holds requests while a lost
-  controller restarts); ``ingress_replicas``: the ingress's replicas (default 1). Both are
+  ``APP.json`` or ``APP.json@PLAN.json`` (``controllers.app_routes.read_app_entries``); served by
+  the fused controller only.
+* ``ingress``: ``fused`` (default: the controller serves HTTP itself, one hop less, but Serve's
+  proxy holds requests while a lost controller restarts) or ``separate`` (a stateless FastAPI
+  ``Ingress`` deployment forwards to the controller and answers 503 at once when the controller
+  replica is lost); ``ingress_replicas``: the ingress's replicas (default 1). Both are
   ``RuntimeOptions`` fields.
 * every field of ``RuntimeOptions`` (``device=cpu``, ``database=...``) and, flat, every field of its
   ``SchedulingOptions`` (``max_batch_size=4``, ``routing=shortest_queue``). With a placement file,
@@ -100,14 +100,11 @@ def build_app(args: dict | None = None):
 
 
 def _compound_apps(arg: str, args: dict) -> list[dict]:
-    """``apps=``: compound applications served at ``/v1/apps/{name}/infer`` (``controllers.app_routes``).
-    Only the fused controller serves them, so they make ``ingress=fused`` the default in ``args``."""
+    """``apps=``: compound applications served at ``/v1/apps/{name}/infer`` (``controllers.app_routes``);
+    only the fused controller serves them."""
     if not arg:
         return []
-    if "ingress" not in args:
-        args["ingress"] = "fused"
-        print("apps= given: using ingress=fused (the controller serves the app routes itself)", file=sys.stderr)
-    elif str(args["ingress"]) != "fused":
+    if str(args.get("ingress", "fused")) != "fused":
         raise ValueError("apps= is served by the fused controller only; drop ingress=separate or set ingress=fused")
     from alpa_serve_like.controllers.app_routes import read_app_entries
 

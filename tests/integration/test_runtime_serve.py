@@ -222,10 +222,10 @@ def test_replay_writes_one_row_per_request_and_matches_the_simulator(app_url, tm
     assert abs(cmp["difference"]) <= 0.05, cmp
 
 
-def test_second_app_with_default_options_names_its_groups_and_answers_a_lost_controller(app_url, serve_url,
-                                                                                       tmp_path):
-    """A second app beside ``APP`` in one cluster, with the default options (no ``ingress``): its
-    placement groups get their own names, and killing its controller replica is answered at once."""
+def test_second_app_with_a_separate_ingress_names_its_groups_and_answers_a_lost_controller(app_url, serve_url,
+                                                                                           tmp_path):
+    """A second app beside ``APP`` in one cluster, with ``ingress=separate``: its placement groups
+    get their own names, and killing its controller replica is answered at once."""
     from ray import serve
     from ray.util import placement_group_table
 
@@ -235,7 +235,8 @@ def test_second_app_with_default_options_names_its_groups_and_answers_a_lost_con
 
     path = tmp_path / "one_group.json"
     Placement((GroupPlacement(ParallelConfig(1, 1, 1), ("gpt-tiny-0",)),)).save(path)
-    serve.run(build_app({"placement": str(path), "device": "cpu"}), name="separate", route_prefix="/separate")
+    serve.run(build_app({"placement": str(path), "device": "cpu", "ingress": "separate"}), name="separate",
+              route_prefix="/separate")
     try:
         base = serve_url + "/separate"
         wait_ready(base)
@@ -264,7 +265,7 @@ def test_second_app_with_default_options_names_its_groups_and_answers_a_lost_con
 
 
 def lost_controller_is_answered_not_held(base, stats_since_s):
-    """Kill the controller replica behind the (default) separate ingress: requests sent meanwhile
+    """Kill the controller replica behind the separate ingress: requests sent meanwhile
     are answered 503 ``controller_unavailable`` promptly (the target is 1 s; the bound here is loose
     so that machine load cannot decide it: ``-s`` prints the measured times), not held until the
     restarted controller serves again, and the restarted controller's stats say they start later."""

@@ -46,10 +46,3 @@ def test_apps_need_the_fused_ingress():
         build_app({"placement": str(ROOT / "examples" / "placement_tiny.json"), "apps": str(APP_FILE),
                    "ingress": "separate"})
 
-
-def test_apps_make_the_fused_ingress_the_default(capsys):
-    from alpa_serve_like.serve import _compound_apps
-
-    args = {}
-    assert _compound_apps(str(APP_FILE), args) and args["ingress"] == "fused"
-    assert "using ingress=fused" in capsys.readouterr().err

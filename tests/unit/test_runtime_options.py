@@ -155,8 +155,8 @@ def test_serve_controller_options_carry_the_proxy_patience_and_a_users_own_value
     assert env["RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S"] == SLOW_MACHINE_SERVE_ENV["RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S"]
 
 
-def test_ingress_is_a_checked_choice_with_separate_as_the_default():
-    assert RuntimeOptions().ingress == "separate"
+def test_ingress_is_a_checked_choice_with_fused_as_the_default():
+    assert RuntimeOptions().ingress == "fused"
     assert RuntimeOptions.from_args({"ingress": "fused", "ingress_replicas": "2"}).ingress_replicas == 2
     with pytest.raises(RuntimeOptionsError, match="ingress must be separate or fused"):
         RuntimeOptions.from_args({"ingress": "both"})
