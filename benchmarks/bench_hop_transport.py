@@ -20,11 +20,11 @@ Benchmark: not part of any test run; Ray starts here, so run it under the shared
 from __future__ import annotations
 
 import argparse
-import json
 import os
 import time
 
 import numpy as np
+from bench_report import emit_report  # noqa: E402 (benchmarks/)
 
 
 def main() -> None:
@@ -117,11 +117,7 @@ def main() -> None:
     for name, values in samples.items():
         ms = np.array(values) * 1e3
         report[name] = {"p50_ms": round(float(np.median(ms)), 3), "p90_ms": round(float(np.percentile(ms, 90)), 3)}
-    text = json.dumps(report, indent=1)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
+    emit_report(report, args.json)
 
 
 if __name__ == "__main__":

@@ -46,6 +46,7 @@ import time
 import numpy as np
 
 from alpa_serve_like.runtime.serve_proxy import SERVE_PROXIES
+from bench_report import emit_report  # noqa: E402 (benchmarks/)
 
 
 def free_port() -> int:
@@ -205,11 +206,7 @@ def main() -> None:
         ray.shutdown()
     p = report["phases"]
     report["goodput_5R_over_R"] = round(p["5R"]["goodput_rps"] / p["R"]["goodput_rps"], 3) if p["R"]["goodput_rps"] else None
-    text = json.dumps(report, indent=1)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
+    emit_report(report, args.json)
 
 
 if __name__ == "__main__":

@@ -30,7 +30,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import socket
 import time
@@ -38,6 +37,7 @@ import time
 import numpy as np
 
 from alpa_serve_like.runtime.serve_proxy import SERVE_PROXIES
+from bench_report import emit_report  # noqa: E402 (benchmarks/)
 
 
 def free_port() -> int:
@@ -234,11 +234,7 @@ def main() -> None:
             report[f"{name}_vs_plain_throughput"] = (report[name]["throughput_rps_mean"]
                                                      / report["plain"]["throughput_rps_mean"])
             report[f"{name}_added_p50_minus_plain_ms"] = report[name]["added_ms_p50"] - report["plain"]["added_ms_p50"]
-    text = json.dumps(report, indent=1)
-    print(text)
-    if args.json:
-        with open(args.json, "w") as f:
-            f.write(text + "\n")
+    emit_report(report, args.json)
 
 
 if __name__ == "__main__":
