@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]  # generous: a starved machine deploys Serve apps slowly
 
 ROOT = Path(__file__).resolve().parents[2]
 PLACEMENT = ROOT / "examples" / "placement_tiny.json"
@@ -44,7 +44,7 @@ def call(url, path, body=None, raw: bytes | None = None, timeout=60):
         return err.code, json.loads(err.read())
 
 
-def wait_ready(url, timeout_s=180):
+def wait_ready(url, timeout_s=600):
     """Poll ``/health`` until 200 (warm-up over); a 503 before that must say ``warming_up``."""
     deadline = time.time() + timeout_s
     while time.time() < deadline:

@@ -8,7 +8,7 @@ import urllib.request
 
 import pytest
 
-pytestmark = [pytest.mark.integration, pytest.mark.timeout(240)]
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]  # generous: a starved machine deploys Serve apps slowly
 
 @pytest.fixture(scope="module", params=["fused", "separate"])
 def app(request, serve_url, tmp_path_factory):
