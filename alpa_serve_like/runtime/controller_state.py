@@ -80,13 +80,15 @@ class GroupState:
 def awaitable(obj):
     """Ray ObjectRefs and asyncio futures both work with ``asyncio.wait_for`` once wrapped.
 
-    An ObjectRef becomes its asyncio future (``as_future``) rather than a coroutine: ``wait_for``
-    takes a future as it is, while a coroutine costs it one more Task and event-loop turn per batch.
+    An ObjectRef becomes an asyncio future (``wrap_future(ref.future())``) rather than a coroutine:
+    ``wait_for`` takes a future as it is, while a coroutine costs it one more Task and event-loop
+    turn per batch. (``ref.as_future()`` did the same but Ray 2.60 deprecates it with a warning
+    on every call.)
     """
     if asyncio.isfuture(obj) or asyncio.iscoroutine(obj):
         return obj
-    as_future = getattr(obj, "as_future", None)
-    return as_future() if as_future is not None else _await(obj)
+    future = getattr(obj, "future", None)
+    return asyncio.wrap_future(future()) if callable(future) else _await(obj)
 
 
 async def _await(obj):
