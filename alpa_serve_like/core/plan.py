@@ -80,7 +80,7 @@ def _check_loaded(plan, path) -> None:
         try:
             placement.device_assignment()
         except PlacementError as exc:
-            where = f"segment {i}: " if hasattr(plan, "segments") else ""
+            where = f"segment {i}: " if len(getattr(plan, "segments", ())) > 1 else ""
             raise PlacementError(f"placement file {str(path)!r}: {where}{str(exc).removeprefix('placement: ')}") from None
 
 
@@ -135,28 +135,57 @@ class PlanContext:
 
     @classmethod
     def from_dict(cls, data: Mapping, where: str = "plan") -> "PlanContext":
+        """The context fields of a plan file; a malformed one is refused naming the field, e.g.
+        ``plan.json: 'slo.scale' must be a number > 0, got -1``."""
         device, unplaced = data.get("device"), data.get("unplaced", ())
         if device is not None and not isinstance(device, str):
             raise PlacementError(f"{where}: 'device' must be a device type name, got {device!r}")
-        if not isinstance(unplaced, (list, tuple)):
-            raise PlacementError(f"{where}: 'unplaced' must be a list of model names, got {unplaced!r}")
-        try:
-            budget = data.get("memory_budget_bytes")
-            slo = dict(data.get("slo") or {})
-            if "scale" in slo:
-                slo["scale"] = float(slo["scale"])
-            if "per_model_s" in slo:
-                slo["per_model_s"] = {str(k): float(v) for k, v in dict(slo["per_model_s"]).items()}
-            return cls(
-                device=device,
-                memory_budget_bytes=None if budget is None else int(budget),
-                scheduling=dict(data.get("scheduling") or {}),
-                slo=slo,
-                database_fingerprint=data.get("database_fingerprint"),
-                unplaced=tuple(str(m) for m in unplaced),
-            )
-        except (TypeError, ValueError) as exc:
-            raise PlacementError(f"{where}: bad plan context field ({exc})") from None
+        if not isinstance(unplaced, (list, tuple)) or not all(isinstance(m, str) for m in unplaced):
+            raise PlacementError(f"{where}: 'unplaced' must be a list of model names, got {_short(unplaced)}")
+        budget = data.get("memory_budget_bytes")
+        if budget is not None and (isinstance(budget, bool) or not isinstance(budget, int) or budget <= 0):
+            raise PlacementError(f"{where}: 'memory_budget_bytes' must be > 0 (a whole number of bytes), "
+                                 f"got {_short(budget)}")
+        fingerprint = data.get("database_fingerprint")
+        if fingerprint is not None and not isinstance(fingerprint, str):
+            raise PlacementError(f"{where}: 'database_fingerprint' must be a string such as 'sha256:...', "
+                                 f"got {_short(fingerprint)}")
+        scheduling = data.get("scheduling") or {}
+        if not isinstance(scheduling, Mapping):
+            raise PlacementError(f"{where}: 'scheduling' must be an object of scheduling options such as "
+                                 f"{{\"max_batch_size\": 1}}, got {_short(scheduling)}")
+        if "max_batch_size" in scheduling:
+            _int_in(scheduling["max_batch_size"], "'scheduling.max_batch_size'", 1, MAX_BATCH_SIZE, where)
+        return cls(device=device, memory_budget_bytes=budget, scheduling=dict(scheduling),
+                   slo=_slo_from_dict(data.get("slo") or {}, where), database_fingerprint=fingerprint,
+                   unplaced=tuple(unplaced))
+
+
+MAX_BATCH_SIZE = 1 << 20
+"""Largest ``scheduling.max_batch_size`` a plan file may hold (a larger one is a typo)."""
+
+
+def _positive_number(value, name: str, where: str) -> float:
+    """``value`` as a float if it is a number > 0 (a bool or text is refused, not converted; infinity
+    passes: a workload may give a model no SLO, and the plan records what it was given)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
+        raise PlacementError(f"{where}: {name} must be a number > 0, got {_short(value)}")
+    return float(value)
+
+
+def _slo_from_dict(slo, where: str) -> dict:
+    """A plan's ``slo`` record with every number checked: ``{"scale": x}`` or ``{"per_model_s": {...}}``."""
+    if not isinstance(slo, Mapping) or not set(slo) <= {"scale", "per_model_s"}:
+        raise PlacementError(f"{where}: 'slo' must be {{'scale': x}} or {{'per_model_s': {{...}}}}, got {_short(slo)}")
+    out = dict(slo)
+    if "scale" in out:
+        out["scale"] = _positive_number(out["scale"], "'slo.scale'", where)
+    if "per_model_s" in out:
+        per_model = out["per_model_s"]
+        if not isinstance(per_model, Mapping):
+            raise PlacementError(f"{where}: 'slo.per_model_s' must map model names to seconds, got {_short(per_model)}")
+        out["per_model_s"] = {str(k): _positive_number(v, f"'slo.per_model_s.{k}'", where) for k, v in per_model.items()}
+    return out
 
 
 def _check_version(data: Mapping, where: str) -> None:
@@ -210,6 +239,10 @@ class GroupPlacement:
     def from_dict(cls, data: dict, where: str = "group") -> "GroupPlacement":
         if not isinstance(data, dict):
             raise PlacementError(f"{where}: expected an object with 'op', 'pp' and 'models', got {_short(data)}")
+        dp = data.get("dp", 1)
+        if isinstance(dp, bool) or dp != 1:
+            raise PlacementError(f"{where}: 'dp' must be 1 inside a group, got {_short(dp)}; for more "
+                                 f"replicas write more groups hosting the model")
         op = _int_in(data.get("op", 1), "'op'", 1, MAX_DEVICES, where)
         pp = _int_in(data.get("pp", 1), "'pp'", 1, MAX_DEVICES, where)
         if op * pp > MAX_DEVICES:
@@ -295,9 +328,14 @@ class Placement:
             else:
                 out.append(tuple(range(next_id, next_id + g.num_devices)))
                 next_id += g.num_devices
-        used = [d for ids in out for d in ids]
-        if len(used) != len(set(used)):
-            raise PlacementError("placement: a device is assigned to two groups")
+        owner: dict[int, int] = {}
+        for i, ids in enumerate(out):
+            for d in ids:
+                if d in owner:
+                    whom = f"groups {owner[d]} and {i}" if owner[d] != i else f"group {i} twice"
+                    raise PlacementError(f"placement: device {d} is assigned to {whom} (device ids: "
+                                         f"{[list(x) for x in out]}); give every group its own devices")
+                owner[d] = i
         return out
 
     def check_fits(self, num_devices: int) -> None:

@@ -62,7 +62,7 @@ def test_newer_version_and_bad_context_are_refused(tmp_path):
         Placement.load(tmp_path / "v9.json")
     with pytest.raises(PlacementError, match="slo must be"):
         PlanContext(slo={"ms": 3})
-    with pytest.raises(PlacementError, match="memory_budget_bytes must be > 0"):
+    with pytest.raises(PlacementError, match="'memory_budget_bytes' must be > 0"):
         Placement.from_dict({"groups": [], "memory_budget_bytes": 0})
 
 
