@@ -81,11 +81,15 @@ def run(args: argparse.Namespace) -> int:
     except (PlacementError, DatabaseError, FileNotFoundError, ValueError) as exc:
         print(f"simulate: {exc}", file=sys.stderr)
         return 2
+    hosted = {m for seg in schedule.segments for m in seg.models}
+    problem = workload_problem(workload, args.workload, options.warmup_s)
+    if problem:
+        print(f"simulate: {problem}", file=sys.stderr)
+        return 2
     for line in notes:
         print(line)
     for line in unused_setting_notes(options.scheduling, args):
         print(line, file=sys.stderr)
-    hosted = {m for seg in schedule.segments for m in seg.models}
     placement = schedule.segments[0] if len(schedule.segments) == 1 else schedule
     per_device = len(schedule.segments) == 1 and any(g.device is not None for g in placement.groups)
     elsewhere = sorted({g.device for seg in schedule.segments for g in seg.groups if g.device not in (None, device)})
@@ -112,6 +116,8 @@ def run(args: argparse.Namespace) -> int:
     if fingerprint and fingerprint != db.fingerprint():
         print("note: this database differs from the one the plan was optimised on (fingerprints differ)")
 
+    for line in unhosted_note(workload, hosted):  # after every refusal: a refused command prints one line
+        print(line, file=sys.stderr)
     n = len(workload)
     print(f"simulating {n:,} requests of {len(workload.model_names)} models on "
           f"{placement.summary() if len(schedule.segments) == 1 else f'{len(schedule.segments)} segments'} ...",
@@ -139,6 +145,33 @@ def run(args: argparse.Namespace) -> int:
         result.to_dataframe().to_csv(args.out, sep="\t", index=False)
         print(f"wrote {args.out}")
     return 0
+
+
+def workload_problem(workload, path, warmup_s: float) -> str:
+    """Why ``workload`` leaves nothing to measure ("" when it does): every metric would be ``nan``."""
+    from alpa_serve_like.simulator.run import measured_mask
+
+    if len(workload) == 0:
+        return f"workload {path} holds no requests; make one with 'alpa-serve-like trace generate' or 'trace build'"
+    if not measured_mask(workload.arrival_s, warmup_s).any():
+        return (f"--warmup {warmup_s:g} s leaves no request to measure: the {len(workload):,} requests of {path} "
+                f"arrive from {workload.arrival_s[0]:.3f} s to {workload.arrival_s[-1]:.3f} s; lower --warmup")
+    return ""
+
+
+def unhosted_note(workload, hosted) -> list[str]:
+    """A note naming the workload's models the plan does not host (their requests are rejected as
+    'unplaced'), so a workload paired with the wrong plan does not pass as a bad score."""
+    import numpy as np
+
+    counts = np.bincount(workload.model_id, minlength=len(workload.model_names))
+    missing = [i for i, name in enumerate(workload.model_names) if counts[i] and name not in hosted]
+    if not missing:
+        return []
+    n = int(counts[missing].sum())
+    names = ", ".join(workload.model_names[i] for i in missing[:8]) + (", ..." if len(missing) > 8 else "")
+    return [f"note: {n:,} of {len(workload):,} requests are for models the plan does not host ({names}); they "
+            f"count as rejected (unplaced); --map maps a workload's names onto the plan's models"]
 
 
 def unused_setting_notes(scheduling, args) -> list[str]:
@@ -177,6 +210,12 @@ def settings_from_plan(context, args):
              "fairness_threshold": getattr(args, "fairness_threshold", None)}  # absent from hand-made namespaces
     from alpa_serve_like.scheduling.presets import RULE_FIELDS, rule_values, rules_of
 
+    from alpa_serve_like.scheduling.plan_record import unknown_record_fields
+
+    unknown = unknown_record_fields(context.scheduling)
+    if unknown:
+        notes.append(f"note: the plan's scheduling field(s) {', '.join(map(repr, unknown))} are not options of this "
+                     f"version (a typo, or a newer writer's) and are ignored")
     record = dict(context.scheduling)
     ruled = set()  # fields the rule set decides (said once by its name, not field by field)
     if args.rules is not None:
