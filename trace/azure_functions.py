@@ -95,6 +95,13 @@ def replay(
         raise ValueError(f"time_compression must be > 0, got {time_compression}")
     if mode not in ("gamma", "exact"):
         raise ValueError(f"unknown replay mode {mode!r} (known: gamma, exact)")
+    if mode == "exact":  # the knobs shape fitted processes; exact replay has none to shape
+        for name, value, default in (("rate_scale", rate_scale, 1.0), ("cv_scale", cv_scale, 1.0),
+                                     ("fit_window_s", fit_window_s, 3600.0)):
+            if value != default:
+                raise ValueError(f"{name} applies to mode='gamma' (fitted Gamma processes), got {name}={value:g} "
+                                 f"with mode='exact', which replays the trace's own requests; use "
+                                 f"time_compression to replay them faster")
     slo = slo_per_model_array(names, slo_s)
     function_model = map_functions(trace.function_totals(window), len(names), mapping, top_n)
     fits: list[list[GammaFit]] | None = None

@@ -206,6 +206,7 @@ def _build(args) -> int:
 
     if cache_kind(args.cache) == WORKLOAD_KIND:
         return _build_from_workload(args)
+    _check_mode_flags(args)
     t = load_function_trace(args.cache)
     window = TraceWindow.of(args.day, args.hour, args.minute, hours=args.hours, minutes=args.minutes)
     w = replay(t, _model_names(args.models), window, mode=args.mode, rng=np.random.default_rng(args.seed),
@@ -216,6 +217,19 @@ def _build(args) -> int:
     path = save_workload(w, args.out)
     print(f"wrote {path}: {len(w)} requests, {len(w.model_names)} models, span {w.span_s:.1f} s")
     return 0
+
+
+def _check_mode_flags(args) -> None:
+    """Refuse a flag the chosen --mode would ignore (the workload would be written without it)."""
+    if args.mode == "exact":
+        for flag, value, default in (("--rate-scale", args.rate_scale, 1.0), ("--cv-scale", args.cv_scale, 1.0),
+                                     ("--fit-window", args.fit_window, 3600.0)):
+            if value != default:
+                raise ValueError(f"{flag} applies to --mode gamma (fitted Gamma processes); --mode exact replays "
+                                 f"the trace's own requests (--time-compression replays them faster)")
+    elif args.spread != "uniform":
+        raise ValueError("--spread applies to --mode exact of a MAF1 cache (how a minute's count is spread); "
+                         "--mode gamma draws its own arrival times")
 
 
 def _generate(args) -> int:
