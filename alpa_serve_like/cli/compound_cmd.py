@@ -67,11 +67,16 @@ def run(args: argparse.Namespace) -> int:
     from alpa_serve_like.compound.optimizer import CompoundInfeasible
     from alpa_serve_like.profiling.database import DatabaseError
 
+    from alpa_serve_like.cli.errors import BAD_INPUT_EXIT, message_of
+
     try:
         return _plan(args) if args.compound_command == "plan" else _compare(args)
-    except (AppSpecError, CompoundInfeasible, DatabaseError, ValueError) as exc:
+    except CompoundInfeasible as exc:  # a valid question without a plan: not the input's fault
         print(f"alpa-serve-like compound {args.compound_command}: error: {exc}", file=sys.stderr)
         return 1
+    except (AppSpecError, DatabaseError, ValueError, OSError) as exc:  # bad input: status 2, as every command
+        print(f"alpa-serve-like compound {args.compound_command}: error: {message_of(exc)}", file=sys.stderr)
+        return BAD_INPUT_EXIT
 
 
 def _inputs(args, path):

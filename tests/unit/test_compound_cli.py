@@ -33,6 +33,15 @@ def test_plan_json_and_compare_tsv(tmp_path, capsys):
 def test_bad_application_is_one_error_line(tmp_path, capsys):
     path = tmp_path / "bad.json"
     path.write_text(json.dumps({**APP, "composition": "mean"}))
-    assert main(["compound", "plan", str(path), "--gpus", "1"]) == 1
+    assert main(["compound", "plan", str(path), "--gpus", "1"]) == 2  # bad input: status 2, as every command
     err = capsys.readouterr().err
     assert "compound plan: error: application 'tiny': composition 'mean' is unknown" in err
+
+
+def test_missing_application_file_and_bad_gpus_exit_2(tmp_path, capsys):
+    assert main(["compound", "plan", str(tmp_path / "none.json"), "--gpus", "1"]) == 2
+    assert "none.json" in capsys.readouterr().err
+    path = tmp_path / "app.json"
+    path.write_text(json.dumps(APP))
+    assert main(["compound", "plan", str(path), "--gpus", "0"]) == 2
+    assert "num_gpus must be >= 1" in capsys.readouterr().err
