@@ -148,6 +148,11 @@ def plot_command(experiment: str, plot: Callable[[str, str], list[Path]], argv: 
     p.add_argument("--out", default=None, help="output path without extension (default: the TSV's path)")
     args = p.parse_args(argv)
     prefix = args.out or str(Path(args.tsv).with_suffix(""))
+    if not Path(args.tsv).is_file():  # read_rows takes a missing file as empty ("no rows"): say what it is
+        state = "is a directory" if Path(args.tsv).is_dir() else "does not exist"
+        print(f"plot_{experiment}: {args.tsv} {state}; write it with python -m "
+              f"alpa_serve_like.osdi_artifact.gen_data_{experiment} --out {args.tsv}", file=sys.stderr)
+        return 2
     try:
         paths = plot(args.tsv, prefix)
     except (ValueError, OSError) as exc:

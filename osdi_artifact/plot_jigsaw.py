@@ -18,13 +18,19 @@ def main(argv=None) -> int:
     parser.add_argument("tsv")
     parser.add_argument("--out", default=None, metavar="PREFIX")
     args = parser.parse_args(argv)
-    with open(args.tsv, encoding="utf-8") as f:
-        rows = list(csv.DictReader(f, delimiter="\t"))
+    try:
+        with open(args.tsv, encoding="utf-8") as f:
+            rows = list(csv.DictReader(f, delimiter="\t"))
+    except (OSError, UnicodeDecodeError) as exc:  # a missing or unreadable file is the user's to fix
+        reason = exc.strerror.lower() if isinstance(exc, OSError) and exc.strerror else str(exc)
+        print(f"plot_jigsaw: {args.tsv}: {reason}; write it with python -m "
+              f"alpa_serve_like.osdi_artifact.gen_data_jigsaw --out {args.tsv}", file=sys.stderr)
+        return 2
     missing = {"app", "system", "max_demand_rps", "gpu_fraction_used"} - set(rows[0] if rows else {})
     if not rows or missing:
         print(f"plot_jigsaw: {args.tsv} has no rows or lacks columns {sorted(missing)}; "
               f"write it with gen_data_jigsaw", file=sys.stderr)
-        return 1
+        return 2
     import matplotlib
 
     matplotlib.use("Agg")

@@ -15,5 +15,8 @@ def test_plot_writes_both_files_and_rejects_other_tsvs(tmp_path, capsys):
     assert (tmp_path / "x.pdf").stat().st_size > 0 and (tmp_path / "x.png").stat().st_size > 0
     other = tmp_path / "other.tsv"
     other.write_text("policy\tattainment\nmp-search\t0.9\n")
-    assert plot_jigsaw.main([str(other)]) == 1
+    assert plot_jigsaw.main([str(other)]) == 2  # bad input: status 2, as the other plot scripts
     assert "lacks columns" in capsys.readouterr().err
+    assert plot_jigsaw.main([str(tmp_path / "none.tsv")]) == 2  # was a FileNotFoundError traceback
+    err = capsys.readouterr().err
+    assert err.startswith(f"plot_jigsaw: {tmp_path / 'none.tsv'}: no such file") and err.count("\n") == 1

@@ -25,3 +25,11 @@ def test_a_tsv_of_another_experiment_is_refused_in_one_line(tmp_path, capsys):
     assert err.startswith(f"plot_paris: {tsv} is not a gen_data_paris TSV") and "\n" not in err
     assert plot_paris.main([str(tmp_path / "none.tsv")]) == 2
     assert "plot_paris:" in capsys.readouterr().err
+
+
+def test_a_missing_tsv_is_named_as_missing_not_as_empty(tmp_path, capsys):
+    from alpa_serve_like.osdi_artifact import plot_e2e
+
+    assert plot_e2e.main([str(tmp_path / "none.tsv")]) == 2
+    err = capsys.readouterr().err
+    assert f"{tmp_path / 'none.tsv'} does not exist" in err and "gen_data_e2e" in err and "no rows" not in err
