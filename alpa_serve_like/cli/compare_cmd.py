@@ -88,8 +88,9 @@ def run(args) -> int:
                                 seed=args.seed, labels=labels, in_sample=args.in_sample,
                                 progress=lambda name: print(f"running {name} ...", file=sys.stderr, flush=True))
     except (PlacementInfeasibleError, PolicyNameError, ValueError, KeyError, OSError) as exc:
-        print(f"alpa-serve-like compare-policies: {exc}", file=sys.stderr)
-        return 2
+        from alpa_serve_like.cli.errors import report
+
+        return report("alpa-serve-like compare-policies", exc)
     print(format_table(rows))
     if args.out:
         write_tsv(rows, args.out)

@@ -67,7 +67,7 @@ def run(args: argparse.Namespace) -> int:
     from alpa_serve_like.compound.optimizer import CompoundInfeasible
     from alpa_serve_like.profiling.database import DatabaseError
 
-    from alpa_serve_like.cli.errors import BAD_INPUT_EXIT, message_of
+    from alpa_serve_like.cli.errors import report
 
     try:
         return _plan(args) if args.compound_command == "plan" else _compare(args)
@@ -75,8 +75,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"alpa-serve-like compound {args.compound_command}: error: {exc}", file=sys.stderr)
         return 1
     except (AppSpecError, DatabaseError, ValueError, OSError) as exc:  # bad input: status 2, as every command
-        print(f"alpa-serve-like compound {args.compound_command}: error: {message_of(exc)}", file=sys.stderr)
-        return BAD_INPUT_EXIT
+        return report(f"alpa-serve-like compound {args.compound_command}: error", exc)
 
 
 def _inputs(args, path):

@@ -8,7 +8,6 @@ inference trace (../shared/data) and prints live vs simulated SLO attainment sid
 from __future__ import annotations
 
 import argparse
-import sys
 
 HELP = "the thesis live: replication vs model-parallel placement on a real trace (local Ray, CPU)"
 
@@ -50,6 +49,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         report = run_demo(config, log=lambda line: print(line, flush=True))
     except (ValueError, OSError, KeyError) as exc:
-        print(f"alpa-serve-like demo: {exc}", file=sys.stderr)
-        return 2
+        from alpa_serve_like.cli.errors import report
+
+        return report("alpa-serve-like demo", exc)
     return 1 if report.live_error and config.live else 0

@@ -40,6 +40,11 @@ def message_of(exc: BaseException) -> str:
 
 
 def report(prog: str, exc: BaseException) -> int:
-    """Print ``prog: message`` to stderr; returns the exit status of a refused input."""
+    """Print ``prog: message`` to stderr; returns the exit status of a refused input.
+
+    A ``BrokenPipeError`` (an ``OSError``, so caught with the bad files) is no input's fault: the
+    reader of our output went away (``... | head``); it is raised on for ``main`` to end quietly."""
+    if isinstance(exc, BrokenPipeError):
+        raise exc
     print(f"{prog}: {message_of(exc)}", file=sys.stderr)
     return BAD_INPUT_EXIT

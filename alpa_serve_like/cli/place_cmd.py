@@ -168,8 +168,9 @@ def run(args) -> int:
         solve_s = time.perf_counter() - tic
         result = stamp_plan(result, args, cluster, list(profiles), profiles, train, options)
     except (PlacementInfeasibleError, PolicyNameError, ValueError, KeyError, OSError) as exc:
-        print(f"alpa-serve-like place: {exc}", file=sys.stderr)
-        return 2
+        from alpa_serve_like.cli.errors import report
+
+        return report("alpa-serve-like place", exc)
     if result.context.unplaced:
         print(f"left out ({len(result.context.unplaced)}, --allow-unplaced): {', '.join(result.context.unplaced)}")
     result.save(args.out)
