@@ -30,8 +30,17 @@ def parse_map(text: str) -> str | dict[str, str]:
         return text
     if "=" not in text:
         raise ValueError(f"--map {text!r}: use one of {', '.join(MAP_KINDS)} or SRC=MODEL,... (e.g. conv=bert-1.3b-0)")
-    pairs = [item.split("=", 1) for item in text.split(",") if item.strip()]
-    return {src.strip(): dst.strip() for src, dst in pairs}
+    out: dict[str, str] = {}
+    for item in (part.strip() for part in text.split(",")):
+        if not item:
+            continue
+        src, _, dst = (x.strip() for x in item.partition("="))
+        if not src or not dst:
+            raise ValueError(f"--map {text!r}: {item!r} is not SRC=MODEL (e.g. conv=bert-1.3b-0)")
+        if src in out:
+            raise ValueError(f"--map {text!r}: {src!r} is mapped twice ({out[src]}, {dst}); give each SRC once")
+        out[src] = dst
+    return out
 
 
 def map_models(workload: Workload, models: Sequence[str], how: str | dict[str, str]) -> Workload:

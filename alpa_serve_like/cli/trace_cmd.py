@@ -26,7 +26,10 @@ def _parse_days(text: str | None) -> list[int] | None:
     days: list[int] = []
     for part in text.split(","):
         lo, _, hi = part.partition("-")
-        days.extend(range(int(lo), int(hi or lo) + 1))
+        try:
+            days.extend(range(int(lo), int(hi or lo) + 1))
+        except ValueError:
+            raise ValueError(f"--days {text!r}: expected day numbers and ranges such as 1-3,7") from None
     return days
 
 
@@ -236,7 +239,12 @@ def _generate(args) -> int:
     from alpa_serve_like.trace.synthetic import make_workload
     from alpa_serve_like.trace.workload_io import save_workload
 
-    weights = [float(x) for x in args.weights.split(",")] if args.weights else None
+    if args.weights and args.split != "explicit":
+        raise ValueError(f"--weights applies to --split explicit (the split is {args.split}); add --split explicit")
+    try:
+        weights = [float(x) for x in args.weights.split(",")] if args.weights else None
+    except ValueError:
+        raise ValueError(f"--weights {args.weights!r}: expected comma-separated numbers, one per model") from None
     names = _model_names(args.models)
     w = make_workload(names, args.rate, args.duration, np.random.default_rng(args.seed),
                       slo_s=_slo_s(args, names), process=args.process, cv=args.cv, split=args.split,

@@ -1,0 +1,48 @@
+"""List-valued options (``--map``, ``--weights``, ``--days``) refuse a malformed value naming the
+option and the expected form, instead of Python's "not enough values to unpack" or silently
+taking the last of two targets; ``--weights`` without ``--split explicit`` is refused instead of
+being ignored (the workload came out uniform)."""
+from __future__ import annotations
+
+import pytest
+
+from alpa_serve_like.cli.main import main
+from alpa_serve_like.trace.model_mapping import parse_map
+
+
+@pytest.mark.parametrize("text, expected", [
+    ("conv=a,code", "'code' is not SRC=MODEL"),
+    ("conv=", "'conv=' is not SRC=MODEL"),
+    ("=a", "'=a' is not SRC=MODEL"),
+    ("conv=a,conv=b", "'conv' is mapped twice"),
+])
+def test_malformed_map_names_the_item(text, expected):
+    with pytest.raises(ValueError, match=expected):
+        parse_map(text)
+
+
+def test_good_maps_parse():
+    assert parse_map("conv = a, code=b") == {"conv": "a", "code": "b"}
+    assert parse_map("popularity") == "popularity"
+
+
+def _generate(tmp_path, *extra):
+    return main(["trace", "generate", "--models", "a,b", "--rate", "5", "--duration", "10",
+                 "--out", str(tmp_path / "w.npz"), *extra])
+
+
+def test_weights_without_explicit_split_are_refused(tmp_path, capsys):
+    assert _generate(tmp_path, "--weights", "1,2") == 2
+    assert "--weights applies to --split explicit" in capsys.readouterr().err
+    assert not (tmp_path / "w.npz").exists()
+    assert _generate(tmp_path, "--weights", "1,2", "--split", "explicit") == 0
+
+
+def test_bad_weight_names_the_option(tmp_path, capsys):
+    assert _generate(tmp_path, "--weights", "1,x", "--split", "explicit") == 2
+    assert "--weights '1,x'" in capsys.readouterr().err
+
+
+def test_bad_days_name_the_option(tmp_path, capsys):
+    assert main(["trace", "convert", "--maf1-dir", str(tmp_path), "--days", "1-x", "--out", str(tmp_path / "c.npz")]) == 2
+    assert "--days '1-x'" in capsys.readouterr().err
