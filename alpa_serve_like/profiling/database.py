@@ -304,14 +304,34 @@ def _profile_from_plain(name: str, device: str, plain: dict) -> ModelProfile:
     configs = {}
     for key, entry in plain["configs"].items():
         config = ParallelConfig.from_key(key)
+        if not isinstance(entry, dict):
+            raise ProfileError(f"{key}: expected a dict with 'latency_s', 'weight_bytes' and 'act_bytes'")
+        missing = [f for f in ("latency_s", "weight_bytes") if f not in entry]
+        if missing:
+            raise ProfileError(f"{key}: missing field {missing[0]!r}")
         configs[config] = ConfigProfile(
             config=config,
-            stage_latency_s={int(b): tuple(lat) for b, lat in entry["latency_s"].items()},
-            weight_bytes=tuple(entry["weight_bytes"]),
-            act_bytes={int(b): tuple(a) for b, a in entry.get("act_bytes", {}).items()},
+            stage_latency_s={int(b): _numbers(lat, "latency_s", b, key) for b, lat in _items(entry["latency_s"], "latency_s", key)},
+            weight_bytes=_numbers(entry["weight_bytes"], "weight_bytes", None, key),
+            act_bytes={int(b): _numbers(a, "act_bytes", b, key) for b, a in _items(entry.get("act_bytes", {}), "act_bytes", key)},
         )
     spec = ModelSpec.from_dict(plain["spec"]) if plain.get("spec") else None
     return ModelProfile(name=name, device=device, configs=configs, spec=spec, source=plain.get("source", "unknown"))
+
+
+def _items(value, field: str, key: str):
+    """The (batch, list) pairs of a per-batch field, which must be a dict."""
+    if not isinstance(value, dict):
+        raise ProfileError(f"{key}: {field!r} must be a dict of batch size -> list, got {type(value).__name__}")
+    return value.items()
+
+
+def _numbers(value, field: str, batch, key: str) -> tuple:
+    """``value`` as a tuple if it is a list or tuple (a string would split into characters)."""
+    if not isinstance(value, (list, tuple)):
+        of = f" of batch {batch}" if batch is not None else ""
+        raise ProfileError(f"{key}: {field!r}{of} must be a list of numbers, got {value!r:.40}")
+    return tuple(value)
 
 
 def default_database_path() -> Path:
