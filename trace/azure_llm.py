@@ -57,8 +57,10 @@ def read_llm_csv(path: str | os.PathLike, *, skip_bad_rows: bool = False) -> LLM
     ts, ctx, gen = [], [], []
     for df, lines in read_blocks(path, COLUMNS, {"ContextTokens": np.int32, "GeneratedTokens": np.int32},
                                  skip_bad_rows=skip_bad_rows, bad=bad, checks=CHECKS):
-        stamp = pd.to_datetime(df["TIMESTAMP"].str.strip(), format="ISO8601", errors="coerce")
-        stamp_ns = stamp.to_numpy(dtype="datetime64[ns]").astype(np.int64)
+        # utc=True puts stamps with offsets (even mixed ones) on one clock; the trace's own
+        # stamps carry none and are read as they are
+        stamp = pd.to_datetime(df["TIMESTAMP"].str.strip(), format="ISO8601", errors="coerce", utc=True)
+        stamp_ns = stamp.dt.tz_localize(None).to_numpy(dtype="datetime64[ns]").astype(np.int64)
         ok = ~stamp.isna().to_numpy()
         if not ok.all():
             idx = np.flatnonzero(~ok)

@@ -91,7 +91,8 @@ def read_blocks(
     bad = bad if bad is not None else BadRows()
     ncols = len(columns)
     with open(path, "rb") as f:
-        _check_header(path, f.readline(), columns)
+        # a UTF-8 byte-order mark (Excel's "CSV UTF-8") is not part of the first column's name
+        _check_header(path, f.readline().removeprefix(b"\xef\xbb\xbf"), columns)
         line0, rest = 2, b""
         while True:
             chunk = f.read(block_bytes)
