@@ -35,8 +35,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def _workloads(args, models, profiles):
-    from alpa_serve_like.cli.place_cmd import load_training, mapped, synthetic, synthetic_label
+    from alpa_serve_like.cli.place_cmd import check_synthetic_flags, load_training, mapped, synthetic, synthetic_label
 
+    check_synthetic_flags(args)
     if args.workload and not args.test_workload:
         from alpa_serve_like.core.workload import split_train_test
         from alpa_serve_like.trace.workload_io import load_workload

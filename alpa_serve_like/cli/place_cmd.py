@@ -16,6 +16,22 @@ import numpy as np
 HELP = "compute a placement with a named policy"
 
 
+SYNTHETIC_DEFAULTS = {"rate": 64.0, "cv": 4.0, "duration": 600.0, "split": "power_law", "alpha": 0.5, "slo_scale": 5.0}
+"""Defaults of the flags that shape synthetic traffic only (a --workload brings its own)."""
+
+
+def check_synthetic_flags(args) -> None:
+    """Refuse a synthetic-traffic flag given with --workload (it would be ignored without a word)."""
+    if not getattr(args, "workload", None):
+        return
+    for field, default in SYNTHETIC_DEFAULTS.items():
+        if getattr(args, field, default) != default:
+            flag = "--" + field.replace("_", "-")
+            raise ValueError(f"{flag} shapes synthetic traffic, but --workload {args.workload} brings its own "
+                             f"requests and SLOs: drop {flag}, or set it when making the workload "
+                             f"('alpa-serve-like trace generate')")
+
+
 def add_problem_arguments(parser: argparse.ArgumentParser, cluster_spec: bool = False) -> None:
     from alpa_serve_like.cli import common_args as common
 
@@ -39,12 +55,13 @@ def add_problem_arguments(parser: argparse.ArgumentParser, cluster_spec: bool = 
     from alpa_serve_like.trace.model_mapping import MAP_HELP
 
     w.add_argument("--map", default=None, metavar="HOW", help="with --workload: " + MAP_HELP)
-    w.add_argument("--rate", type=float, default=64.0, help="synthetic: total requests per second")
-    w.add_argument("--cv", type=float, default=4.0, help="synthetic: Gamma inter-arrival CV")
-    w.add_argument("--duration", type=float, default=600.0, help="synthetic: seconds of traffic")
-    w.add_argument("--split", choices=("uniform", "power_law"), default="power_law", help="synthetic: how the rate is split over models")
-    w.add_argument("--alpha", type=float, default=0.5, help="synthetic power-law exponent of the rates")
-    common.add_slo_scale(w)
+    d = SYNTHETIC_DEFAULTS
+    w.add_argument("--rate", type=float, default=d["rate"], help="synthetic: total requests per second")
+    w.add_argument("--cv", type=float, default=d["cv"], help="synthetic: Gamma inter-arrival CV")
+    w.add_argument("--duration", type=float, default=d["duration"], help="synthetic: seconds of traffic")
+    w.add_argument("--split", choices=("uniform", "power_law"), default=d["split"], help="synthetic: how the rate is split over models")
+    w.add_argument("--alpha", type=float, default=d["alpha"], help="synthetic power-law exponent of the rates")
+    common.add_slo_scale(w, default=d["slo_scale"])
     w.add_argument("--seed", type=int, default=0, help="training traffic seed (policies derive theirs)")
     o = parser.add_argument_group("policy options")
     common.add_max_batch_size(o, help_text="dynamic batching limit (simulator) and activation memory")
@@ -99,6 +116,7 @@ def synthetic_label(args, seed: int) -> str:
 
 def load_training(args, models, profiles):
     """The training workload and its label."""
+    check_synthetic_flags(args)
     if args.workload:
         from alpa_serve_like.trace.workload_io import load_workload
 

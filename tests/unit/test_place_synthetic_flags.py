@@ -1,0 +1,44 @@
+"""``place`` and ``compare-policies`` with ``--workload`` train on the file's requests, so the
+synthetic-traffic flags (``--rate``, ``--cv``, ``--duration``, ``--split``, ``--alpha``,
+``--slo-scale``) cannot act: giving one is refused by name instead of being ignored (a user who
+asked for ``--slo-scale 2`` got the file's SLOs and a plan recording them without a word)."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from builders import make_profile
+
+from alpa_serve_like.cli.main import main
+from alpa_serve_like.core.workload import Workload
+from alpa_serve_like.profiling.database import ProfilingDatabase
+from alpa_serve_like.trace.workload_io import save_workload
+
+PLACE = ["--num-devices", "2", "--device", "test-gpu", "--memory-budget-gib", "1", "--models", "bert-x:2"]
+
+
+@pytest.fixture()
+def files(tmp_path):
+    db = ProfilingDatabase()
+    db.add(make_profile("bert-x", device="test-gpu"))
+    db.save(tmp_path / "db.pkl")
+    w = Workload(np.array([0.0, 0.5, 1.0, 2.0]), np.array([0, 1, 0, 1]), np.full(4, 3.0), ("bert-x-0", "bert-x-1"))
+    save_workload(w, tmp_path / "w.npz")
+    return ["--db", str(tmp_path / "db.pkl"), "--workload", str(tmp_path / "w.npz")]
+
+
+@pytest.mark.parametrize("flag, value", [("--slo-scale", "2"), ("--rate", "100"), ("--cv", "1"),
+                                         ("--duration", "60"), ("--split", "uniform"), ("--alpha", "1")])
+def test_synthetic_flag_with_a_workload_is_refused(files, tmp_path, capsys, flag, value):
+    out = tmp_path / "p.json"
+    assert main(["place", "--policy", "sr-greedy", *PLACE, *files, flag, value, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert f"{flag} shapes synthetic traffic" in err and "--workload" in err and len(err.splitlines()) == 1
+    assert not out.exists()
+    assert main(["compare-policies", "--policies", "sr-greedy", *PLACE, *files, flag, value]) == 2
+    assert f"{flag} shapes synthetic traffic" in capsys.readouterr().err
+
+
+def test_workload_alone_and_synthetic_flags_alone_still_run(files, tmp_path):
+    assert main(["place", "--policy", "sr-greedy", *PLACE, *files, "--out", str(tmp_path / "a.json")]) == 0
+    assert main(["place", "--policy", "sr-greedy", *PLACE, "--db", files[1], "--duration", "5", "--rate", "2",
+                 "--slo-scale", "3", "--out", str(tmp_path / "b.json")]) == 0
