@@ -70,12 +70,21 @@ def run(args: argparse.Namespace) -> int:
     from alpa_serve_like.cli.errors import report
 
     try:
+        _check_options(args)
         return _plan(args) if args.compound_command == "plan" else _compare(args)
     except CompoundInfeasible as exc:  # a valid question without a plan: not the input's fault
         print(f"alpa-serve-like compound {args.compound_command}: error: {exc}", file=sys.stderr)
         return 1
-    except (AppSpecError, DatabaseError, ValueError, OSError) as exc:  # bad input: status 2, as every command
+    except (AppSpecError, DatabaseError, ValueError, KeyError, OSError) as exc:  # bad input: status 2, as every command
         return report(f"alpa-serve-like compound {args.compound_command}: error", exc)
+
+
+def _check_options(args) -> None:
+    """Refuse option values no solve can use (a zero time limit reads as "no plan exists")."""
+    if not args.time_limit_s > 0:
+        raise ValueError(f"--time-limit-s must be > 0 seconds, got {args.time_limit_s:g}")
+    if getattr(args, "sim_duration_s", 0.0) < 0:
+        raise ValueError(f"--sim-duration-s must be >= 0 seconds (0: skip the simulation), got {args.sim_duration_s:g}")
 
 
 def _inputs(args, path):

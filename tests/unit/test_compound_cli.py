@@ -45,3 +45,16 @@ def test_missing_application_file_and_bad_gpus_exit_2(tmp_path, capsys):
     path.write_text(json.dumps(APP))
     assert main(["compound", "plan", str(path), "--gpus", "0"]) == 2
     assert "num_gpus must be >= 1" in capsys.readouterr().err
+
+
+def test_unknown_device_and_bad_durations_are_one_line(tmp_path, capsys):
+    path = tmp_path / "app.json"
+    path.write_text(json.dumps(APP))
+    # an unknown device was a KeyError traceback
+    assert main(["compound", "plan", str(path), "--gpus", "1", "--device", "v99"]) == 2
+    err = capsys.readouterr().err
+    assert "unknown device 'v99'" in err and "Traceback" not in err and len(err.splitlines()) == 1
+    assert main(["compound", "plan", str(path), "--gpus", "1", "--time-limit-s", "0"]) == 2
+    assert "--time-limit-s must be > 0" in capsys.readouterr().err
+    assert main(["compound", "compare", str(path), "--gpus", "1", "--sim-duration-s", "-5"]) == 2
+    assert "--sim-duration-s must be >= 0" in capsys.readouterr().err
