@@ -47,7 +47,9 @@ def load_workload(args):
 
         return load(args.workload)
     if not args.models:
-        raise SystemExit("give --workload FILE or --models NAME,... for a synthetic workload")
+        raise ValueError("give --workload FILE or --models NAME,... for a synthetic workload")
+    if not args.duration > 0:
+        raise ValueError(f"--duration must be > 0 seconds of traffic, got {args.duration:g}")
     from alpa_serve_like.trace.synthetic import make_workload
 
     names = [m.strip() for m in args.models.split(",") if m.strip()]
@@ -60,10 +62,16 @@ def run(args: argparse.Namespace) -> int:
 
     from alpa_serve_like.client.replay import ServerNotReady, compare_with_simulator, replay, wait_until_ready
 
-    workload = load_workload(args)
-    # the comparison's inputs are read before any traffic is sent: a bad file fails in a second,
-    # not after the whole replay
-    compare = simulator_inputs(args) if args.placement else None
+    from alpa_serve_like.cli.errors import report
+
+    try:
+        check_url(args.url)
+        workload = load_workload(args)
+        # the comparison's inputs are read before any traffic is sent: a bad file fails in a second,
+        # not after the whole replay
+        compare = simulator_inputs(args) if args.placement else None
+    except (ValueError, OSError) as exc:  # bad options and files: one line, status 2, nothing sent
+        return report("alpa-serve-like replay", exc)
     if args.ready_timeout > 0:
         try:
             wait_until_ready(args.url, workload.model_names, timeout_s=args.ready_timeout)
@@ -77,6 +85,15 @@ def run(args: argparse.Namespace) -> int:
     if compare:
         print(json.dumps(compare_with_simulator(result, *compare), indent=1))
     return 0
+
+
+def check_url(url: str) -> None:
+    """Refuse a server URL urllib cannot open (it would fail on the first request, with a traceback)."""
+    from urllib.parse import urlsplit
+
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ValueError(f"--url {url!r}: expected http://HOST:PORT of a running server, e.g. http://127.0.0.1:8000")
 
 
 def simulator_inputs(args: argparse.Namespace):
