@@ -48,6 +48,9 @@ class TraceWindow:
             raise ValueError(f"trace days are numbered from 1, got day {day}")
         start = (day - 1) * 86400.0 + hour * 3600.0 + minute * 60.0
         length = days * 86400.0 + hours * 3600.0 + minutes * 60.0
+        if length < 0:  # 0 means "a whole day"; a negative one is a typo, not a day
+            raise ValueError(f"trace window length must be >= 0 (days {days:g}, hours {hours:g}, minutes "
+                             f"{minutes:g} give {length:g} s); 0 or none means a whole day")
         return cls(start, start + (length if length > 0 else 86400.0))
 
     @property

@@ -115,14 +115,20 @@ def synthetic_label(args, seed: int) -> str:
 
 
 def load_training(args, models, profiles):
-    """The training workload and its label."""
+    """The training workload and its label; refuses traffic without a request (a plan "trained"
+    on nothing is arbitrary)."""
     check_synthetic_flags(args)
     if args.workload:
         from alpa_serve_like.trace.workload_io import load_workload
 
-        return mapped(args, load_workload(args.workload), models), f"{args.workload}" + \
-            (f" (mapped {args.map})" if getattr(args, "map", None) else "")
-    return synthetic(args, models, profiles, args.seed), synthetic_label(args, args.seed)
+        train = mapped(args, load_workload(args.workload), models)
+        label = f"{args.workload}" + (f" (mapped {args.map})" if getattr(args, "map", None) else "")
+    else:
+        train, label = synthetic(args, models, profiles, args.seed), synthetic_label(args, args.seed)
+    if len(train) == 0:
+        how = "--workload holds none" if args.workload else "raise --rate and --duration"
+        raise ValueError(f"the training traffic holds no requests ({label}): {how}")
+    return train, label
 
 
 def mapped(args, workload, models):

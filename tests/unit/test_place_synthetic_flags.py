@@ -42,3 +42,20 @@ def test_workload_alone_and_synthetic_flags_alone_still_run(files, tmp_path):
     assert main(["place", "--policy", "sr-greedy", *PLACE, *files, "--out", str(tmp_path / "a.json")]) == 0
     assert main(["place", "--policy", "sr-greedy", *PLACE, "--db", files[1], "--duration", "5", "--rate", "2",
                  "--slo-scale", "3", "--out", str(tmp_path / "b.json")]) == 0
+
+
+@pytest.mark.parametrize("extra", [["--duration", "0"], ["--rate", "0"]])
+def test_training_traffic_without_requests_is_refused(files, tmp_path, capsys, extra):
+    # a plan "trained on" no request is arbitrary; it used to be written without a word
+    out = tmp_path / "p.json"
+    assert main(["place", "--policy", "sr-greedy", *PLACE, "--db", files[1], *extra, "--out", str(out)]) == 2
+    assert "training traffic holds no requests" in capsys.readouterr().err and not out.exists()
+
+
+def test_training_workload_file_without_requests_is_refused(files, tmp_path, capsys):
+    empty = tmp_path / "empty.npz"
+    save_workload(Workload(np.array([]), np.array([], dtype=np.int32), np.array([]), ("bert-x-0",)), empty)
+    out = tmp_path / "p.json"
+    assert main(["place", "--policy", "sr-greedy", *PLACE, "--db", files[1], "--workload", str(empty),
+                 "--out", str(out)]) == 2
+    assert "training traffic holds no requests" in capsys.readouterr().err and not out.exists()

@@ -50,3 +50,10 @@ def test_trace_build_exact_with_rate_scale_is_one_line(tmp_path, capsys):
     assert "--rate-scale" in err and len(err.splitlines()) == 1
     assert not (tmp_path / "w.npz").exists()
     assert main(argv) == 0
+
+
+@pytest.mark.parametrize("length", [{"hours": -1}, {"minutes": -5}, {"days": -1}])
+def test_negative_window_length_is_refused_not_read_as_a_whole_day(length):
+    with pytest.raises(ValueError, match="window length must be >= 0"):
+        TraceWindow.of(1, **length)
+    assert TraceWindow.of(1).length_s == 86400.0  # no length: a whole day
