@@ -84,3 +84,15 @@ def add_rules(parser, default: str | None = "default", help_text: str = RULES_HE
     from alpa_serve_like.scheduling.presets import RULE_SETS
 
     parser.add_argument("--rules", choices=tuple(RULE_SETS), default=default, metavar="SET", help=help_text)
+
+
+def seed(text: str) -> int:
+    """argparse type of ``--seed``: a whole number >= 0 (numpy's generators refuse a negative
+    seed, and their message names neither the option nor the fix)."""
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
+    return value

@@ -14,6 +14,8 @@ import sys
 import time
 from pathlib import Path
 
+from alpa_serve_like.cli.common_args import seed as seed_type
+
 HELP = "plan compound applications (task graphs, model variants, MIG slices) and compare ablations"
 
 _EPILOG = """examples:
@@ -59,7 +61,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
             p.add_argument("--out", default=None, metavar="X.tsv", help="also write the table as TSV (default: print only)")
             p.add_argument("--sim-duration-s", type=float, default=60.0,
                            help="simulate each reference plan on Poisson arrivals this long, seconds (0: skip; default 60)")
-            p.add_argument("--seed", type=int, default=0, help="seed of the simulated arrivals (default 0)")
+            p.add_argument("--seed", type=seed_type, default=0, help="seed of the simulated arrivals (default 0)")
 
 
 def run(args: argparse.Namespace) -> int:

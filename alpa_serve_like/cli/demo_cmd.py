@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import argparse
 
+from alpa_serve_like.cli.common_args import seed as seed_type
+
 HELP = "the thesis live: replication vs model-parallel placement on a real trace (local Ray, CPU)"
 
 
@@ -35,7 +37,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-live", action="store_true", help="skip Ray: placement, simulation and plot only")
     parser.add_argument("--no-cluster-scale", action="store_true",
                         help="skip the simulator-only comparison at cluster scale (72 models on 32 V100s)")
-    parser.add_argument("--seed", type=int, default=d.seed, help="traffic and placement seed")
+    parser.add_argument("--seed", type=seed_type, default=d.seed, help="traffic and placement seed")
 
 
 def run(args: argparse.Namespace) -> int:

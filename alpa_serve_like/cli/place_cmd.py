@@ -13,6 +13,8 @@ import time
 
 import numpy as np
 
+from alpa_serve_like.cli.common_args import seed as seed_type
+
 HELP = "compute a placement with a named policy"
 
 
@@ -62,7 +64,7 @@ def add_problem_arguments(parser: argparse.ArgumentParser, cluster_spec: bool = 
     w.add_argument("--split", choices=("uniform", "power_law"), default=d["split"], help="synthetic: how the rate is split over models")
     w.add_argument("--alpha", type=float, default=d["alpha"], help="synthetic power-law exponent of the rates")
     common.add_slo_scale(w, default=d["slo_scale"])
-    w.add_argument("--seed", type=int, default=0, help="training traffic seed (policies derive theirs)")
+    w.add_argument("--seed", type=seed_type, default=0, help="training traffic seed (policies derive theirs)")
     o = parser.add_argument_group("policy options")
     common.add_max_batch_size(o, help_text="dynamic batching limit (simulator) and activation memory")
     common.add_rules(o, help_text=common.RULES_HELP + "; the simulator scores candidates under it and the "

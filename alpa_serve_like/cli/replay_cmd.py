@@ -8,6 +8,8 @@ from __future__ import annotations
 import argparse
 import json
 
+from alpa_serve_like.cli.common_args import seed as seed_type
+
 HELP = "replay a workload against a running server (open loop)"
 
 
@@ -22,7 +24,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     syn.add_argument("--duration", type=float, default=20.0, help="seconds of traffic")
     syn.add_argument("--cv", type=float, default=1.0, help="Gamma inter-arrival CV")
     syn.add_argument("--slo-ms", type=float, default=100.0, metavar="MS", help="SLO of every request")
-    syn.add_argument("--seed", type=int, default=0, help="random seed")
+    syn.add_argument("--seed", type=seed_type, default=0, help="random seed")
     parser.add_argument("--length", type=int, default=None, help="tokens per request (default: the "
                         "workload's sizes, else each model's sequence length)")
     parser.add_argument("--timeout", type=float, default=60.0, help="per-request client timeout (s)")

@@ -14,6 +14,8 @@ import time
 
 import numpy as np
 
+from alpa_serve_like.cli.common_args import seed as seed_type
+
 HELP = "convert, inspect and generate workloads from real traces"
 
 from alpa_serve_like.trace.model_mapping import MAP_HELP  # noqa: E402  (light: numpy only)
@@ -115,7 +117,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     b.add_argument("--time-compression", type=float, default=1.0, help="divide times by this")
     b.add_argument("--spread", choices=("uniform", "even"), default="uniform", help="MAF1 exact replay")
     _add_slo(b)
-    b.add_argument("--seed", type=int, default=0, help="random seed")
+    b.add_argument("--seed", type=seed_type, default=0, help="random seed")
     b.add_argument("--out", required=True, help="output workload .npz")
 
     g = sub.add_parser("generate", help="synthetic workload -> .npz")
@@ -130,7 +132,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     g.add_argument("--alpha", type=float, default=1.0, help="power-law exponent")
     g.add_argument("--weights", help="explicit split: comma-separated weights, one per model")
     _add_slo(g, with_scale=True)
-    g.add_argument("--seed", type=int, default=0, help="random seed")
+    g.add_argument("--seed", type=seed_type, default=0, help="random seed")
     g.add_argument("--out", required=True, help="output workload .npz")
 
     i = sub.add_parser("info", help="summarise a workload or trace cache .npz")

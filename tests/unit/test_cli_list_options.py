@@ -46,3 +46,16 @@ def test_bad_weight_names_the_option(tmp_path, capsys):
 def test_bad_days_name_the_option(tmp_path, capsys):
     assert main(["trace", "convert", "--maf1-dir", str(tmp_path), "--days", "1-x", "--out", str(tmp_path / "c.npz")]) == 2
     assert "--days '1-x'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv", [
+    ["trace", "generate", "--models", "a", "--rate", "1", "--duration", "1", "--out", "x.npz"],
+    ["place", "--policy", "sr-greedy", "--num-devices", "1", "--models", "bert-1.3b:1", "--out", "x.json"],
+    ["replay", "--url", "http://127.0.0.1:9", "--models", "a", "--out", "r.tsv"],
+])
+def test_negative_seed_is_refused_by_the_option(argv, capsys):
+    # numpy's own refusal ("expected non-negative integer") named neither the option nor the fix
+    with pytest.raises(SystemExit) as info:
+        main([*argv, "--seed", "-1"])
+    assert info.value.code == 2
+    assert "argument --seed: expected a whole number >= 0, got -1" in capsys.readouterr().err
