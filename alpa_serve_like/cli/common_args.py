@@ -13,6 +13,8 @@ Every subcommand's parser uses ``HelpFormatter``: the default of every option is
 from __future__ import annotations
 
 import argparse
+import os
+from pathlib import Path
 
 from alpa_serve_like.core.hardware import BUILTIN_DEVICES, DEFAULT_MEMORY_FRACTION
 
@@ -96,3 +98,18 @@ def seed(text: str) -> int:
     if value < 0:
         raise argparse.ArgumentTypeError(f"expected a whole number >= 0, got {value}")
     return value
+
+
+def check_out_path(path, flag: str = "--out") -> None:
+    """Refuse, before any work, an output path the command could not write at its end (a missing
+    or read-only folder, or a folder given as the file): the run would be lost."""
+    if path is None:
+        return
+    path = Path(path)
+    if path.is_dir():
+        raise ValueError(f"{flag} {path} is a folder; give a file name")
+    folder = path.parent
+    if not folder.is_dir():
+        raise ValueError(f"{flag} {path}: folder {folder} does not exist; create it first")
+    if not os.access(folder, os.W_OK):
+        raise ValueError(f"{flag} {path}: folder {folder} is not writable")

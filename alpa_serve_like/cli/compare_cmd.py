@@ -72,7 +72,10 @@ def run(args) -> int:
                   f"which --in-sample does not use (it scores on the training traffic): drop one or the other",
                   file=sys.stderr)
             return 2
+    from alpa_serve_like.cli.common_args import check_out_path
+
     try:
+        check_out_path(args.out)
         for name in policies:  # a typo fails before any traffic is generated
             resolve_policy(name)
         cluster, models, profiles = load_problem(args)

@@ -85,6 +85,9 @@ def _check_options(args) -> None:
     """Refuse option values no solve can use (a zero time limit reads as "no plan exists")."""
     if not args.time_limit_s > 0:
         raise ValueError(f"--time-limit-s must be > 0 seconds, got {args.time_limit_s:g}")
+    from alpa_serve_like.cli.common_args import check_out_path
+
+    check_out_path(getattr(args, "out", None))
     if getattr(args, "sim_duration_s", 0.0) < 0:
         raise ValueError(f"--sim-duration-s must be >= 0 seconds (0: skip the simulation), got {args.sim_duration_s:g}")
 

@@ -163,8 +163,11 @@ def run(args) -> int:
     from alpa_serve_like.cli import place_mixed
     from alpa_serve_like.profiling.database import DatabaseError
 
+    from alpa_serve_like.cli.common_args import check_out_path
+
     if place_mixed.wants_mixed(args):
         try:
+            check_out_path(args.out)
             result, lines = place_mixed.run(args)
         except (PlacementInfeasibleError, PolicyNameError, DatabaseError, ValueError, KeyError, OSError) as exc:
             from alpa_serve_like.cli.errors import report
@@ -180,6 +183,7 @@ def run(args) -> int:
               f"{DEFAULT_MEMORY_FRACTION:.2%} of each type's memory)")
         return 0
     try:
+        check_out_path(args.out)
         entry, _ = resolve_policy(args.policy)
         if getattr(args, "search_time_cap", 0.0) > 0 and entry.name != "mp-anneal-budget":
             print(f"note: --search-time-cap is ignored by {args.policy}; it applies to mp-anneal-budget-N",

@@ -88,7 +88,10 @@ def run(args: argparse.Namespace) -> int:
     from alpa_serve_like.profiling.database import DatabaseError, ProfilingDatabase
     from alpa_serve_like.core.zoo import ALPASERVE_MODELS, TINY_MODELS, get_spec, parse_model_list
 
+    from alpa_serve_like.cli.common_args import check_out_path
+
     try:
+        check_out_path(args.out)
         if args.zoo:
             jobs = [(get_spec(n), d) for d in SHIPPED_GPU_DEVICES for n in ALPASERVE_MODELS]
             jobs += [(get_spec(n), "cpu") for n in TINY_MODELS]

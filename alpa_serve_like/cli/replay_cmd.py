@@ -66,7 +66,10 @@ def run(args: argparse.Namespace) -> int:
 
     from alpa_serve_like.cli.errors import report
 
+    from alpa_serve_like.cli.common_args import check_out_path
+
     try:
+        check_out_path(args.out)
         check_url(args.url)
         workload = load_workload(args)
         # the comparison's inputs are read before any traffic is sent: a bad file fails in a second,

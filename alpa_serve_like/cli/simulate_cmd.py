@@ -69,7 +69,10 @@ def run(args: argparse.Namespace) -> int:
     from alpa_serve_like.simulator import simulate
     from alpa_serve_like.trace.workload_io import load_workload
 
+    from alpa_serve_like.cli.common_args import check_out_path
+
     try:
+        check_out_path(args.out)
         schedule = PlacementSchedule.load(args.placement)
         workload = load_workload(args.workload)
         if args.map:
