@@ -102,6 +102,10 @@ def replay(
                 raise ValueError(f"{name} applies to mode='gamma' (fitted Gamma processes), got {name}={value:g} "
                                  f"with mode='exact', which replays the trace's own requests; use "
                                  f"time_compression to replay them faster")
+    if trace.span_s > 0 and window.start_s >= trace.span_s:
+        raise ValueError(f"the window [{window.start_s:g}, {window.end_s:g}) s starts after the end of the trace, "
+                         f"which covers {trace.span_s:g} s ({trace.span_s / 86400:.2f} days) from day 1 00:00; "
+                         f"choose --day/--hour/--minute inside it")
     slo = slo_per_model_array(names, slo_s)
     function_model = map_functions(trace.function_totals(window), len(names), mapping, top_n)
     fits: list[list[GammaFit]] | None = None

@@ -57,3 +57,10 @@ def test_negative_window_length_is_refused_not_read_as_a_whole_day(length):
     with pytest.raises(ValueError, match="window length must be >= 0"):
         TraceWindow.of(1, **length)
     assert TraceWindow.of(1).length_s == 86400.0  # no length: a whole day
+
+
+@pytest.mark.parametrize("trace", [_maf1(), _maf2()], ids=["maf1", "maf2"])
+def test_window_after_the_trace_names_the_trace_span(trace):
+    # it used to say "the window has only 0 functions with requests", as if the window were too short
+    with pytest.raises(ValueError, match=r"starts after the end of the trace"):
+        replay(trace, 1, TraceWindow.of(day=3), rng=np.random.default_rng(0))
