@@ -106,6 +106,22 @@ def make_database(*profiles):
     return db
 
 
+def write_cli_inputs(directory, arrival_s=(0.0, 1.0), model_id=(0, 1), slo_s: float = 3.0) -> dict:
+    """A database of one base model 'bert-x' on 'test-gpu' (``db.pkl``) and a workload of its
+    copies bert-x-0 / bert-x-1 (``w.npz``) in ``directory``, for command-line tests; returns
+    ``{"db": path, "workload": path}`` as strings."""
+    import numpy as np
+
+    from alpa_serve_like.core.workload import Workload
+    from alpa_serve_like.trace.workload_io import save_workload
+
+    make_database(make_profile("bert-x", device="test-gpu")).save(f"{directory}/db.pkl")
+    w = Workload(np.asarray(arrival_s, dtype=float), np.asarray(model_id, dtype=np.int32),
+                 np.full(len(arrival_s), slo_s), ("bert-x-0", "bert-x-1"))
+    save_workload(w, f"{directory}/w.npz")
+    return {"db": f"{directory}/db.pkl", "workload": f"{directory}/w.npz"}
+
+
 def write_legacy_pickle(path, results: dict, protocol: int = 4, slots: bool = False) -> None:
     """Write an AlpaServe-format database to ``path``: ``pickle.dumps`` of a dict of
     ``alpa_serve.profiling.ProfilingResult`` built from ``results``.

@@ -5,28 +5,20 @@ from __future__ import annotations
 
 import json
 
-import numpy as np
 import pytest
-from builders import make_profile
+from builders import write_cli_inputs
 
 from alpa_serve_like.cli.main import main
-from alpa_serve_like.core.workload import Workload
-from alpa_serve_like.profiling.database import ProfilingDatabase
-from alpa_serve_like.trace.workload_io import save_workload
 
 PROBLEM = ["--num-devices", "2", "--device", "test-gpu", "--memory-budget-gib", "1", "--models", "bert-x:2"]
 
 
 @pytest.fixture()
 def inputs(tmp_path):
-    db = ProfilingDatabase()
-    db.add(make_profile("bert-x", device="test-gpu"))
-    db.save(tmp_path / "db.pkl")
-    save_workload(Workload(np.array([0.0, 1.0]), np.array([0, 1]), np.full(2, 3.0), ("bert-x-0", "bert-x-1")),
-                  tmp_path / "w.npz")
+    paths = write_cli_inputs(tmp_path)
     (tmp_path / "p.json").write_text(json.dumps({"version": 2, "device": "test-gpu", "groups": [
         {"op": 1, "pp": 1, "models": ["bert-x-0", "bert-x-1"]}]}))
-    return {"db": str(tmp_path / "db.pkl"), "w": str(tmp_path / "w.npz"), "p": str(tmp_path / "p.json")}
+    return {"db": paths["db"], "w": paths["workload"], "p": str(tmp_path / "p.json")}
 
 
 def _commands(i, out):

@@ -6,11 +6,10 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from builders import make_profile
+from builders import write_cli_inputs
 
 from alpa_serve_like.cli.main import main
 from alpa_serve_like.core.workload import Workload
-from alpa_serve_like.profiling.database import ProfilingDatabase
 from alpa_serve_like.trace.workload_io import save_workload
 
 PLACE = ["--num-devices", "2", "--device", "test-gpu", "--memory-budget-gib", "1", "--models", "bert-x:2"]
@@ -18,12 +17,8 @@ PLACE = ["--num-devices", "2", "--device", "test-gpu", "--memory-budget-gib", "1
 
 @pytest.fixture()
 def files(tmp_path):
-    db = ProfilingDatabase()
-    db.add(make_profile("bert-x", device="test-gpu"))
-    db.save(tmp_path / "db.pkl")
-    w = Workload(np.array([0.0, 0.5, 1.0, 2.0]), np.array([0, 1, 0, 1]), np.full(4, 3.0), ("bert-x-0", "bert-x-1"))
-    save_workload(w, tmp_path / "w.npz")
-    return ["--db", str(tmp_path / "db.pkl"), "--workload", str(tmp_path / "w.npz")]
+    paths = write_cli_inputs(tmp_path, arrival_s=[0.0, 0.5, 1.0, 2.0], model_id=[0, 1, 0, 1])
+    return ["--db", paths["db"], "--workload", paths["workload"]]
 
 
 @pytest.mark.parametrize("flag, value", [("--slo-scale", "2"), ("--rate", "100"), ("--cv", "1"),
