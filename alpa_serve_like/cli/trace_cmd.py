@@ -42,6 +42,10 @@ def _parse_slo(text: str):
     return {k.strip(): float(v) for k, v in (item.split("=", 1) for item in text.split(","))}
 
 
+DEFAULT_SLO_DEVICE = "v100-16gb"
+"""Device whose latencies ``--slo-scale`` multiplies unless ``--device`` says otherwise."""
+
+
 def _add_slo(parser, with_scale: bool = False) -> None:
     """``--slo-ms`` (and for zoo models ``--slo-scale`` with ``--device``/``--db``); ``--slo`` in
     seconds still works, hidden."""
@@ -52,7 +56,7 @@ def _add_slo(parser, with_scale: bool = False) -> None:
     parser.add_argument("--slo", default=None, help=argparse.SUPPRESS)
     if with_scale:
         common.add_slo_scale(parser, default=None)
-        parser.add_argument("--device", default="v100-16gb", metavar="TYPE",
+        parser.add_argument("--device", default=DEFAULT_SLO_DEVICE, metavar="TYPE",
                             help="with --slo-scale: " + common.DEVICE_HELP)
         common.add_db(parser)
 
@@ -60,6 +64,8 @@ def _add_slo(parser, with_scale: bool = False) -> None:
 def _slo_s(args, names):
     """The SLO in seconds the workload gets: --slo-scale (models named BASE-i of the database, the
     same rule as 'place --slo-scale'), else --slo-ms, else the old --slo seconds, else 1 s."""
+    if hasattr(args, "slo_scale"):  # generate; convert and build take --slo-ms only
+        _check_scale_flags(args)
     if getattr(args, "slo_scale", None) is not None:
         from alpa_serve_like.core.slo import slo_from_scale
         from alpa_serve_like.profiling.instance_profiles import instance_profiles, load_database
@@ -71,6 +77,19 @@ def _slo_s(args, names):
 
         return slo_from_ms(args.slo_ms)
     return _parse_slo(args.slo) if args.slo is not None else 1.0
+
+
+def _check_scale_flags(args) -> None:
+    """Refuse SLO flags that would be ignored: --slo-ms beside --slo-scale (the scale won), and
+    --device/--db without --slo-scale (they only choose the latencies the scale multiplies)."""
+    if args.slo_scale is not None:
+        if args.slo_ms is not None or args.slo is not None:
+            raise ValueError("give --slo-scale or --slo-ms, not both")
+        return
+    for flag, value, default in (("--device", args.device, DEFAULT_SLO_DEVICE), ("--db", args.db, None)):
+        if value != default:
+            raise ValueError(f"{flag} applies with --slo-scale (SLO = scale x the model's latency on the "
+                             f"device); without it the SLO is --slo-ms")
 
 
 def _model_names(text: str) -> list[str]:

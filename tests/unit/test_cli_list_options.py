@@ -59,3 +59,16 @@ def test_negative_seed_is_refused_by_the_option(argv, capsys):
         main([*argv, "--seed", "-1"])
     assert info.value.code == 2
     assert "argument --seed: expected a whole number >= 0, got -1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--slo-scale", "5", "--slo-ms", "100"], "give --slo-scale or --slo-ms, not both"),
+    (["--device", "a100-80gb"], "--device applies with --slo-scale"),
+    (["--db", "x.pkl"], "--db applies with --slo-scale"),
+])
+def test_generate_slo_flags_that_would_be_ignored_are_refused(tmp_path, capsys, extra, expected):
+    # --slo-scale silently won over --slo-ms, and --device/--db without --slo-scale were dropped
+    argv = ["trace", "generate", "--models", "bert-1.3b-0", "--rate", "1", "--duration", "5",
+            "--out", str(tmp_path / "w.npz"), *extra]
+    assert main(argv) == 2
+    assert expected in capsys.readouterr().err and not (tmp_path / "w.npz").exists()
