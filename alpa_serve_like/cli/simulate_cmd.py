@@ -247,7 +247,14 @@ def check_memory(placement, context, profiles, device: str, budget_gib: float | 
     from alpa_serve_like.placement.memory import check_plan_fits_device
 
     if budget_gib is not None:
+        from alpa_serve_like.core.hardware import check_budget_fits_device
+        from alpa_serve_like.core.plan import PlacementError
+
         budget = int(budget_gib * GiB)
+        try:
+            check_budget_fits_device(device, budget)
+        except ValueError as exc:
+            raise PlacementError(str(exc)) from None
     elif context.memory_budget_bytes and device == context.device:
         budget = context.memory_budget_bytes
     else:

@@ -173,10 +173,26 @@ class ClusterSpec:
         return cls(**data)
 
 
+def check_budget_fits_device(device_type: str, budget_bytes: int) -> None:
+    """Refuse a per-device memory budget above a built-in device's own memory (a plan made under it
+    could never load); a device whose memory is unknown takes any budget."""
+    try:
+        memory = get_device(device_type).memory_bytes
+    except (KeyError, ValueError):
+        return
+    if budget_bytes > memory:
+        raise ValueError(f"memory budget {budget_bytes / GiB:g} GiB is more than {device_type}'s "
+                         f"{memory / GiB:g} GiB of memory; give at most that (--memory-budget-gib), or "
+                         f"leave it out for the default {DEFAULT_MEMORY_FRACTION:.2%}")
+
+
 def cluster_spec(num_devices: int, device_type: str = "v100-16gb", *, devices_per_node: int | None = None,
                  memory_budget_gib: float | None = None) -> ClusterSpec:
     """The one way commands build a cluster from user units: GiB budget (None: the device's default
-    share, ``DEFAULT_MEMORY_FRACTION``) and ``devices_per_node`` (None: 8, or fewer devices in one node)."""
+    share, ``DEFAULT_MEMORY_FRACTION``; never more than a built-in device's memory) and
+    ``devices_per_node`` (None: 8, or fewer devices in one node)."""
+    if memory_budget_gib is not None:
+        check_budget_fits_device(device_type, int(memory_budget_gib * GiB))
     return ClusterSpec(
         num_devices=num_devices,
         devices_per_node=devices_per_node if devices_per_node is not None else min(8, max(num_devices, 1)),
