@@ -243,26 +243,24 @@ def check_memory(placement, context, profiles, device: str, budget_gib: float | 
     """Refuse (PlacementError) when a group does not fit ``device``'s memory; returns a note when
     the check cannot run. The budget: --memory-budget-gib, else the plan's on its own device, else
     the device type's default share."""
-    from alpa_serve_like.core.hardware import GiB, default_memory_budget_bytes
+    from alpa_serve_like.core.hardware import GiB, check_budget_fits_device, default_memory_budget_bytes
+    from alpa_serve_like.core.plan import PlacementError
     from alpa_serve_like.placement.memory import check_plan_fits_device
 
     if budget_gib is not None:
-        from alpa_serve_like.core.hardware import check_budget_fits_device
-        from alpa_serve_like.core.plan import PlacementError
-
-        budget = int(budget_gib * GiB)
-        try:
-            check_budget_fits_device(device, budget)
-        except ValueError as exc:
-            raise PlacementError(str(exc)) from None
+        budget, whose = int(budget_gib * GiB), ""
     elif context.memory_budget_bytes and device == context.device:
-        budget = context.memory_budget_bytes
+        budget, whose = context.memory_budget_bytes, "the plan's 'memory_budget_bytes': "
     else:
         try:
-            budget = default_memory_budget_bytes(device)
+            budget, whose = default_memory_budget_bytes(device), ""
         except ValueError:
             return (f"memory not checked: device {device!r} is not built in and the plan records no budget "
                     f"for it (pass --memory-budget-gib)")
+    try:  # a budget above the device's memory (given, or hand-written in the plan) checks nothing
+        check_budget_fits_device(device, budget)
+    except ValueError as exc:
+        raise PlacementError(f"{whose}{exc}") from None
     check_plan_fits_device(placement, profiles, device, budget, max_batch_size)
     return ""
 

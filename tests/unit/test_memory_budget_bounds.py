@@ -29,3 +29,16 @@ def test_place_and_simulate_refuse_it(tmp_path, capsys):
     capsys.readouterr()
     assert main(["simulate", "--placement", str(out), "--workload", str(w), "--memory-budget-gib", "100"]) == 2
     assert "more than v100-16gb's 16 GiB" in capsys.readouterr().err
+
+
+def test_simulate_refuses_a_hand_written_plan_budget_above_the_device(tmp_path, capsys):
+    import json
+
+    plan = tmp_path / "p.json"
+    plan.write_text(json.dumps({"version": 2, "device": "v100-16gb", "memory_budget_bytes": 100 * GiB,
+                                "groups": [{"op": 1, "pp": 1, "models": ["bert-1.3b-0"]}]}))
+    w = tmp_path / "w.npz"
+    assert main(["trace", "generate", "--models", "bert-1.3b-0", "--rate", "1", "--duration", "5", "--out", str(w)]) == 0
+    capsys.readouterr()
+    assert main(["simulate", "--placement", str(plan), "--workload", str(w)]) == 2
+    assert "the plan's 'memory_budget_bytes': memory budget 100 GiB is more than" in capsys.readouterr().err
