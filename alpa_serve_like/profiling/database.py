@@ -195,6 +195,9 @@ class ProfilingDatabase:
         """Write atomically (a crash never leaves a half-written database)."""
         path = Path(path)
         self.validate()
+        if not path.parent.is_dir():  # else mkstemp's error would name the temporary file
+            raise DatabaseError(f"cannot write profiling database {str(path)!r}: folder {str(path.parent)!r} "
+                                f"does not exist; create it first")
         payload = pickle.dumps(self.to_plain(), protocol=4)
         fd, tmp = tempfile.mkstemp(dir=path.parent or ".", prefix=path.name, suffix=".tmp")
         try:

@@ -40,3 +40,21 @@ def test_latencies_that_are_not_a_list_are_named(tmp_path):
 
 def test_good_file_loads(tmp_path):
     assert _load(tmp_path, _plain()).models("test-gpu") == ["m"]
+
+
+def test_saving_into_a_missing_folder_names_the_database_not_a_temp_file(tmp_path):
+    db = ProfilingDatabase.from_plain(_plain())
+    target = tmp_path / "no" / "db.pkl"
+    with pytest.raises(DatabaseError) as info:
+        db.save(target)
+    assert str(target) in str(info.value) and ".tmp" not in str(info.value)
+
+
+def test_db_merge_into_a_missing_folder_is_one_line(tmp_path, capsys):
+    from alpa_serve_like.cli.main import main
+
+    src = tmp_path / "a.pkl"
+    ProfilingDatabase.from_plain(_plain()).save(src)
+    assert main(["db", "merge", str(src), "--out", str(tmp_path / "no" / "m.pkl")]) == 2
+    err = capsys.readouterr().err
+    assert "m.pkl" in err and ".tmp" not in err and len(err.splitlines()) == 1
