@@ -55,6 +55,6 @@ def test_db_merge_into_a_missing_folder_is_one_line(tmp_path, capsys):
 
     src = tmp_path / "a.pkl"
     ProfilingDatabase.from_plain(_plain()).save(src)
-    assert main(["db", "merge", str(src), "--out", str(tmp_path / "no" / "m.pkl")]) == 2
+    assert main(["db", "merge", str(src), str(src), "--out", str(tmp_path / "no" / "m.pkl")]) == 2
     err = capsys.readouterr().err
     assert "m.pkl" in err and ".tmp" not in err and len(err.splitlines()) == 1
