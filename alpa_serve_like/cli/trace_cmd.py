@@ -178,6 +178,11 @@ def _convert(args) -> int:
         path, t = azure_functions.convert_maf2(args.maf2, args.out, args.skip_bad_rows)
     print(f"wrote {path}: {t.kind}, {t.num_functions} functions, {t.total_requests()} requests, "
           f"bad rows skipped {t.meta['bad_rows']} ({time.perf_counter() - tic:.2f} s)")
+    summed, early = t.meta.get("duplicate_entries_summed", 0), t.meta.get("arrivals_before_start", 0)
+    if summed:
+        print(f"  {summed} (function, minute) count{'s' if summed > 1 else ''} of repeated key rows summed")
+    if early:
+        print(f"  {early} request{'s' if early > 1 else ''} began before the trace's clock (kept, negative arrival)")
     for example in t.meta.get("bad_row_examples", []):
         print(f"  {example}")
     return 0

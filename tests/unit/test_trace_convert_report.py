@@ -1,0 +1,28 @@
+"""``trace convert`` says what it changed besides skipping bad rows: MAF1 key rows repeated in a
+day (their counts summed) and MAF2 requests that began before the trace's clock (kept, negative
+arrival); both were stored in the cache's meta only, never shown."""
+from __future__ import annotations
+
+from builders import write_maf1_day, write_maf2
+
+from alpa_serve_like.cli.main import main
+
+
+def test_maf1_summed_duplicates_are_reported(tmp_path, capsys):
+    write_maf1_day(tmp_path, 1, [("o", "a", "f", "http", {1: 3}), ("o", "a", "f", "http", {1: 2, 5: 1}),
+                                 ("o", "b", "g", "http", {2: 4})])
+    assert main(["trace", "convert", "--maf1-dir", str(tmp_path), "--out", str(tmp_path / "c.npz")]) == 0
+    out = capsys.readouterr().out
+    assert "10 requests" in out and "1 (function, minute) count of repeated key rows summed" in out
+
+
+def test_maf2_arrivals_before_the_trace_start_are_reported(tmp_path, capsys):
+    path = write_maf2(tmp_path / "m.txt", [("a", "f", 1.0, 2.5), ("a", "f", 5.0, 1.0)])
+    assert main(["trace", "convert", "--maf2", str(path), "--out", str(tmp_path / "c.npz")]) == 0
+    assert "1 request began before the trace's clock (kept, negative arrival)" in capsys.readouterr().out
+
+
+def test_nothing_extra_for_a_clean_trace(tmp_path, capsys):
+    path = write_maf2(tmp_path / "m.txt", [("a", "f", 5.0, 1.0)])
+    assert main(["trace", "convert", "--maf2", str(path), "--out", str(tmp_path / "c.npz")]) == 0
+    assert "began before" not in capsys.readouterr().out
