@@ -48,7 +48,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.description = DESCRIPTION
     what = parser.add_argument_group("what to profile")
     what.add_argument("--models", default="bert-1.3b",
-                      help="comma-separated zoo names (see alpa_serve_like/zoo.py); default bert-1.3b")
+                      help="comma-separated zoo names (see alpa_serve_like/core/zoo.py); default bert-1.3b")
     what.add_argument("--device", default="v100-16gb",
                       help="comma-separated device names to profile for (v100-16gb, a100-40gb, "
                            "a100-80gb, h100-80gb, cpu); with --measure, the name the timings are "

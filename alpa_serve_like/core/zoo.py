@@ -78,7 +78,7 @@ def get_spec(name: str) -> ModelSpec:
     except KeyError:
         raise KeyError(
             f"model {name!r} is not in the zoo (known: {', '.join(ZOO)}); "
-            f"add a ModelSpec to alpa_serve_like/zoo.py to profile a new model"
+            f"add a ModelSpec to alpa_serve_like/core/zoo.py to profile a new model"
         ) from None
 
 
