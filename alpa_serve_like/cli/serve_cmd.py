@@ -82,11 +82,14 @@ def http_options(args: argparse.Namespace) -> dict:
     if not args.request_timeout_s > 0 or args.keep_alive_timeout_s < 1:
         raise SystemExit(f"--request-timeout-s must be > 0 and --keep-alive-timeout-s >= 1, got "
                          f"{args.request_timeout_s} and {args.keep_alive_timeout_s}")
+    if not 1 <= args.port <= 65535:
+        raise SystemExit(f"--port must be a TCP port in 1..65535, got {args.port}")
     return {"host": args.host, "port": args.port, "request_timeout_s": args.request_timeout_s,
             "keep_alive_timeout_s": args.keep_alive_timeout_s}
 
 
 def run(args: argparse.Namespace) -> int:
+    http = http_options(args)  # refused before Ray starts, not after
     if args.placement:  # a bad or empty plan file is refused in a blink, before Ray is even imported
         from alpa_serve_like.core.plan import Placement
 
@@ -107,7 +110,7 @@ def run(args: argparse.Namespace) -> int:
               "RAY_SERVE_PROXY_HEALTH_CHECK_TIMEOUT_S=60 exported)", file=sys.stderr)
     # On a Ray that is already running (not started here), environment variables cannot reach
     # Serve's controller; its controller_options can, as long as Serve itself is not running yet.
-    serve.start(http_options=http_options(args), controller_options=serve_controller_options())
+    serve.start(http_options=http, controller_options=serve_controller_options())
     serve.run(app, name=args.name, route_prefix="/")
     url = f"http://{args.host}:{args.port}"
     print(f"serving on {url}  (POST {url}/v1/models/<name>/infer, GET {url}/v1/models, {url}/v1/stats)")
