@@ -119,7 +119,10 @@ def run(args: argparse.Namespace) -> int:
     if fingerprint and fingerprint != db.fingerprint():
         print("note: this database differs from the one the plan was optimised on (fingerprints differ)")
 
-    for line in unhosted_note(workload, hosted):  # after every refusal: a refused command prints one line
+    notes_after = unhosted_note(workload, hosted)
+    if not per_device:
+        notes_after += slo_mismatch_note(workload, schedule.context.slo, profiles)
+    for line in notes_after:  # after every refusal: a refused command prints one line
         print(line, file=sys.stderr)
     n = len(workload)
     print(f"simulating {n:,} requests of {len(workload.model_names)} models on "
@@ -175,6 +178,34 @@ def unhosted_note(workload, hosted) -> list[str]:
     names = ", ".join(workload.model_names[i] for i in missing[:8]) + (", ..." if len(missing) > 8 else "")
     return [f"note: {n:,} of {len(workload):,} requests are for models the plan does not host ({names}); they "
             f"count as rejected (unplaced); --map maps a workload's names onto the plan's models"]
+
+
+def slo_mismatch_note(workload, plan_slo, profiles) -> list[str]:
+    """A note when the workload's SLOs are not those the plan was optimised for (its ``slo`` record:
+    seconds per model, or a scale of each model's single-device latency in ``profiles``); the
+    attainment then answers another question than the plan's."""
+    import numpy as np
+
+    from alpa_serve_like.core.slo import single_device_latency_s
+
+    def planned(name):
+        if "per_model_s" in plan_slo:
+            return plan_slo["per_model_s"].get(name)
+        if "scale" in plan_slo and name in profiles:
+            return plan_slo["scale"] * single_device_latency_s(profiles[name])
+        return None
+
+    differ = []
+    for i, name in enumerate(workload.model_names):
+        slos = workload.slo_s[workload.model_id == i]
+        want = planned(name)
+        if len(slos) and want is not None and not np.allclose(slos, want, rtol=1e-6, atol=0.0):
+            differ.append(f"{name}: {float(np.median(slos)):.4g} s in the workload, {want:.4g} s in the plan")
+    if not differ:
+        return []
+    more = f" (and {len(differ) - 3} more)" if len(differ) > 3 else ""
+    return [f"note: the workload's SLOs differ from the plan's ({'; '.join(differ[:3])}{more}); make the test "
+            f"workload with the plan's SLOs (trace generate --slo-ms / --slo-scale) to score what it was made for"]
 
 
 def unused_setting_notes(scheduling, args) -> list[str]:

@@ -80,3 +80,28 @@ def test_unknown_scheduling_field_is_named_in_a_note(files, capsys):
     assert _simulate(files, plan, files["workload"]([0.0, 1.0])) == 0
     out = capsys.readouterr()
     assert "'max_batchsize'" in out.out + out.err and "ignored" in out.out + out.err
+
+
+def test_workload_slos_other_than_the_plans_are_named(files, capsys):
+    # the plan was optimised for 0.5 s; a test workload at the generator's default 5 s scores
+    # something else, which used to pass without a word
+    plan = files["plan"](slo={"per_model_s": {"bert-x-0": 0.5, "bert-x-1": 0.5}})
+    assert _simulate(files, plan, files["workload"]([0.0, 1.0], [0, 1])) == 0
+    err = capsys.readouterr().err
+    assert "the workload's SLOs differ from the plan's" in err and "bert-x-0: 5 s in the workload, 0.5 s" in err
+
+
+def test_matching_slos_and_plans_without_slo_say_nothing(files, capsys):
+    plan = files["plan"](slo={"per_model_s": {"bert-x-0": 5.0, "bert-x-1": 5.0}})
+    assert _simulate(files, plan, files["workload"]([0.0, 1.0], [0, 1])) == 0
+    assert "SLOs differ" not in capsys.readouterr().err
+    assert _simulate(files, files["plan"](), files["workload"]([0.0, 1.0], [0, 1])) == 0
+    assert "SLOs differ" not in capsys.readouterr().err
+
+
+def test_a_scale_plan_is_compared_through_the_profiles(files, capsys):
+    # make_profile: 1.0 s per request on one device at batch 1, so scale 5 -> 5 s: matches
+    assert _simulate(files, files["plan"](slo={"scale": 5}), files["workload"]([0.0, 1.0], [0, 1])) == 0
+    assert "SLOs differ" not in capsys.readouterr().err
+    assert _simulate(files, files["plan"](slo={"scale": 2}), files["workload"]([0.0, 1.0], [0, 1])) == 0
+    assert "bert-x-0: 5 s in the workload, 2 s" in capsys.readouterr().err
