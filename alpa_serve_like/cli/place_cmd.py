@@ -23,7 +23,11 @@ SYNTHETIC_DEFAULTS = {"rate": 64.0, "cv": 4.0, "duration": 600.0, "split": "powe
 
 
 def check_synthetic_flags(args) -> None:
-    """Refuse a synthetic-traffic flag given with --workload (it would be ignored without a word)."""
+    """Refuse a synthetic-traffic flag given with --workload, and --map without a workload file
+    (either would be ignored without a word)."""
+    if getattr(args, "map", None) and not args.workload and not getattr(args, "test_workload", None):
+        raise ValueError("--map maps a workload file's model names onto --models; without --workload the "
+                         "traffic is synthetic and already on --models: drop --map or give --workload")
     if not getattr(args, "workload", None):
         return
     for field, default in SYNTHETIC_DEFAULTS.items():

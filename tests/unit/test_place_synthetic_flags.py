@@ -54,3 +54,14 @@ def test_training_workload_file_without_requests_is_refused(files, tmp_path, cap
     assert main(["place", "--policy", "sr-greedy", *PLACE, "--db", files[1], "--workload", str(empty),
                  "--out", str(out)]) == 2
     assert "training traffic holds no requests" in capsys.readouterr().err and not out.exists()
+
+
+def test_map_without_a_workload_is_refused(files, tmp_path, capsys):
+    # synthetic traffic is already on --models; --map was ignored without a word
+    out = tmp_path / "p.json"
+    assert main(["place", "--policy", "sr-greedy", *PLACE, "--db", files[1], "--duration", "5", "--map", "popularity",
+                 "--out", str(out)]) == 2
+    assert "--map maps a workload file's model names" in capsys.readouterr().err and not out.exists()
+    assert main(["compare-policies", "--policies", "sr-greedy", *PLACE, "--db", files[1], "--duration", "5",
+                 "--map", "popularity"]) == 2
+    assert "--map maps a workload file's model names" in capsys.readouterr().err
