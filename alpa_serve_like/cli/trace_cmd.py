@@ -265,6 +265,10 @@ def _generate(args) -> int:
     from alpa_serve_like.trace.synthetic import make_workload
     from alpa_serve_like.trace.workload_io import save_workload
 
+    if args.cv != 1.0 and args.process not in ("gamma", "lognormal"):
+        raise ValueError(f"--cv applies to --process gamma or lognormal; a {args.process} process has no gap CV to set")
+    if args.alpha != 1.0 and args.split != "power_law":
+        raise ValueError(f"--alpha applies to --split power_law (the split is {args.split}); add --split power_law")
     if args.weights and args.split != "explicit":
         raise ValueError(f"--weights applies to --split explicit (the split is {args.split}); add --split explicit")
     try:

@@ -72,3 +72,15 @@ def test_generate_slo_flags_that_would_be_ignored_are_refused(tmp_path, capsys, 
             "--out", str(tmp_path / "w.npz"), *extra]
     assert main(argv) == 2
     assert expected in capsys.readouterr().err and not (tmp_path / "w.npz").exists()
+
+
+@pytest.mark.parametrize("extra, expected", [
+    (["--process", "poisson", "--cv", "4"], "--cv applies to --process gamma or lognormal"),
+    (["--process", "deterministic", "--cv", "0.5"], "--cv applies to --process gamma or lognormal"),
+    (["--alpha", "2"], "--alpha applies to --split power_law"),
+])
+def test_generate_shape_flags_the_process_ignores_are_refused(tmp_path, capsys, extra, expected):
+    # a Poisson or deterministic stream has no CV to set, a uniform split no exponent
+    assert _generate(tmp_path, *extra) == 2
+    assert expected in capsys.readouterr().err and not (tmp_path / "w.npz").exists()
+    assert _generate(tmp_path, "--process", "lognormal", "--cv", "2", "--split", "power_law", "--alpha", "2") == 0
