@@ -29,6 +29,8 @@ def check_synthetic_flags(args) -> None:
         raise ValueError("--map maps a workload file's model names onto --models; without --workload the "
                          "traffic is synthetic and already on --models: drop --map or give --workload")
     if not getattr(args, "workload", None):
+        if args.split != "power_law" and args.alpha != SYNTHETIC_DEFAULTS["alpha"]:
+            raise ValueError(f"--alpha applies to --split power_law (the split is {args.split})")
         return
     for field, default in SYNTHETIC_DEFAULTS.items():
         if getattr(args, field, default) != default:

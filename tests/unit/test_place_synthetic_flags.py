@@ -65,3 +65,10 @@ def test_map_without_a_workload_is_refused(files, tmp_path, capsys):
     assert main(["compare-policies", "--policies", "sr-greedy", *PLACE, "--db", files[1], "--duration", "5",
                  "--map", "popularity"]) == 2
     assert "--map maps a workload file's model names" in capsys.readouterr().err
+
+
+def test_alpha_with_a_uniform_split_is_refused(files, tmp_path, capsys):
+    out = tmp_path / "p.json"
+    assert main(["place", "--policy", "sr-greedy", *PLACE, "--db", files[1], "--duration", "5", "--split", "uniform",
+                 "--alpha", "2", "--out", str(out)]) == 2
+    assert "--alpha applies to --split power_law" in capsys.readouterr().err and not out.exists()
