@@ -72,9 +72,11 @@ class CompoundApp:
         where = f"application {self.name!r}"
         if not self.name:
             raise AppSpecError("application: 'name' is empty; give the application a name")
-        if not (isinstance(self.slo_s, (int, float)) and math.isfinite(self.slo_s) and self.slo_s > 0):
+        if isinstance(self.slo_s, bool) or not (isinstance(self.slo_s, (int, float)) and math.isfinite(self.slo_s)
+                                                and self.slo_s > 0):
             raise AppSpecError(f"{where}: slo_s must be a positive number of seconds, got {self.slo_s!r}")
-        if not (isinstance(self.accuracy_slo, (int, float)) and 0 <= self.accuracy_slo <= 1):
+        if isinstance(self.accuracy_slo, bool) or not (isinstance(self.accuracy_slo, (int, float))
+                                                       and 0 <= self.accuracy_slo <= 1):
             raise AppSpecError(f"{where}: accuracy_slo must be in [0, 1], got {self.accuracy_slo!r}")
         if self.composition not in COMPOSITIONS:
             raise AppSpecError(
@@ -150,7 +152,9 @@ class CompoundApp:
         if not isinstance(data["tasks"], list) or not data["tasks"]:
             raise AppSpecError(f"{where}: 'tasks' must be a non-empty list of task objects")
         tasks = tuple(_task_from_dict(t, f"{where} tasks[{i}]") for i, t in enumerate(data["tasks"]))
-        return cls(name=str(data["name"]), tasks=tasks, slo_s=data["slo_s"],
+        if not isinstance(data["name"], str) or not data["name"].strip():
+            raise AppSpecError(f"{where}: 'name' must be a non-empty string, got {data['name']!r}")
+        return cls(name=data["name"], tasks=tasks, slo_s=data["slo_s"],
                    accuracy_slo=data.get("accuracy_slo", 0.0),
                    composition=data.get("composition", "product"))
 

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pytest
@@ -76,3 +77,16 @@ def test_round_trip_and_shipped_examples_use_profiled_models():
         for model in app.models():
             db.get(model, "a100-80gb")  # raises if a variant's model is not profiled
     assert len(list((ROOT / "examples").glob("compound_*.json"))) >= 2
+
+
+@pytest.mark.parametrize("field, value, expected", [
+    ("slo_s", True, "slo_s must be a positive number of seconds, got True"),
+    ("accuracy_slo", True, "accuracy_slo must be in [0, 1], got True"),
+    ("name", 5, "'name' must be a non-empty string, got 5"),
+])
+def test_booleans_and_numbers_are_not_taken_for_other_types(field, value, expected):
+    # JSON true passed as slo_s = 1 s and accuracy_slo = 1, a numeric name as the text "5"
+    data = json.loads((Path(__file__).resolve().parents[2] / "examples" / "compound_xr_chain.json").read_text())
+    data[field] = value
+    with pytest.raises(AppSpecError, match=re.escape(expected)):
+        CompoundApp.from_dict(data, "app.json")
