@@ -138,8 +138,9 @@ class PlanContext:
         """The context fields of a plan file; a malformed one is refused naming the field, e.g.
         ``plan.json: 'slo.scale' must be a number > 0, got -1``."""
         device, unplaced = data.get("device"), data.get("unplaced", ())
-        if device is not None and not isinstance(device, str):
-            raise PlacementError(f"{where}: 'device' must be a device type name, got {device!r}")
+        if device is not None and (not isinstance(device, str) or not device or any(c.isspace() for c in device)):
+            # an empty name would read as "no device recorded" and fall back to v100-16gb
+            raise PlacementError(f"{where}: 'device' must be a device type name such as 'a100-80gb', got {device!r}")
         if not isinstance(unplaced, (list, tuple)) or not all(isinstance(m, str) for m in unplaced):
             raise PlacementError(f"{where}: 'unplaced' must be a list of model names, got {_short(unplaced)}")
         budget = data.get("memory_budget_bytes")

@@ -31,6 +31,8 @@ def _load(tmp_path, **fields):
     ({"scheduling": {"max_batch_size": "4"}}, "'scheduling.max_batch_size'"),
     ({"scheduling": {"max_batch_size": 0}}, "'scheduling.max_batch_size'"),
     ({"database_fingerprint": 5}, "'database_fingerprint'"),
+    ({"device": ""}, "'device'"),
+    ({"device": "a100 80gb"}, "'device'"),
     ({"unplaced": "a-2"}, "'unplaced'"),
 ])
 def test_bad_context_field_is_named(tmp_path, fields, named):
