@@ -251,7 +251,7 @@ class GroupPlacement:
         if "models" not in data:
             raise PlacementError(f"{where}: missing field 'models'")
         models, ids = data["models"], data.get("device_ids", [])
-        if not isinstance(models, (list, tuple)) or not all(isinstance(m, str) for m in models):
+        if not isinstance(models, (list, tuple)) or not all(isinstance(m, str) and m.strip() for m in models):
             raise PlacementError(f"{where}: 'models' must be a list of model names, got {_short(models)}")
         if not isinstance(ids, (list, tuple)):
             raise PlacementError(f"{where}: 'device_ids' must be a list of device indices, got {_short(ids)}")

@@ -68,3 +68,11 @@ def test_shared_device_names_the_device_and_the_groups(tmp_path):
     path.write_text(json.dumps({"groups": [{"op": 1, "pp": 2, "models": ["a-0"], "device_ids": [0, 0]}]}))
     with pytest.raises(PlacementError, match="device 0 is assigned to group 0 twice"):
         load_plan(path)
+
+
+def test_an_empty_model_name_is_refused(tmp_path):
+    # it reached the profile lookup as "no profile on v100-16gb for  (...)"
+    path = tmp_path / "plan.json"
+    path.write_text(json.dumps({"groups": [{"op": 1, "pp": 1, "models": ["a-0", ""]}]}))
+    with pytest.raises(PlacementError, match=r"group 0: 'models' must be a list of model names"):
+        load_plan(path)
