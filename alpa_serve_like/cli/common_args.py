@@ -58,8 +58,19 @@ MEMORY_BUDGET_HELP = (f"usable memory per device (default: {DEFAULT_MEMORY_FRACT
                       f"type's memory, e.g. 13 GiB on v100-16gb, 65 GiB on a100-80gb)")
 
 
+def positive_gib(text: str) -> float:
+    """argparse type of ``--memory-budget-gib``: a finite number of GiB > 0."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number of GiB > 0, got {text!r}") from None
+    if not 0 < value < float("inf"):
+        raise argparse.ArgumentTypeError(f"expected a number of GiB > 0, got {text}")
+    return value
+
+
 def add_memory_budget(parser, help_text: str = MEMORY_BUDGET_HELP):
-    parser.add_argument("--memory-budget-gib", type=float, default=None, metavar="GIB", help=help_text)
+    parser.add_argument("--memory-budget-gib", type=positive_gib, default=None, metavar="GIB", help=help_text)
 
 
 def add_db(parser, help_text: str = "profiling database (default: $ALPA_SERVE_LIKE_DB, "

@@ -27,6 +27,8 @@ _EPILOG = """examples:
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
+    from alpa_serve_like.cli import common_args as common
+
     parser.epilog = _EPILOG
     sub = parser.add_subparsers(dest="db_command", metavar="SUBCOMMAND", required=True)
     sub.add_parser = functools.partial(sub.add_parser, formatter_class=parser.formatter_class)
@@ -39,7 +41,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     p.add_argument("--db", default=None, metavar="PATH", help=_DB_HELP)
     p.add_argument("--device", default=None, help="device type (default: every device that has MODEL)")
     p.add_argument("--batch", type=int, default=1, metavar="B", help="batch size (default 1)")
-    p.add_argument("--memory-budget-gib", type=float, default=None, metavar="GIB",
+    p.add_argument("--memory-budget-gib", type=common.positive_gib, default=None, metavar="GIB",
                    help="also mark configs whose peak memory per device exceeds this budget")
 
     p = sub.add_parser("validate", help="load and check a database; optionally require coverage",

@@ -84,3 +84,17 @@ def test_generate_shape_flags_the_process_ignores_are_refused(tmp_path, capsys, 
     assert _generate(tmp_path, *extra) == 2
     assert expected in capsys.readouterr().err and not (tmp_path / "w.npz").exists()
     assert _generate(tmp_path, "--process", "lognormal", "--cv", "2", "--split", "power_law", "--alpha", "2") == 0
+
+
+@pytest.mark.parametrize("argv", [
+    ["db", "show", "bert-1.3b", "--device", "v100-16gb"],
+    ["place", "--policy", "sr-greedy", "--num-devices", "1", "--models", "bert-1.3b:1", "--out", "x.json"],
+    ["simulate", "--placement", "p.json", "--workload", "w.npz"],
+])
+@pytest.mark.parametrize("value", ["-1", "0", "nan"])
+def test_non_positive_memory_budget_is_refused_by_the_option(argv, value, capsys):
+    # db show marked every config "no" under a budget of -1 GiB
+    with pytest.raises(SystemExit) as info:
+        main([*argv, f"--memory-budget-gib={value}"])
+    assert info.value.code == 2
+    assert "argument --memory-budget-gib: expected a number of GiB > 0" in capsys.readouterr().err
