@@ -64,6 +64,8 @@ def _add_slo(parser, with_scale: bool = False) -> None:
 def _slo_s(args, names):
     """The SLO in seconds the workload gets: --slo-scale (models named BASE-i of the database, the
     same rule as 'place --slo-scale'), else --slo-ms, else the old --slo seconds, else 1 s."""
+    if args.slo_ms is not None and args.slo is not None:
+        raise ValueError("give --slo-ms or the older --slo (seconds), not both")
     if hasattr(args, "slo_scale"):  # generate; convert and build take --slo-ms only
         _check_scale_flags(args)
     if getattr(args, "slo_scale", None) is not None:

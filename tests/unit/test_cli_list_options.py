@@ -63,6 +63,7 @@ def test_negative_seed_is_refused_by_the_option(argv, capsys):
 
 @pytest.mark.parametrize("extra, expected", [
     (["--slo-scale", "5", "--slo-ms", "100"], "give --slo-scale or --slo-ms, not both"),
+    (["--slo", "0.5", "--slo-ms", "100"], "give --slo-ms or the older --slo (seconds), not both"),
     (["--device", "a100-80gb"], "--device applies with --slo-scale"),
     (["--db", "x.pkl"], "--db applies with --slo-scale"),
 ])
