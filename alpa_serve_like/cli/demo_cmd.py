@@ -49,9 +49,26 @@ def run(args: argparse.Namespace) -> int:
                         models=tuple(m for m in args.models.split(",") if m),
                         trace_dir=args.trace_dir, live=not args.no_live, cluster_scale=not args.no_cluster_scale, seed=args.seed)
     try:
+        _check_options(args)
         report = run_demo(config, log=lambda line: print(line, flush=True))
     except (ValueError, OSError, KeyError) as exc:
         from alpa_serve_like.cli.errors import report
 
         return report("alpa-serve-like demo", exc)
     return 1 if report.live_error and config.live else 0
+
+
+def _check_options(args: argparse.Namespace) -> None:
+    """Refuse what the demo would misread: rates and durations <= 0 (reported as "the trace is too
+    short"), and a --trace-dir without the trace (the stand-in would replace it)."""
+    if not args.rate > 0:
+        raise ValueError(f"--rate must be > 0 requests/s, got {args.rate:g}")
+    if not args.duration > 0:
+        raise ValueError(f"--duration must be > 0 seconds, got {args.duration:g}")
+    if args.trace_dir:
+        from alpa_serve_like.demo.traffic import TRACE_FILES, find_trace_dir
+
+        if find_trace_dir(args.trace_dir) is None:
+            raise ValueError(f"--trace-dir {args.trace_dir} does not hold {' and '.join(TRACE_FILES)} (nor its "
+                             f"azure_llm_inference_2023/ folder); leave --trace-dir out to use ../shared/data or, "
+                             f"without it, the labelled synthetic stand-in")
