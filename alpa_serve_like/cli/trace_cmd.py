@@ -251,7 +251,11 @@ def _build(args) -> int:
 
 
 def _check_mode_flags(args) -> None:
-    """Refuse a flag the chosen --mode would ignore (the workload would be written without it)."""
+    """Refuse a flag the chosen --mode, or a function-trace cache, would ignore (the workload would
+    be written without it)."""
+    if args.map != "round-robin":
+        raise ValueError("--map applies to a workload input (the LLM trace from 'trace convert --llm'); a MAF1/MAF2 "
+                         "cache assigns its functions to models with --mapping striped|contiguous")
     if args.mode == "exact":
         for flag, value, default in (("--rate-scale", args.rate_scale, 1.0), ("--cv-scale", args.cv_scale, 1.0),
                                      ("--fit-window", args.fit_window, 3600.0)):

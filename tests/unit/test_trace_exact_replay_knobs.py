@@ -64,3 +64,14 @@ def test_window_after_the_trace_names_the_trace_span(trace):
     # it used to say "the window has only 0 functions with requests", as if the window were too short
     with pytest.raises(ValueError, match=r"starts after the end of the trace"):
         replay(trace, 1, TraceWindow.of(day=3), rng=np.random.default_rng(0))
+
+
+def test_map_on_a_function_trace_cache_is_refused(tmp_path, capsys):
+    # --map maps a workload's names (the LLM trace); a MAF cache maps functions with --mapping
+    from alpa_serve_like.cli.main import main
+    from alpa_serve_like.trace.function_trace import save_function_trace
+
+    save_function_trace(_maf1(), tmp_path / "c.npz")
+    assert main(["trace", "build", str(tmp_path / "c.npz"), "--models", "1", "--hours", "1", "--map", "popularity",
+                 "--out", str(tmp_path / "w.npz")]) == 2
+    assert "--map applies to a workload input" in capsys.readouterr().err
