@@ -198,7 +198,8 @@ def _build_from_workload(args) -> int:
 
     for flag, value, default in (("--mode", args.mode, "gamma"), ("--mapping", args.mapping, "striped"),
                                  ("--top-n", args.top_n, None), ("--rate-scale", args.rate_scale, 1.0),
-                                 ("--cv-scale", args.cv_scale, 1.0)):
+                                 ("--cv-scale", args.cv_scale, 1.0), ("--fit-window", args.fit_window, 3600.0),
+                                 ("--spread", args.spread, "uniform")):
         if value != default:
             raise ValueError(f"{flag} applies to function-trace caches (MAF1/MAF2), not to the workload "
                              f"{args.cache}; use --map, the window flags, --time-compression and --slo-ms")

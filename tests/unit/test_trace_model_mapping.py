@@ -66,3 +66,11 @@ def test_llm_trace_builds_onto_models_and_reaches_place(tmp_path, capsys):
     assert "attainment" in capsys.readouterr().out
     assert main(["compare-policies", "--policies", "sr-greedy", "--num-devices", "2", "--models", "bert-1.3b:2",
                  "--workload", str(llm), "--map", "round-robin", "--out", str(tmp_path / "c.tsv")]) == 0
+
+
+@pytest.mark.parametrize("flag, value", [("--fit-window", "600"), ("--spread", "even")])
+def test_function_trace_flags_on_a_workload_input_are_refused(tmp_path, capsys, flag, value):
+    # they shape a MAF1/MAF2 replay; on the LLM workload they were ignored without a word
+    llm = _llm_workload(tmp_path)
+    assert main(["trace", "build", str(llm), "--models", "2", flag, value, "--out", str(tmp_path / "b.npz")]) == 2
+    assert f"{flag} applies to function-trace caches" in capsys.readouterr().err
