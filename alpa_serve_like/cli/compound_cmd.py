@@ -154,6 +154,13 @@ def _compare(args) -> int:
 
     from alpa_serve_like.compound.systems import SYSTEMS
 
+    from alpa_serve_like.compound.app_spec import load_app
+
+    names = [load_app(path).name for path in args.apps]  # rows are keyed by the application's name
+    twice = sorted({n for n in names if names.count(n) > 1})
+    if twice:
+        files = ", ".join(str(p) for p, n in zip(args.apps, names) if n == twice[0])
+        raise ValueError(f"application {twice[0]!r} is given twice ({files}); give each application once")
     rows = []
     progress = _Progress(2 * len(SYSTEMS) * len(args.apps))
     for path in args.apps:

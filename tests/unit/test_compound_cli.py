@@ -58,3 +58,12 @@ def test_unknown_device_and_bad_durations_are_one_line(tmp_path, capsys):
     assert "--time-limit-s must be > 0" in capsys.readouterr().err
     assert main(["compound", "compare", str(path), "--gpus", "1", "--sim-duration-s", "-5"]) == 2
     assert "--sim-duration-s must be >= 0" in capsys.readouterr().err
+
+
+def test_compare_refuses_one_application_twice(tmp_path, capsys):
+    # the table had two sets of rows under one app name, which plot_jigsaw then mixed up
+    a, b = tmp_path / "a.json", tmp_path / "b.json"
+    a.write_text(json.dumps(APP))
+    b.write_text(json.dumps(APP))
+    assert main(["compound", "compare", str(a), str(b), "--gpus", "1", "--no-hold", "--sim-duration-s", "0"]) == 2
+    assert "application 'tiny' is given twice" in capsys.readouterr().err
