@@ -78,6 +78,8 @@ def run(args) -> int:
         check_out_path(args.out)
         for name in policies:  # a typo fails before any traffic is generated
             resolve_policy(name)
+            if policies.count(name) > 1:  # the table would hold two rows of one name
+                raise ValueError(f"--policies lists {name} twice; give each policy once")
         cluster, models, profiles = load_problem(args)
         if args.in_sample:
             from alpa_serve_like.cli.place_cmd import load_training

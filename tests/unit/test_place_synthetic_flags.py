@@ -72,3 +72,9 @@ def test_alpha_with_a_uniform_split_is_refused(files, tmp_path, capsys):
     assert main(["place", "--policy", "sr-greedy", *PLACE, "--db", files[1], "--duration", "5", "--split", "uniform",
                  "--alpha", "2", "--out", str(out)]) == 2
     assert "--alpha applies to --split power_law" in capsys.readouterr().err and not out.exists()
+
+
+def test_compare_refuses_a_policy_listed_twice(files, capsys):
+    assert main(["compare-policies", "--policies", "sr-greedy,mp-search,sr-greedy", *PLACE, "--db", files[1],
+                 "--duration", "5"]) == 2
+    assert "--policies lists sr-greedy twice" in capsys.readouterr().err
