@@ -164,6 +164,7 @@ def _convert(args) -> int:
     from alpa_serve_like.trace import azure_functions
     from alpa_serve_like.trace.workload_io import save_workload
 
+    _check_convert_flags(args)
     tic = time.perf_counter()
     if args.llm:
         from alpa_serve_like.trace.azure_llm import load_azure_llm
@@ -188,6 +189,21 @@ def _convert(args) -> int:
     for example in t.meta.get("bad_row_examples", []):
         print(f"  {example}")
     return 0
+
+
+def _check_convert_flags(args) -> None:
+    """Refuse a flag the chosen input ignores: a MAF cache holds no SLOs, models or clock to
+    compress (the LLM flags), and --days picks MAF1 day files only."""
+    if args.days and not args.maf1_dir:
+        raise ValueError("--days applies to --maf1-dir (the per-day files); the other traces are one file each")
+    if args.llm:
+        return
+    for flag, value, default in (("--slo-ms", args.slo_ms, None), ("--slo", args.slo, None),
+                                 ("--time-compression", args.time_compression, 1.0),
+                                 ("--llm-models", args.llm_models, "by_file"), ("--buckets", args.buckets, 4)):
+        if value != default:
+            raise ValueError(f"{flag} applies to --llm; a MAF1/MAF2 cache holds function counts or timestamps, "
+                             f"and 'trace build' sets SLOs, models and time compression from it")
 
 
 def _build_from_workload(args) -> int:
