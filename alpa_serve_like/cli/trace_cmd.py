@@ -197,6 +197,8 @@ def _check_convert_flags(args) -> None:
     if args.days and not args.maf1_dir:
         raise ValueError("--days applies to --maf1-dir (the per-day files); the other traces are one file each")
     if args.llm:
+        if args.buckets != 4 and args.llm_models != "token_buckets":
+            raise ValueError("--buckets applies to --llm-models token_buckets (the default splits by file)")
         return
     for flag, value, default in (("--slo-ms", args.slo_ms, None), ("--slo", args.slo, None),
                                  ("--time-compression", args.time_compression, 1.0),

@@ -43,3 +43,10 @@ def test_days_on_an_llm_convert_is_refused(tmp_path, capsys):
     path.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.5,374,44\n")
     assert main(["trace", "convert", "--llm", str(path), "--days", "1", "--out", str(tmp_path / "c.npz")]) == 2
     assert "--days applies to --maf1-dir" in capsys.readouterr().err
+
+
+def test_buckets_without_token_buckets_is_refused(tmp_path, capsys):
+    path = tmp_path / "AzureLLMInferenceTrace_conv.csv"
+    path.write_text("TIMESTAMP,ContextTokens,GeneratedTokens\n2023-11-16 18:15:46.5,374,44\n")
+    assert main(["trace", "convert", "--llm", str(path), "--buckets", "8", "--out", str(tmp_path / "c.npz")]) == 2
+    assert "--buckets applies to --llm-models token_buckets" in capsys.readouterr().err
