@@ -96,7 +96,8 @@ def _check_scale_flags(args) -> None:
 
 def _model_names(text: str) -> list[str]:
     """"4" -> model-0..model-3; "a,b" -> [a, b]."""
-    return [f"model-{i}" for i in range(int(text))] if text.isdigit() else [m for m in text.split(",") if m]
+    text = text.strip()
+    return [f"model-{i}" for i in range(int(text))] if text.isdigit() else [m.strip() for m in text.split(",") if m.strip()]
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:

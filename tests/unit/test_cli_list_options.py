@@ -99,3 +99,15 @@ def test_non_positive_memory_budget_is_refused_by_the_option(argv, value, capsys
         main([*argv, f"--memory-budget-gib={value}"])
     assert info.value.code == 2
     assert "argument --memory-budget-gib: expected a number of GiB > 0" in capsys.readouterr().err
+
+
+def test_generate_model_names_are_stripped(tmp_path, capsys):
+    # "a, b" named the second model " b", which no plan's "b" matched; " " named a model " "
+    from alpa_serve_like.trace.workload_io import load_workload
+
+    assert main(["trace", "generate", "--models", "a, b", "--rate", "2", "--duration", "5",
+                 "--out", str(tmp_path / "w.npz")]) == 0
+    assert load_workload(tmp_path / "w.npz").model_names == ("a", "b")
+    assert main(["trace", "generate", "--models", " ", "--rate", "2", "--duration", "5",
+                 "--out", str(tmp_path / "x.npz")]) == 2
+    assert "give at least one model name" in capsys.readouterr().err
