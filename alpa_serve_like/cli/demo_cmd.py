@@ -45,8 +45,8 @@ def run(args: argparse.Namespace) -> int:
 
     config = DemoConfig(out_dir=args.out, duration_s=args.duration, rate=args.rate, num_devices=args.num_devices,
                         cpu_per_device=args.cpu_per_device, memory_budget_mib=args.memory_budget_mib, slo_ms=args.slo_ms,
-                        policies=tuple(p for p in args.policies.split(",") if p),
-                        models=tuple(m for m in args.models.split(",") if m),
+                        policies=tuple(p.strip() for p in args.policies.split(",") if p.strip()),
+                        models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
                         trace_dir=args.trace_dir, live=not args.no_live, cluster_scale=not args.no_cluster_scale, seed=args.seed)
     try:
         _check_options(args)

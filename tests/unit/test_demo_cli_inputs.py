@@ -19,3 +19,10 @@ def test_bad_demo_options_are_refused_first(tmp_path, capsys, extra, expected):
     assert main(["demo", "--no-live", "--no-cluster-scale", "--out", str(out), *extra]) == 2
     captured = capsys.readouterr()
     assert expected in captured.err and "[demo" not in captured.out and not out.exists()
+
+
+def test_spaces_in_the_lists_are_not_part_of_the_names(tmp_path, capsys):
+    # "sr-greedy, mp-search" asked for an unknown policy ' mp-search'
+    assert main(["demo", "--no-live", "--no-cluster-scale", "--out", str(tmp_path / "o"), "--policies",
+                 "sr-greedy, mp-search", "--models", "bert-mini-0, bert-mini-1,bert-mini-2 ,bert-mini-3"]) == 0
+    assert "unknown placement policy" not in capsys.readouterr().err
