@@ -26,7 +26,8 @@ def main(argv=None) -> int:
     from alpa_serve_like.compound.slice_table import option_table
     from alpa_serve_like.profiling.database import ProfilingDatabase, default_database_path
 
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name if __spec__ else __name__}",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="4 GPUs and 10 s of simulated arrivals")
     parser.add_argument("--out", required=True, metavar="X.tsv")
     parser.add_argument("--apps", nargs="*", default=None,

@@ -14,7 +14,8 @@ from pathlib import Path
 
 
 def main(argv=None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(prog=f"python -m {__spec__.name if __spec__ else __name__}",
+                                     description=__doc__.splitlines()[0])
     parser.add_argument("tsv")
     parser.add_argument("--out", default=None, metavar="PREFIX")
     args = parser.parse_args(argv)

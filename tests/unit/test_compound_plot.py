@@ -20,3 +20,15 @@ def test_plot_writes_both_files_and_rejects_other_tsvs(tmp_path, capsys):
     assert plot_jigsaw.main([str(tmp_path / "none.tsv")]) == 2  # was a FileNotFoundError traceback
     err = capsys.readouterr().err
     assert err.startswith(f"plot_jigsaw: {tmp_path / 'none.tsv'}: no such file") and err.count("\n") == 1
+
+
+def test_help_names_the_module_to_run(capsys):
+    # it said "usage: plot_jigsaw.py", a file name the installed package cannot run as such
+    import pytest
+
+    from alpa_serve_like.osdi_artifact import gen_data_jigsaw
+
+    for module in (plot_jigsaw, gen_data_jigsaw):
+        with pytest.raises(SystemExit):
+            module.main(["--help"])
+        assert capsys.readouterr().out.startswith(f"usage: python -m {module.__name__}")
