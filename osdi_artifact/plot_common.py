@@ -68,6 +68,9 @@ def plot_results(tsv: str | os.PathLike, out_prefix: str | os.PathLike, title: s
     rows = read_rows(tsv)
     if not rows:
         raise ValueError(f"{tsv} has no rows to plot; run the matching gen_data_* script first")
+    if not any(math.isfinite(_float(r.get("attainment"))) for r in rows):  # an empty figure says nothing
+        raise ValueError(f"every row of {tsv} failed, so there is nothing to plot (first: "
+                         f"{rows[0].get('error') or 'no attainment'}); fix that, delete {tsv} and run it again")
     blocks: OrderedDict = OrderedDict()
     for r in rows:
         blocks.setdefault((r["model_set"], r["trace"]), OrderedDict()).setdefault(r["sweep"], []).append(r)

@@ -33,3 +33,20 @@ def test_a_missing_tsv_is_named_as_missing_not_as_empty(tmp_path, capsys):
     assert plot_e2e.main([str(tmp_path / "none.tsv")]) == 2
     err = capsys.readouterr().err
     assert f"{tmp_path / 'none.tsv'} does not exist" in err and "gen_data_e2e" in err and "no rows" not in err
+
+
+
+def test_a_tsv_whose_every_row_failed_is_refused(tmp_path, capsys):
+    # it drew empty panels (a missing --maf1-dir makes every row "inputs: ... does not exist")
+    from alpa_serve_like.osdi_artifact import plot_e2e
+    from alpa_serve_like.osdi_artifact.results import COLUMNS
+
+    row = {c: "" for c in COLUMNS}
+    row.update(key="k", policy="sr-greedy", attainment="nan", figure="e2e", model_set="S3", trace="maf1",
+               sweep="num_devices", label="SR", error="inputs: MAF1 directory /x does not exist")
+    tsv = tmp_path / "e2e.tsv"
+    tsv.write_text("\t".join(COLUMNS) + "\n" + "\t".join(row[c] for c in COLUMNS) + "\n")
+    assert plot_e2e.main([str(tsv)]) == 2
+    err = capsys.readouterr().err
+    assert "every row of" in err and "MAF1 directory /x does not exist" in err
+    assert not (tmp_path / "e2e.png").exists()
