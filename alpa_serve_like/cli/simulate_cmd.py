@@ -188,22 +188,22 @@ def slo_mismatch_note(workload, plan_slo, profiles) -> list[str]:
 
     from alpa_serve_like.core.slo import single_device_latency_s
 
-    def planned(name):
+    def planned(name) -> float:  # nan: the plan says nothing about this model
         if "per_model_s" in plan_slo:
-            return plan_slo["per_model_s"].get(name)
+            return plan_slo["per_model_s"].get(name, np.nan)
         if "scale" in plan_slo and name in profiles:
             return plan_slo["scale"] * single_device_latency_s(profiles[name])
-        return None
+        return np.nan
 
-    differ = []
-    for i, name in enumerate(workload.model_names):
-        slos = workload.slo_s[workload.model_id == i]
-        want = planned(name)
-        if len(slos) and want is not None and not np.allclose(slos, want, rtol=1e-6, atol=0.0):
-            differ.append(f"{name}: {float(np.median(slos)):.4g} s in the workload, {want:.4g} s in the plan")
-    if not differ:
+    want = np.array([planned(n) for n in workload.model_names], dtype=np.float64)
+    per_request = want[workload.model_id]  # one pass over the requests, however many models
+    off = ~np.isnan(per_request) & ~np.isclose(workload.slo_s, per_request, rtol=1e-6, atol=0.0)
+    models_off = np.flatnonzero(np.bincount(workload.model_id[off], minlength=len(want)))
+    if not len(models_off):
         return []
-    more = f" (and {len(differ) - 3} more)" if len(differ) > 3 else ""
+    differ = [f"{workload.model_names[i]}: {float(np.median(workload.slo_s[workload.model_id == i])):.4g} s in the "
+              f"workload, {want[i]:.4g} s in the plan" for i in models_off[:3]]
+    more = f" (and {len(models_off) - 3} more)" if len(models_off) > 3 else ""
     return [f"note: the workload's SLOs differ from the plan's ({'; '.join(differ[:3])}{more}); make the test "
             f"workload with the plan's SLOs (trace generate --slo-ms / --slo-scale) to score what it was made for"]
 
