@@ -4,8 +4,8 @@ Columns: the case fields (``suites.Case``), the policy and its label, the x valu
 panel, the placement summary, test attainment, latency percentiles of served requests, goodput,
 solve time, the training attainment, what was trained and evaluated on, the simulator rule set and
 whether the placement was scored in-sample (1) or on held-out traffic (0), and an error text (empty
-when the point ran). ``key`` identifies a row (case, policy, rule set, scoring) so an interrupted
-run resumes where it stopped.
+when the point ran). ``key`` identifies a row (case, policy, rule set, scoring, trace source) so an
+interrupted run resumes where it stopped.
 Other experiments (``paella_results``) pass their own ``columns``; the file handling is shared.
 """
 from __future__ import annotations
@@ -85,6 +85,11 @@ def rewrite_in_order(path: str | os.PathLike, order: Iterable[str], columns: tup
     rows = read_rows(path, columns)
     rank = {k: i for i, k in enumerate(order)}
     rows.sort(key=lambda r: rank.get(r[key_column], len(rank)))
+    write_rows(path, rows, columns)
+
+
+def write_rows(path: str | os.PathLike, rows: Iterable[dict], columns: tuple[str, ...] = COLUMNS) -> None:
+    """Replace ``path`` with ``rows`` at once (a crash leaves the old file whole)."""
     tmp = Path(str(path) + ".tmp")
     with open(tmp, "w", newline="") as f:
         w = csv.DictWriter(f, fieldnames=columns, delimiter="\t", lineterminator="\n")

@@ -8,8 +8,9 @@ with a tqdm progress bar, and finally rewrites the file in suite order.
 
 ``in_sample=True`` scores each placement on its own training traffic (AlpaServe's published
 attainments are in-sample; for reproducing them). The rows say so in ``in_sample`` and
-``evaluated_on``, and say their simulator rule set in ``rules``; both are part of the row's key, and
-a file holding rows of another rule set or scoring is refused rather than resumed.
+``evaluated_on``, and say their simulator rule set in ``rules`` and their traffic in ``trace_source``;
+all three are part of the row's key, and a file holding rows of another rule set, scoring or trace
+source (the stand-in against a real trace) is refused rather than resumed or mixed.
 """
 from __future__ import annotations
 
@@ -19,10 +20,11 @@ import os
 import sys
 import time
 import traceback
+from collections import Counter
 from dataclasses import asdict, replace
 from typing import Sequence
 
-from alpa_serve_like.osdi_artifact.results import ResultsFileError, RowWriter, read_rows, rewrite_in_order
+from alpa_serve_like.osdi_artifact.results import ResultsFileError, RowWriter, read_rows, rewrite_in_order, write_rows
 from alpa_serve_like.osdi_artifact.suites import Point
 from alpa_serve_like.osdi_artifact.workloads import TraceSources, build_case
 
@@ -45,16 +47,14 @@ def run_point(point: Point, sources: TraceSources = TraceSources(), in_sample: b
     from alpa_serve_like.osdi_artifact.policies import run
 
     case, spec = point.case, point.policy
-    row = {**{k: v for k, v in asdict(case).items()}, "policy": spec.id, "label": spec.label,
-           "x": _fmt(case.x), "rules": rules, "in_sample": int(bool(in_sample)),
-           "key": point.row_key(rules, in_sample)}
+    row = _row_head(point, sources, in_sample, rules)
     try:
         cluster, models, profiles, train, test = build_case(case, sources)
     except (ValueError, OSError) as exc:
         return {**row, "error": f"inputs: {exc}", "attainment": "nan"}
     if in_sample:
         test = train
-    row.update(trace_source=train.meta.get("source", case.trace), test_requests=len(test),
+    row.update(test_requests=len(test),
                trained_on=describe_workload(train),
                evaluated_on=describe_workload(test) + (" (in-sample)" if in_sample else ""))
     options = PlacementOptions(scheduling=with_rules(SchedulingOptions(), rules), time_budget_s=case.time_budget_s,
@@ -78,14 +78,20 @@ def run_point(point: Point, sources: TraceSources = TraceSources(), in_sample: b
     return row
 
 
+def _row_head(point: Point, sources: TraceSources, in_sample: bool, rules: str) -> dict:
+    """The columns of ``point``'s row known before anything is computed, its key among them."""
+    source = sources.source_of(point.case.trace)
+    return {**asdict(point.case), "policy": point.policy.id, "label": point.policy.label, "x": _fmt(point.case.x),
+            "rules": rules, "in_sample": int(bool(in_sample)), "trace_source": source,
+            "key": point.row_key(rules, in_sample, source)}
+
+
 def _work(args) -> dict:
     point, sources, in_sample, rules = args
     try:
         return run_point(point, sources, in_sample, rules)
     except Exception:  # a bug in one point must not lose the finished rows of the others
-        row = {**asdict(point.case), "policy": point.policy.id, "label": point.policy.label,
-               "x": _fmt(point.case.x), "rules": rules, "in_sample": int(bool(in_sample)),
-               "key": point.row_key(rules, in_sample), "attainment": "nan"}
+        row = {**_row_head(point, sources, in_sample, rules), "attainment": "nan"}
         return {**row, "error": "crash: " + traceback.format_exc(limit=3).replace("\n", " | ").replace("\t", " ")}
 
 
@@ -111,8 +117,18 @@ def run_points(points: Sequence[Point], out: str, jobs: int | None = None, sourc
         said = ", ".join(f"rules {r} {'in-sample' if s == '1' else 'held-out'}" for r, s in other)
         raise ResultsFileError(f"{out} holds rows computed under {said}; this run is rules {rules} "
                                f"{'in-sample' if in_sample else 'held-out'}: choose another --out")
+    source = {t: sources.source_of(t) for t in sorted({p.case.trace for p in points})}
+    rows = _with_source_keys(out, rows)
+    mixed = Counter((r["trace"], r["trace_source"]) for r in rows
+                    if r["trace"] in source and r["trace_source"] and r["trace_source"] != source[r["trace"]])
+    if mixed:
+        said = "; ".join(f"{n} row{'s' if n != 1 else ''} computed on {theirs}; this run uses {source[trace]}"
+                         for (trace, theirs), n in sorted(mixed.items()))
+        raise ResultsFileError(f"{out} holds {said}: choose another --out, or give the trace files the run that "
+                               f"wrote it was given")
+    key_of = {p: p.row_key(rules, in_sample, source[p.case.trace]) for p in points}
     done = {r["key"] for r in rows}
-    todo = [p for p in points if p.row_key(rules, in_sample) not in done]
+    todo = [p for p in points if key_of[p] not in done]
     jobs = max(1, min(jobs or default_jobs(), len(todo) or 1))
     # Heavy cases first: the longest points then do not end up alone at the tail of the run.
     todo.sort(key=lambda p: -(p.case.num_devices * p.case.duration_s * p.case.rate_scale))
@@ -135,6 +151,17 @@ def run_points(points: Sequence[Point], out: str, jobs: int | None = None, sourc
             with multiprocessing.get_context("spawn").Pool(jobs) as pool:
                 for row in pool.imap_unordered(_work, [(p, sources, in_sample, rules) for p in todo], chunksize=1):
                     record(row)
-    rewrite_in_order(out, [p.row_key(rules, in_sample) for p in points])
+    rewrite_in_order(out, [key_of[p] for p in points])
     return {"done_before": len(points) - len(todo), "ran": len(todo), "errors": errors, "failures": failures,
             "seconds": time.perf_counter() - tic}
+
+
+def _with_source_keys(out: str, rows: list[dict]) -> list[dict]:
+    """``rows`` with the keys written before keys named their trace source completed from their
+    ``trace_source`` column (the file is rewritten so), so such files resume rather than recompute."""
+    old = [r for r in rows if "|source=" not in r["key"] and r["trace_source"]]
+    for r in old:
+        r["key"] += f"|source={r['trace_source']}"
+    if old:
+        write_rows(out, rows)
+    return rows

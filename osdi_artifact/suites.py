@@ -148,10 +148,11 @@ class Point:
         values = "|".join(f"{k}={v}" for k, v in asdict(self.case).items())
         return f"{values}|policy={self.policy.id}"
 
-    def row_key(self, rules: str, in_sample: bool) -> str:
-        """``key`` under simulator rule set ``rules`` and in- or out-of-sample scoring: a row computed
-        under another set or scoring is another result, never "already there"."""
-        return f"{self.key}|rules={rules}|in_sample={int(bool(in_sample))}"
+    def row_key(self, rules: str, in_sample: bool, source: str) -> str:
+        """``key`` under simulator rule set ``rules``, in- or out-of-sample scoring and trace ``source``
+        (``TraceSources.source_of``): a row computed under another set, scoring or traffic source is
+        another result, never "already there"."""
+        return f"{self.key}|rules={rules}|in_sample={int(bool(in_sample))}|source={source}"
 
 
 @dataclass(frozen=True)

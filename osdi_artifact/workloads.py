@@ -53,6 +53,13 @@ class TraceSources:
     def path(self, trace: str) -> str | None:
         return getattr(self, trace, None)
 
+    def source_of(self, trace: str) -> str:
+        """What the TSV's ``trace_source`` column says of ``trace``'s traffic ("real MAF1 (DIR)",
+        "synthetic stand-in for MAF1"); part of a row's key, so rows of another source never resume."""
+        if self.path(trace) or trace not in STAND_INS:
+            return self.source_text(trace)
+        return f"synthetic stand-in for {trace.upper()}"
+
     def source_text(self, trace: str) -> str:
         p = self.path(trace)
         if trace == "llm":

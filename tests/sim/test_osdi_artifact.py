@@ -11,6 +11,7 @@ import pytest
 
 from alpa_serve_like.osdi_artifact import results, suites
 from alpa_serve_like.osdi_artifact.runner import run_points
+from alpa_serve_like.osdi_artifact.workloads import TraceSources
 
 
 def rows_of(path):
@@ -20,7 +21,7 @@ def rows_of(path):
 
 def check_tsv(path, suite_points):
     rows = rows_of(path)
-    assert [r["key"] for r in rows] == [p.row_key("default", False) for p in suite_points], "one row per point, in suite order"
+    assert [r["key"] for r in rows] == [p.row_key("default", False, TraceSources().source_of(p.case.trace)) for p in suite_points], "one row per point, in suite order"
     assert tuple(rows[0]) == results.COLUMNS
     for r in rows:
         assert not r["error"], r["error"]
@@ -113,7 +114,7 @@ def test_quick_experiment(experiment, tmp_path):
     code = gen.main(["--quick", "--out", str(out), "--jobs", "2", "--no-progress"])
     pts = suites.points(suites.SUITES[experiment](quick=True), traces=["maf1", "maf2"])  # llm needs --llm-dir
     rows = rows_of(out)
-    assert [r["key"] for r in rows] == [p.row_key("default", False) for p in pts]
+    assert [r["key"] for r in rows] == [p.row_key("default", False, TraceSources().source_of(p.case.trace)) for p in pts]
     ok = [r for r in rows if not r["error"]]
     assert all(0.0 <= float(r["attainment"]) <= 1.0 for r in ok)
     if experiment == "e2e":

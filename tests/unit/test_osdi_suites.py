@@ -102,11 +102,49 @@ def test_resuming_counts_only_rows_of_the_same_rule_set_and_scoring(tmp_path):
     (pt,) = suites.points(suites.Suite("t", (base,), (suites.Sweep("num_devices", (8,)),), (suites.ALPASERVE,)))
     out = tmp_path / "r.tsv"
     with results.RowWriter(out) as w:  # a finished row: held-out, default rules
-        w.write({"rules": "default", "in_sample": 0, "key": pt.row_key("default", False), "attainment": "0.5"})
-    assert pt.row_key("default", False) not in (pt.row_key("alpaserve", False), pt.row_key("default", True))
+        w.write({"trace": "maf1", "rules": "default", "in_sample": 0, "trace_source": "synthetic stand-in for MAF1",
+                 "key": pt.row_key("default", False, "synthetic stand-in for MAF1"), "attainment": "0.5"})
+    src = "synthetic stand-in for MAF1"
+    assert pt.row_key("default", False, src) not in (pt.row_key("alpaserve", False, src), pt.row_key("default", True, src))
     for rules, in_sample, said in (("alpaserve", False, "rules default held-out; this run is rules alpaserve held-out"),
                                    ("default", True, "rules default held-out; this run is rules default in-sample")):
         with pytest.raises(results.ResultsFileError, match=said):
             run_points([pt], str(out), jobs=1, progress=False, rules=rules, in_sample=in_sample)
     stats = run_points([pt], str(out), jobs=1, progress=False, rules="default")
     assert (stats["done_before"], stats["ran"]) == (1, 0)
+
+
+def test_rows_of_another_trace_source_are_never_resumed_as_this_one(tmp_path):
+    """A file computed on the MAF1 stand-in, rerun with --maf1-dir: its rows are not "already there"
+    (the key names the source); the run is refused, naming both sources, rather than mixing them."""
+    from alpa_serve_like.osdi_artifact.runner import run_points
+    from alpa_serve_like.osdi_artifact.workloads import TraceSources
+
+    base = suites.Case("test", "S1", "maf1", 8, 40.0, 30.0)
+    (pt,) = suites.points(suites.Suite("t", (base,), (suites.Sweep("num_devices", (8,)),), (suites.ALPASERVE,)))
+    standin, real = TraceSources(), TraceSources(maf1=str(tmp_path / "maf1"))
+    assert pt.row_key("default", False, standin.source_of("maf1")) != pt.row_key("default", False, real.source_of("maf1"))
+    out = tmp_path / "r.tsv"
+    with results.RowWriter(out) as w:  # a finished stand-in row
+        w.write({"trace": "maf1", "rules": "default", "in_sample": 0, "trace_source": standin.source_of("maf1"),
+                 "key": pt.row_key("default", False, standin.source_of("maf1")), "attainment": "0.5"})
+    with pytest.raises(results.ResultsFileError, match="1 row computed on synthetic stand-in for MAF1; this run "
+                                                       "uses real MAF1"):
+        run_points([pt], str(out), jobs=1, progress=False, sources=real)
+    stats = run_points([pt], str(out), jobs=1, progress=False, sources=standin)
+    assert (stats["done_before"], stats["ran"]) == (1, 0)
+
+
+def test_rows_written_before_keys_named_their_source_resume_by_their_trace_source_column(tmp_path):
+    from alpa_serve_like.osdi_artifact.runner import run_points
+
+    base = suites.Case("test", "S1", "maf1", 8, 40.0, 30.0)
+    (pt,) = suites.points(suites.Suite("t", (base,), (suites.Sweep("num_devices", (8,)),), (suites.ALPASERVE,)))
+    out = tmp_path / "r.tsv"
+    with results.RowWriter(out) as w:  # the old key: case, policy, rules, scoring
+        w.write({"trace": "maf1", "rules": "default", "in_sample": 0, "trace_source": "synthetic stand-in for MAF1",
+                 "key": f"{pt.key}|rules=default|in_sample=0", "attainment": "0.5"})
+    stats = run_points([pt], str(out), jobs=1, progress=False)
+    assert (stats["done_before"], stats["ran"]) == (1, 0)
+    (row,) = results.read_rows(out)
+    assert row["key"].endswith("|source=synthetic stand-in for MAF1")
