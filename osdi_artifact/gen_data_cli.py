@@ -18,7 +18,9 @@ import sys
 from alpa_serve_like.osdi_artifact.results import ResultsFileError
 from alpa_serve_like.osdi_artifact.runner import default_jobs, run_points
 from alpa_serve_like.osdi_artifact.suites import SUITES, points
-from alpa_serve_like.osdi_artifact.workloads import TraceSources
+from alpa_serve_like.osdi_artifact.workloads import TraceSources, load_source
+
+TRACE_FLAGS = {"maf1": "--maf1-dir", "maf2": "--maf2-file", "llm": "--llm-dir"}
 
 
 def script_parser(experiment: str, description: str, quick_help: str, default_out: str) -> argparse.ArgumentParser:
@@ -77,13 +79,28 @@ def gen_data_main(experiment: str, argv: list[str] | None = None) -> int:
         traces = ["maf1", "maf2"] + (["llm"] if args.llm_dir else [])
     todo = points(suite, split(args.model_sets), traces)
     if not todo:
-        print(f"gen_data_{experiment}: no points match --model-sets {args.model_sets} --traces {args.traces}",
-              file=sys.stderr)
+        asked = " ".join(f"{f} {v}" for f, v in (("--model-sets", args.model_sets), ("--traces", ",".join(traces)))
+                         if v)
+        held = ", ".join(f"{c.model_set} on {c.trace}" for c in suite.base_cases)
+        print(f"gen_data_{experiment}: no points match {asked} (this suite{' with --quick' if args.quick else ''} "
+              f"holds {held}; llm needs --llm-dir)", file=sys.stderr)
         return 2
     rules = "" if args.rules == "default" else f"_{args.rules}"  # results under other rules never mix
     out = args.out or f"{experiment}{'_quick' if args.quick else ''}{'_in_sample' if args.in_sample else ''}{rules}.tsv"
+    from alpa_serve_like.cli.common_args import check_out_path
+
+    try:  # refused before any row: a row of every point saying the same "no such file" is no result
+        check_out_path(out)
+    except ValueError as exc:
+        print(f"gen_data_{experiment}: {exc}", file=sys.stderr)
+        return 2
     sources = TraceSources(args.maf1_dir, args.maf2_file, args.trace_cache, llm=args.llm_dir)
     for trace in sorted({p.case.trace for p in todo}):
+        try:
+            load_source(sources, trace)
+        except (ValueError, OSError) as exc:
+            print(f"gen_data_{experiment}: {TRACE_FLAGS[trace]} {sources.path(trace)}: {exc}", file=sys.stderr)
+            return 2
         print(f"trace {trace}: {sources.source_text(trace)}", file=sys.stderr)
     try:
         stats = run_points(todo, out, args.jobs, sources, progress=not args.no_progress, in_sample=args.in_sample,
@@ -94,4 +111,8 @@ def gen_data_main(experiment: str, argv: list[str] | None = None) -> int:
     print(f"{out}: {stats['ran']} points computed in {stats['seconds']:.1f} s "
           f"({stats['done_before']} already there, {stats['errors']} where the policy could not place the case "
           f"or failed; see the error column)")
+    if stats["scored"] == 0:
+        print(f"gen_data_{experiment}: every point failed (first: {stats['first_error']}); nothing to plot",
+              file=sys.stderr)
+        return 1
     return 0 if stats["failures"] == 0 else 1

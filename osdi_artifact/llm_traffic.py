@@ -37,7 +37,9 @@ def llm_files(path: str) -> list[Path]:
 
 
 @functools.lru_cache(maxsize=2)
-def _arrivals_and_tokens(path: str) -> tuple[np.ndarray, np.ndarray, float]:
+def arrivals_and_tokens(path: str) -> tuple[np.ndarray, np.ndarray, float]:
+    """(arrival times s, context tokens, span s) of every request of the trace under ``path``,
+    both services merged on one clock; read once per process."""
     from alpa_serve_like.trace.azure_llm import load_azure_llm
 
     w = load_azure_llm(llm_files(path), models="by_file")
@@ -49,7 +51,7 @@ def llm_workload(path: str, models, total_rate: float, start_s: float, duration_
                  rng: np.random.Generator, slo_s: np.ndarray, rate_scale: float = 1.0,
                  cv_scale: float = 1.0) -> Workload:
     """The experiment window of the LLM trace as traffic for ``models`` (module docstring)."""
-    t, tokens, span = _arrivals_and_tokens(path)
+    t, tokens, span = arrivals_and_tokens(path)
     m = len(models)
     owner = np.empty(len(t), dtype=np.int32)
     owner[np.argsort(tokens, kind="stable")] = (np.arange(len(t)) * m) // len(t)

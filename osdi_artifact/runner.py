@@ -106,7 +106,9 @@ def run_points(points: Sequence[Point], out: str, jobs: int | None = None, sourc
 
     Returns counts: ``done_before``, ``ran``, ``errors`` (rows with an error text: a policy that
     cannot place the case is a result, not a failure), ``failures`` (rows whose inputs could not be
-    built or whose computation crashed) and ``seconds``.
+    built or whose computation crashed: no results, so rows of the file that failed so are computed
+    again), ``scored`` (rows of ``points`` in the file with an attainment, ``first_error`` the error
+    text of the first row without) and ``seconds``.
     """
     from tqdm import tqdm
 
@@ -118,7 +120,7 @@ def run_points(points: Sequence[Point], out: str, jobs: int | None = None, sourc
         raise ResultsFileError(f"{out} holds rows computed under {said}; this run is rules {rules} "
                                f"{'in-sample' if in_sample else 'held-out'}: choose another --out")
     source = {t: sources.source_of(t) for t in sorted({p.case.trace for p in points})}
-    rows = _with_source_keys(out, rows)
+    rows = _resumable(out, rows)
     mixed = Counter((r["trace"], r["trace_source"]) for r in rows
                     if r["trace"] in source and r["trace_source"] and r["trace_source"] != source[r["trace"]])
     if mixed:
@@ -140,7 +142,7 @@ def run_points(points: Sequence[Point], out: str, jobs: int | None = None, sourc
             nonlocal errors, failures
             writer.write(row)
             errors += bool(row.get("error"))
-            failures += str(row.get("error", "")).startswith(("crash:", "inputs:"))
+            failures += _failed(row)
             bar.set_postfix_str(f"{row['model_set']} {row['sweep']}={row['x']} {row['policy']}", refresh=False)
             bar.update(1)
 
@@ -152,16 +154,26 @@ def run_points(points: Sequence[Point], out: str, jobs: int | None = None, sourc
                 for row in pool.imap_unordered(_work, [(p, sources, in_sample, rules) for p in todo], chunksize=1):
                     record(row)
     rewrite_in_order(out, [key_of[p] for p in points])
+    keys = set(key_of.values())
+    mine = [r for r in read_rows(out) if r["key"] in keys]
     return {"done_before": len(points) - len(todo), "ran": len(todo), "errors": errors, "failures": failures,
-            "seconds": time.perf_counter() - tic}
+            "scored": sum(not r["error"] for r in mine),
+            "first_error": next((r["error"] for r in mine if r["error"]), ""), "seconds": time.perf_counter() - tic}
 
 
-def _with_source_keys(out: str, rows: list[dict]) -> list[dict]:
-    """``rows`` with the keys written before keys named their trace source completed from their
-    ``trace_source`` column (the file is rewritten so), so such files resume rather than recompute."""
-    old = [r for r in rows if "|source=" not in r["key"] and r["trace_source"]]
+def _failed(row: dict) -> bool:
+    """A row whose inputs could not be built or whose computation crashed: no result."""
+    return str(row.get("error", "")).startswith(("crash:", "inputs:"))
+
+
+def _resumable(out: str, rows: list[dict]) -> list[dict]:
+    """The rows of ``out`` a run may resume (the file is rewritten so): failed rows (``_failed``)
+    are dropped, to be computed again, and keys written before keys named their trace source are
+    completed from their ``trace_source`` column, so such files resume rather than recompute."""
+    kept = [r for r in rows if not _failed(r)]
+    old = [r for r in kept if "|source=" not in r["key"] and r["trace_source"]]
     for r in old:
         r["key"] += f"|source={r['trace_source']}"
-    if old:
-        write_rows(out, rows)
-    return rows
+    if old or len(kept) < len(rows):
+        write_rows(out, kept)
+    return kept

@@ -108,6 +108,21 @@ def _load_real(trace: str, path: str, cache_dir: str):
     return convert(path, cache)[1]
 
 
+def load_source(sources: TraceSources, trace: str) -> None:
+    """Read (and, once, convert to a cache) the real trace given for ``trace``, if any: a missing or
+    unreadable file raises here, before any point, and the worker processes then load the cache
+    rather than each converting the raw files."""
+    path = sources.path(trace)
+    if not path:
+        return
+    if trace == "llm":
+        from alpa_serve_like.osdi_artifact.llm_traffic import arrivals_and_tokens
+
+        arrivals_and_tokens(path)
+    else:
+        _load_real(trace, path, sources.cache_dir)
+
+
 def _real_workload(case: Case, sources: TraceSources, models, slo, start_s: float, rng, rate_scale, cv_scale):
     from alpa_serve_like.trace.azure_functions import TraceWindow, replay
 

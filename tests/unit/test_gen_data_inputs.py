@@ -1,0 +1,55 @@
+"""The suite scripts' inputs (``gen_data_cli``, ``runner``): a trace path or --out folder that does
+not exist is refused before any row; rows whose inputs failed are no results, so a rerun computes
+them again; a run whose every row failed exits non-zero."""
+import pytest
+
+from alpa_serve_like.osdi_artifact import gen_data_e2e, results, runner, suites
+from alpa_serve_like.osdi_artifact.workloads import TraceSources
+
+QUICK_S3_MAF1 = ["--quick", "--model-sets", "S3", "--traces", "maf1", "--jobs", "1", "--no-progress"]
+
+
+@pytest.mark.parametrize("flag, trace", [("--maf1-dir", "maf1"), ("--maf2-file", "maf2"), ("--llm-dir", "llm")])
+def test_a_missing_trace_path_is_refused_before_any_row(flag, trace, tmp_path, capsys):
+    out = tmp_path / "x.tsv"
+    argv = ["--traces", trace, flag, str(tmp_path / "nope"), "--out", str(out), "--no-progress"]
+    assert gen_data_e2e.main(argv) == 2
+    err = capsys.readouterr().err.strip().splitlines()[-1]
+    assert err.startswith(f"gen_data_e2e: {flag} {tmp_path / 'nope'}:") and "does not" in err
+    assert not out.exists()
+
+
+def test_a_missing_out_folder_is_refused_not_made(tmp_path, capsys):
+    out = tmp_path / "no_such_folder" / "x.tsv"
+    assert gen_data_e2e.main(QUICK_S3_MAF1 + ["--out", str(out)]) == 2
+    assert "folder" in capsys.readouterr().err and not out.parent.exists()
+
+
+def test_rows_whose_inputs_failed_are_computed_again_not_resumed(tmp_path):
+    base = suites.Case("test", "S1", "maf1", 8, 40.0, 30.0)
+    (pt,) = suites.points(suites.Suite("t", (base,), (suites.Sweep("num_devices", (8,)),), (suites.ALPASERVE,)))
+    missing = TraceSources(maf1=str(tmp_path / "nope"))
+    out = tmp_path / "r.tsv"
+    for _ in range(2):  # the second run retries the failed row and keeps one row for the point
+        stats = runner.run_points([pt], str(out), jobs=1, sources=missing, progress=False)
+        assert (stats["done_before"], stats["ran"], stats["failures"]) == (0, 1, 1)
+        (row,) = results.read_rows(out)
+        assert row["error"].startswith("inputs:") and "does not exist" in row["error"]
+
+
+def test_a_run_whose_every_row_failed_exits_non_zero(tmp_path, monkeypatch, capsys):
+    def cannot_place(point, sources, in_sample, rules):  # a policy error: a result, not a failure
+        row = runner._row_head(point, sources, in_sample, rules)
+        return {**row, "attainment": "nan", "error": f"{point.policy.name}: cannot place"}
+
+    monkeypatch.setattr(runner, "run_point", cannot_place)
+    out = tmp_path / "x.tsv"
+    for _ in range(2):  # computed, then all "already there": both say so and exit 1
+        assert gen_data_e2e.main(QUICK_S3_MAF1 + ["--out", str(out)]) == 1
+        assert "every point failed" in capsys.readouterr().err
+
+
+def test_a_filter_matching_no_point_names_what_the_suite_holds(capsys):
+    assert gen_data_e2e.main(["--quick", "--traces", "maf2"]) == 2
+    err = capsys.readouterr().err
+    assert "no points match --traces maf2" in err and "S3 on maf1" in err and "None" not in err
