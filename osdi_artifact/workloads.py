@@ -103,7 +103,8 @@ def _load_real(trace: str, path: str, cache_dir: str):
     cache = Path(cache_dir) / f"{trace}-{zlib.crc32(os.path.abspath(path).encode()):08x}.npz"
     if cache.exists():
         return load_function_trace(cache)
-    print(f"converting {trace.upper()} {path} to {cache} (once) ...", flush=True)
+    if os.path.exists(path):  # else the converter names what is missing
+        print(f"converting {trace.upper()} {path} to {cache} (once) ...", flush=True)
     convert = convert_maf1 if trace == "maf1" else convert_maf2
     return convert(path, cache)[1]
 
