@@ -3,8 +3,10 @@
 ``point_rows`` is the whole computation of one point: cost the CNN kernels for the device
 (``cost_model.cnn_kernels`` on the shipped layer table), draw the lognormal workload, run the
 kernel-level simulator. ``run_paella_points`` shares the AlpaServe experiments' TSV handling
-(``results``): points already in the file are skipped, rows are flushed as they finish, and the
-file is finally rewritten in suite order.
+(``results``): points already in the file are skipped (crashed ones are computed again), rows are
+flushed as they finish, and the file is finally rewritten in suite order. One file holds one
+setting (device, jobs a point, sigma, seed): a file of another is refused, as the plot would draw
+both in one line.
 """
 from __future__ import annotations
 
@@ -13,13 +15,14 @@ import multiprocessing
 import sys
 import time
 import traceback
+from collections import Counter
 from functools import lru_cache
 from typing import Sequence
 
 import numpy as np
 
 from alpa_serve_like.osdi_artifact.paella_suite import FAIRNESS_MODELS, MAX_OUTSTANDING, MIXES, PaellaPoint
-from alpa_serve_like.osdi_artifact.results import RowWriter, read_rows, rewrite_in_order
+from alpa_serve_like.osdi_artifact.results import ResultsFileError, RowWriter, read_rows, rewrite_in_order, write_rows
 from alpa_serve_like.osdi_artifact.runner import default_jobs
 
 PAELLA_COLUMNS = (
@@ -89,12 +92,26 @@ def _work(point: PaellaPoint) -> list[dict]:
                  "error": "crash: " + traceback.format_exc(limit=3).replace("\n", " | ").replace("\t", " ")}]
 
 
+def _setting(device, num_jobs, sigma, seed) -> str:
+    return f"device {device}, {num_jobs} jobs a point, sigma {sigma}, seed {seed}"
+
+
 def run_paella_points(points: Sequence[PaellaPoint], out: str, jobs: int | None = None,
                       progress: bool = True) -> dict:
     """Compute every point not yet in ``out``; counts ``done_before``, ``ran``, ``failures``, ``seconds``."""
     from tqdm import tqdm
 
-    done = {r["point"] for r in read_rows(out, PAELLA_COLUMNS)}
+    rows = read_rows(out, PAELLA_COLUMNS)
+    kept = [r for r in rows if not r["error"].startswith("crash:")]  # no result: computed again
+    if len(kept) < len(rows):
+        write_rows(out, kept, PAELLA_COLUMNS)
+    ours = {_setting(p.device, p.num_jobs, _fmt(p.sigma), p.seed) for p in points}
+    others = Counter(_setting(r["device"], r["num_jobs"], r["sigma"], r["seed"]) for r in kept)
+    others = {s: n for s, n in others.items() if s not in ours}
+    if others:
+        said = "; ".join(f"{n} row{'s' if n != 1 else ''} of {s}" for s, n in sorted(others.items()))
+        raise ResultsFileError(f"{out} holds {said}; this run is {', '.join(sorted(ours))}: choose another --out")
+    done = {r["point"] for r in kept}
     todo = [p for p in points if p.key not in done]
     jobs = max(1, min(jobs or default_jobs(), len(todo) or 1))
     tic = time.perf_counter()
