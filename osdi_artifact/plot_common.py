@@ -51,6 +51,19 @@ def trace_text(rows: list[dict]) -> str:
     return f"{name} (real)" if src.startswith("real") else f"{name} (synthetic stand-in)"
 
 
+def footnote(rows: list[dict], missing: list[str]) -> str:
+    """What the attainment was measured on (the file's rows are all held-out or all in-sample:
+    ``runner.run_points`` refuses to mix them) and the points not plotted."""
+    if any(r.get("in_sample") == "1" for r in rows):
+        note = "Attainment on the training traffic itself (in-sample, as AlpaServe's published numbers)."
+    else:
+        note = "Attainment on evaluation traffic drawn separately from the training traffic."
+    if missing:
+        shown = "; ".join(missing[:6]) + (f"; ... ({len(missing)} in all)" if len(missing) > 6 else "")
+        note += f" Failed (not plotted): {shown}."
+    return note
+
+
 def _float(v: str) -> float:
     try:
         return float(v)
@@ -114,10 +127,7 @@ def plot_results(tsv: str | os.PathLike, out_prefix: str | os.PathLike, title: s
     fig.legend([handles[o] for o in order] + [plt.Line2D([], [], ls="--", color="black")],
                [names[o] for o in order] + ["99% attainment"], loc="upper center", ncol=min(7, len(order) + 1),
                fontsize=8, frameon=False, bbox_to_anchor=(0.5, 1 - 0.32 / height))
-    note = "Attainment on evaluation traffic drawn separately from the training traffic."
-    if missing:
-        shown = "; ".join(missing[:6]) + (f"; ... ({len(missing)} in all)" if len(missing) > 6 else "")
-        note += f" Failed (not plotted): {shown}."
+    note = footnote(rows, missing)
     fig.text(0.01, 0.06 / height, note, fontsize=6.5, ha="left", va="bottom", wrap=True)
     fig.tight_layout(rect=(0, 0.3 / height, 1, 1 - 0.5 / height))
     return save_figure(fig, out_prefix)

@@ -50,3 +50,12 @@ def test_a_tsv_whose_every_row_failed_is_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "every row of" in err and "MAF1 directory /x does not exist" in err
     assert not (tmp_path / "e2e.png").exists()
+
+
+def test_the_footnote_says_in_sample_when_the_rows_are():
+    # it said "evaluation traffic drawn separately" under every --in-sample figure too
+    from alpa_serve_like.osdi_artifact.plot_common import footnote
+
+    assert footnote([{"in_sample": "1"}], []).startswith("Attainment on the training traffic itself (in-sample")
+    assert "drawn separately" in footnote([{"in_sample": "0"}], ["SR at x=1"])
+    assert footnote([{"in_sample": "0"}], ["SR at x=1"]).endswith("Failed (not plotted): SR at x=1.")
