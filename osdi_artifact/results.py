@@ -30,7 +30,8 @@ class ResultsFileError(ValueError):
 
 
 def read_rows(path: str | os.PathLike, columns: tuple[str, ...] = COLUMNS) -> list[dict]:
-    """Rows of a results TSV as dicts of strings (an empty list if the file does not exist)."""
+    """Rows of a results TSV as dicts of strings (an empty list if the file does not exist); a row
+    with too few fields, cut short by a kill, is left out (a resumed run computes it again)."""
     path = Path(path)
     if not path.exists():
         return []
@@ -45,7 +46,14 @@ def read_rows(path: str | os.PathLike, columns: tuple[str, ...] = COLUMNS) -> li
         if tuple(reader.fieldnames) != columns:
             raise ResultsFileError(f"{path} was written with other columns than this version writes; "
                                    f"delete it (or choose another --out) to start over")
-        return list(reader)
+        # a line cut short (a run killed while writing it) has too few fields: no result, so left out
+        return [r for r in reader if None not in r.values() and None not in r]
+
+
+def _ends_mid_line(path: Path) -> bool:
+    with open(path, "rb") as f:
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) != b"\n"
 
 
 class RowWriter:
@@ -58,7 +66,10 @@ class RowWriter:
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         new = overwrite or not self.path.exists() or self.path.stat().st_size == 0
+        cut = not new and _ends_mid_line(self.path)
         self._file = open(self.path, "w" if overwrite else "a", newline="")
+        if cut:  # a line cut short by a kill: end it, so the next row is a line of its own
+            self._file.write("\n")
         self._writer = csv.DictWriter(self._file, fieldnames=columns, delimiter="\t", lineterminator="\n",
                                       extrasaction="raise")
         if new:

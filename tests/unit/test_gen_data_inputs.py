@@ -53,3 +53,18 @@ def test_a_filter_matching_no_point_names_what_the_suite_holds(capsys):
     assert gen_data_e2e.main(["--quick", "--traces", "maf2"]) == 2
     err = capsys.readouterr().err
     assert "no points match --traces maf2" in err and "S3 on maf1" in err and "None" not in err
+
+
+def test_a_row_cut_short_by_a_kill_is_computed_again(tmp_path, monkeypatch):
+    def placed(point, sources, in_sample, rules):
+        return {**runner._row_head(point, sources, in_sample, rules), "attainment": "0.9", "error": ""}
+
+    monkeypatch.setattr(runner, "run_point", placed)
+    base = suites.Case("test", "S1", "maf1", 8, 40.0, 30.0)
+    (pt,) = suites.points(suites.Suite("t", (base,), (suites.Sweep("num_devices", (8,)),), (suites.ALPASERVE,)))
+    out = tmp_path / "r.tsv"
+    out.write_text("\t".join(results.COLUMNS) + "\n" + "test\tS1\tmaf1\t8")  # killed while writing the row
+    stats = runner.run_points([pt], str(out), jobs=1, progress=False)
+    assert (stats["done_before"], stats["ran"], stats["scored"]) == (0, 1, 1)
+    (row,) = results.read_rows(out)
+    assert row["attainment"] == "0.9"
