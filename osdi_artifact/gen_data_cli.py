@@ -23,6 +23,17 @@ from alpa_serve_like.osdi_artifact.workloads import TraceSources, load_source
 TRACE_FLAGS = {"maf1": "--maf1-dir", "maf2": "--maf2-file", "llm": "--llm-dir"}
 
 
+def positive_int(text: str) -> int:
+    """``--jobs``: a whole number >= 1 (0 and negative numbers were taken as "all cores" and "1")."""
+    try:
+        value = int(text)
+    except ValueError:
+        value = 0
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"expected a whole number >= 1, got {text}")
+    return value
+
+
 def script_parser(experiment: str, description: str, quick_help: str, default_out: str) -> argparse.ArgumentParser:
     """The parser of a ``gen_data_{experiment}`` script outside the AlpaServe suites: ``--quick``
     (``quick_help`` says what it shortens) and ``--out`` (overwritten, default ``default_out``)."""
@@ -39,7 +50,7 @@ def build_parser(experiment: str, description: str) -> argparse.ArgumentParser:
     p.add_argument("--quick", action="store_true", help="the reduced CI version (under 2 minutes on 2 cores)")
     p.add_argument("--out", default=None, help=f"results TSV (default {experiment}[_quick].tsv); "
                                                "an existing file is resumed")
-    p.add_argument("--jobs", type=int, default=None, help=f"worker processes (default: all cores, {default_jobs()})")
+    p.add_argument("--jobs", type=positive_int, default=None, help=f"worker processes (default: all cores, {default_jobs()})")
     p.add_argument("--maf1-dir", default=None,
                    help="real MAF1 (Azure Functions 2019): directory of the day CSVs, or a converted .npz; "
                         "default: the synthetic stand-in")
@@ -77,14 +88,21 @@ def gen_data_main(experiment: str, argv: list[str] | None = None) -> int:
         return 2
     if not traces:
         traces = ["maf1", "maf2"] + (["llm"] if args.llm_dir else [])
-    todo = points(suite, split(args.model_sets), traces)
-    if not todo:
-        asked = " ".join(f"{f} {v}" for f, v in (("--model-sets", args.model_sets), ("--traces", ",".join(traces)))
-                         if v)
-        held = ", ".join(f"{c.model_set} on {c.trace}" for c in suite.base_cases)
-        print(f"gen_data_{experiment}: no points match {asked} (this suite{' with --quick' if args.quick else ''} "
-              f"holds {held}; llm needs --llm-dir)", file=sys.stderr)
+    model_sets = split(args.model_sets)
+    todo = points(suite, model_sets, traces)
+    # A name that selects nothing, or a trace file no point reads, would be ignored without a word.
+    unmatched = [f"--model-sets {m}" for m in model_sets or () if m not in {p.case.model_set for p in todo}]
+    if args.traces or not todo:
+        unmatched += [f"--traces {t}" for t in traces if t not in {p.case.trace for p in todo}]
+    held = ", ".join(f"{c.model_set} on {c.trace}" for c in suite.base_cases)
+    held = f"this suite{' with --quick' if args.quick else ''} holds {held}"
+    if unmatched:
+        print(f"gen_data_{experiment}: no points match {' '.join(unmatched)} ({held}; llm needs --llm-dir)",
+              file=sys.stderr)
         return 2
+    for t, flag in TRACE_FLAGS.items():  # a note, not a refusal: one set of flags may serve every script
+        if getattr(args, flag[2:].replace("-", "_")) and t not in {p.case.trace for p in todo}:
+            print(f"note: {flag} is not read: this run has no {t} case ({held})", file=sys.stderr)
     rules = "" if args.rules == "default" else f"_{args.rules}"  # results under other rules never mix
     out = args.out or f"{experiment}{'_quick' if args.quick else ''}{'_in_sample' if args.in_sample else ''}{rules}.tsv"
     from alpa_serve_like.cli.common_args import check_out_path

@@ -68,3 +68,28 @@ def test_a_row_cut_short_by_a_kill_is_computed_again(tmp_path, monkeypatch):
     assert (stats["done_before"], stats["ran"], stats["scored"]) == (0, 1, 1)
     (row,) = results.read_rows(out)
     assert row["attainment"] == "0.9"
+
+
+@pytest.mark.parametrize("argv, said", [
+    (["--quick", "--model-sets", "S1,S3"], "no points match --model-sets S1"),
+    (["--quick", "--traces", "maf1,maf2"], "no points match --traces maf2"),
+])
+def test_a_name_that_selects_no_point_is_refused(argv, said, capsys):
+    # --quick --model-sets S1,S3 ran S3 alone without a word
+    assert gen_data_e2e.main(argv + ["--no-progress"]) == 2
+    err = capsys.readouterr().err
+    assert said in err and "this suite with --quick holds S3 on maf1" in err and "\n" not in err.strip()
+
+
+def test_a_trace_file_no_point_reads_is_noted(tmp_path, capsys):
+    out = tmp_path / "no_such_folder" / "x.tsv"  # stops right after the note
+    assert gen_data_e2e.main(["--quick", "--maf2-file", "x.txt", "--out", str(out)]) == 2
+    assert "note: --maf2-file is not read: this run has no maf2 case" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("jobs", ["0", "-3", "two"])
+def test_jobs_below_one_is_refused(jobs, capsys):
+    # --jobs 0 ran on every core and --jobs -3 on one, silently
+    with pytest.raises(SystemExit) as exc:
+        gen_data_e2e.main(["--quick", "--jobs", jobs])
+    assert exc.value.code == 2 and "expected a whole number >= 1" in capsys.readouterr().err

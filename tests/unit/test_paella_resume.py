@@ -44,3 +44,12 @@ def test_default_file_names_the_device_and_sigma(tmp_path, monkeypatch, capsys):
     assert (tmp_path / "paella_quick_a100_sigma2.tsv").exists()
     assert gen_data_paella.main(["--quick", "--jobs", "1", "--no-progress"]) == 0
     assert (tmp_path / "paella_quick.tsv").exists()
+
+
+def test_bad_sigma_or_missing_out_folder_is_refused_up_front(tmp_path, capsys):
+    with pytest.raises(SystemExit) as exc:
+        gen_data_paella.main(["--quick", "--sigma", "-1"])
+    assert exc.value.code == 2 and "--sigma must be >= 0" in capsys.readouterr().err
+    out = tmp_path / "nope" / "p.tsv"
+    assert gen_data_paella.main(["--quick", "--out", str(out)]) == 2
+    assert "folder" in capsys.readouterr().err and not out.parent.exists()
