@@ -15,10 +15,13 @@ import sys
 import time
 from pathlib import Path
 
+from alpa_serve_like.osdi_artifact.gen_data_cli import positive_int
+
 EXAMPLES = Path(__file__).resolve().parents[1] / "examples"
 
 
 def main(argv=None) -> int:
+    from alpa_serve_like.cli.common_args import check_out_path
     from alpa_serve_like.compound.app_spec import load_app
     from alpa_serve_like.compound.holding import HoldOptions
     from alpa_serve_like.compound.optimizer import OptimizerOptions
@@ -32,7 +35,7 @@ def main(argv=None) -> int:
     parser.add_argument("--out", required=True, metavar="X.tsv")
     parser.add_argument("--apps", nargs="*", default=None,
                         help=f"application files (default: {EXAMPLES}/compound_*.json)")
-    parser.add_argument("--gpus", type=int, default=None, help="GPUs (default 8, --quick 4)")
+    parser.add_argument("--gpus", type=positive_int, default=None, help="GPUs (default 8, --quick 4)")
     parser.add_argument("--device", default="a100-80gb")
     parser.add_argument("--sim-duration-s", type=float, default=None, help="default 60, --quick 10")
     parser.add_argument("--seed", type=int, default=0, help="seed of the reported simulations (default 0)")
@@ -46,14 +49,19 @@ def main(argv=None) -> int:
         print(f"gen_data_jigsaw: no applications found under {EXAMPLES}; pass --apps", file=sys.stderr)
         return 1
     db = ProfilingDatabase.load(default_database_path())
+    try:  # every input checked before the first (long) search, not after it
+        check_out_path(args.out)
+        apps = [load_app(path) for path in paths]
+        tables = [option_table(app, db, args.device) for app in apps]
+    except (ValueError, KeyError, OSError) as exc:
+        print(f"gen_data_jigsaw: {exc.args[0] if isinstance(exc, KeyError) else exc}", file=sys.stderr)
+        return 2
     rows = []
     t0 = time.perf_counter()
-    for path in paths:
-        app = load_app(path)
+    for app, table in zip(apps, tables):
         # Checks run 60 s whatever --quick says: 10 s of arrivals is too few requests to judge 1%.
         hold = None if args.no_hold else HoldOptions(seed=args.seed + 1)
-        rows += ablation_rows(app, option_table(app, db, args.device), gpus, OptimizerOptions(), duration, args.seed,
-                              hold=hold)
+        rows += ablation_rows(app, table, gpus, OptimizerOptions(), duration, args.seed, hold=hold)
     Path(args.out).write_text(format_tsv(rows), encoding="utf-8")
     print(f"wrote {len(rows)} rows to {args.out} in {time.perf_counter() - t0:.1f} s")
     return 0
