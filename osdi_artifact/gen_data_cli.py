@@ -34,13 +34,24 @@ def positive_int(text: str) -> int:
     return value
 
 
+def out_path(text: str) -> str:
+    """``--out``: refused at once when its folder does not exist (the run would be lost at its end)."""
+    from alpa_serve_like.cli.common_args import check_out_path
+
+    try:
+        check_out_path(text, "")
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc).strip()) from None
+    return text
+
+
 def script_parser(experiment: str, description: str, quick_help: str, default_out: str) -> argparse.ArgumentParser:
     """The parser of a ``gen_data_{experiment}`` script outside the AlpaServe suites: ``--quick``
     (``quick_help`` says what it shortens) and ``--out`` (overwritten, default ``default_out``)."""
     p = argparse.ArgumentParser(prog=f"python -m alpa_serve_like.osdi_artifact.gen_data_{experiment}",
                                 description=description)
     p.add_argument("--quick", action="store_true", help=quick_help)
-    p.add_argument("--out", default=default_out, help=f"output TSV, overwritten (default {default_out})")
+    p.add_argument("--out", default=default_out, type=out_path, help=f"output TSV, overwritten (default {default_out})")
     return p
 
 

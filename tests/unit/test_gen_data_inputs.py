@@ -93,3 +93,13 @@ def test_jobs_below_one_is_refused(jobs, capsys):
     with pytest.raises(SystemExit) as exc:
         gen_data_e2e.main(["--quick", "--jobs", jobs])
     assert exc.value.code == 2 and "expected a whole number >= 1" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("script", ["gen_data_paris", "gen_data_joint", "gen_data_mig_geometry"])
+def test_the_other_scripts_refuse_a_missing_out_folder_rather_than_make_it(script, tmp_path, capsys):
+    import importlib
+
+    out = tmp_path / "nope" / "x.tsv"
+    with pytest.raises(SystemExit) as exc:
+        importlib.import_module(f"alpa_serve_like.osdi_artifact.{script}").main(["--quick", "--out", str(out)])
+    assert exc.value.code == 2 and "does not exist" in capsys.readouterr().err and not out.parent.exists()
