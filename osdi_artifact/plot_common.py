@@ -134,13 +134,17 @@ def plot_results(tsv: str | os.PathLike, out_prefix: str | os.PathLike, title: s
 
 
 def save_figure(fig, out_prefix) -> list[Path]:
-    """Write ``fig`` as ``OUT_PREFIX.pdf`` and ``OUT_PREFIX.png`` (130 dpi), making the folder, and
-    close it; returns the two paths. Every ``plot_*`` script saves this way."""
+    """Write ``fig`` as ``OUT_PREFIX.pdf`` and ``OUT_PREFIX.png`` (130 dpi; a prefix ending in .pdf or
+    .png loses it), making the folder, and close it; returns the two paths. Every ``plot_*`` script
+    but ``plot_jigsaw`` saves this way."""
     import matplotlib.pyplot as plt
 
     out_prefix = Path(out_prefix)
+    if out_prefix.suffix in (".pdf", ".png"):
+        out_prefix = out_prefix.with_suffix("")
     out_prefix.parent.mkdir(parents=True, exist_ok=True)
-    paths = [out_prefix.with_suffix(".pdf"), out_prefix.with_suffix(".png")]
+    # appended, not with_suffix: a prefix such as "rate_1.5x" must not become "rate_1.pdf"
+    paths = [Path(f"{out_prefix}.pdf"), Path(f"{out_prefix}.png")]
     fig.savefig(paths[0])
     fig.savefig(paths[1], dpi=130)
     plt.close(fig)

@@ -56,10 +56,11 @@ def main(argv=None) -> int:
     gpus = rows[0].get("gpus", "?")
     fig.suptitle(f"Compound applications on {gpus} GPUs: optimizer vs ablations (our setup)")
     fig.tight_layout()
-    prefix = Path(args.out) if args.out else Path(args.tsv).with_suffix("")
-    for ext in (".pdf", ".png"):
-        fig.savefig(str(prefix) + ext)
-    print(f"wrote {prefix}.pdf and {prefix}.png")
+    from alpa_serve_like.osdi_artifact.plot_common import save_figure
+
+    # save_figure makes a missing --out folder (savefig raised a traceback there), as every plot does
+    pdf, png = save_figure(fig, Path(args.out) if args.out else Path(args.tsv).with_suffix(""))
+    print(f"wrote {pdf} and {png}")
     return 0
 
 

@@ -13,6 +13,8 @@ def test_plot_writes_both_files_and_rejects_other_tsvs(tmp_path, capsys):
     tsv.write_text("\t".join(COLUMNS) + "\n" + "\n".join("\t".join(r) for r in rows) + "\n")
     assert plot_jigsaw.main([str(tsv)]) == 0
     assert (tmp_path / "x.pdf").stat().st_size > 0 and (tmp_path / "x.png").stat().st_size > 0
+    assert plot_jigsaw.main([str(tsv), "--out", str(tmp_path / "figs" / "x")]) == 0  # was a traceback
+    assert (tmp_path / "figs" / "x.png").exists()
     other = tmp_path / "other.tsv"
     other.write_text("policy\tattainment\nmp-search\t0.9\n")
     assert plot_jigsaw.main([str(other)]) == 2  # bad input: status 2, as the other plot scripts

@@ -59,3 +59,17 @@ def test_the_footnote_says_in_sample_when_the_rows_are():
     assert footnote([{"in_sample": "1"}], []).startswith("Attainment on the training traffic itself (in-sample")
     assert "drawn separately" in footnote([{"in_sample": "0"}], ["SR at x=1"])
     assert footnote([{"in_sample": "0"}], ["SR at x=1"]).endswith("Failed (not plotted): SR at x=1.")
+
+
+def test_a_prefix_with_a_dot_keeps_its_name(tmp_path):
+    # "rate_1.5x" was cut to "rate_1.pdf" / "rate_1.png"
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    from alpa_serve_like.osdi_artifact.plot_common import save_figure
+
+    paths = save_figure(plt.figure(), tmp_path / "rate_1.5x")
+    assert [p.name for p in paths] == ["rate_1.5x.pdf", "rate_1.5x.png"] and all(p.exists() for p in paths)
+    assert [p.name for p in save_figure(plt.figure(), tmp_path / "fig.png")] == ["fig.pdf", "fig.png"]
