@@ -91,6 +91,11 @@ def gen_data_main(experiment: str, argv: list[str] | None = None) -> int:
     suite_fn = SUITES[experiment]
     args = build_parser(experiment, suite_fn().description).parse_args(argv)
     suite = suite_fn(quick=args.quick)
+    held_out = sorted({sw.field for sw in suite.sweeps if sw.field.startswith("test_")})
+    if args.in_sample and held_out:  # the evaluation traffic these sweep is replaced by the training traffic
+        print(f"gen_data_{experiment}: --in-sample scores on the training traffic, so the sweeps of "
+              f"{', '.join(held_out)} would all score the same traffic; run it without --in-sample", file=sys.stderr)
+        return 2
     split = lambda s: [x.strip() for x in s.split(",") if x.strip()] if s else None
     traces = split(args.traces)
     if traces and "llm" in traces and not args.llm_dir:

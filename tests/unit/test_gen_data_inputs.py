@@ -103,3 +103,11 @@ def test_the_other_scripts_refuse_a_missing_out_folder_rather_than_make_it(scrip
     with pytest.raises(SystemExit) as exc:
         importlib.import_module(f"alpa_serve_like.osdi_artifact.{script}").main(["--quick", "--out", str(out)])
     assert exc.value.code == 2 and "does not exist" in capsys.readouterr().err and not out.parent.exists()
+
+
+def test_in_sample_robustness_is_refused(capsys):
+    # every point was scored on its training traffic, so the window/rate/CV shifts drew flat lines
+    from alpa_serve_like.osdi_artifact import gen_data_robustness
+
+    assert gen_data_robustness.main(["--quick", "--in-sample"]) == 2
+    assert "test_offset" in capsys.readouterr().err
