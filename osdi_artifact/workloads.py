@@ -94,13 +94,22 @@ def slos_of(models, profiles, slo_scale: float) -> np.ndarray:
     return slo_from_scale(models, profiles, slo_scale)
 
 
+def _stamp(path: str) -> str:
+    """Name, size and modification time of the file at ``path``, or of each file in the folder."""
+    p = Path(path)
+    files = sorted(f for f in p.iterdir() if f.is_file()) if p.is_dir() else [p] if p.exists() else []
+    return ";".join(f"{f.name}:{f.stat().st_size}:{f.stat().st_mtime_ns}" for f in files)
+
+
 @functools.lru_cache(maxsize=2)
 def _load_real(trace: str, path: str, cache_dir: str):
     from alpa_serve_like.trace.azure_functions import convert_maf1, convert_maf2, load_function_trace
 
     if path.endswith(".npz"):
         return load_function_trace(path)
-    cache = Path(cache_dir) / f"{trace}-{zlib.crc32(os.path.abspath(path).encode()):08x}.npz"
+    # named for the path and for the files' sizes and times: replaced files are converted anew
+    cache = (Path(cache_dir) /
+             f"{trace}-{zlib.crc32(os.path.abspath(path).encode()):08x}-{zlib.crc32(_stamp(path).encode()):08x}.npz")
     if cache.exists():
         return load_function_trace(cache)
     if os.path.exists(path):  # else the converter names what is missing

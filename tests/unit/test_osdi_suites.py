@@ -148,3 +148,25 @@ def test_rows_written_before_keys_named_their_source_resume_by_their_trace_sourc
     assert (stats["done_before"], stats["ran"]) == (1, 0)
     (row,) = results.read_rows(out)
     assert row["key"].endswith("|source=synthetic stand-in for MAF1")
+
+
+def test_the_trace_cache_follows_the_trace_files(tmp_path):
+    """Files of the --maf1-dir replaced (a fuller download): the cache of the old ones was used."""
+    import os
+
+    from builders import write_maf1_day
+
+    from alpa_serve_like.osdi_artifact import workloads
+
+    maf1 = tmp_path / "maf1"
+    maf1.mkdir()
+    minute0 = int(workloads.REAL_TRACE_START_S["maf1"] // 60) + 1
+    path = write_maf1_day(maf1, 1, [(f"o{f}", "a", "f", "http", {minute0: 5}) for f in range(3)])
+    cache = str(tmp_path / "cache")
+    workloads._load_real.cache_clear()
+    assert workloads._load_real("maf1", str(maf1), cache).num_functions == 3
+    path = write_maf1_day(maf1, 1, [(f"o{f}", "a", "f", "http", {minute0: 5}) for f in range(5)])
+    os.utime(path, ns=(1, 1))  # a size and time of its own, whatever the clock's resolution
+    workloads._load_real.cache_clear()
+    assert workloads._load_real("maf1", str(maf1), cache).num_functions == 5
+    workloads._load_real.cache_clear()
