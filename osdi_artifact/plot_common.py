@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Callable
 
 from alpa_serve_like.osdi_artifact.results import read_rows
-from alpa_serve_like.osdi_artifact.suites import MODEL_SET_TEXT
+from alpa_serve_like.osdi_artifact.suites import CASE_FIELDS, MODEL_SET_TEXT
 
 COLORS = {
     "SR": "tab:gray", "Clockwork++ (oracle)": "tab:orange", "AlpaServe": "tab:blue", "AlpaServe (sep)": "tab:cyan",
@@ -49,6 +49,21 @@ def trace_text(rows: list[dict]) -> str:
     src = rows[0].get("trace_source", "")
     name = rows[0]["trace"].upper()
     return f"{name} (real)" if src.startswith("real") else f"{name} (synthetic stand-in)"
+
+
+def check_one_row_per_point(tsv, rows: list[dict]) -> None:
+    """Refuse a file holding two rows for one point of a panel (runs of other settings appended to
+    one --out, e.g. a full and a --quick run): their lines would zigzag between the two."""
+    seen: dict = {}
+    for r in rows:
+        point = (r["model_set"], r["trace"], r["sweep"], r["x"], r["label"])
+        if point in seen:
+            other = next((k for k in CASE_FIELDS + ("policy", "trace_source", "rules", "in_sample")
+                          if seen[point].get(k) != r.get(k)), "key")
+            raise ValueError(f"{tsv} holds two rows for {r['label']} at {r['sweep']}={r['x']} ({r['model_set']}, "
+                             f"{r['trace']}) that differ in {other} ({seen[point].get(other)} vs {r.get(other)}): "
+                             f"runs of other settings share this file; rerun each with its own --out")
+        seen[point] = r
 
 
 def footnote(rows: list[dict], missing: list[str]) -> str:
@@ -84,6 +99,7 @@ def plot_results(tsv: str | os.PathLike, out_prefix: str | os.PathLike, title: s
     if not any(math.isfinite(_float(r.get("attainment"))) for r in rows):  # an empty figure says nothing
         raise ValueError(f"every row of {tsv} failed, so there is nothing to plot (first: "
                          f"{rows[0].get('error') or 'no attainment'}); fix that, delete {tsv} and run it again")
+    check_one_row_per_point(tsv, rows)
     blocks: OrderedDict = OrderedDict()
     for r in rows:
         blocks.setdefault((r["model_set"], r["trace"]), OrderedDict()).setdefault(r["sweep"], []).append(r)

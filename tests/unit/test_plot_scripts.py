@@ -73,3 +73,21 @@ def test_a_prefix_with_a_dot_keeps_its_name(tmp_path):
     paths = save_figure(plt.figure(), tmp_path / "rate_1.5x")
     assert [p.name for p in paths] == ["rate_1.5x.pdf", "rate_1.5x.png"] and all(p.exists() for p in paths)
     assert [p.name for p in save_figure(plt.figure(), tmp_path / "fig.png")] == ["fig.pdf", "fig.png"]
+
+
+def test_a_tsv_holding_two_runs_of_one_point_is_refused(tmp_path, capsys):
+    # a full and a --quick run appended to one --out: each panel zigzagged between the two
+    from alpa_serve_like.osdi_artifact import plot_e2e
+    from alpa_serve_like.osdi_artifact.results import COLUMNS
+
+    def row(duration_s):
+        r = {c: "" for c in COLUMNS}
+        r.update(key=f"k{duration_s}", policy="sr-greedy", attainment="0.9", model_set="S3", trace="maf1",
+                 sweep="rate_scale", x="0.5", label="SR", duration_s=duration_s, in_sample="0")
+        return "\t".join(r[c] for c in COLUMNS)
+
+    tsv = tmp_path / "e2e.tsv"
+    tsv.write_text("\t".join(COLUMNS) + "\n" + row("1200.0") + "\n" + row("120.0") + "\n")
+    assert plot_e2e.main([str(tsv)]) == 2
+    err = capsys.readouterr().err
+    assert "two rows for SR at rate_scale=0.5" in err and "duration_s (1200.0 vs 120.0)" in err
