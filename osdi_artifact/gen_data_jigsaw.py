@@ -42,6 +42,8 @@ def main(argv=None) -> int:
     parser.add_argument("--no-hold", action="store_true",
                         help="plans from the MILP alone (default: tightened until they hold in simulation)")
     args = parser.parse_args(argv)
+    if args.sim_duration_s is not None and not args.sim_duration_s > 0:  # else every violation rate was nan
+        parser.error(f"--sim-duration-s must be > 0, got {args.sim_duration_s:g}")
     gpus = args.gpus or (4 if args.quick else 8)
     duration = args.sim_duration_s if args.sim_duration_s is not None else (10.0 if args.quick else 60.0)
     paths = args.apps or sorted(str(p) for p in EXAMPLES.glob("compound_*.json"))

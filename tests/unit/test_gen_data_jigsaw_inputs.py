@@ -18,7 +18,9 @@ def test_a_bad_input_is_one_line_and_status_2(extra, said, tmp_path, capsys):
     assert not (tmp_path / "j.tsv").exists()
 
 
-def test_gpus_below_one_is_refused(capsys):
+@pytest.mark.parametrize("argv, said", [(["--gpus", "0"], ">= 1"), (["--sim-duration-s", "-1"], "must be > 0")])
+def test_gpus_or_duration_out_of_range_is_refused(argv, said, capsys):
+    # --gpus 0 ran on 4 GPUs; --sim-duration-s -1 wrote nan violation rates with status 0
     with pytest.raises(SystemExit) as exc:
-        gen_data_jigsaw.main(["--quick", "--out", "j.tsv", "--gpus", "0"])
-    assert exc.value.code == 2 and ">= 1" in capsys.readouterr().err
+        gen_data_jigsaw.main(["--quick", "--out", "j.tsv"] + argv)
+    assert exc.value.code == 2 and said in capsys.readouterr().err
