@@ -84,7 +84,7 @@ class PlacementScorer:
         self._i_measured = int(np.argmax(self.measured)) if self.measured.any() else len(self.arrival_s)
         if self._fast and not self._queues:
             # The score loop's own copy of the ids: unsigned, so numba indexes with them unchecked.
-            self._model_id_loop = self.model_id.astype(np.uint16 if len(self.model_names) <= 1 << 16 else np.uint32)
+            self._model_id_loop = self.model_id.astype(np.uint16 if len(self.model_names) < 1 << 16 else np.uint32)
             self._slo_of_model = self._per_model_slo(workload.slo_s)
 
     def _per_model_slo(self, slo_s: np.ndarray) -> np.ndarray | None:
