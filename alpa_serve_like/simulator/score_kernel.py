@@ -108,8 +108,8 @@ def score_tables(host_ptr: np.ndarray, replica_group: np.ndarray, num_stages: np
 
 
 def _score_loop(arrival, model_id, deadline, slo_of_model, kind, one_off, one_lat0, one_lat1, host_ptr, rep_off,
-                 rep_stages, lat1, dispatch_s, stage_overhead_s, finish_overhead_s, routing_code, admission,
-                 i_measured, free, scratch, served):
+                rep_stages, lat1, dispatch_s, stage_overhead_s, finish_overhead_s, routing_code, admission,
+                i_measured, free, scratch, served):
     """Route, admit and commit every request of the arrays given (callers pass slices);
     ``served[m]`` += 1 per SLO-meeting request ``i >= i_measured``.
 

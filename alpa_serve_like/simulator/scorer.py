@@ -8,9 +8,8 @@ SLO-meeting requests per model directly (``score_kernel`` for ``earliest_finish`
 ``last_stage_free``, ``score_queue_loop`` for ``shortest_queue``); with batching the general kernel
 runs and its per-request output is reduced here.
 
-A long segment is scored as speculative parts, exactly (``score_split``): lanes of one loop in
-each thread, and two threads (``threads=2``, the default on a machine with two or more cores).
-Results are identical for any thread count.
+A long segment is split over two threads (``threads=2``, the default on a machine with two or
+more cores) by exact speculation (``score_split``); results are identical for any thread count.
 """
 from __future__ import annotations
 
