@@ -1,7 +1,6 @@
 """The lean numba start (simulator/jit.py) skips scipy.linalg while numba's registries load and
 leaves numba's linear algebra working afterwards. Runs in a fresh interpreter: numba's start-up
 happens once per process."""
-import os
 import subprocess
 import sys
 import textwrap
