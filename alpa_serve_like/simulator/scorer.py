@@ -8,13 +8,8 @@ SLO-meeting requests per model directly (``score_kernel`` for ``earliest_finish`
 ``last_stage_free``, ``score_queue_loop`` for ``shortest_queue``); with batching the general kernel
 runs and its per-request output is reduced here.
 
-Two threads (``threads=2``, the default on a machine with two or more cores) split a long segment
-in two by speculation, exactly: the second thread scores the later part from idle clocks and
-keeps its state every chunk; the first thread scores the earlier part, then continues into the
-later part until its true state equals the second thread's state at a chunk start, from where the
-second thread's counts are correct (the state of the score loop is its stage clocks, nothing
-else). Admission bounds queues by the SLO, so the states meet after a burst or two; if they never
-do, the first thread simply scores everything. Results are identical for any thread count.
+A long segment is split over two threads (``threads=2``, the default on a machine with two or
+more cores) by exact speculation (``score_split``); results are identical for any thread count.
 """
 from __future__ import annotations
 
@@ -30,40 +25,12 @@ from alpa_serve_like.scheduling import StageLatencyCache, build_latency_tables
 from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.simulator.engine import (as_schedule, request_deadlines, request_times, run_segments,
                                              segment_bounds)
-from alpa_serve_like.simulator.kernel import _rejects_late, jit_disabled_by_env
-from alpa_serve_like.simulator.score_kernel import (ROUTE_EARLIEST_FINISH, ROUTE_LAST_STAGE_FREE, get_score_loop,
-                                                    get_speculation)
+from alpa_serve_like.simulator.kernel import _rejects_late
+from alpa_serve_like.simulator.score_kernel import ROUTE_EARLIEST_FINISH, ROUTE_LAST_STAGE_FREE, score_tables
 from alpa_serve_like.simulator.score_queue_loop import get_score_queue_loop
-
-SPLIT_MIN_REQUESTS = 100_000
-"""A segment this long is scored by two threads (below it the loop takes about a millisecond)."""
-SPLIT_MIN_CHUNK = 1024
-"""Requests between the speculative thread's state snapshots (at least)."""
-SPLIT_FRACTION = 0.48
-"""Share of a split segment the calling thread scores before catching up with the second: a bit
-under half, as it then catches up (on issue 12's 1M-request case 0.48 balanced the two threads'
-CPU times, 4.6-4.7 ms each, where 0.5 left the calling thread 0.5 ms longer)."""
-
-_pool = None
-
-
-def _forget_pool() -> None:
-    global _pool
-    _pool = None  # a forked child has the parent's pool object but not its thread
-
-
-os.register_at_fork(after_in_child=_forget_pool)
-
-
-def _second_thread():
-    global _pool
-    if _pool is None:
-        from concurrent.futures import ThreadPoolExecutor
-
-        _pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="placement-scorer")
-    return _pool
 from alpa_serve_like.simulator.options import SimOptions
 from alpa_serve_like.simulator.run import measured_mask
+from alpa_serve_like.simulator.score_split import score_segment
 
 
 @dataclass(frozen=True, eq=False)
@@ -114,6 +81,21 @@ class PlacementScorer:
                       and sched.discipline == "fcfs" and not self.options.queue_engine)
         self._queue_buffers = None  # per-request lists of the shortest_queue loop, reused across calls
         self._i_measured = int(np.argmax(self.measured)) if self.measured.any() else len(self.arrival_s)
+        if self._fast and not self._queues:
+            # The score loop's own copy of the ids: unsigned, so numba indexes with them unchecked.
+            self._model_id_loop = self.model_id.astype(np.uint16 if len(self.model_names) < 1 << 16 else np.uint32)
+            self._slo_of_model = self._per_model_slo(workload.slo_s)
+
+    def _per_model_slo(self, slo_s: np.ndarray) -> np.ndarray | None:
+        """Each model's SLO when all its requests share it and ``arrival + slo[model]`` rebuilds every
+        deadline exactly (the loop then reads no deadline array), else None."""
+        per_model = np.zeros(len(self.model_names))
+        if self.options.scheduling.float32_times:
+            slo_s = np.asarray(slo_s, dtype=np.float32).astype(np.float64)
+        per_model[self.model_id] = slo_s
+        if np.array_equal(self.arrival_s + per_model[self.model_id], self.deadline_s):
+            return per_model
+        return None
 
     def score(self, placement: Placement | PlacementSchedule) -> ScoreResult:
         self.calls += 1
@@ -129,7 +111,6 @@ class PlacementScorer:
         schedule = as_schedule(placement)
         bounds = segment_bounds(schedule.start_s, self.arrival_s)
         sched = self.options.scheduling
-        loop = get_score_loop(self.options.jit)
         served = np.zeros(len(self.model_names), dtype=np.int64)
         for i, seg in enumerate(schedule.segments):
             lo, hi = int(bounds[i]), int(bounds[i + 1])
@@ -138,22 +119,24 @@ class PlacementScorer:
             t = build_latency_tables(seg, self.model_names, self.cache, sched.pipeline_comm_factor,
                                      sched.float32_times)
             lat1 = np.ascontiguousarray(t.lat_s[:, :, 0])
-            free = np.full((t.num_groups, lat1.shape[1]), -np.inf)
-            hosts = int(np.diff(t.host_ptr).max()) if len(t.host_ptr) > 1 else 0
-            scratch = np.empty((max(hosts, 1), lat1.shape[1]))
-            args = (self.arrival_s[lo:hi], self.model_id[lo:hi], self.deadline_s[lo:hi], t.host_ptr,
-                    t.replica_group, t.num_stages, lat1, float(sched.dispatch_overhead_s),
-                    float(sched.per_stage_overhead_s) or None, float(sched.finish_overhead_s),
-                    self._fast_routing, _rejects_late(sched), max(self._i_measured - lo, 0))
+            width = t.num_groups * lat1.shape[1]
+            i_measured = max(self._i_measured - lo, 0)
             n = hi - lo
             if self._queues:
-                self._score_queues(args, n, free, served)
+                args = (self.arrival_s[lo:hi], self.model_id[lo:hi], self.deadline_s[lo:hi], t.host_ptr,
+                        t.replica_group, t.num_stages, lat1, float(sched.dispatch_overhead_s),
+                        float(sched.per_stage_overhead_s) or None, float(sched.finish_overhead_s),
+                        _rejects_late(sched), i_measured)
+                self._score_queues(args, n, np.full((t.num_groups, lat1.shape[1]), -np.inf), served)
                 continue
-            compiled = self.options.jit and not jit_disabled_by_env()  # speculation is compiled only
-            if self.threads == 1 or n < SPLIT_MIN_REQUESTS or not compiled:
-                loop(*args, 0, n, free, scratch, served)
-            else:
-                self._score_split(args, n, free, scratch, served)
+            tables = score_tables(t.host_ptr, t.replica_group, t.num_stages, lat1)
+            hosts = max(int(np.diff(t.host_ptr).max()) if len(t.host_ptr) > 1 else 0, 1)
+            args = (self.arrival_s[lo:hi], self._model_id_loop[lo:hi], self.deadline_s[lo:hi], self._slo_of_model,
+                    *tables, float(sched.dispatch_overhead_s), float(sched.per_stage_overhead_s) or None,
+                    float(sched.finish_overhead_s) or None, self._fast_routing, _rejects_late(sched))
+            free = np.full(width, -np.inf)
+            scratch = np.empty((hosts, lat1.shape[1]))
+            score_segment(args, i_measured, free, scratch, served, self.threads, self.options.jit)
         return served
 
     def _score_queues(self, args, n, free, served) -> None:
@@ -168,26 +151,8 @@ class PlacementScorer:
         queued = np.zeros(g, dtype=np.bool_)
         queued[replica_group[several]] = True
         head, tail, count = np.full(g, -1, dtype=np.int64), np.full(g, -1, dtype=np.int64), np.zeros(g, dtype=np.int64)
-        routing_free = args[:10] + args[11:]  # the queue loop takes no routing code
-        get_score_queue_loop(self.options.jit)(*routing_free, 0, n, free, queued, head, tail, count, next_req,
+        get_score_queue_loop(self.options.jit)(*args, 0, n, free, queued, head, tail, count, next_req,
                                                finish_of, served)
-
-    def _score_split(self, args, n, free, scratch, served) -> None:
-        """Score requests ``0:n`` of one segment with two threads (see the module docstring)."""
-        speculate, catch_up = get_speculation()
-        mid = int(n * SPLIT_FRACTION)
-        chunk = max(SPLIT_MIN_CHUNK, (n - mid) // 512)
-        chunks = -(-(n - mid) // chunk)
-        snaps = np.empty((chunks, *free.shape))
-        cums = np.empty((chunks, len(served)), dtype=np.int64)
-        free2, served2 = np.full_like(free, -np.inf), np.zeros_like(served)
-        future = _second_thread().submit(speculate, *args, mid, n, chunk, snaps, cums, free2,
-                                         np.empty_like(scratch), served2)
-        get_score_loop()(*args, 0, mid, free, scratch, served)
-        future.result()
-        k = catch_up(*args, mid, n, chunk, snaps, free, scratch, served)
-        if k >= 0:
-            served += served2 - cums[k]
 
     def _served_general(self, placement) -> np.ndarray:
         runs = run_segments(placement, self.arrival_s, self.model_id, self.deadline_s, self.model_names,

@@ -1,5 +1,6 @@
 """AlpaServe's simulator rules as options: exact timelines, and kernel == reference == score loops."""
 import dataclasses
+import itertools
 
 import numpy as np
 import pytest
@@ -10,7 +11,8 @@ from alpa_serve_like.scheduling import SchedulingOptions, StageLatencyCache, bui
 from alpa_serve_like.scheduling.presets import with_rules
 from alpa_serve_like.simulator.kernel import KernelRun
 from alpa_serve_like.simulator.reference import simulate_segment_reference
-from alpa_serve_like.simulator.score_kernel import ROUTE_EARLIEST_FINISH, ROUTE_LAST_STAGE_FREE, get_score_loop
+from alpa_serve_like.simulator.score_kernel import (ROUTE_EARLIEST_FINISH, ROUTE_LAST_STAGE_FREE, get_score_loop,
+                                                    score_tables)
 from alpa_serve_like.simulator.score_queue_loop import get_score_queue_loop
 from sim_cases import random_case
 
@@ -122,17 +124,26 @@ def test_rules_agree_between_kernel_reference_and_score_loop():
                                          len(names))
             lat1 = np.ascontiguousarray(tables.lat_s[:, :, 0])
             code = ROUTE_LAST_STAGE_FREE if opts.routing == "last_stage_free" else ROUTE_EARLIEST_FINISH
-            # Compiled and plain; a zero stage overhead both as 0.0 and as None (the version without adds).
+            loop_tables = score_tables(tables.host_ptr, tables.replica_group, tables.num_stages, lat1)
+            ids = workload.model_id.astype(np.uint16)
+            slo = np.zeros(len(names))
+            slo[workload.model_id] = workload.slo_s
+            # Compiled and plain; a zero overhead both as 0.0 and as None (the version without adds);
+            # deadlines read, or rebuilt from per-model SLOs where that is exact.
             stage = [opts.per_stage_overhead_s] + ([None] if opts.per_stage_overhead_s == 0.0 else [])
-            for jit, stage_overhead in [(j, s) for j in (True, False) for s in stage]:
+            finish = [opts.finish_overhead_s] + ([None] if opts.finish_overhead_s == 0.0 else [])
+            slos = [None] + ([slo] if np.array_equal(workload.arrival_s + slo[workload.model_id],
+                                                     workload.deadline_s) else [])
+            for jit, stage_overhead, finish_overhead, slo_of_model in itertools.product((True, False), stage, finish,
+                                                                                        slos):
                 served = np.zeros(len(names), dtype=np.int64)
                 scratch = np.empty((max(int(np.diff(tables.host_ptr).max()), 1), lat1.shape[1]))
-                free = np.full((tables.num_groups, lat1.shape[1]), -np.inf)
-                get_score_loop(jit)(workload.arrival_s, workload.model_id, workload.deadline_s, tables.host_ptr,
-                                    tables.replica_group, tables.num_stages, lat1, opts.dispatch_overhead_s,
-                                    stage_overhead, opts.finish_overhead_s, code, opts.admission, 0,
-                                    0, len(workload), free, scratch, served)
-                np.testing.assert_array_equal(served, expected, err_msg=f"{where} jit={jit} stage={stage_overhead}")
+                free = np.full(tables.num_groups * lat1.shape[1], -np.inf)
+                get_score_loop(jit)(workload.arrival_s, ids, workload.deadline_s, slo_of_model, *loop_tables,
+                                    opts.dispatch_overhead_s, stage_overhead, finish_overhead, code, opts.admission,
+                                    0, free, scratch, served)
+                np.testing.assert_array_equal(served, expected, err_msg=f"{where} jit={jit} stage={stage_overhead} "
+                                              f"finish={finish_overhead} slo={slo_of_model is not None}")
             compared += 1
     assert compared >= 15 and compared_queues >= 5
 

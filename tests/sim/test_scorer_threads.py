@@ -1,16 +1,16 @@
 """PlacementScorer with two threads (speculative split of a segment) counts exactly as with one."""
 import numpy as np
 
-from alpa_serve_like.simulator import PlacementScorer, scorer
+from alpa_serve_like.simulator import PlacementScorer, score_split
 from sim_cases import random_case
 
 
 def test_two_threads_count_exactly_as_one(monkeypatch):
-    monkeypatch.setattr(scorer, "SPLIT_MIN_REQUESTS", 0)  # split even the tiny random cases
-    monkeypatch.setattr(scorer, "SPLIT_MIN_CHUNK", 3)
+    monkeypatch.setattr(score_split, "SPLIT_MIN_REQUESTS", 0)  # split even the tiny random cases
+    monkeypatch.setattr(score_split, "SPLIT_MIN_CHUNK", 3)
     rng = np.random.default_rng(99)
     split = met = 0
-    speculation = scorer.get_speculation
+    speculation = score_split.get_speculation
 
     def spy():
         speculate, catch_up = speculation()
@@ -24,7 +24,7 @@ def test_two_threads_count_exactly_as_one(monkeypatch):
 
         return speculate, counted
 
-    monkeypatch.setattr(scorer, "get_speculation", spy)
+    monkeypatch.setattr(score_split, "get_speculation", spy)
     for case in range(120):
         placement, workload, profiles, options = random_case(rng)
         one = PlacementScorer(workload, profiles, options, threads=1).score(placement)
