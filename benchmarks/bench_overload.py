@@ -28,7 +28,10 @@ max_queued_requests=8`` (README: measured with these and tighter ones).
 
 ``--serve-proxy haproxy|direct`` starts Ray with Serve's HAProxy or direct-ingress flag
 (``runtime/serve_proxy.py``): HAProxy, or the ingress replica's own port, takes HTTP instead of
-Serve's Python proxy (README: measured with each).
+Serve's Python proxy (README: measured with each). ``--serve-proxy gate`` puts our own HAProxy
+(``runtime/haproxy_gate.py``) in front of the replica's own port: it forwards at most ``max_conn``
+requests at a time and answers the excess with 503 itself; ``--gate KEY=VALUE`` sets its
+``GateOptions`` (``--gate max_conn=16 --gate queue_timeout_ms=30``).
 
 Benchmark: not part of any test run; Ray starts here, so run it under the shared lock:
 
@@ -45,6 +48,7 @@ import time
 
 import numpy as np
 
+from alpa_serve_like.runtime.haproxy_gate import GateOptions, HAProxyGate
 from alpa_serve_like.runtime.serve_proxy import SERVE_PROXIES
 from bench_report import emit_report  # noqa: E402 (benchmarks/)
 
@@ -159,10 +163,15 @@ def main() -> None:
     parser.add_argument("--rate", type=float, help="skip the search and use this clean rate R")
     parser.add_argument("--option", action="append", default=[], help="extra app argument KEY=VALUE")
     parser.add_argument("--serve-proxy", choices=SERVE_PROXIES, default="default",
-                        help="HTTP front end: Serve's Python proxy, HAProxy, or direct ingress (the "
-                             "client calls the ingress replica's own port)")
+                        help="HTTP front end: Serve's Python proxy, Serve's HAProxy, direct ingress (the "
+                             "client calls the ingress replica's own port), or our HAProxy gate in front of it")
+    parser.add_argument("--gate", action="append", default=[], metavar="KEY=VALUE",
+                        help="a GateOptions field of --serve-proxy gate (runtime/haproxy_gate.py)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
+    gate_options = GateOptions.from_args({**dict(kv.split("=", 1) for kv in args.gate), "port": free_port()})
+    if args.gate and args.serve_proxy != "gate":
+        parser.error("--gate needs --serve-proxy gate")
 
     from ray import serve
 
@@ -175,10 +184,14 @@ def main() -> None:
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     app_args = {"device": "cpu", **dict(kv.split("=", 1) for kv in args.option)}
     serve.run(build_app(app_args), name="default", route_prefix="/")
-    url = ingress_urls("default")[0]
+    url, gate = ingress_urls("default")[0], None
+    if args.serve_proxy == "gate":
+        gate = HAProxyGate(gate_options, ingress_urls("default")).start()
+        url = gate.url
     models = ("bert-tiny-0", "bert-tiny-1")
     slo_s = args.slo_ms / 1e3
     report = {"app_args": app_args, "serve_proxy": args.serve_proxy, "url": url, "slo_ms": args.slo_ms,
+              "gate": gate_options.__dict__ if gate else None,
               "probes": [], "phases": {}}
     try:
         phase(url, models, args.start_rate / 2, 3.0, slo_s, 99, args.timeout_s)  # warm-up, dropped
@@ -202,6 +215,8 @@ def main() -> None:
         stats = server_stats(url)
         report["server"] = {k: stats.get(k) for k in ("overheads", "dropped_at_dispatch", "controller_imported_torch")}
     finally:
+        if gate is not None:
+            gate.stop()
         serve.shutdown()
         ray.shutdown()
     p = report["phases"]
