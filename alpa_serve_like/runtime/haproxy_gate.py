@@ -9,7 +9,8 @@ loopback, forwarding to the port the ingress replica opens itself (Serve's direc
 
 * at most ``max_conn`` requests at a time reach the replica; the rest wait in HAProxy's queue;
 * a request that finds ``max_queue`` already waiting, or waits ``queue_timeout_ms``, is answered
-  there with 503, ``Retry-After`` and a JSON body like the server's own (``reason: overloaded``);
+  there with 503, ``Retry-After`` and a JSON body like the server's own (``reason``: ``gate_full``
+  or ``gate_timeout``, so a client can tell where it was shed);
 * each forwarded request carries ``X-Request-Start: t=<unix microseconds>`` from the moment HAProxy
   received it (unless the client sent one), so admission counts the time waited in front
   (``controllers.http_common.arrival_time_s``).
@@ -41,7 +42,7 @@ class GateOptions:
     """Listen address; loopback unless the caller means to expose the server."""
     port: int = 8000
     """Listen port (the clients' URL)."""
-    max_conn: int = 32
+    max_conn: int = 8
     """Requests forwarded to each replica at a time (HAProxy's per-server ``maxconn``): enough for
     the replica to fill its batches, few enough that it never parses more than it can serve."""
     max_queue: int = 32
@@ -73,8 +74,10 @@ class GateOptions:
         return cls(**{k: known[k](v) for k, v in args.items()})
 
 
-OVERLOADED_BODY = {"error": "the server is overloaded; retry later", "reason": "overloaded"}
-"""The gate's 503 body: the same as the server's own shed (``controllers.http_common``)."""
+GATE_FULL_BODY = {"error": "the server is overloaded (the gate queue is full); retry later", "reason": "gate_full"}
+GATE_TIMEOUT_BODY = {"error": "the server is overloaded (waited too long in the gate queue); retry later",
+                     "reason": "gate_timeout"}
+"""The gate's 503 bodies, shaped like the server's own (``controllers.http_common``)."""
 
 
 def backend_addresses(urls: list[str]) -> list[tuple[str, int]]:
@@ -93,10 +96,14 @@ def backend_addresses(urls: list[str]) -> list[tuple[str, int]]:
 
 def gate_config(options: GateOptions, backends: list[tuple[str, int]]) -> str:
     """The HAProxy configuration text of a gate forwarding to ``backends``."""
-    body = json.dumps(OVERLOADED_BODY, separators=(",", ":"))
-    # HAProxy's config tokenizer: inside single quotes nothing is special, so the JSON goes as is
-    error = (f"status 503 content-type application/json string '{body}' "
-             f"hdr Retry-After \"{options.retry_after_s}\" hdr Cache-Control no-store")
+    def error(body: dict) -> str:
+        # HAProxy's config tokenizer: inside single quotes nothing is special, so the JSON goes as
+        # is, as long as it holds no single quote itself
+        text = json.dumps(body, separators=(",", ":"))
+        assert "'" not in text, text
+        return (f"status 503 content-type application/json string '{text}' "
+                f"hdr Retry-After \"{options.retry_after_s}\" hdr Cache-Control no-store")
+
     servers = "\n".join(f"    server replica{i} {host}:{port} maxconn {options.max_conn}"
                         for i, (host, port) in enumerate(backends))
     admin_servers = "\n".join(f"    server replica{i} {host}:{port}" for i, (host, port) in enumerate(backends))
@@ -121,7 +128,7 @@ frontend gate
     acl infer path_end /infer
     # the moment HAProxy received the request, so admission counts the wait in the queue below
     http-request set-header X-Request-Start "t=%[date(0,us)]" unless {{ req.hdr(x-request-start) -m found }}
-    http-request return {error} if infer {{ queue(infer) ge {options.max_queue} }}
+    http-request return {error(GATE_FULL_BODY)} if infer {{ queue(infer) ge {options.max_queue} }}
     use_backend infer if infer
     default_backend admin
 
@@ -129,7 +136,7 @@ backend infer
     balance leastconn
     http-reuse always
     # a queue timeout's 503, like the one above, in the server's own words
-    http-error {error}
+    http-error {error(GATE_TIMEOUT_BODY)}
 {servers}
 
 backend admin

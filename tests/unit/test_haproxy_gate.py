@@ -10,7 +10,7 @@ import pytest
 
 from alpa_serve_like.controllers.http_common import parse_request_start
 from alpa_serve_like.runtime.haproxy_gate import (
-    OVERLOADED_BODY, GateOptions, backend_addresses, check_config, gate_config, haproxy_binary)
+    GATE_FULL_BODY, GATE_TIMEOUT_BODY, GateOptions, backend_addresses, check_config, gate_config, haproxy_binary)
 
 
 def _binary_or_skip() -> str:
@@ -40,9 +40,9 @@ def test_the_gates_503_carries_retry_after_and_the_servers_json():
     text = gate_config(GateOptions(retry_after_s=3), [("127.0.0.1", 30000)])
     sheds = [line for line in text.splitlines() if "status 503" in line]
     assert len(sheds) == 2  # the full queue (frontend) and the queue timeout (backend)
-    for line in sheds:
+    for line, body in zip(sheds, (GATE_FULL_BODY, GATE_TIMEOUT_BODY)):
         assert 'hdr Retry-After "3"' in line
-        assert json.loads(re.search(r"string '([^']*)'", line).group(1)) == OVERLOADED_BODY
+        assert json.loads(re.search(r"string '([^']*)'", line).group(1)) == body
 
 
 def test_haproxy_accepts_the_configuration():
