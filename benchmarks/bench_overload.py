@@ -28,10 +28,11 @@ max_queued_requests=8`` (README: measured with these and tighter ones).
 
 ``--serve-proxy haproxy|direct`` starts Ray with Serve's HAProxy or direct-ingress flag
 (``runtime/serve_proxy.py``): HAProxy, or the ingress replica's own port, takes HTTP instead of
-Serve's Python proxy (README: measured with each). ``--serve-proxy gate`` puts our own HAProxy
-(``runtime/haproxy_gate.py``) in front of the replica's own port: it forwards at most ``max_conn``
-requests at a time and answers the excess with 503 itself; ``--gate KEY=VALUE`` sets its
-``GateOptions`` (``--gate max_conn=16 --gate queue_timeout_ms=30``).
+Serve's Python proxy (README: measured with each); ``--serve-proxy default`` is Serve's Python
+proxy, as ``serve run`` has it. The default, ``gate``, is the front end of ``alpa-serve-like serve``:
+our own HAProxy (``runtime/haproxy_gate.py``) in front of the replica's own port, forwarding at
+most ``max_conn`` requests at a time and answering the excess with 503 itself; ``--gate KEY=VALUE``
+sets its ``GateOptions`` (``--gate max_conn=16 --gate queue_timeout_ms=30``).
 
 Benchmark: not part of any test run; Ray starts here, so run it under the shared lock:
 
@@ -162,9 +163,10 @@ def main() -> None:
     parser.add_argument("--timeout-s", type=float, default=30.0, help="a request unanswered this long hangs")
     parser.add_argument("--rate", type=float, help="skip the search and use this clean rate R")
     parser.add_argument("--option", action="append", default=[], help="extra app argument KEY=VALUE")
-    parser.add_argument("--serve-proxy", choices=SERVE_PROXIES, default="default",
+    parser.add_argument("--serve-proxy", choices=SERVE_PROXIES, default="gate",
                         help="HTTP front end: Serve's Python proxy, Serve's HAProxy, direct ingress (the "
-                             "client calls the ingress replica's own port), or our HAProxy gate in front of it")
+                             "client calls the ingress replica's own port), or (default) our HAProxy gate in "
+                             "front of it, as `alpa-serve-like serve` runs by default")
     parser.add_argument("--gate", action="append", default=[], metavar="KEY=VALUE",
                         help="a GateOptions field of --serve-proxy gate (runtime/haproxy_gate.py)")
     parser.add_argument("--json", help="also write the figures to this file")

