@@ -1,7 +1,8 @@
 """Overload benchmark: does the live server keep its SLO promise when offered more than it can serve?
 
 Serves the default app (``serve run alpa_serve_like.serve:app device=cpu``: a placement planned at
-start-up for ``bert-tiny:2`` on 2 devices) in a local Ray Serve on this machine, then, from an
+start-up for ``bert-tiny:2`` on 2 devices) in a local Ray Serve on this machine, behind the front
+end ``alpa-serve-like serve`` uses (``--serve-proxy``, below), then, from an
 open-loop Poisson client in this process (``alpa_serve_like.client.replay``):
 
 1. warms up at a low rate (results dropped);

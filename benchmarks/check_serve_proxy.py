@@ -20,6 +20,7 @@ import socket
 import time
 from collections import Counter
 
+from alpa_serve_like.runtime.haproxy_gate import GateOptions, HAProxyGate
 from alpa_serve_like.runtime.serve_proxy import SERVE_PROXIES
 
 
@@ -49,6 +50,12 @@ async def probe(url: str, model: str, sequential: int, burst: int) -> dict:
     }
 
 
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--serve-proxy", choices=SERVE_PROXIES, default="default")
@@ -64,19 +71,23 @@ def main() -> None:
     from alpa_serve_like.serve import build_app
 
     ray = start_local_ray(num_cpus=4, serve_proxy=args.serve_proxy)
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        port = s.getsockname()[1]
+    port, gate = free_port(), None
     try:
         t0 = time.monotonic()
         serve.start(http_options={"host": "127.0.0.1", "port": port})
         app_args = {"device": "cpu", **dict(kv.split("=", 1) for kv in args.option)}
         serve.run(build_app(app_args), name="default", route_prefix="/")
         url = ingress_urls("default")[0]
+        if args.serve_proxy == "gate":  # our HAProxy in front of the replica's own port
+            gate = HAProxyGate(GateOptions(port=free_port(), retry_after_s=int(app_args.get("retry_after_s", 1))),
+                               ingress_urls("default")).start()
+            url = gate.url
         report = {"serve_proxy": args.serve_proxy, "app_args": app_args, "url": url,
                   "start_s": round(time.monotonic() - t0, 1),
                   **asyncio.run(probe(url, "bert-tiny-0", args.sequential, args.burst))}
     finally:
+        if gate is not None:
+            gate.stop()
         serve.shutdown()
         ray.shutdown()
     print(json.dumps(report, indent=1))

@@ -85,13 +85,14 @@ GATE_TIMEOUT_BODY = {"error": "the server is overloaded (waited too long in the 
 
 
 def backend_addresses(urls: list[str]) -> list[tuple[str, int]]:
-    """``(host, port)`` of each ingress URL (``runtime.serve_proxy.ingress_urls``); a URL with a
-    path prefix is refused, since the gate forwards paths unchanged."""
+    """``(host, port)`` of each ingress URL (``runtime.serve_proxy.ingress_urls``). The gate
+    forwards paths unchanged, so an app's route prefix stays in the client's URL (``gate.url +
+    prefix``) and is not part of the address."""
     out = []
     for url in urls:
         parts = urlsplit(url)
-        if parts.scheme != "http" or parts.port is None or parts.path not in ("", "/"):
-            raise ValueError(f"ingress URL {url!r}: the gate forwards to http://host:port with route prefix '/' only")
+        if parts.scheme != "http" or parts.port is None:
+            raise ValueError(f"ingress URL {url!r}: the gate forwards to http://host:port only")
         out.append((parts.hostname, parts.port))
     if not out:
         raise ValueError("the gate needs at least one ingress replica address")

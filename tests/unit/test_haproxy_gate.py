@@ -59,8 +59,9 @@ def test_bad_options_and_addresses_are_refused_by_name():
         GateOptions.from_args({"maxconn": "3"})
     assert GateOptions.from_args({"max_conn": "3", "server_timeout_s": "2.5"}) == GateOptions(max_conn=3, server_timeout_s=2.5)
     assert backend_addresses(["http://10.0.0.2:30001", "http://10.0.0.3:30002/"]) == [("10.0.0.2", 30001), ("10.0.0.3", 30002)]
-    with pytest.raises(ValueError, match="route prefix"):
-        backend_addresses(["http://10.0.0.2:30001/api"])
+    assert backend_addresses(["http://10.0.0.2:30001/api"]) == [("10.0.0.2", 30001)]  # the prefix stays the client's
+    with pytest.raises(ValueError, match="http://host:port"):
+        backend_addresses(["https://10.0.0.2"])
     with pytest.raises(ValueError, match="at least one"):
         backend_addresses([])
 
