@@ -48,7 +48,7 @@ class GateOptions:
     the replica to fill its batches, few enough that it never parses more than it can serve."""
     max_queue: int = 32
     """Requests waiting in the gate beyond which a new one is answered 503 at once."""
-    queue_timeout_ms: int = 50
+    queue_timeout_ms: int = 25
     """Longest wait in the gate's queue before a 503; keep it well below the SLO, since a request
     that waited this long has that much less time to be served in."""
     retry_after_s: int = 1
