@@ -62,7 +62,7 @@ class GateOptions:
 
     def __post_init__(self):
         for name in ("port", "max_conn", "max_queue", "queue_timeout_ms", "retry_after_s", "threads"):
-            if int(getattr(self, name)) < (0 if name in ("max_queue", "retry_after_s") else 1):
+            if int(getattr(self, name)) < (0 if name == "retry_after_s" else 1):
                 raise ValueError(f"gate option {name} must be a positive integer, got {getattr(self, name)!r}")
         for name in ("server_timeout_s", "keep_alive_timeout_s"):
             if not getattr(self, name) > 0:

@@ -55,6 +55,8 @@ def test_haproxy_accepts_the_configuration():
 def test_bad_options_and_addresses_are_refused_by_name():
     with pytest.raises(ValueError, match="max_conn"):
         GateOptions(max_conn=0)
+    with pytest.raises(ValueError, match="max_queue"):
+        GateOptions(max_queue=0)  # "queue ge 0" would shed every request
     with pytest.raises(ValueError, match="known: host"):
         GateOptions.from_args({"maxconn": "3"})
     assert GateOptions.from_args({"max_conn": "3", "server_timeout_s": "2.5"}) == GateOptions(max_conn=3, server_timeout_s=2.5)
