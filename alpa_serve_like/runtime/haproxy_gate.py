@@ -10,7 +10,8 @@ loopback, forwarding to the port the ingress replica opens itself (Serve's direc
 * at most ``max_conn`` requests at a time reach the replica; the rest wait in HAProxy's queue;
 * a request that finds ``max_queue`` already waiting, or waits ``queue_timeout_ms``, is answered
   there with 503, ``Retry-After`` and a JSON body like the server's own (``reason``: ``gate_full``
-  or ``gate_timeout``, so a client can tell where it was shed);
+  or ``gate_timeout``, so a client can tell where it was shed; ``gate_timeout`` also when the
+  replica cannot be reached, e.g. while Serve restarts it: HAProxy cannot tell the two apart);
 * each forwarded request carries ``X-Request-Start: t=<unix microseconds>`` from the moment HAProxy
   received it (unless the client sent one), so admission counts the time waited in front
   (``controllers.http_common.arrival_time_s``).
@@ -79,8 +80,8 @@ class GateOptions:
 
 
 GATE_FULL_BODY = {"error": "the server is overloaded (the gate queue is full); retry later", "reason": "gate_full"}
-GATE_TIMEOUT_BODY = {"error": "the server is overloaded (waited too long in the gate queue); retry later",
-                     "reason": "gate_timeout"}
+GATE_TIMEOUT_BODY = {"error": "the server is overloaded or restarting (no replica took the request within the "
+                              "gate queue timeout, or none could be reached); retry later", "reason": "gate_timeout"}
 """The gate's 503 bodies, shaped like the server's own (``controllers.http_common``)."""
 
 
