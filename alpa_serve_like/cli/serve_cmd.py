@@ -230,9 +230,11 @@ def _interrupt(signum, frame) -> None:
     raise KeyboardInterrupt
 
 
-def _run_gate(options, app_name: str, serve_port: int, url: str, recheck_s: float = 5.0) -> int:
-    """Run the gate in front of the app's direct-ingress ports until Ctrl-C; follow the replicas
-    (a restarted replica may open another port) by restarting the gate when their ports change."""
+def _run_gate(options, app_name: str, serve_port: int, url: str, recheck_s: float = 1.0) -> int:
+    """Run the gate in front of the app's direct-ingress ports until Ctrl-C; follow the replicas (a
+    restarted replica may open another port) by moving the gate's servers (no connection dropped),
+    or by restarting the gate when their number changed. While no replica is up Serve lists its
+    own proxy instead; the gate keeps the old addresses then and answers 503 at once."""
     from ray import serve
 
     from alpa_serve_like.runtime.haproxy_gate import HAProxyGate
@@ -255,14 +257,18 @@ def _run_gate(options, app_name: str, serve_port: int, url: str, recheck_s: floa
             if gate.process is None or gate.process.poll() is not None:
                 raise SystemExit("the gate's HAProxy exited; stopping (its log is gone with it: run again)")
             try:
-                now = ingress_urls(app_name)
+                now = sorted(ingress_urls(app_name))
             except Exception:  # no replica right now (restarting): keep the gate, which answers 503
                 continue
-            if sorted(now) != sorted(targets):
-                print(f"ingress replicas moved to {', '.join(now)}: restarting the gate", file=sys.stderr)
+            if now == sorted(targets) or any(t.endswith(f":{serve_port}") for t in now):
+                continue
+            print(f"ingress replicas moved to {', '.join(now)}: the gate follows", file=sys.stderr)
+            if len(now) == len(targets):
+                gate.retarget(now)
+            else:
                 gate.stop()
-                targets = now
-                gate = HAProxyGate(options, targets).start()
+                gate = HAProxyGate(options, now).start()
+            targets = now
     except KeyboardInterrupt:
         print("shutting down", file=sys.stderr)
         serve.delete(app_name)

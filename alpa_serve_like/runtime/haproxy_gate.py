@@ -100,8 +100,9 @@ def backend_addresses(urls: list[str]) -> list[tuple[str, int]]:
     return out
 
 
-def gate_config(options: GateOptions, backends: list[tuple[str, int]]) -> str:
-    """The HAProxy configuration text of a gate forwarding to ``backends``."""
+def gate_config(options: GateOptions, backends: list[tuple[str, int]], admin_socket: str | None = None) -> str:
+    """The HAProxy configuration text of a gate forwarding to ``backends``; with ``admin_socket``
+    (a Unix socket path) HAProxy takes runtime commands there (``HAProxyGate.retarget``)."""
     def error(body: dict) -> str:
         # HAProxy's config tokenizer: inside single quotes nothing is special, so the JSON goes as
         # is, as long as it holds no single quote itself
@@ -118,6 +119,7 @@ def gate_config(options: GateOptions, backends: list[tuple[str, int]]) -> str:
 global
     maxconn {front_conns}
     nbthread {options.threads}
+{f"    stats socket {admin_socket} mode 600 level admin" if admin_socket else ""}
 
 defaults
     mode http
@@ -190,10 +192,11 @@ class HAProxyGate:
     def __init__(self, options: GateOptions, ingress_urls: list[str], ready_timeout_s: float = 10.0):
         self.options = options
         self.backends = backend_addresses(ingress_urls)
-        self.config = gate_config(options, self.backends)
         self.ready_timeout_s = ready_timeout_s
         self.process: subprocess.Popen | None = None
         self._dir: tempfile.TemporaryDirectory | None = None
+        self.config = gate_config(options, self.backends)  # as started, plus its admin socket
+        self.admin_socket: str | None = None
 
     @property
     def url(self) -> str:
@@ -201,8 +204,14 @@ class HAProxyGate:
 
     def start(self) -> "HAProxyGate":
         binary = haproxy_binary()
-        check_config(self.config, binary)
         self._dir = tempfile.TemporaryDirectory(prefix="alpa-gate-")
+        self.admin_socket = os.path.join(self._dir.name, "admin.sock")
+        self.config = gate_config(self.options, self.backends, self.admin_socket)
+        try:
+            check_config(self.config, binary)
+        except ValueError:
+            self.stop()
+            raise
         path = os.path.join(self._dir.name, "haproxy.cfg")
         with open(path, "w") as f:
             f.write(self.config)
@@ -229,6 +238,31 @@ class HAProxyGate:
                 time.sleep(0.05)
         self.stop()
         raise RuntimeError(f"the gate's HAProxy did not listen on {self.url} within {self.ready_timeout_s:g} s")
+
+    def retarget(self, ingress_urls: list[str]) -> None:
+        """Point the gate at other replica addresses without dropping a connection (HAProxy's
+        runtime API: ``set server ... addr``); only the same number of replicas can be retargeted,
+        else stop and start a new gate."""
+        backends = backend_addresses(ingress_urls)
+        if len(backends) != len(self.backends):
+            raise ValueError(f"the gate forwards to {len(self.backends)} replica(s), not {len(backends)}; "
+                             "start a new gate for another number")
+        for i, (host, port) in enumerate(backends):
+            for backend in ("infer", "admin"):
+                answer = self._command(f"set server {backend}/replica{i} addr {host} port {port}")
+                if "changed" not in answer and "no need to change" not in answer:
+                    raise RuntimeError(f"HAProxy refused to move {backend}/replica{i} to {host}:{port}: {answer.strip()}")
+        self.backends = backends
+
+    def _command(self, line: str) -> str:
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
+            sock.settimeout(5)
+            sock.connect(self.admin_socket)
+            sock.sendall(line.encode() + b"\n")
+            chunks = []
+            while chunk := sock.recv(4096):
+                chunks.append(chunk)
+        return b"".join(chunks).decode(errors="replace")
 
     def stop(self) -> None:
         """Stop HAProxy (SIGTERM to its process group, SIGKILL after 5 s) and remove its files."""

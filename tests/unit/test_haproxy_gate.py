@@ -48,6 +48,9 @@ def test_the_gates_503_carries_retry_after_and_the_servers_json():
 def test_haproxy_accepts_the_configuration():
     binary = _binary_or_skip()
     check_config(gate_config(GateOptions(port=9000), [("127.0.0.1", 30000)]), binary)
+    with_socket = gate_config(GateOptions(port=9000), [("127.0.0.1", 30000)], admin_socket="/tmp/x/admin.sock")
+    assert "stats socket /tmp/x/admin.sock mode 600 level admin" in with_socket
+    check_config(with_socket, binary)
     with pytest.raises(ValueError, match="refused"):
         check_config("frontend x\n    bind 127.0.0.1:9000\n    no-such-directive 1\n", binary)
 
