@@ -124,7 +124,9 @@ global
 defaults
     mode http
     option http-keep-alive
-    timeout connect 2s
+    # a refused connect means the replica is gone (restarting): answer 503 now, not after retries
+    retries 0
+    timeout connect 1s
     timeout client 60s
     timeout http-request 10s
     timeout http-keep-alive {options.keep_alive_timeout_s:g}s
