@@ -107,13 +107,16 @@ def gate_config(options: GateOptions, backends: list[tuple[str, int]], admin_soc
         # HAProxy's config tokenizer: inside single quotes nothing is special, so the JSON goes as
         # is, as long as it holds no single quote itself
         text = json.dumps(body, separators=(",", ":"))
-        assert "'" not in text, text
+        if "'" in text:
+            raise ValueError(f"a gate 503 body must hold no single quote: {text}")
         return (f"status 503 content-type application/json string '{text}' "
                 f"hdr Retry-After \"{options.retry_after_s}\" hdr Cache-Control no-store")
 
     servers = "\n".join(f"    server replica{i} {host}:{port} maxconn {options.max_conn}"
                         for i, (host, port) in enumerate(backends))
     admin_servers = "\n".join(f"    server replica{i} {host}:{port}" for i, (host, port) in enumerate(backends))
+    # client connections HAProxy accepts at once: the forwarded and queued ones plus idle keep-alive
+    # clients and those it is answering 503; past this the kernel queues them (no error, only lag)
     front_conns = 4 * (options.max_conn * len(backends) + options.max_queue) + 1024
     return f"""# alpa_serve_like gate (runtime/haproxy_gate.py): sheds overload in front of the ingress replica
 global
