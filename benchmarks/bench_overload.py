@@ -1,7 +1,8 @@
 """Overload benchmark: does the live server keep its SLO promise when offered more than it can serve?
 
 Serves the default app (``serve run alpa_serve_like.serve:app device=cpu``: a placement planned at
-start-up for ``bert-tiny:2`` on 2 devices) in a local Ray Serve on this machine, then, from an
+start-up for ``bert-tiny:2`` on 2 devices) in a local Ray Serve on this machine, behind the front
+end ``alpa-serve-like serve`` uses (``--serve-proxy``, below), then, from an
 open-loop Poisson client in this process (``alpa_serve_like.client.replay``):
 
 1. warms up at a low rate (results dropped);
@@ -28,7 +29,11 @@ max_queued_requests=8`` (README: measured with these and tighter ones).
 
 ``--serve-proxy haproxy|direct`` starts Ray with Serve's HAProxy or direct-ingress flag
 (``runtime/serve_proxy.py``): HAProxy, or the ingress replica's own port, takes HTTP instead of
-Serve's Python proxy (README: measured with each).
+Serve's Python proxy (README: measured with each); ``--serve-proxy default`` is Serve's Python
+proxy, as ``serve run`` has it. The default, ``gate``, is the front end of ``alpa-serve-like serve``:
+our own HAProxy (``runtime/haproxy_gate.py``) in front of the replica's own port, forwarding at
+most ``max_conn`` requests at a time and answering the excess with 503 itself; ``--gate KEY=VALUE``
+sets its ``GateOptions`` (``--gate max_conn=16 --gate queue_timeout_ms=30``).
 
 Benchmark: not part of any test run; Ray starts here, so run it under the shared lock:
 
@@ -45,6 +50,7 @@ import time
 
 import numpy as np
 
+from alpa_serve_like.runtime.haproxy_gate import GateOptions, HAProxyGate
 from alpa_serve_like.runtime.serve_proxy import SERVE_PROXIES
 from bench_report import emit_report  # noqa: E402 (benchmarks/)
 
@@ -158,11 +164,17 @@ def main() -> None:
     parser.add_argument("--timeout-s", type=float, default=30.0, help="a request unanswered this long hangs")
     parser.add_argument("--rate", type=float, help="skip the search and use this clean rate R")
     parser.add_argument("--option", action="append", default=[], help="extra app argument KEY=VALUE")
-    parser.add_argument("--serve-proxy", choices=SERVE_PROXIES, default="default",
-                        help="HTTP front end: Serve's Python proxy, HAProxy, or direct ingress (the "
-                             "client calls the ingress replica's own port)")
+    parser.add_argument("--serve-proxy", choices=SERVE_PROXIES, default="gate",
+                        help="HTTP front end: Serve's Python proxy, Serve's HAProxy, direct ingress (the "
+                             "client calls the ingress replica's own port), or (default) our HAProxy gate in "
+                             "front of it, as `alpa-serve-like serve` runs by default")
+    parser.add_argument("--gate", action="append", default=[], metavar="KEY=VALUE",
+                        help="a GateOptions field of --serve-proxy gate (runtime/haproxy_gate.py)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
+    gate_options = GateOptions.from_args({**dict(kv.split("=", 1) for kv in args.gate), "port": free_port()})
+    if args.gate and args.serve_proxy != "gate":
+        parser.error("--gate needs --serve-proxy gate")
 
     from ray import serve
 
@@ -175,10 +187,14 @@ def main() -> None:
     serve.start(http_options={"host": "127.0.0.1", "port": port})
     app_args = {"device": "cpu", **dict(kv.split("=", 1) for kv in args.option)}
     serve.run(build_app(app_args), name="default", route_prefix="/")
-    url = ingress_urls("default")[0]
+    url, gate = ingress_urls("default")[0], None
+    if args.serve_proxy == "gate":
+        gate = HAProxyGate(gate_options, ingress_urls("default")).start()
+        url = gate.url
     models = ("bert-tiny-0", "bert-tiny-1")
     slo_s = args.slo_ms / 1e3
     report = {"app_args": app_args, "serve_proxy": args.serve_proxy, "url": url, "slo_ms": args.slo_ms,
+              "gate": gate_options.__dict__ if gate else None,
               "probes": [], "phases": {}}
     try:
         phase(url, models, args.start_rate / 2, 3.0, slo_s, 99, args.timeout_s)  # warm-up, dropped
@@ -202,6 +218,8 @@ def main() -> None:
         stats = server_stats(url)
         report["server"] = {k: stats.get(k) for k in ("overheads", "dropped_at_dispatch", "controller_imported_torch")}
     finally:
+        if gate is not None:
+            gate.stop()
         serve.shutdown()
         ray.shutdown()
     p = report["phases"]

@@ -24,7 +24,8 @@ within one run only).
     .venv/bin/python benchmarks/bench_runtime_overhead.py --model bert-tiny --length 128
 
 ``--serve-proxy haproxy|direct`` starts Ray with Serve's HAProxy or direct-ingress flag
-(``runtime/serve_proxy.py``); both apps then share that front end.
+(``runtime/serve_proxy.py``); both apps then share that front end. ``--serve-proxy gate`` puts
+a gate (``runtime/haproxy_gate.py``, default options) in front of each app's own port.
 """
 from __future__ import annotations
 
@@ -33,9 +34,11 @@ import asyncio
 import os
 import socket
 import time
+from urllib.parse import urlsplit
 
 import numpy as np
 
+from alpa_serve_like.runtime.haproxy_gate import GateOptions, HAProxyGate
 from alpa_serve_like.runtime.serve_proxy import SERVE_PROXIES
 from bench_report import emit_report  # noqa: E402 (benchmarks/)
 
@@ -196,20 +199,30 @@ def main() -> None:
     start_local_ray(num_cpus=4, serve_proxy=args.serve_proxy)
     port = free_port()
     serve.start(http_options={"host": "127.0.0.1", "port": port})
-    urls = {}
+    urls, gates = {}, []
+
+    def front(name: str) -> str:
+        """The app's base URL: with ``--serve-proxy gate``, a gate of its own (apps have own ports)."""
+        if args.serve_proxy != "gate":
+            return ingress_urls(name)[0]
+        gates.append(HAProxyGate(GateOptions(port=free_port()), ingress_urls(name)).start())
+        return gates[-1].url + urlsplit(ingress_urls(name)[0]).path
+
     for name in args.apps.split(","):
         serve.run(build_app({"placement": placement_path, "device": "cpu", "torch_threads": args.torch_threads,
                              "health_check_period_s": 0, **APPS[name]}), name=name, route_prefix=f"/{name}")
-        urls[name] = f"{ingress_urls(name)[0]}/v1/models/{instance}/infer"
+        urls[name] = f"{front(name)}/v1/models/{instance}/infer"
     # The baseline with the same per-replica Serve settings as alpa's default, and with Serve's own.
     for name, low_latency in (("plain", True), ("plain-serve-defaults", False)):
         serve.run(plain_app(args.model, args.torch_threads, low_latency), name=name, route_prefix=f"/{name}")
-        urls[name] = ingress_urls(name)[0]
+        urls[name] = front(name)
     load_before = os.getloadavg()
     body = {"input": {"length": args.length}}
     try:
         res = asyncio.run(measure(urls, body, args))
     finally:
+        for gate in gates:
+            gate.stop()
         serve.shutdown()
         ray.shutdown()
     raw = raw_compute_s(args.model, args.length, args.torch_threads)

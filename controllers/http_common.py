@@ -70,21 +70,36 @@ def health_response(health: dict, retry_after_s: int) -> JSONResponse:
 
 
 REQUEST_START_HEADER = "x-request-start"
-"""``X-Request-Start: t=<unix seconds>``: when the client (or a front proxy) sent the request, the
-convention of nginx and APM agents. Taken as the arrival when it is earlier than the handler's own
-stamp (by at most ``_MAX_REQUEST_START_AGE_S``), so time queued in Serve's proxy counts against
-the deadline too."""
+"""``X-Request-Start: t=<time>``: when the client (or a front proxy) sent the request, the
+convention of nginx (``t=<unix s>.<ms>``), HAProxy and APM agents (integer milli- or microseconds,
+``runtime.haproxy_gate`` sends microseconds). Taken as the arrival when it is earlier than the
+handler's own stamp (by at most ``_MAX_REQUEST_START_AGE_S``), so time queued in a proxy in front
+counts against the deadline too."""
 _MAX_REQUEST_START_AGE_S = 60.0
+# The unit of a request-start value, told from its size as APM agents do: unix time now is ~1.8e9
+# s, so a value past 1e11 cannot be seconds (year 5138), past 1e14 not milliseconds, past 1e17 not
+# microseconds.
+_REQUEST_START_UNITS = ((1e17, 1e-9), (1e14, 1e-6), (1e11, 1e-3))
+
+
+def parse_request_start(raw: str) -> Optional[float]:
+    """Unix seconds of an ``X-Request-Start`` value (``t=`` optional; seconds, or integer milli-,
+    micro- or nanoseconds told from the size); None when it is not a number."""
+    try:
+        value = float(raw.strip().removeprefix("t="))
+    except ValueError:
+        return None
+    if not value == value or value in (float("inf"), float("-inf")):
+        return None
+    scale = next((s for limit, s in _REQUEST_START_UNITS if value >= limit), 1.0)
+    return value * scale
 
 
 def arrival_time_s(request: Request, now_s: float) -> float:
     """The earliest trustworthy arrival stamp: the header's if present and plausible, else ``now_s``."""
     raw = request.headers.get(REQUEST_START_HEADER)
-    if not raw:
-        return now_s
-    try:
-        sent_s = float(raw.strip().removeprefix("t="))
-    except ValueError:
+    sent_s = parse_request_start(raw) if raw else None
+    if sent_s is None:
         return now_s
     return sent_s if now_s - _MAX_REQUEST_START_AGE_S <= sent_s <= now_s else now_s
 

