@@ -254,13 +254,16 @@ class MeshGroup:
         first = None
         others = []
         for stage, ranks in enumerate(self.actors):
+            others += [rank.run.options(num_returns=2).remote(model, payload, ticket)[1] for rank in ranks[1:]]
+            if stage > 0 or self.pp == 1:
+                # Rank 0 of a later stage, or of the only one: one result, the payload (its timing
+                # record rides in it); stage 0 of a one-stage group is free once its payload is back.
+                payload = ranks[0].run_payload.remote(model, payload, ticket)
+                first = payload if first is None else first
+                continue
             # Two results per call: the payload (activations, for the next stage only) and the
             # stage's timing record (small: the only thing the controller awaits before the end).
-            pairs = [actor.run.options(num_returns=2).remote(model, payload, ticket) for actor in ranks]
-            if first is None:
-                first = pairs[0][1]
-            others += [timing for _, timing in pairs[1:]]
-            payload = pairs[0][0]
+            payload, first = ranks[0].run.options(num_returns=2).remote(model, payload, ticket)
         return Submission(first=first, last=payload, others=tuple(others))
 
     async def check_alive(self) -> None:
