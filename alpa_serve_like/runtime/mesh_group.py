@@ -19,6 +19,7 @@ from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from alpa_serve_like.core.plan import GroupPlacement
+from alpa_serve_like.runtime.compiled_stages import CompiledStage
 from alpa_serve_like.runtime.controller_state import Submission
 from alpa_serve_like.runtime.mig_binding import GroupBinding
 from alpa_serve_like.runtime.options import RuntimeOptions
@@ -27,6 +28,10 @@ from alpa_serve_like.runtime.stage_worker import OrderedStageWorker, StageWorker
 
 class MeshGroupError(RuntimeError):
     """A mesh group could not start, or one of its actors failed."""
+
+
+class StageTransportError(MeshGroupError):
+    """A group's compiled graph failed (a stage actor died or a channel closed)."""
 
 
 def cluster_has_gpus() -> bool:
@@ -86,6 +91,7 @@ class MeshGroup:
         self.pg = None
         self.actors: list[list] = []  # [stage][op rank]
         self.info: list[dict] = []
+        self.compiled_stage: CompiledStage | None = None
 
     # ---- life cycle ----------------------------------------------------------------------------
     def bundle(self) -> dict:
@@ -123,6 +129,17 @@ class MeshGroup:
         any discipline but fcfs, on op = 1 groups (op ranks must agree on the order, so an
         operator-parallel group keeps Ray's FIFO)."""
         return self.options.scheduling.discipline != "fcfs" and self.op == 1
+
+    def compiled(self) -> bool:
+        """Whether calls go over a compiled graph (``RuntimeOptions.stage_transport``): one stage of
+        one op rank under fcfs, where the answer is stage 0's only result and the actor's FIFO loop
+        is the order an actor call would get (``compiled_stages``)."""
+        return (self.options.stage_transport == "compiled_graph" and self.op == 1 and self.pp == 1
+                and not self.ordered())
+
+    def _compile(self) -> None:
+        if self.compiled():
+            self.compiled_stage = CompiledStage(self.actors[0][0], StageTransportError)
 
     def _create_actors(self) -> None:
         sched = self.options.scheduling
@@ -176,6 +193,7 @@ class MeshGroup:
         try:
             build_refs = self._build_refs(lambda refs: ray.get(refs, timeout=timeout))
             self.info = ray.get(build_refs, timeout=timeout)
+            self._compile()
         except ray.exceptions.GetTimeoutError:
             self.shutdown()
             raise self._startup_error("stage actors did not start") from None
@@ -201,6 +219,7 @@ class MeshGroup:
 
             rendezvous = await fetch(self._rendezvous_refs())
             self.info = await fetch(self._build_with(rendezvous))
+            self._compile()
         except asyncio.TimeoutError:
             self.shutdown()
             raise self._startup_error("could not be restarted") from None
@@ -228,6 +247,7 @@ class MeshGroup:
 
     def shutdown(self) -> None:
         """Kill every actor and free the placement group (safe to call twice)."""
+        compiled, self.compiled_stage = self.compiled_stage, None
         for ranks in self.actors:
             for actor in ranks:
                 try:
@@ -235,6 +255,8 @@ class MeshGroup:
                 except Exception:  # already dead: nothing to free
                     pass
         self.actors = []
+        if compiled is not None:  # after the kills: a graph on dead actors tears down at once
+            compiled.teardown()
         if self.pg is not None:
             try:
                 remove_placement_group(self.pg)
@@ -249,6 +271,9 @@ class MeshGroup:
         if not self.actors:
             raise MeshGroupError(f"mesh group {self.group_id} has no actors (it is shut down)")
         payload = {"x": tokens, "timings": []}
+        if self.compiled_stage is not None:
+            answer = self.compiled_stage.call(model, payload, ticket)
+            return Submission(first=answer, last=answer)
         if self.op > 1:
             payload = ray.put(payload)  # every rank of stage 0 reads the same object
         first = None
