@@ -40,13 +40,21 @@ class CompiledStage:
         self.actor = actor
         self.error_type = error_type
         self.graph = None
+        self.loop: asyncio.AbstractEventLoop | None = None
         self.broken: str = ""
 
     def _compiled(self):
         """The graph, compiled on the first call: its channel reader and writer bind to the event
         loop running then, so it must be the loop that awaits the answers (the group's ``start``
-        may run outside it). The first call is a warm-up batch, so no user request waits for it."""
+        may run outside it). The first call is a warm-up batch, so no user request waits for it.
+        A call from another loop (a test's second ``asyncio.run``) tears the old graph down first:
+        Ray compiles one graph per actor at a time."""
+        loop = asyncio.get_running_loop()
+        if self.graph is not None and self.loop is not loop:
+            self.graph.teardown()
+            self.graph = None
         if self.graph is None:
+            self.loop = loop
             from ray.dag import InputNode
 
             with InputNode() as inp:
