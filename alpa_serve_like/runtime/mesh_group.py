@@ -26,6 +26,14 @@ from alpa_serve_like.runtime.options import RuntimeOptions
 from alpa_serve_like.runtime.stage_worker import OrderedStageWorker, StageWorker
 
 
+def _has_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class MeshGroupError(RuntimeError):
     """A mesh group could not start, or one of its actors failed."""
 
@@ -271,9 +279,11 @@ class MeshGroup:
         if not self.actors:
             raise MeshGroupError(f"mesh group {self.group_id} has no actors (it is shut down)")
         payload = {"x": tokens, "timings": []}
-        if self.compiled_stage is not None:
+        if self.compiled_stage is not None and _has_running_loop():
             answer = self.compiled_stage.call(model, payload, ticket)
             return Submission(first=answer, last=answer)
+        # Outside an event loop (a script's ``ray.get(group.submit(...).last)``) the refs of actor
+        # calls are the answer: a compiled graph's results can only be awaited on a loop.
         if self.op > 1:
             payload = ray.put(payload)  # every rank of stage 0 reads the same object
         first = None
