@@ -3,7 +3,9 @@
 * Each group's dispatcher submits queued batches in order. With batching on it waits until the
   previous batch has left stage 0 (it awaits stage 0's small timing record, never activations), so
   a queued batch keeps growing while the pipeline is busy and the group never idles to wait for
-  one (the scheduler's rule); it then seals the batch.
+  one (the scheduler's rule); it then seals the batch. Without batching, a request that opens a
+  batch in front of an idle dispatcher submits it itself (``_enqueued``: the same step, one
+  event-loop turn sooner).
 * At dispatch, with ``drop_doomed_at_dispatch``, members that can no longer meet their deadline
   (the batch's predicted finish from now, overheads included, is past it) are answered ``doomed``
   and leave the batch before any compute is spent on them; an emptied batch is not submitted.

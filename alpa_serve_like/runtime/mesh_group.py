@@ -5,6 +5,8 @@ clusters, a small CPU bundle otherwise), STRICT_PACK so a group's devices share 
 ``s * op + r`` holds the actor of stage ``s``, op rank ``r``. ``submit`` chains a batch through the
 stages by passing ObjectRefs, so activations go actor to actor without visiting the controller; the
 refs it hands the controller resolve to small values only (timing records, the last stage's summary).
+A group of one stage and one op rank under fcfs is called over a Ray compiled graph instead
+(``compiled_stages``, ``RuntimeOptions.stage_transport``); its answer is the same small summary.
 
 A group on a MIG slice has one device and a ``GroupBinding`` (``runtime/mig_binding.py``): its
 bundle asks for the custom resource of its instance (``mig:3g.40gb``) instead of a GPU, and its
@@ -146,6 +148,7 @@ class MeshGroup:
                 and not self.ordered())
 
     def _compile(self) -> None:
+        """Set up the compiled graph of a ``compiled()`` group (compiled on its first call)."""
         if self.compiled():
             self.compiled_stage = CompiledStage(self.actors[0][0], StageTransportError)
 
