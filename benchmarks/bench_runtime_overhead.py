@@ -5,8 +5,10 @@ batching). The alpa candidates (``APPS``) serve a one-group placement (op=1, pp=
 ``alpa-separate`` (the default: proxy -> ingress -> controller -> stage actor),
 ``alpa-separate-serve-defaults`` (the same with Serve's default replica settings, not
 ``low_latency_replicas``) and ``alpa-fused`` (``ingress=fused``: proxy -> controller serving HTTP ->
-stage actor). ``plain`` is one Serve deployment running the whole model in its replica (proxy ->
-replica), with the same replica settings as alpa's default; ``plain-serve-defaults`` with Serve's.
+stage actor); ``alpa-fused-actor-call`` (not served unless named in ``--apps``) is ``alpa-fused``
+calling its stage actor over an actor call instead of the default compiled graph. ``plain`` is one
+Serve deployment running the whole model in its replica (proxy -> replica), with the same replica
+settings as alpa's default; ``plain-serve-defaults`` with Serve's.
 All report the model's compute time per request, so
 
     added latency = client-measured latency - compute time reported by the server
@@ -53,9 +55,11 @@ APPS = {
     "alpa-separate": {"ingress": "separate"},
     "alpa-separate-serve-defaults": {"ingress": "separate", "low_latency_replicas": "false"},
     "alpa-fused": {"ingress": "fused"},
+    "alpa-fused-actor-call": {"ingress": "fused", "stage_transport": "actor_call"},
 }
 """The alpa candidates (``serve run`` arguments over the defaults): the default topology, the same
-with Serve's default replica settings, and the controller serving HTTP itself."""
+with Serve's default replica settings, the controller serving HTTP itself, and that with its stage
+called over an actor call instead of the default compiled graph."""
 
 
 def plain_app(model: str, torch_threads: int, low_latency: bool):
@@ -175,7 +179,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--torch-threads", type=int, default=1)
-    parser.add_argument("--apps", default=",".join(APPS),
+    parser.add_argument("--apps", default="alpa-separate,alpa-separate-serve-defaults,alpa-fused",
                         help=f"comma-separated alpa candidates to serve beside plain (of {sorted(APPS)})")
     parser.add_argument("--serve-proxy", choices=SERVE_PROXIES, default="default",
                         help="HTTP front end of both apps: Serve's Python proxy, HAProxy, or direct "

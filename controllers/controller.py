@@ -20,7 +20,7 @@ from alpa_serve_like.core.plan import Placement
 from alpa_serve_like.profiling.database import ProfilingDatabase
 from alpa_serve_like.runtime.controller_core import ControllerCore
 from alpa_serve_like.core.instances import instance_spec
-from alpa_serve_like.runtime.mesh_group import MeshGroup, resolve_use_gpu, serve_owner_token
+from alpa_serve_like.runtime.mesh_group import MeshGroup, StageTransportError, resolve_use_gpu, serve_owner_token
 from alpa_serve_like.runtime.metrics import ServeMetrics
 from alpa_serve_like.runtime.mig_binding import bind_groups, is_slice, list_instances
 from alpa_serve_like.runtime.options import RuntimeOptions
@@ -30,8 +30,9 @@ from alpa_serve_like.runtime.requests import InferRequest
 logger = logging.getLogger("ray.serve")
 
 ACTOR_FAILURES = (ray.exceptions.RayActorError, ray.exceptions.ActorUnavailableError,
-                  ray.exceptions.ObjectLostError, ray.exceptions.OwnerDiedError)
-"""Errors meaning a stage actor (or an activation it held) is gone: the group must be recreated."""
+                  ray.exceptions.ObjectLostError, ray.exceptions.OwnerDiedError, StageTransportError)
+"""Errors meaning a stage actor (or an activation it held, or the compiled graph that calls it) is
+gone: the group must be recreated."""
 
 
 DEPLOYMENT_OPTIONS = dict(name="Controller", num_replicas=1, max_ongoing_requests=10_000,

@@ -51,15 +51,17 @@ class AdmissionMixin:
             return self._reject(model, decision, arrival_s, slo_s)
         st = self.groups[decision.group]
         batch = st.batches.get(decision.batch_id)
-        if batch is None:
+        opened = batch is None
+        if opened:
             batch = QueuedBatch(decision.batch_id, decision.group, st.generation, model, now)
             st.batches[decision.batch_id] = batch
             st.queue.append(batch)
-            st.wake.set()
         pending = PendingRequest(request, arrival_s, deadline_s, asyncio.get_running_loop().create_future())
         batch.requests.append(pending)
         self.pending += 1
         try:
+            if opened:
+                self._enqueued(decision.group)
             return await pending.future
         finally:
             self.pending -= 1

@@ -19,8 +19,8 @@ GroupFactory = Callable[[int, int], Any]
 @dataclass(frozen=True)
 class Submission:
     """The awaitables of one batch in flight (Ray ObjectRefs for mesh groups). Each resolves to a
-    small value, never to activations: ``first`` to stage 0's timing record (stage 0 is free once
-    it resolves), ``last`` to the last stage's summary and timings (the answer), ``others`` to the
+    small value, never to activations: ``first`` once stage 0 is free (to its timing record; in a
+    one-stage group to the answer itself), ``last`` to the last stage's summary and timings (the answer), ``others`` to the
     timing records of the other op ranks."""
 
     first: Any
@@ -71,6 +71,8 @@ class GroupState:
     queue: deque = field(default_factory=deque)
     batches: dict = field(default_factory=dict)
     wake: asyncio.Event | None = None
+    parked: bool = False
+    """The group's dispatcher waits for ``wake`` with an empty queue."""
     last_first: Any = None
     last_error: str = ""
     prev_ends_s: list = field(default_factory=list)
@@ -80,10 +82,10 @@ class GroupState:
 def awaitable(obj):
     """Ray ObjectRefs and asyncio futures both work with ``asyncio.wait_for`` once wrapped.
 
-    An ObjectRef becomes an asyncio future (``wrap_future(ref.future())``) rather than a coroutine:
-    ``wait_for`` takes a future as it is, while a coroutine costs it one more Task and event-loop
-    turn per batch. (``ref.as_future()`` did the same but Ray 2.60 deprecates it with a warning
-    on every call.)
+    An ObjectRef becomes an asyncio future (``asyncio.wrap_future(ref.future())``) rather than a
+    coroutine: ``wait_for`` takes a future as it is, while a coroutine costs it one more Task and
+    event-loop turn per batch. Not ``ref.as_future()``: Ray 2.60 logs a deprecation WARNING on every
+    call, a log line per batch that the replica writes and Ray's log monitor forwards.
     """
     if asyncio.isfuture(obj) or asyncio.iscoroutine(obj):
         return obj

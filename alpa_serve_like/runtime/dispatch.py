@@ -3,7 +3,9 @@
 * Each group's dispatcher submits queued batches in order. With batching on it waits until the
   previous batch has left stage 0 (it awaits stage 0's small timing record, never activations), so
   a queued batch keeps growing while the pipeline is busy and the group never idles to wait for
-  one (the scheduler's rule); it then seals the batch.
+  one (the scheduler's rule); it then seals the batch. Without batching, a request that opens a
+  batch in front of an idle dispatcher submits it itself (``_enqueued``: the same step, one
+  event-loop turn sooner).
 * At dispatch, with ``drop_doomed_at_dispatch``, members that can no longer meet their deadline
   (the batch's predicted finish from now, overheads included, is past it) are answered ``doomed``
   and leave the batch before any compute is spent on them; an emptied batch is not submitted.
@@ -31,7 +33,11 @@ class DispatchMixin:
         while True:
             while not st.queue:
                 st.wake.clear()
-                await st.wake.wait()
+                st.parked = True
+                try:
+                    await st.wake.wait()
+                finally:
+                    st.parked = False
             if batching and st.last_first is not None:
                 first, st.last_first = st.last_first, None
                 try:
@@ -39,30 +45,46 @@ class DispatchMixin:
                 except Exception:  # its own finish handler reports the error
                     pass
                 continue  # the queue may have changed (group failure) while waiting
-            # Stale batches (answered, or of a failed generation) leave before the discipline ranks
-            # the queue, so they are neither chosen nor charged fairness credit.
-            live = [b for b in st.queue if not b.done and b.generation == st.generation]
-            if len(live) < len(st.queue):
-                st.queue.clear()
-                st.queue.extend(live)
-            if not st.queue:
-                continue
-            batch = self.order.take(g, st.queue, st.num_stages, self.clock())  # the head under fcfs
-            if self.order.drops_late and not self._drop_doomed(batch):
-                continue
-            self.scheduler.seal_batch(batch.batch_id)
-            spec = self.specs[batch.model]
-            tokens = batch_tokens([p.request for p in batch.requests], spec.vocab_size, self.rng)
-            batch.dispatch_s = self.clock()
-            try:
-                ticket = self.order.ticket(g, batch, st.num_stages)
-                submission = (st.backend.submit(batch.model, tokens) if ticket is None
-                              else st.backend.submit(batch.model, tokens, ticket=ticket))
-            except Exception as exc:  # a dead actor can refuse the submission itself
-                self._group_failed(g, st.generation, f"submitting to group {g} failed: {exc}")
-                continue
-            st.last_first = submission.first
-            self._spawn(self._finish(batch, submission))
+            self._dispatch_next(g)
+
+    def _enqueued(self, g: int) -> None:
+        """A new batch is in group ``g``'s queue (its request already in it). Without batching, a
+        lone batch in front of a parked dispatcher is dispatched here and now: the dispatcher would
+        take just this batch on its next turn anyway, and the turn costs an event-loop round on the
+        hot path of every lone request. Else the dispatcher is woken."""
+        st = self.groups[g]
+        if st.parked and len(st.queue) == 1 and self.options.scheduling.max_batch_size == 1:
+            self._dispatch_next(g)
+        else:
+            st.wake.set()
+
+    def _dispatch_next(self, g: int) -> None:
+        """Take the batch to run next from group ``g``'s queue and submit it (or drop it)."""
+        st = self.groups[g]
+        # Stale batches (answered, or of a failed generation) leave before the discipline ranks
+        # the queue, so they are neither chosen nor charged fairness credit.
+        live = [b for b in st.queue if not b.done and b.generation == st.generation]
+        if len(live) < len(st.queue):
+            st.queue.clear()
+            st.queue.extend(live)
+        if not st.queue:
+            return
+        batch = self.order.take(g, st.queue, st.num_stages, self.clock())  # the head under fcfs
+        if self.order.drops_late and not self._drop_doomed(batch):
+            return
+        self.scheduler.seal_batch(batch.batch_id)
+        spec = self.specs[batch.model]
+        tokens = batch_tokens([p.request for p in batch.requests], spec.vocab_size, self.rng)
+        batch.dispatch_s = self.clock()
+        try:
+            ticket = self.order.ticket(g, batch, st.num_stages)
+            submission = (st.backend.submit(batch.model, tokens) if ticket is None
+                          else st.backend.submit(batch.model, tokens, ticket=ticket))
+        except Exception as exc:  # a dead actor can refuse the submission itself
+            self._group_failed(g, st.generation, f"submitting to group {g} failed: {exc}")
+            return
+        st.last_first = submission.first
+        self._spawn(self._finish(batch, submission))
 
     def _drop_doomed(self, batch: QueuedBatch) -> bool:
         """Answer the members of ``batch`` that would finish after their deadline; returns whether

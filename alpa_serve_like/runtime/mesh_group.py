@@ -5,6 +5,8 @@ clusters, a small CPU bundle otherwise), STRICT_PACK so a group's devices share 
 ``s * op + r`` holds the actor of stage ``s``, op rank ``r``. ``submit`` chains a batch through the
 stages by passing ObjectRefs, so activations go actor to actor without visiting the controller; the
 refs it hands the controller resolve to small values only (timing records, the last stage's summary).
+A group of one stage and one op rank under fcfs is called over a Ray compiled graph instead
+(``compiled_stages``, ``RuntimeOptions.stage_transport``); its answer is the same small summary.
 
 A group on a MIG slice has one device and a ``GroupBinding`` (``runtime/mig_binding.py``): its
 bundle asks for the custom resource of its instance (``mig:3g.40gb``) instead of a GPU, and its
@@ -19,14 +21,27 @@ from ray.util.placement_group import placement_group, remove_placement_group
 from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from alpa_serve_like.core.plan import GroupPlacement
+from alpa_serve_like.runtime.compiled_stages import CompiledStage
 from alpa_serve_like.runtime.controller_state import Submission
 from alpa_serve_like.runtime.mig_binding import GroupBinding
 from alpa_serve_like.runtime.options import RuntimeOptions
 from alpa_serve_like.runtime.stage_worker import OrderedStageWorker, StageWorker
 
 
+def _has_running_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
+
+
 class MeshGroupError(RuntimeError):
     """A mesh group could not start, or one of its actors failed."""
+
+
+class StageTransportError(MeshGroupError):
+    """A group's compiled graph failed (a stage actor died or a channel closed)."""
 
 
 def cluster_has_gpus() -> bool:
@@ -86,6 +101,7 @@ class MeshGroup:
         self.pg = None
         self.actors: list[list] = []  # [stage][op rank]
         self.info: list[dict] = []
+        self.compiled_stage: CompiledStage | None = None
 
     # ---- life cycle ----------------------------------------------------------------------------
     def bundle(self) -> dict:
@@ -123,6 +139,18 @@ class MeshGroup:
         any discipline but fcfs, on op = 1 groups (op ranks must agree on the order, so an
         operator-parallel group keeps Ray's FIFO)."""
         return self.options.scheduling.discipline != "fcfs" and self.op == 1
+
+    def compiled(self) -> bool:
+        """Whether calls go over a compiled graph (``RuntimeOptions.stage_transport``): one stage of
+        one op rank under fcfs, where the answer is stage 0's only result and the actor's FIFO loop
+        is the order an actor call would get (``compiled_stages``)."""
+        return (self.options.stage_transport == "compiled_graph" and self.op == 1 and self.pp == 1
+                and not self.ordered())
+
+    def _compile(self) -> None:
+        """Set up the compiled graph of a ``compiled()`` group (compiled on its first call)."""
+        if self.compiled():
+            self.compiled_stage = CompiledStage(self.actors[0][0], StageTransportError)
 
     def _create_actors(self) -> None:
         sched = self.options.scheduling
@@ -176,6 +204,7 @@ class MeshGroup:
         try:
             build_refs = self._build_refs(lambda refs: ray.get(refs, timeout=timeout))
             self.info = ray.get(build_refs, timeout=timeout)
+            self._compile()
         except ray.exceptions.GetTimeoutError:
             self.shutdown()
             raise self._startup_error("stage actors did not start") from None
@@ -201,6 +230,7 @@ class MeshGroup:
 
             rendezvous = await fetch(self._rendezvous_refs())
             self.info = await fetch(self._build_with(rendezvous))
+            self._compile()
         except asyncio.TimeoutError:
             self.shutdown()
             raise self._startup_error("could not be restarted") from None
@@ -228,6 +258,7 @@ class MeshGroup:
 
     def shutdown(self) -> None:
         """Kill every actor and free the placement group (safe to call twice)."""
+        compiled, self.compiled_stage = self.compiled_stage, None
         for ranks in self.actors:
             for actor in ranks:
                 try:
@@ -235,6 +266,8 @@ class MeshGroup:
                 except Exception:  # already dead: nothing to free
                     pass
         self.actors = []
+        if compiled is not None:  # after the kills: a graph on dead actors tears down at once
+            compiled.teardown()
         if self.pg is not None:
             try:
                 remove_placement_group(self.pg)
@@ -249,18 +282,26 @@ class MeshGroup:
         if not self.actors:
             raise MeshGroupError(f"mesh group {self.group_id} has no actors (it is shut down)")
         payload = {"x": tokens, "timings": []}
+        if self.compiled_stage is not None and _has_running_loop():
+            answer = self.compiled_stage.call(model, payload, ticket)
+            return Submission(first=answer, last=answer)
+        # Outside an event loop (a script's ``ray.get(group.submit(...).last)``) the refs of actor
+        # calls are the answer: a compiled graph's results can only be awaited on a loop.
         if self.op > 1:
             payload = ray.put(payload)  # every rank of stage 0 reads the same object
         first = None
         others = []
         for stage, ranks in enumerate(self.actors):
+            others += [rank.run.options(num_returns=2).remote(model, payload, ticket)[1] for rank in ranks[1:]]
+            if stage > 0 or self.pp == 1:
+                # Rank 0 of a later stage, or of the only one: one result, the payload (its timing
+                # record rides in it); stage 0 of a one-stage group is free once its payload is back.
+                payload = ranks[0].run_payload.remote(model, payload, ticket)
+                first = payload if first is None else first
+                continue
             # Two results per call: the payload (activations, for the next stage only) and the
             # stage's timing record (small: the only thing the controller awaits before the end).
-            pairs = [actor.run.options(num_returns=2).remote(model, payload, ticket) for actor in ranks]
-            if first is None:
-                first = pairs[0][1]
-            others += [timing for _, timing in pairs[1:]]
-            payload = pairs[0][0]
+            payload, first = ranks[0].run.options(num_returns=2).remote(model, payload, ticket)
         return Submission(first=first, last=payload, others=tuple(others))
 
     async def check_alive(self) -> None:

@@ -23,6 +23,8 @@ ALL_MODELS = "*"
 """Key of the checkpoint that every model not named on its own loads."""
 
 IngressKind = Literal["separate", "fused"]
+StageTransport = Literal["actor_call", "compiled_graph"]
+STAGE_TRANSPORTS = ("actor_call", "compiled_graph")
 
 
 LOW_LATENCY_REPLICA_ENV = {
@@ -139,6 +141,12 @@ class RuntimeOptions:
     deployments' ``runtime_env``): user code and the handle's router on the replica's own event
     loop (no thread hand-off per request) and handle calls over Serve's gRPC data plane. Its direct
     ingress is left off: it would open one more HTTP listener per replica."""
+    stage_transport: StageTransport = "compiled_graph"
+    """How the controller calls a group's stage actors. ``compiled_graph`` (default): groups of
+    one stage and one op rank under the ``fcfs`` discipline are called over a Ray compiled graph
+    (``runtime/compiled_stages.py``: shared-memory channels set up once, no task submission per
+    call), the other groups over actor calls. ``actor_call``: every group over ordinary Ray actor
+    calls."""
     warm_up: bool = True
     """Run one batch of one request of each model through each group after it starts (and after
     each recreation, before it rejoins routing), so no user request pays the first call's cost;
@@ -157,6 +165,9 @@ class RuntimeOptions:
             raise RuntimeOptionsError(f"device must be auto, cpu or gpu, got {self.device!r}")
         if self.ingress not in ("separate", "fused"):
             raise RuntimeOptionsError(f"ingress must be separate or fused, got {self.ingress!r}")
+        if self.stage_transport not in STAGE_TRANSPORTS:
+            raise RuntimeOptionsError(f"stage_transport must be one of {', '.join(STAGE_TRANSPORTS)}, "
+                                      f"got {self.stage_transport!r}")
         if self.strategy not in ("STRICT_PACK", "PACK"):
             raise RuntimeOptionsError(f"strategy must be STRICT_PACK or PACK, got {self.strategy!r}")
         for name in ("gpu_per_device", "batch_timeout_s", "startup_timeout_s", "controller_timeout_s",

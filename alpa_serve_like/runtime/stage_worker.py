@@ -2,7 +2,8 @@
 
 A plain class; ``mesh_group`` turns it into a Ray actor pinned to a placement-group bundle. Calls
 chain through the object store: ``run`` has two results (``num_returns=2``), the payload for the
-next stage and a small timing record. The controller passes stage ``s``'s payload ObjectRef
+next stage and a small timing record; ``run_payload`` only the payload, for calls whose timing
+record nobody awaits. The controller passes stage ``s``'s payload ObjectRef
 straight into stage ``s+1``'s call and only ever awaits timing records and the last stage's
 summary, so activations never reach the controller (awaiting one would deserialize a tensor there,
 importing torch into the controller process and moving megabytes per batch on real models).
@@ -110,11 +111,20 @@ class StageWorker:
         return os.getpid()
 
     # ---- serving -------------------------------------------------------------------------------
-    def run(self, model: str, payload: dict, ticket: dict | None = None) -> tuple[dict, dict]:
+    def run(self, model: str, payload: dict, ticket: dict | None = None):
         """Run this stage of ``model`` on ``payload["x"]``; returns (the payload for the next stage
         with this stage's timing appended, this stage's timing alone). Call with ``num_returns=2``.
         ``ticket`` (ordering information, ``stage_queue.ticket_for``) only matters to
         ``OrderedStageWorker``; this FIFO actor runs calls in Ray's arrival order."""
+        return self._run(model, payload)
+
+    def run_payload(self, model: str, payload: dict, ticket: dict | None = None) -> dict:
+        """``run`` with one result, the payload: for calls whose separate timing record nobody
+        awaits (a later stage's rank 0; the payload carries every timing anyway). One return object
+        less per call to serialize, store and track."""
+        return self._run(model, payload)[0]
+
+    def _run(self, model: str, payload: dict) -> tuple[dict, dict]:
         import torch
 
         start_wall = time.time()
@@ -168,11 +178,14 @@ class OrderedStageWorker(StageWorker):
         compute_s = None
         try:
             out, timing = await asyncio.get_running_loop().run_in_executor(
-                self._compute, StageWorker.run, self, model, payload)
+                self._compute, StageWorker._run, self, model, payload)
             compute_s = timing["compute_s"]
             return out, timing
         finally:
             self.queue.release(model, compute_s)
+
+    async def run_payload(self, model: str, payload: dict, ticket: dict | None = None) -> dict:
+        return (await self.run(model, payload, ticket))[0]
 
     def num_waiting(self) -> int:
         """Calls parked for their turn here (tests wait on it instead of sleeping)."""

@@ -1,4 +1,5 @@
-"""Placement-group names are unique per owner (Serve app + controller replica) and generation."""
+"""Placement-group names are unique per owner (Serve app + controller replica) and generation;
+which groups are called over a compiled graph."""
 import pytest
 
 from alpa_serve_like.runtime.mesh_group import placement_group_name, serve_owner_token
@@ -29,3 +30,22 @@ def test_one_node_op_groups_meet_through_a_fresh_file_and_others_on_loopback():
     a, b = worker.rendezvous_address(True), worker.rendezvous_address(True)
     assert a.startswith("file://") and a != b  # no TCP store listening on every interface
     assert worker.rendezvous_address(False).startswith("tcp://127.0.0.1:")
+
+
+@pytest.mark.parametrize("op, pp, discipline, transport, compiled", [
+    (1, 1, "fcfs", "compiled_graph", True),
+    (1, 2, "fcfs", "compiled_graph", False),  # stage 0's own timing record is needed before the end
+    (2, 1, "fcfs", "compiled_graph", False),
+    (1, 1, "srpt", "compiled_graph", False),  # ordered (async) stage actors keep actor calls
+    (1, 1, "fcfs", "actor_call", False),
+])
+def test_only_one_stage_fcfs_groups_are_called_over_a_compiled_graph(op, pp, discipline, transport, compiled):
+    from alpa_serve_like.core.parallel_config import ParallelConfig
+    from alpa_serve_like.core.plan import GroupPlacement
+    from alpa_serve_like.runtime.mesh_group import MeshGroup
+    from alpa_serve_like.runtime.options import RuntimeOptions
+
+    options = RuntimeOptions.from_args({"discipline": discipline, "stage_transport": transport})
+    group = MeshGroup(0, GroupPlacement(ParallelConfig(1, op, pp), ("bert-tiny-0",)), options, use_gpu=False,
+                      owner="unit.test")
+    assert group.compiled() is compiled

@@ -1,0 +1,60 @@
+"""A one-stage group served over a Ray compiled graph (``stage_transport=compiled_graph``, the
+default for one-stage fcfs groups): concurrent requests, and a killed stage actor is a group
+failure that is answered and recovered from like on actor calls."""
+import asyncio
+import os
+import signal
+import time
+
+import pytest
+from test_runtime_serve import burst, call, wait_ready
+
+pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
+
+APP = "compiled"
+MODEL = "bert-tiny-0"
+
+
+def test_one_stage_group_over_a_compiled_graph_serves_and_recovers_from_a_killed_actor(serve_url, tmp_path):
+    from ray import serve
+
+    from alpa_serve_like.core.parallel_config import ParallelConfig
+    from alpa_serve_like.core.plan import GroupPlacement, Placement
+    from alpa_serve_like.serve import build_app
+
+    path = tmp_path / "one_stage.json"
+    Placement((GroupPlacement(ParallelConfig(1, 1, 1), (MODEL,)),)).save(path)
+    serve.run(build_app({"placement": str(path), "device": "cpu", "health_check_period_s": "0.5",
+                         "stage_transport": "compiled_graph"}), name=APP, route_prefix=f"/{APP}")
+    base = f"{serve_url}/{APP}"
+    try:
+        wait_ready(base)
+        # More calls at once than Ray's default bound on a graph's in-flight executions (10).
+        answers = asyncio.run(burst(base, [(MODEL, {"input": {"length": 16}})] * 40))
+        assert [status for status, _ in answers] == [200] * 40, answers[:3]
+        assert all(len(out["timing_ms"]["stages"]) == 1 for _, out in answers)
+
+        controller = serve.get_deployment_handle("Controller", app_name=APP)
+        victim = controller.actor_info.remote().result(timeout_s=30)[0][0]["pid"]
+        os.kill(victim, signal.SIGKILL)
+        killed_s = time.time()
+        outcomes = []  # (seconds after the kill, status, reason)
+        while time.time() < killed_s + 120:
+            status, out = call(base, f"/v1/models/{MODEL}/infer", {"input": {"length": 8}}, timeout=120)
+            outcomes.append((time.time() - killed_s, status, out.get("reason")))
+            if status == 200 and call(base, "/health")[1]["status"] == "ok":
+                break
+            time.sleep(0.1)
+        print("after the stage actor kill (s, status, reason):", outcomes[:3], "...", outcomes[-1])
+        failed = [o for o in outcomes if o[1] != 200]
+        assert failed, "a request right after the kill should have failed"
+        assert {o[2] for o in failed} <= {"group_failed", "group_down"}, failed
+        assert outcomes[-1][1] == 200, outcomes[-5:]
+        groups = call(base, "/v1/stats")[1]["groups"]
+        assert groups[0]["restarts"] == 1 and groups[0]["generation"] == 1, groups
+        new = controller.actor_info.remote().result(timeout_s=30)[0][0]["pid"]
+        assert new != victim
+        answers = asyncio.run(burst(base, [(MODEL, {"input": {"length": 16}})] * 12))
+        assert [status for status, _ in answers] == [200] * 12, answers[:3]
+    finally:
+        serve.delete(APP)
