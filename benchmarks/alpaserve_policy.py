@@ -2,10 +2,12 @@
 
 The policy (``ModelParallelismSearch(use_separation=True)`` in github.com/alpa-projects/mms,
 ``alpa_serve/placement_policy/model_parallelism.py``) is imported from a checkout given by its
-folder; nothing of it is copied here. It is handed our profiles (dp 1 configs; per-stage memory =
-weights + batch-1 activations, what our own fill checks against the budget), our per-model SLOs,
-rates and CV, and our training requests, so it searches on the same requests as our policies.
-Its placement comes back as our ``Placement``, to be scored by our simulator.
+folder; nothing of it is copied here. It is handed our profiles (dp 1 configs, batch 1), our per-model
+SLOs, rates and CV, and our training requests, so it searches on the same requests as our
+policies. It counts memory its own way: the weights of the models of a group against the budget,
+activations left out (ours also reserves the largest activation of each stage once per group), so
+its placement may not fit by our rule; the caller checks. Its placement comes back as our
+``Placement``, to be scored by our simulator.
 """
 from __future__ import annotations
 
@@ -46,7 +48,7 @@ def alpaserve_mp_search_sep(path, cluster, models, profiles, train, cv):
                 acts = prof.act_bytes.get(1, (0,) * config.pp)
                 para[profiling.ParallelConfig(1, config.op, config.pp)] = profiling.LatencyMemData(
                     {1: list(prof.latency_s(1))}, {1: list(acts)},
-                    [w + a for w, a in zip(prof.weight_bytes, acts)])
+                    list(prof.weight_bytes))
         datas.append(base_policy.ModelData(name, float(slos[i]), float(rates[i]), float(cv),
                                            profiling.ProfilingResult(name, para, 0.0, 0.0)))
     names = train.model_names

@@ -137,10 +137,19 @@ def _alpaserve_row(path, cluster, models, profiles, train, test, options, cv, la
 
     print(f"  running {ALPASERVE} ...", file=sys.stderr, flush=True)
     placement, wall_s, cpu_s = alpaserve_mp_search_sep(path, cluster, models, profiles, train, cv)
+    from alpa_serve_like.core.plan import PlacementError
+    from alpa_serve_like.placement.memory import check_plan_fits_device
+
+    try:  # it counts weights only; say whether the result also fits by our rule
+        check_plan_fits_device(placement, profiles, cluster.device_type, cluster.memory_budget_bytes,
+                               options.scheduling.max_batch_size)
+        fits = "fits our memory rule"
+    except PlacementError as exc:
+        fits = f"does NOT fit our memory rule: {str(exc).split('; its largest')[0]}"
     score = lambda w: simulated_attainment(placement, w, profiles, options.sim_options)
     return PolicyResult(ALPASERVE, score(test), score(train), wall_s, summarize(placement), *labels,
-                        placement=placement, note="AlpaServe's code; time includes its numba compilation",
-                        solve_cpu_s=cpu_s)
+                        placement=placement, solve_cpu_s=cpu_s,
+                        note=f"AlpaServe's code, time includes its numba compilation; {fits}")
 
 
 def _repeat_deterministic(first, repeats, cluster, models, profiles, train, options, seed):
