@@ -17,7 +17,14 @@ Cases (train on seed S, evaluate on seed S+1, same generator settings):
            where it still runs (<= 256 devices). Targets: 1,024 devices in < 60 s, held-out loss
            against mp-search <= 0.5 points. Prints wall and CPU seconds (the machine is shared).
 
+Side by side with AlpaServe (issue 12): ``--alpaserve-path DIR`` also runs AlpaServe's own
+mp-search-sep (imported from a checkout of alpa-projects/mms, see ``alpaserve_policy.py``) on the
+same training requests and scores it with our simulator; ``--rules alpaserve`` makes every policy
+search and be scored under AlpaServe's simulator rules; ``--interleave`` lists the models as
+AlpaServe's mixed suite names them, one of each base in turn.
+
 Run:  .venv/bin/python benchmarks/bench_placement.py --case all [--duration 600] [--seed 0] [--tsv out.tsv] [--repeats 3]
+      .venv/bin/python benchmarks/bench_placement.py --case mixed32 --policies mp-search-sep,mp-anneal-budget-600 --rules alpaserve --alpaserve-path /tmp/mms
       .venv/bin/python benchmarks/bench_placement.py --case scale [--scale-devices 128,256,512,1024]
 """
 from __future__ import annotations
@@ -30,12 +37,17 @@ import time
 import numpy as np
 
 from alpa_serve_like.core.hardware import cluster_spec
+from alpa_serve_like.core.instances import instance_name
 from alpa_serve_like.placement import PlacementOptions, instantiate_models, place
 from alpa_serve_like.placement.evaluate import compare_policies, format_table, write_tsv
 from alpa_serve_like.placement.problem_inputs import SyntheticTraffic
 from alpa_serve_like.profiling.database import ProfilingDatabase, default_database_path
+from alpa_serve_like.scheduling import SchedulingOptions
+from alpa_serve_like.scheduling.presets import RULE_SETS, with_rules
 
 DETERMINISTIC = "mp-anneal-budget-600"
+ALPASERVE = "alpaserve mp-search-sep"
+"""Row name of AlpaServe's own policy (``--alpaserve-path``)."""
 """Issue 12's search that wins on traffic it never saw: the same result for a seed."""
 MIXED = ["bert-6.7b", "moe-5.3b", "bert-2.6b", "moe-2.4b", "bert-1.3b", "moe-1.3b"]
 
@@ -70,13 +82,16 @@ def _load() -> str:
 def run_case(name, args, base_profiles):
     case = CASES[name]
     models, profiles = instantiate_models(case["counts"], base_profiles)
+    if args.interleave:  # rates fall by list position: spread them over the bases
+        models = [instance_name(b, i) for i in range(max(case["counts"].values()))
+                  for b, n in case["counts"].items() if i < n]
     cluster = cluster_spec(case["devices"], "v100-16gb", devices_per_node=8, memory_budget_gib=13.0)
     tic = time.perf_counter()
     train, test = _workloads(models, profiles, case["rate"], case["cv"], args.duration, args.slo_scale,
                              args.alpha, args.seed)
     print(f"\n== {name}: {case['devices']} devices, {len(models)} models, {len(train)} train / "
           f"{len(test)} test requests (generated in {time.perf_counter() - tic:.1f} s)")
-    options = PlacementOptions(time_budget_s=10.0)
+    options = PlacementOptions(time_budget_s=10.0, scheduling=with_rules(SchedulingOptions(), args.rules))
     policies = args.policies.split(",") if args.policies else case["policies"]
     labels = (f"seed {args.seed}", f"seed {args.seed + 1}")
     rows = compare_policies(policies, cluster, models, profiles, train, test, options, seed=args.seed,
@@ -85,6 +100,9 @@ def run_case(name, args, base_profiles):
         row = compare_policies([policy], cluster, models, profiles, train, test, options.with_(oracle=True),
                                seed=args.seed, labels=labels)[0]
         rows.append(dataclasses.replace(row, policy=policy + " (oracle)"))
+    if args.alpaserve_path:
+        rows.append(_alpaserve_row(args.alpaserve_path, cluster, models, profiles, train, test, options,
+                                   case["cv"], labels))
     print(format_table(rows))
     by = {r.policy: r for r in rows}
     if DETERMINISTIC in by and not by[DETERMINISTIC].error and args.repeats > 1:  # its target: the median
@@ -99,12 +117,39 @@ def run_case(name, args, base_profiles):
         gain = 100 * (by[DETERMINISTIC].test_attainment - by["mp-search-sep"].test_attainment)
         print(f"  target {DETERMINISTIC} - mp-search-sep >= 1.5 points (issue 12): {gain:+.2f} points "
               f"({'OK' if gain >= 1.5 else 'MISSED'})")
+    if {DETERMINISTIC, ALPASERVE} <= by.keys():
+        gain = 100 * (by[DETERMINISTIC].test_attainment - by[ALPASERVE].test_attainment)
+        print(f"  target {DETERMINISTIC} - {ALPASERVE} >= 1.5 points (issue 12): {gain:+.2f} points "
+              f"({'OK' if gain >= 1.5 else 'MISSED'}); {ALPASERVE} took {by[ALPASERVE].solve_s:.2f} s wall, "
+              f"{by[ALPASERVE].solve_cpu_s:.2f} s cpu")
     if {"mp-anneal", "mp-search-sep"} <= by.keys():
         gain = 100 * (by["mp-anneal"].test_attainment - by["mp-search-sep"].test_attainment)
         sep = 100 * by["mp-search-sep"].test_attainment
         verdict = "n/a (sep >= 97%)" if sep >= 97 else ("OK" if gain >= 1.5 else "MISSED")
         print(f"  target mp-anneal - mp-search-sep >= 1.5 points: {gain:+.2f} points ({verdict})")
     return rows
+
+
+def _alpaserve_row(path, cluster, models, profiles, train, test, options, cv, labels):
+    """AlpaServe's own mp-search-sep as a result row, scored like ours (same simulator and rules)."""
+    from alpa_serve_like.placement.evaluate import PolicyResult, simulated_attainment, summarize
+    from alpaserve_policy import alpaserve_mp_search_sep  # benchmarks/
+
+    print(f"  running {ALPASERVE} ...", file=sys.stderr, flush=True)
+    placement, wall_s, cpu_s = alpaserve_mp_search_sep(path, cluster, models, profiles, train, cv)
+    from alpa_serve_like.core.plan import PlacementError
+    from alpa_serve_like.placement.memory import check_plan_fits_device
+
+    try:  # it counts weights only; say whether the result also fits by our rule
+        check_plan_fits_device(placement, profiles, cluster.device_type, cluster.memory_budget_bytes,
+                               options.scheduling.max_batch_size)
+        fits = "fits our memory rule"
+    except PlacementError as exc:
+        fits = f"does NOT fit our memory rule: {str(exc).split('; its largest')[0]}"
+    score = lambda w: simulated_attainment(placement, w, profiles, options.sim_options)
+    return PolicyResult(ALPASERVE, score(test), score(train), wall_s, summarize(placement), *labels,
+                        placement=placement, solve_cpu_s=cpu_s,
+                        note=f"AlpaServe's code, time includes its numba compilation; {fits}")
 
 
 def _repeat_deterministic(first, repeats, cluster, models, profiles, train, options, seed):
@@ -168,8 +213,23 @@ def main(argv=None) -> int:
     parser.add_argument("--repeats", type=int, default=3,
                         help=f"mixed32: runs of {DETERMINISTIC} for its median time and the same-result check")
     parser.add_argument("--db", default=None)
+    parser.add_argument("--rules", default="default", choices=sorted(RULE_SETS),
+                        help="simulator rule set the cases' policies search and are scored under ('alpaserve': "
+                             "AlpaServe's simulator, see scheduling/presets.py)")
+    parser.add_argument("--interleave", action="store_true",
+                        help="list the models one of each base in turn (bert-6.7b-0, moe-5.3b-0, ..., "
+                             "bert-6.7b-1, ...) as AlpaServe's mixed suite does, so the power-law rates "
+                             "no longer fall on the largest bases first")
+    parser.add_argument("--alpaserve-path", metavar="DIR",
+                        help="also run AlpaServe's own mp-search-sep from this checkout of "
+                             "alpa-projects/mms (the folder holding alpa_serve) on the same training "
+                             "requests, scored by our simulator")
     parser.add_argument("--tsv", help="write all rows to this TSV")
     args = parser.parse_args(argv)
+    if args.alpaserve_path:  # refuse a wrong folder before any search runs
+        from alpaserve_policy import import_alpaserve  # benchmarks/
+
+        import_alpaserve(args.alpaserve_path)
     base = ProfilingDatabase.load(args.db or default_database_path()).for_device("v100-16gb")
     if args.case == "scale":
         run_scale(args, base)
