@@ -3,8 +3,10 @@
 Same routes and status codes as the separate ``Ingress`` (``controllers.http_common``), served
 from the controller's replica, so a request goes proxy -> controller -> stage actors. On a small
 machine the extra ingress -> controller handle call costs more than the model (see
-benchmarks/bench_runtime_overhead.py). Not the default: when this replica dies, Serve's proxy holds
-requests until a new one is up (seconds) instead of answering; the separate ``Ingress`` answers 503.
+benchmarks/bench_runtime_overhead.py), and under overload it kept admitted attainment where the
+separate ingress did not (README), so it is the default. The price: when this replica dies, Serve's
+proxy holds requests until a new one is up (seconds) instead of answering (the HAProxy gate answers
+503 ``gate_timeout`` at once; so does the separate ``Ingress``).
 """
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
