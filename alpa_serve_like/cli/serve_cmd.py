@@ -83,10 +83,17 @@ def app_arguments(args: argparse.Namespace) -> dict:
     if args.checkpoint:
         out["checkpoint"] = ",".join(args.checkpoint)
         out["checkpoint_naming"] = args.checkpoint_naming
-    for item in args.option:
+    out.update(key_values(args.option, "--option"))
+    return out
+
+
+def key_values(items: list[str], flag: str) -> dict[str, str]:
+    """``KEY=VALUE`` strings of a repeatable ``flag`` as a dict (later keys win, as on a command line)."""
+    out = {}
+    for item in items:
         key, sep, value = item.partition("=")
         if not sep:
-            raise SystemExit(f"--option {item!r}: expected KEY=VALUE")
+            raise SystemExit(f"{flag} {item!r}: expected KEY=VALUE")
         out[key.strip()] = value.strip()
     return out
 
@@ -109,12 +116,7 @@ def gate_options(args: argparse.Namespace, app_args: dict):
 
     if args.gate and args.serve_proxy != "gate":
         raise SystemExit("--gate sets options of --serve-proxy gate; add --serve-proxy gate")
-    given = {}
-    for item in args.gate:
-        key, sep, value = item.partition("=")
-        if not sep:
-            raise SystemExit(f"--gate {item!r}: expected KEY=VALUE")
-        given[key.strip()] = value.strip()
+    given = key_values(args.gate, "--gate")
     base = {"host": args.host, "port": args.port, "server_timeout_s": args.request_timeout_s,
             "keep_alive_timeout_s": args.keep_alive_timeout_s}
     if "retry_after_s" in app_args:
