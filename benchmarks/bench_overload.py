@@ -50,6 +50,7 @@ import time
 
 import numpy as np
 
+from alpa_serve_like.cli.serve_cmd import key_values
 from alpa_serve_like.runtime.haproxy_gate import GateOptions, HAProxyGate
 from alpa_serve_like.runtime.serve_proxy import SERVE_PROXIES
 from bench_report import emit_report  # noqa: E402 (benchmarks/)
@@ -172,7 +173,7 @@ def main() -> None:
                         help="a GateOptions field of --serve-proxy gate (runtime/haproxy_gate.py)")
     parser.add_argument("--json", help="also write the figures to this file")
     args = parser.parse_args()
-    gate_options = GateOptions.from_args({**dict(kv.split("=", 1) for kv in args.gate), "port": free_port()})
+    gate_options = GateOptions.from_args({**key_values(args.gate, "--gate"), "port": free_port()})
     if args.gate and args.serve_proxy != "gate":
         parser.error("--gate needs --serve-proxy gate")
 
