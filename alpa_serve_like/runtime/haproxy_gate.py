@@ -200,7 +200,7 @@ class HAProxyGate:
         self.ready_timeout_s = ready_timeout_s
         self.process: subprocess.Popen | None = None
         self._dir: tempfile.TemporaryDirectory | None = None
-        self.config = gate_config(options, self.backends)  # as started, plus its admin socket
+        self.config: str | None = None  # as started (written by ``start``, with its admin socket)
         self.admin_socket: str | None = None
 
     @property
