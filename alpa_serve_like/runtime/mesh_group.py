@@ -5,8 +5,9 @@ clusters, a small CPU bundle otherwise), STRICT_PACK so a group's devices share 
 ``s * op + r`` holds the actor of stage ``s``, op rank ``r``. ``submit`` chains a batch through the
 stages by passing ObjectRefs, so activations go actor to actor without visiting the controller; the
 refs it hands the controller resolve to small values only (timing records, the last stage's summary).
-A group of one stage and one op rank under fcfs is called over a Ray compiled graph instead
-(``compiled_stages``, ``RuntimeOptions.stage_transport``); its answer is the same small summary.
+A group of one stage and one op rank under fcfs is called over a local socket (``socket_stages``)
+or a Ray compiled graph (``compiled_stages``) instead, as ``RuntimeOptions.stage_transport`` says;
+its answer is the same small summary.
 
 A group on a MIG slice has one device and a ``GroupBinding`` (``runtime/mig_binding.py``): its
 bundle asks for the custom resource of its instance (``mig:3g.40gb``) instead of a GPU, and its
@@ -25,6 +26,7 @@ from alpa_serve_like.runtime.compiled_stages import CompiledStage
 from alpa_serve_like.runtime.controller_state import Submission
 from alpa_serve_like.runtime.mig_binding import GroupBinding
 from alpa_serve_like.runtime.options import RuntimeOptions
+from alpa_serve_like.runtime.socket_stages import SocketStage
 from alpa_serve_like.runtime.stage_worker import OrderedStageWorker, StageWorker
 
 
@@ -41,7 +43,7 @@ class MeshGroupError(RuntimeError):
 
 
 class StageTransportError(MeshGroupError):
-    """A group's compiled graph failed (a stage actor died or a channel closed)."""
+    """A group's direct call path failed (its stage actor died: the socket or a channel closed)."""
 
 
 def cluster_has_gpus() -> bool:
@@ -101,7 +103,8 @@ class MeshGroup:
         self.pg = None
         self.actors: list[list] = []  # [stage][op rank]
         self.info: list[dict] = []
-        self.compiled_stage: CompiledStage | None = None
+        self.direct_stage: CompiledStage | SocketStage | None = None
+        """The one-stage call path of a ``direct()`` group (its answer is stage 0's only result)."""
 
     # ---- life cycle ----------------------------------------------------------------------------
     def bundle(self) -> dict:
@@ -140,17 +143,25 @@ class MeshGroup:
         operator-parallel group keeps Ray's FIFO)."""
         return self.options.scheduling.discipline != "fcfs" and self.op == 1
 
-    def compiled(self) -> bool:
-        """Whether calls go over a compiled graph (``RuntimeOptions.stage_transport``): one stage of
-        one op rank under fcfs, where the answer is stage 0's only result and the actor's FIFO loop
-        is the order an actor call would get (``compiled_stages``)."""
-        return (self.options.stage_transport == "compiled_graph" and self.op == 1 and self.pp == 1
+    def direct(self) -> bool:
+        """Whether calls skip Ray's actor calls (``RuntimeOptions.stage_transport`` socket or
+        compiled_graph): groups of one stage of one op rank under fcfs, where the answer is stage
+        0's only result and the stage's FIFO is the order an actor call would get."""
+        return (self.options.stage_transport != "actor_call" and self.op == 1 and self.pp == 1
                 and not self.ordered())
 
-    def _compile(self) -> None:
-        """Set up the compiled graph of a ``compiled()`` group (compiled on its first call)."""
-        if self.compiled():
-            self.compiled_stage = CompiledStage(self.actors[0][0], StageTransportError)
+    def _connect(self) -> None:
+        """Set up a ``direct()`` group's call path (connected or compiled on its first call). The
+        socket needs the stage on this node and a platform that has one (``build`` says), else
+        the group keeps actor calls."""
+        if not self.direct():
+            return
+        if self.options.stage_transport == "compiled_graph":
+            self.direct_stage = CompiledStage(self.actors[0][0], StageTransportError)
+            return
+        info = self.info[0]
+        if info.get("socket") and info["node_id"] == ray.get_runtime_context().get_node_id():
+            self.direct_stage = SocketStage(info["socket"], StageTransportError)
 
     def _create_actors(self) -> None:
         sched = self.options.scheduling
@@ -204,7 +215,7 @@ class MeshGroup:
         try:
             build_refs = self._build_refs(lambda refs: ray.get(refs, timeout=timeout))
             self.info = ray.get(build_refs, timeout=timeout)
-            self._compile()
+            self._connect()
         except ray.exceptions.GetTimeoutError:
             self.shutdown()
             raise self._startup_error("stage actors did not start") from None
@@ -230,7 +241,7 @@ class MeshGroup:
 
             rendezvous = await fetch(self._rendezvous_refs())
             self.info = await fetch(self._build_with(rendezvous))
-            self._compile()
+            self._connect()
         except asyncio.TimeoutError:
             self.shutdown()
             raise self._startup_error("could not be restarted") from None
@@ -246,10 +257,11 @@ class MeshGroup:
         return [ranks[0].rendezvous_address.remote(same_node) for ranks in self.actors]
 
     def _build_with(self, rendezvous: list) -> list:
+        serve_socket = self.direct() and self.options.stage_transport == "socket"
         refs = []
         for stage, ranks in enumerate(self.actors):
             address = rendezvous[stage] if rendezvous else None
-            refs += [actor.build.remote(address) for actor in ranks]
+            refs += [actor.build.remote(address, serve_socket) for actor in ranks]
         return refs
 
     def _build_refs(self, fetch) -> list:
@@ -258,7 +270,7 @@ class MeshGroup:
 
     def shutdown(self) -> None:
         """Kill every actor and free the placement group (safe to call twice)."""
-        compiled, self.compiled_stage = self.compiled_stage, None
+        direct, self.direct_stage = self.direct_stage, None
         for ranks in self.actors:
             for actor in ranks:
                 try:
@@ -266,8 +278,10 @@ class MeshGroup:
                 except Exception:  # already dead: nothing to free
                     pass
         self.actors = []
-        if compiled is not None:  # after the kills: a graph on dead actors tears down at once
-            compiled.teardown()
+        if isinstance(direct, CompiledStage):  # after the kills: a graph on dead actors tears down at once
+            direct.teardown()
+        elif direct is not None:
+            direct.close()
         if self.pg is not None:
             try:
                 remove_placement_group(self.pg)
@@ -282,11 +296,11 @@ class MeshGroup:
         if not self.actors:
             raise MeshGroupError(f"mesh group {self.group_id} has no actors (it is shut down)")
         payload = {"x": tokens, "timings": []}
-        if self.compiled_stage is not None and _has_running_loop():
-            answer = self.compiled_stage.call(model, payload, ticket)
+        if self.direct_stage is not None and _has_running_loop():
+            answer = self.direct_stage.call(model, payload, ticket)
             return Submission(first=answer, last=answer)
         # Outside an event loop (a script's ``ray.get(group.submit(...).last)``) the refs of actor
-        # calls are the answer: a compiled graph's results can only be awaited on a loop.
+        # calls are the answer: a socket's or compiled graph's answers can only be awaited on a loop.
         if self.op > 1:
             payload = ray.put(payload)  # every rank of stage 0 reads the same object
         first = None

@@ -23,8 +23,8 @@ ALL_MODELS = "*"
 """Key of the checkpoint that every model not named on its own loads."""
 
 IngressKind = Literal["separate", "fused"]
-StageTransport = Literal["actor_call", "compiled_graph"]
-STAGE_TRANSPORTS = ("actor_call", "compiled_graph")
+StageTransport = Literal["socket", "actor_call", "compiled_graph"]
+STAGE_TRANSPORTS = ("socket", "actor_call", "compiled_graph")
 
 
 LOW_LATENCY_REPLICA_ENV = {
@@ -141,12 +141,14 @@ class RuntimeOptions:
     deployments' ``runtime_env``): user code and the handle's router on the replica's own event
     loop (no thread hand-off per request) and handle calls over Serve's gRPC data plane. Its direct
     ingress is left off: it would open one more HTTP listener per replica."""
-    stage_transport: StageTransport = "compiled_graph"
-    """How the controller calls a group's stage actors. ``compiled_graph`` (default): groups of
-    one stage and one op rank under the ``fcfs`` discipline are called over a Ray compiled graph
-    (``runtime/compiled_stages.py``: shared-memory channels set up once, no task submission per
-    call), the other groups over actor calls. ``actor_call``: every group over ordinary Ray actor
-    calls."""
+    stage_transport: StageTransport = "socket"
+    """How the controller calls a group's stage actors. Groups of one stage and one op rank under
+    the ``fcfs`` discipline: ``socket`` (default) over a Unix socket the stage actor serves on its
+    node (``runtime/socket_stages.py``; a stage on another node, or a platform without abstract
+    Unix sockets, keeps actor calls), ``compiled_graph`` over a Ray compiled graph
+    (``runtime/compiled_stages.py``: shared-memory channels whose readers poll, which costs CPU a
+    small machine lacks), ``actor_call`` over ordinary Ray actor calls. Every other group uses
+    actor calls. Measured by ``benchmarks/bench_runtime_overhead.py`` (README)."""
     warm_up: bool = True
     """Run one batch of one request of each model through each group after it starts (and after
     each recreation, before it rejoins routing), so no user request pays the first call's cost;

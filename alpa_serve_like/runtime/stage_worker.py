@@ -47,6 +47,7 @@ class StageWorker:
         self.checkpoint_naming = checkpoint_naming
         self.device = "cuda" if use_gpu and torch.cuda.is_available() else "cpu"
         self.modules: dict = {}
+        self.socket_server = None  # a socket_stages.StageSocketServer once build serves one
 
     # ---- set-up --------------------------------------------------------------------------------
     def rendezvous_address(self, same_node: bool = False) -> str:
@@ -63,8 +64,10 @@ class StageWorker:
             port = s.getsockname()[1]
         return f"tcp://127.0.0.1:{port}"
 
-    def build(self, rendezvous: str | None = None) -> dict:
-        """Join the op group (if op > 1) and build this stage of every model; returns where it runs."""
+    def build(self, rendezvous: str | None = None, serve_socket: bool = False) -> dict:
+        """Join the op group (if op > 1) and build this stage of every model; returns where it runs.
+        ``serve_socket``: also serve ``run_payload`` on a local socket (``socket_stages``), whose
+        address the answer's ``socket`` gives (empty where the platform has none)."""
         import ray
         import torch
 
@@ -97,7 +100,17 @@ class StageWorker:
             "device": self.device, "weight_bytes": weight_bytes,
             "checkpoints": {name: self.checkpoints[name] for name in self.model_names if name in self.checkpoints},
             "gpu_ids": [str(g) for g in ray.get_gpu_ids()], "cuda": torch.cuda.is_available(),
+            "socket": self._serve_socket() if serve_socket else "",
         }
+
+    def _serve_socket(self) -> str:
+        from alpa_serve_like.runtime.socket_stages import StageSocketServer, supported
+
+        if not supported():
+            return ""
+        if self.socket_server is None:
+            self.socket_server = StageSocketServer(self.run_payload)
+        return self.socket_server.address
 
     def _warm_up(self, module) -> None:
         """One small forward pass, so the first real request does not pay torch's first-call costs."""

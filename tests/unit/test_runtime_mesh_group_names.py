@@ -32,14 +32,17 @@ def test_one_node_op_groups_meet_through_a_fresh_file_and_others_on_loopback():
     assert worker.rendezvous_address(False).startswith("tcp://127.0.0.1:")
 
 
-@pytest.mark.parametrize("op, pp, discipline, transport, compiled", [
+@pytest.mark.parametrize("op, pp, discipline, transport, direct", [
     (1, 1, "fcfs", "compiled_graph", True),
+    (1, 1, "fcfs", "socket", True),
     (1, 2, "fcfs", "compiled_graph", False),  # stage 0's own timing record is needed before the end
-    (2, 1, "fcfs", "compiled_graph", False),
+    (1, 2, "fcfs", "socket", False),
+    (2, 1, "fcfs", "socket", False),
     (1, 1, "srpt", "compiled_graph", False),  # ordered (async) stage actors keep actor calls
+    (1, 1, "srpt", "socket", False),
     (1, 1, "fcfs", "actor_call", False),
 ])
-def test_only_one_stage_fcfs_groups_are_called_over_a_compiled_graph(op, pp, discipline, transport, compiled):
+def test_only_one_stage_fcfs_groups_skip_actor_calls(op, pp, discipline, transport, direct):
     from alpa_serve_like.core.parallel_config import ParallelConfig
     from alpa_serve_like.core.plan import GroupPlacement
     from alpa_serve_like.runtime.mesh_group import MeshGroup
@@ -48,4 +51,4 @@ def test_only_one_stage_fcfs_groups_are_called_over_a_compiled_graph(op, pp, dis
     options = RuntimeOptions.from_args({"discipline": discipline, "stage_transport": transport})
     group = MeshGroup(0, GroupPlacement(ParallelConfig(1, op, pp), ("bert-tiny-0",)), options, use_gpu=False,
                       owner="unit.test")
-    assert group.compiled() is compiled
+    assert group.direct() is direct

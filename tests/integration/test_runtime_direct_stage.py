@@ -1,6 +1,6 @@
-"""A one-stage group served over a Ray compiled graph (``stage_transport=compiled_graph``, the
-default for one-stage fcfs groups): concurrent requests, and a killed stage actor is a group
-failure that is answered and recovered from like on actor calls."""
+"""A one-stage group called over a local socket (``stage_transport=socket``, the default for
+one-stage fcfs groups) or a Ray compiled graph (``compiled_graph``): concurrent requests, and a
+killed stage actor is a group failure that is answered and recovered from like on actor calls."""
 import asyncio
 import os
 import signal
@@ -11,30 +11,31 @@ from test_runtime_serve import burst, call, wait_ready
 
 pytestmark = [pytest.mark.integration, pytest.mark.timeout(900)]
 
-APP = "compiled"
 MODEL = "bert-tiny-0"
 
 
-def test_one_stage_group_over_a_compiled_graph_serves_and_recovers_from_a_killed_actor(serve_url, tmp_path):
+@pytest.mark.parametrize("transport", ["socket", "compiled_graph"])
+def test_one_stage_group_called_directly_serves_and_recovers_from_a_killed_actor(serve_url, tmp_path, transport):
     from ray import serve
 
     from alpa_serve_like.core.parallel_config import ParallelConfig
     from alpa_serve_like.core.plan import GroupPlacement, Placement
     from alpa_serve_like.serve import build_app
 
+    app = f"direct-{transport}"
     path = tmp_path / "one_stage.json"
     Placement((GroupPlacement(ParallelConfig(1, 1, 1), (MODEL,)),)).save(path)
     serve.run(build_app({"placement": str(path), "device": "cpu", "health_check_period_s": "0.5",
-                         "stage_transport": "compiled_graph"}), name=APP, route_prefix=f"/{APP}")
-    base = f"{serve_url}/{APP}"
+                         "stage_transport": transport}), name=app, route_prefix=f"/{app}")
+    base = f"{serve_url}/{app}"
     try:
         wait_ready(base)
-        # More calls at once than Ray's default bound on a graph's in-flight executions (10).
+        # More calls at once than Ray's default bound on a compiled graph's in-flight executions (10).
         answers = asyncio.run(burst(base, [(MODEL, {"input": {"length": 16}})] * 40))
         assert [status for status, _ in answers] == [200] * 40, answers[:3]
         assert all(len(out["timing_ms"]["stages"]) == 1 for _, out in answers)
 
-        controller = serve.get_deployment_handle("Controller", app_name=APP)
+        controller = serve.get_deployment_handle("Controller", app_name=app)
         victim = controller.actor_info.remote().result(timeout_s=30)[0][0]["pid"]
         os.kill(victim, signal.SIGKILL)
         killed_s = time.time()
@@ -45,7 +46,7 @@ def test_one_stage_group_over_a_compiled_graph_serves_and_recovers_from_a_killed
             if status == 200 and call(base, "/health")[1]["status"] == "ok":
                 break
             time.sleep(0.1)
-        print("after the stage actor kill (s, status, reason):", outcomes[:3], "...", outcomes[-1])
+        print(f"{transport}: after the stage actor kill (s, status, reason):", outcomes[:3], "...", outcomes[-1])
         failed = [o for o in outcomes if o[1] != 200]
         assert failed, "a request right after the kill should have failed"
         assert {o[2] for o in failed} <= {"group_failed", "group_down"}, failed
@@ -57,4 +58,4 @@ def test_one_stage_group_over_a_compiled_graph_serves_and_recovers_from_a_killed
         answers = asyncio.run(burst(base, [(MODEL, {"input": {"length": 16}})] * 12))
         assert [status for status, _ in answers] == [200] * 12, answers[:3]
     finally:
-        serve.delete(APP)
+        serve.delete(app)
