@@ -5,9 +5,10 @@ clusters, a small CPU bundle otherwise), STRICT_PACK so a group's devices share 
 ``s * op + r`` holds the actor of stage ``s``, op rank ``r``. ``submit`` chains a batch through the
 stages by passing ObjectRefs, so activations go actor to actor without visiting the controller; the
 refs it hands the controller resolve to small values only (timing records, the last stage's summary).
-A group of one stage and one op rank under fcfs is called over a local socket (``socket_stages``)
-or a Ray compiled graph (``compiled_stages``) instead, as ``RuntimeOptions.stage_transport`` says;
-its answer is the same small summary.
+Groups of one op rank under fcfs are called over local sockets instead (``socket_stages``: the
+controller writes to stage 0, each stage to the next, the last answers), or, with one stage, over a
+Ray compiled graph (``compiled_stages``), as ``RuntimeOptions.stage_transport`` says; the answer
+is the same small summary.
 
 A group on a MIG slice has one device and a ``GroupBinding`` (``runtime/mig_binding.py``): its
 bundle asks for the custom resource of its instance (``mig:3g.40gb``) instead of a GPU, and its
@@ -144,24 +145,30 @@ class MeshGroup:
         return self.options.scheduling.discipline != "fcfs" and self.op == 1
 
     def direct(self) -> bool:
-        """Whether calls skip Ray's actor calls (``RuntimeOptions.stage_transport`` socket or
-        compiled_graph): groups of one stage of one op rank under fcfs, where the answer is stage
-        0's only result and the stage's FIFO is the order an actor call would get."""
-        return (self.options.stage_transport != "actor_call" and self.op == 1 and self.pp == 1
-                and not self.ordered())
+        """Whether calls skip Ray's actor calls (``RuntimeOptions.stage_transport``): under fcfs on
+        op = 1 groups, where each stage's FIFO is the order actor calls would get; ``socket`` for
+        any number of stages (a chain of links, ``socket_stages``), ``compiled_graph`` for one
+        stage (where the answer is stage 0's only result)."""
+        if self.op != 1 or self.ordered():
+            return False
+        transport = self.options.stage_transport
+        return transport == "socket" or (transport == "compiled_graph" and self.pp == 1)
 
-    def _connect(self) -> None:
-        """Set up a ``direct()`` group's call path (connected or compiled on its first call). The
-        socket needs the stage on this node and a platform that has one (``build`` says), else
-        the group keeps actor calls."""
+    def _direct_links(self) -> list[tuple]:
+        """The ``link_next`` calls (stage actor, next stage's address) that chain a socket group
+        whose stages all run on this node; sets ``direct_stage``. Empty otherwise: then the group
+        keeps actor calls (a stage elsewhere, or a platform without the sockets, ``build`` says)."""
         if not self.direct():
-            return
+            return []
         if self.options.stage_transport == "compiled_graph":
             self.direct_stage = CompiledStage(self.actors[0][0], StageTransportError)
-            return
-        info = self.info[0]
-        if info.get("socket") and info["node_id"] == ray.get_runtime_context().get_node_id():
-            self.direct_stage = SocketStage(info["socket"], StageTransportError)
+            return []
+        here = ray.get_runtime_context().get_node_id()
+        addresses = [info.get("socket", "") for info in self.info]
+        if not all(addresses) or any(info["node_id"] != here for info in self.info):
+            return []
+        self.direct_stage = SocketStage(addresses, StageTransportError)
+        return [(ranks[0], addresses[s + 1]) for s, ranks in enumerate(self.actors[:-1])]
 
     def _create_actors(self) -> None:
         sched = self.options.scheduling
@@ -215,7 +222,7 @@ class MeshGroup:
         try:
             build_refs = self._build_refs(lambda refs: ray.get(refs, timeout=timeout))
             self.info = ray.get(build_refs, timeout=timeout)
-            self._connect()
+            ray.get([actor.link_next.remote(address) for actor, address in self._direct_links()], timeout=timeout)
         except ray.exceptions.GetTimeoutError:
             self.shutdown()
             raise self._startup_error("stage actors did not start") from None
@@ -241,7 +248,7 @@ class MeshGroup:
 
             rendezvous = await fetch(self._rendezvous_refs())
             self.info = await fetch(self._build_with(rendezvous))
-            self._connect()
+            await fetch([actor.link_next.remote(address) for actor, address in self._direct_links()])
         except asyncio.TimeoutError:
             self.shutdown()
             raise self._startup_error("could not be restarted") from None
@@ -297,6 +304,9 @@ class MeshGroup:
             raise MeshGroupError(f"mesh group {self.group_id} has no actors (it is shut down)")
         payload = {"x": tokens, "timings": []}
         if self.direct_stage is not None and _has_running_loop():
+            if isinstance(self.direct_stage, SocketStage):
+                first, last = self.direct_stage.call(model, payload, ticket)
+                return Submission(first=first, last=last)
             answer = self.direct_stage.call(model, payload, ticket)
             return Submission(first=answer, last=answer)
         # Outside an event loop (a script's ``ray.get(group.submit(...).last)``) the refs of actor

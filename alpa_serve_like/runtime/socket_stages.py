@@ -1,30 +1,37 @@
-"""A one-stage mesh group's stage call over a local stream socket instead of a Ray call.
+"""A mesh group's stage calls over local stream sockets instead of Ray calls.
 
 Why: on a small machine the stage call was the largest piece of alpa's added latency over plain
 Serve (issue 10). An actor call is a task submission and a reply through Ray's core worker
-(~1-2 ms beyond compute from a Serve replica on 2 cores). A compiled graph's shared-memory channels
-are cheaper per call but their readers poll: measured with ``/proc`` per-thread CPU, a sequential
-client cost the controller replica 5.8 ms and the stage actor 5.7 ms of CPU per request beyond
-what an actor call used, CPU the 2 cores then lacked for everything else. Here the stage actor
-serves a Unix socket from a thread of its own that sleeps in ``recv`` between calls, and the
-controller's event loop reads the answers like any other socket: no thread hand-off and no
-polling on either side.
+(~1-2 ms beyond compute from a Serve replica on 2 cores, per hop). A compiled graph's
+shared-memory channels are cheaper per call but their readers poll: measured with ``/proc``
+per-thread CPU, a sequential client cost the controller replica 5.8 ms and the stage actor 5.7 ms
+of CPU per request beyond what an actor call used, CPU the 2 cores then lacked for everything
+else. Here every stage actor serves a Unix socket from threads that sleep in ``recv`` between
+calls, and the controller's event loop reads the answers like any other socket: no thread
+hand-off and no polling on either side.
 
-The wire format is a 4-byte length and a pickle, each way: ``(model, payload)`` in (the int64
-token ids and an empty timing list, as an actor call's payload), ``(ok, answer or error text)``
-out, where the answer is the stage's small summary and timing record, so activations never reach
-the controller. The socket is in Linux's abstract namespace (no file to leave behind when the
-actor is killed) and the stage serves only connections from its own user (``SO_PEERCRED``), the
-same trust as the Ray cluster's processes. Calls are answered in the order they were written (one
-connection, one thread): the fcfs order an actor call gets. A stage actor that dies closes its
-end, so every call in flight and every later one fails at once with ``error_type``
-(``mesh_group.StageTransportError``), which the controller treats as a group failure; a model's
-own exception comes back as ``StageRunError`` and leaves the group up.
+A pipeline is a chain of connections: the controller writes each batch to stage 0, stage ``s``
+writes its output (activations) to stage ``s + 1`` over a link set up at start
+(``StageWorker.link_next``), and the last stage writes the answer (the small summary and every
+stage's timing record) to a second connection the controller holds to it; stage 0 also answers
+the controller with its own timing record, which a batching dispatcher waits for. So activations
+go stage to stage and never reach the controller. A one-stage group is one connection both ways.
+
+Frames are a 4-byte length and a pickle: ``(call id, model, payload)`` down the chain (payload as
+an actor call's: ``{"x": ..., "timings": [...]}``; model None relays an earlier stage's error
+text), ``(call id, ok, answer or error text)`` back. Sockets are in Linux's abstract namespace (no
+file left behind when an actor is killed) and a stage serves only its own user's processes
+(``SO_PEERCRED``), the trust the Ray cluster's processes already share. Each connection is served
+by one thread in order: the fcfs order actor calls get. A stage actor that dies closes its
+connections; a stage whose link to a neighbour breaks closes all of its own, so the break reaches
+the controller, and every call in flight and every later one fails with ``error_type``
+(``mesh_group.StageTransportError``), a group failure. A model's own exception comes back as
+``StageRunError`` for that call only, and the group stays up.
 """
 from __future__ import annotations
 
 import asyncio
-import collections
+import itertools
 import os
 import pickle
 import socket
@@ -38,6 +45,15 @@ _LENGTH = struct.Struct("!I")
 """Each frame's length prefix (a frame is at most ``MAX_FRAME_BYTES``)."""
 MAX_FRAME_BYTES = 1 << 31
 _PEER_CREDENTIALS = struct.Struct("3i")  # pid, uid, gid of SO_PEERCRED
+_CONNECT_TIMEOUT_S = 5.0
+
+# What a connection's first frame says it is.
+FROM_CONTROLLER = "controller"
+"""The controller's calls to stage 0 (answered on the same connection)."""
+FROM_STAGE = "stage"
+"""The previous stage's outputs (a link; losing it means the group is broken)."""
+TO_CONTROLLER = "answers"
+"""The controller's connection to the last stage of a pipeline, on which answers go back."""
 
 
 def supported() -> bool:
@@ -56,18 +72,60 @@ def _frame(value) -> bytes:
     return _LENGTH.pack(len(body)) + body
 
 
+def _read_frame(stream):
+    """The next frame's value from a blocking binary stream; None at the end of the stream."""
+    header = stream.read(_LENGTH.size)
+    if len(header) < _LENGTH.size:
+        return None
+    (size,) = _LENGTH.unpack(header)
+    body = stream.read(size)
+    if len(body) < size:
+        return None
+    return pickle.loads(body)
+
+
+def connect(address: str) -> socket.socket:
+    """A connected (blocking) socket to ``address``. Connected here rather than by asyncio:
+    uvloop (Serve's replicas run it) refuses an abstract address given as a path."""
+    sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    try:
+        sock.settimeout(_CONNECT_TIMEOUT_S)
+        sock.connect(address)
+        sock.settimeout(None)
+    except OSError:
+        sock.close()
+        raise
+    return sock
+
+
 # ---- the stage actor's side --------------------------------------------------------------------
 class StageSocketServer:
-    """Serves ``run(model, payload) -> answer`` on an abstract Unix socket (``address``), one
-    thread per connection (the controller keeps one; a recreated controller opens another)."""
+    """Serves ``run(model, payload) -> (output payload, timing)`` of stage ``stage`` of ``pp`` on
+    an abstract Unix socket (``address``), one thread per connection; ``link_next`` connects it to
+    the next stage's server."""
 
-    def __init__(self, run: Callable[[str, dict], dict]):
-        self.run = run
+    def __init__(self, run: Callable[[str, dict], tuple], stage: int, pp: int):
+        self.run, self.stage, self.pp = run, stage, pp
         self.address = f"\0alpa-serve-like-stage-{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self.listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         self.listener.bind(self.address)
         self.listener.listen(8)
+        self.lock = threading.Lock()  # guards the connection fields below
+        self.send_lock = threading.Lock()  # one frame at a time on any connection
+        self.next: socket.socket | None = None  # the link to stage + 1
+        self.answers: socket.socket | None = None  # the last stage's connection to the controller
+        self.unsent: list[bytes] = []  # answers ready before that connection was
+        self.connections: set[socket.socket] = set()
+        self.broken = False
         threading.Thread(target=self._accept_loop, name="stage-socket-accept", daemon=True).start()
+
+    def link_next(self, address: str) -> None:
+        """Connect to stage + 1's server (before the first call)."""
+        sock = connect(address)
+        sock.sendall(_frame(FROM_STAGE))
+        with self.lock:
+            self.next = sock
+            self.connections.add(sock)
 
     def _accept_loop(self) -> None:
         while True:
@@ -77,130 +135,215 @@ class StageSocketServer:
                 return
             _pid, uid, _gid = _PEER_CREDENTIALS.unpack(
                 conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEER_CREDENTIALS.size))
-            if uid != os.getuid():  # another user's process: never unpickle what it sends
+            if uid != os.getuid() or self.broken:  # another user's process: never unpickle what it sends
                 conn.close()
                 continue
+            with self.lock:
+                self.connections.add(conn)
             threading.Thread(target=self._serve, args=(conn,), name="stage-socket", daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:
-        with conn, conn.makefile("rb") as stream:
-            while True:
-                header = stream.read(_LENGTH.size)
-                if len(header) < _LENGTH.size:  # the controller closed its end
-                    return
-                (size,) = _LENGTH.unpack(header)
-                model, payload = pickle.loads(stream.read(size))
-                try:
-                    reply = (True, self.run(model, payload))
-                except Exception as exc:  # the model's own error: answered, the stage stays up
-                    reply = (False, f"{type(exc).__name__}: {exc}")
-                try:
-                    conn.sendall(_frame(reply))
-                except OSError:
-                    return
+        with conn.makefile("rb") as stream:
+            try:
+                kind = _read_frame(stream)
+            except Exception:  # not one of ours
+                kind = None
+            if kind == TO_CONTROLLER:
+                self._set_answers(conn)
+                _read_frame(stream)  # nothing more comes on it: wait for its end
+                with self.lock:
+                    if self.answers is conn:
+                        self.answers = None
+            elif kind in (FROM_CONTROLLER, FROM_STAGE):
+                while (message := _read_frame(stream)) is not None:
+                    if not self._handle(conn, *message):
+                        break
+                if kind == FROM_STAGE:  # the previous stage is gone: this pipeline is broken
+                    self.close()
+        with self.lock:
+            self.connections.discard(conn)
+        conn.close()
+
+    def _handle(self, conn: socket.socket, call_id: int, model: str | None, payload) -> bool:
+        """Run one call and send what it yields on; False when a link it needs is gone."""
+        if model is None:  # an earlier stage failed this call: relay its error text
+            ok, value = False, payload
+        else:
+            try:
+                value, timing = self.run(model, payload)
+                ok = True
+            except Exception as exc:  # the model's own error: answered, the stage stays up
+                ok, value = False, f"{type(exc).__name__}: {exc}"
+        if self.stage == self.pp - 1:
+            return self._answer(_frame((call_id, ok, value)), conn if self.pp == 1 else None)
+        if self.stage == 0 and not self._send(conn, _frame((call_id, ok, timing if ok else value))):
+            return False
+        forwarded = (call_id, model, value) if ok else (call_id, None, value)
+        if not self._send(self.next, _frame(forwarded)):
+            self.close()  # the next stage is gone: break the chain so the controller learns it
+            return False
+        return True
+
+    def _set_answers(self, conn: socket.socket) -> None:
+        with self.lock:
+            self.answers, unsent, self.unsent = conn, self.unsent, []
+        for frame in unsent:
+            self._send(conn, frame)
+
+    def _answer(self, frame: bytes, conn: socket.socket | None) -> bool:
+        if conn is not None:
+            return self._send(conn, frame)
+        with self.lock:
+            if self.answers is None:  # the controller's answer connection is not there (yet)
+                self.unsent.append(frame)
+                return True
+            target = self.answers
+        return self._send(target, frame)
+
+    def _send(self, conn: socket.socket | None, frame: bytes) -> bool:
+        if conn is None:
+            return False
+        try:
+            with self.send_lock:
+                conn.sendall(frame)
+            return True
+        except OSError:
+            return False
 
     def close(self) -> None:
-        self.listener.close()
+        """Stop serving: close the listener and every connection (the neighbours and the
+        controller then see their ends close)."""
+        self.broken = True
+        with self.lock:
+            connections, self.connections = list(self.connections), set()
+        for sock in [self.listener] + connections:
+            try:
+                sock.shutdown(socket.SHUT_RDWR)
+            except OSError:
+                pass
+            sock.close()
 
 
 # ---- the controller's side ---------------------------------------------------------------------
 class SocketStage:
-    """The controller's connection to one stage actor's ``StageSocketServer`` at ``address``,
-    opened on the first call on the running event loop (a call from another loop, a test's second
-    ``asyncio.run``, opens a new one). A lost connection raises ``error_type`` for every call in
-    flight and every later call."""
+    """The controller's connections to a group's stage servers at ``addresses`` (stage order):
+    calls go to stage 0, answers come from the last stage. Opened on the first call on the running
+    event loop (a call from another loop, a test's second ``asyncio.run``, opens new ones). A lost
+    connection raises ``error_type`` for every call in flight and every later call."""
 
-    def __init__(self, address: str, error_type: type[Exception]):
-        self.address = address
+    def __init__(self, addresses: list[str], error_type: type[Exception]):
+        self.addresses = list(addresses)
         self.error_type = error_type
         self.loop: asyncio.AbstractEventLoop | None = None
-        self.writer: asyncio.StreamWriter | None = None
-        self.backlog: list[bytes] = []  # frames written before the connection is open
-        self.waiting: collections.deque[asyncio.Future] = collections.deque()  # in the order written
+        self.writer: asyncio.StreamWriter | None = None  # to stage 0
+        self.answers_writer: asyncio.StreamWriter | None = None  # to the last stage (pp > 1)
+        self.readers: list[asyncio.Task] = []
+        self.backlog: list[bytes] = []  # frames written before the connections are open
+        self.first: dict[int, asyncio.Future] = {}  # call id -> stage 0's timing record (pp > 1)
+        self.last: dict[int, asyncio.Future] = {}  # call id -> the answer
+        self.ids = itertools.count()
         self.broken = ""
 
-    def call(self, model: str, payload: dict, ticket: dict | None = None) -> asyncio.Future:
-        """Write one call now (its place in the order is taken at once); the future resolves to
-        the stage's answer payload. ``ticket`` is unused: this transport serves fcfs groups."""
+    def call(self, model: str, payload: dict, ticket: dict | None = None) -> tuple[asyncio.Future, asyncio.Future]:
+        """Write one call now (its place in the order is taken at once); returns the futures of
+        stage 0's timing record and of the answer (the same one for a one-stage group). ``ticket``
+        is unused: this transport serves fcfs groups."""
         loop = asyncio.get_running_loop()
         if self.loop is not loop:
             self._open_on(loop)
-        future = loop.create_future()
+        call_id = next(self.ids)
+        last = loop.create_future()
+        first = last if len(self.addresses) == 1 else loop.create_future()
         if self.broken:
-            future.set_exception(self.error_type(self.broken))
-            return future
-        frame = _frame((model, payload))
-        self.waiting.append(future)
+            last.set_exception(self.error_type(self.broken))
+            if first is not last:
+                first.set_result(None)
+            return first, last
+        frame = _frame((call_id, model, payload))
+        self.last[call_id] = last
+        if first is not last:
+            self.first[call_id] = first
         if self.writer is not None:
             self.writer.write(frame)
         else:
             self.backlog.append(frame)
-        return future
+        return first, last
 
     def _open_on(self, loop: asyncio.AbstractEventLoop) -> None:
-        self._drop_connection()
+        self._drop_connections()
         self.loop, self.broken = loop, ""
         loop.create_task(self._connect())
 
     async def _connect(self) -> None:
         try:
-            # Connected here, then handed over: uvloop (Serve's replicas run it) refuses an
-            # abstract address given as a path. A local connect does not wait for the stage.
-            sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-            try:
-                sock.settimeout(1.0)
-                sock.connect(self.address)
-                sock.setblocking(False)
-            except OSError:
-                sock.close()
-                raise
-            reader, writer = await asyncio.open_unix_connection(sock=sock)
+            answers = None
+            if len(self.addresses) > 1:  # the answer connection first, so no answer waits for it
+                answers = await asyncio.open_unix_connection(sock=connect(self.addresses[-1]))
+                answers[1].write(_frame(TO_CONTROLLER))
+            reader, writer = await asyncio.open_unix_connection(sock=connect(self.addresses[0]))
         except OSError as exc:
-            self._break(f"connecting to the stage actor's socket failed: {exc}")
+            self._break(f"connecting to the stage actors' sockets failed: {exc}")
             return
         if self.broken:  # closed while connecting
             writer.close()
             return
+        writer.write(_frame(FROM_CONTROLLER))
         for frame in self.backlog:
             writer.write(frame)
         self.backlog.clear()
         self.writer = writer
-        asyncio.get_running_loop().create_task(self._read(reader))
+        loop = asyncio.get_running_loop()
+        if answers is None:
+            self.readers = [loop.create_task(self._read(reader, self.last))]
+        else:
+            self.answers_writer = answers[1]
+            self.readers = [loop.create_task(self._read(reader, self.first)),
+                            loop.create_task(self._read(answers[0], self.last))]
 
-    async def _read(self, reader: asyncio.StreamReader) -> None:
+    async def _read(self, reader: asyncio.StreamReader, futures: dict[int, asyncio.Future]) -> None:
         try:
             while True:
                 (size,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
-                ok, value = pickle.loads(await reader.readexactly(size))
-                future = self.waiting.popleft()
-                if future.done():  # its caller gave up (a timeout): the answer has no one to go to
+                call_id, ok, value = pickle.loads(await reader.readexactly(size))
+                future = futures.pop(call_id, None)
+                if future is None or future.done():  # its caller gave up (a timeout), or another loop's
                     continue
-                if ok:
-                    future.set_result(value)
+                if ok or futures is self.first:  # stage 0 is free either way; the answer says why not
+                    future.set_result(value if ok else None)
                 else:
                     future.set_exception(StageRunError(value))
         except (asyncio.IncompleteReadError, ConnectionError, OSError) as exc:
-            self._break(f"the stage actor's socket closed ({type(exc).__name__}): the actor is gone")
+            self._break(f"a stage actor's socket closed ({type(exc).__name__}): the actor is gone")
         except asyncio.CancelledError:
-            self._break("the stage actor's connection was closed")
             raise
 
     def _break(self, message: str) -> None:
         self.broken = self.broken or message
-        self._drop_connection()
+        self._drop_connections()
 
-    def _drop_connection(self) -> None:
-        """Fail every call in flight with ``error_type`` and close the connection."""
-        waiting, self.waiting, self.backlog = self.waiting, collections.deque(), []
-        for future in waiting:
-            if not future.done() and not future.get_loop().is_closed():
-                future.set_exception(self.error_type(self.broken or "the stage actor's connection was reset"))
-        writer, self.writer = self.writer, None
-        if writer is not None and not writer.transport.get_loop().is_closed():
-            writer.close()
+    def _drop_connections(self) -> None:
+        """Fail every call in flight with ``error_type`` and close the connections."""
+        first, last = self.first, self.last
+        self.first, self.last, self.backlog = {}, {}, []
+        error = self.error_type(self.broken or "the stage actors' connections were reset")
+        for futures, settle in ((first, lambda f: f.set_result(None)),  # stage 0's turn is over
+                                (last, lambda f: f.set_exception(error))):
+            for future in futures.values():
+                if not future.done() and not future.get_loop().is_closed():
+                    settle(future)
+        writers = [self.writer, getattr(self, "answers_writer", None)]
+        self.writer = self.answers_writer = None
+        readers, self.readers = self.readers, []
+        for task in readers:
+            if not task.get_loop().is_closed() and task is not _current_task():
+                task.cancel()
+        if self.loop is not None and not self.loop.is_closed():  # the loop the writers are on
+            for writer in writers:
+                if writer is not None:
+                    writer.close()
 
     def close(self) -> None:
-        """Stop using the connection (the group is shutting down); safe from any thread."""
+        """Stop using the connections (the group is shutting down); safe from any thread."""
         self.broken = self.broken or "the group was shut down"
         loop = self.loop
         if loop is None or loop.is_closed():
@@ -210,6 +353,13 @@ class SocketStage:
         except RuntimeError:
             running = None
         if running is loop:
-            self._drop_connection()
+            self._drop_connections()
         else:
-            loop.call_soon_threadsafe(self._drop_connection)
+            loop.call_soon_threadsafe(self._drop_connections)
+
+
+def _current_task():
+    try:
+        return asyncio.current_task()
+    except RuntimeError:
+        return None

@@ -109,8 +109,13 @@ class StageWorker:
         if not supported():
             return ""
         if self.socket_server is None:
-            self.socket_server = StageSocketServer(self.run_payload)
+            self.socket_server = StageSocketServer(self._run, self.stage, self.pp)
         return self.socket_server.address
+
+    def link_next(self, address: str) -> None:
+        """Send this stage's outputs to the next stage's socket server at ``address`` (after
+        ``build(serve_socket=True)`` on both)."""
+        self.socket_server.link_next(address)
 
     def _warm_up(self, module) -> None:
         """One small forward pass, so the first real request does not pay torch's first-call costs."""

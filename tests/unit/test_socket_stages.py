@@ -1,6 +1,8 @@
-"""The socket stage transport (``runtime/socket_stages.py``) without Ray: a server thread in this
-process stands in for the stage actor."""
+"""The socket stage transport (``runtime/socket_stages.py``) without Ray: server threads in this
+process (or a forked one, to be killed) stand in for the stage actors."""
 import asyncio
+import multiprocessing
+import time
 
 import numpy as np
 import pytest
@@ -14,92 +16,131 @@ class Lost(RuntimeError):
     """Stands in for mesh_group.StageTransportError."""
 
 
-def echo_stage(model: str, payload: dict) -> dict:
-    if model == "broken":
-        raise ValueError("bad weights")
-    x = payload["x"]
-    return {"summary": [{"model": model, "sum": int(x.sum()), "rows": int(x.shape[0])}], "timings": payload["timings"]}
+def adder(stage: int, pp: int):
+    """Stage ``stage`` of a pipeline that adds ``stage + 1`` to every input element; the last
+    stage answers the sum, like StageWorker._run's (payload, timing)."""
+    def run(model: str, payload: dict):
+        if model == f"broken-at-{stage}":
+            raise ValueError(f"bad weights in stage {stage}")
+        x = payload["x"] + (stage + 1)
+        timing = {"stage": stage, "end_wall_s": time.time()}
+        timings = payload["timings"] + [timing]
+        if stage == pp - 1:
+            return {"summary": [{"model": model, "sum": int(x.sum())}], "timings": timings}, timing
+        return {"x": x, "timings": timings}, timing
+    return run
 
 
-def test_answers_come_back_in_the_order_written_including_calls_made_before_the_connection_opened():
-    server = StageSocketServer(echo_stage)
-    stage = SocketStage(server.address, Lost)
+def pipeline(pp: int) -> tuple[list[StageSocketServer], SocketStage]:
+    servers = [StageSocketServer(adder(s, pp), s, pp) for s in range(pp)]
+    for s in range(pp - 1):
+        servers[s].link_next(servers[s + 1].address)
+    return servers, SocketStage([server.address for server in servers], Lost)
+
+
+def ids(i: int, n: int = 4) -> dict:
+    return {"x": np.full((1, n), i, dtype=np.int64), "timings": []}
+
+
+@pytest.mark.parametrize("pp", [1, 3])
+def test_answers_come_back_for_every_call_including_those_made_before_the_connections_opened(pp):
+    servers, stage = pipeline(pp)
+    offset = 4 * sum(range(1, pp + 1))  # each stage adds its number to 4 elements
 
     async def main():
-        futures = [stage.call("m", {"x": np.full((1, 4), i, dtype=np.int64), "timings": []}) for i in range(20)]
-        return await asyncio.gather(*futures)
+        calls = [stage.call("m", ids(i)) for i in range(20)]
+        firsts = await asyncio.gather(*(first for first, _ in calls))
+        answers = await asyncio.gather(*(last for _, last in calls))
+        return firsts, answers
 
-    answers = asyncio.run(main())
-    assert [a["summary"][0]["sum"] for a in answers] == [4 * i for i in range(20)]
-    server.close()
+    firsts, answers = asyncio.run(main())
+    assert [a["summary"][0]["sum"] for a in answers] == [4 * i + offset for i in range(20)]
+    assert [len(a["timings"]) for a in answers] == [pp] * 20  # every stage's record rides along
+    if pp > 1:  # stage 0's own timing record, before the answer
+        assert [f["stage"] for f in firsts] == [0] * 20
+    for server in servers:
+        server.close()
 
 
-def test_a_model_error_fails_that_call_only_and_the_stage_keeps_serving():
-    server = StageSocketServer(echo_stage)
-    stage = SocketStage(server.address, Lost)
+@pytest.mark.parametrize("pp, broken_stage", [(1, 0), (3, 1), (3, 2)])
+def test_a_model_error_fails_that_call_only_and_the_stages_keep_serving(pp, broken_stage):
+    servers, stage = pipeline(pp)
 
     async def main():
-        bad = stage.call("broken", {"x": np.zeros((1, 2), dtype=np.int64), "timings": []})
-        good = stage.call("m", {"x": np.ones((2, 2), dtype=np.int64), "timings": []})
-        with pytest.raises(StageRunError, match="ValueError: bad weights"):
+        _, bad = stage.call(f"broken-at-{broken_stage}", ids(0))
+        _, good = stage.call("m", ids(1, n=2))
+        with pytest.raises(StageRunError, match=f"ValueError: bad weights in stage {broken_stage}"):
             await bad
         return await good
 
-    assert asyncio.run(main())["summary"][0] == {"model": "m", "sum": 4, "rows": 2}
-    server.close()
+    assert asyncio.run(main())["summary"][0]["sum"] == 2 + 2 * sum(range(1, pp + 1))
+    for server in servers:
+        server.close()
 
 
-def _stage_process(conn) -> None:
-    """A stage that never answers, in a process of its own (the test kills it mid-call)."""
-    import time
+def _stage_process(conn, stage: int, pp: int) -> None:
+    """A stage server in a process of its own (the test kills it); it links to the address it is
+    sent, if any, and its model sleeps so a call is in flight when the kill comes."""
+    def run(model, payload):
+        time.sleep(0.5)
+        return adder(stage, pp)(model, payload)
 
-    server = StageSocketServer(lambda model, payload: time.sleep(60))
+    server = StageSocketServer(run, stage, pp)
     conn.send(server.address)
+    if stage < pp - 1:
+        server.link_next(conn.recv())
     time.sleep(60)
 
 
-def test_a_stage_process_that_dies_fails_calls_in_flight_and_later_ones_with_the_transport_error():
-    import multiprocessing
-
+@pytest.mark.parametrize("pp, victim", [(1, 0), (3, 1), (3, 2)])
+def test_a_stage_process_that_dies_fails_calls_in_flight_and_later_ones_with_the_transport_error(pp, victim):
     context = multiprocessing.get_context("fork")
-    parent, child = context.Pipe()
-    process = context.Process(target=_stage_process, args=(child,), daemon=True)
-    process.start()
+    pipes, processes = [], []
+    for s in range(pp):
+        parent, child = context.Pipe()
+        process = context.Process(target=_stage_process, args=(child, s, pp), daemon=True)
+        process.start()
+        pipes.append(parent)
+        processes.append(process)
     try:
-        stage = SocketStage(parent.recv(), Lost)
+        addresses = [pipe.recv() for pipe in pipes]
+        for s in range(pp - 1):
+            pipes[s].send(addresses[s + 1])
+        stage = SocketStage(addresses, Lost)
 
         async def main():
-            in_flight = stage.call("m", {"x": np.zeros((1, 1), dtype=np.int64), "timings": []})
+            _, in_flight = stage.call("m", ids(0))
             await asyncio.sleep(0.2)
-            process.kill()  # SIGKILL, as ray.kill or a crash
+            processes[victim].kill()  # SIGKILL, as ray.kill or a crash
             with pytest.raises(Lost, match="socket closed"):
                 await asyncio.wait_for(in_flight, 10)
             with pytest.raises(Lost):
-                await stage.call("m", {"x": np.zeros((1, 1), dtype=np.int64), "timings": []})
+                await stage.call("m", ids(1))[1]
 
         asyncio.run(main())
     finally:
-        process.kill()
-        process.join(5)
+        for process in processes:
+            process.kill()
+            process.join(5)
 
 
-def test_a_call_from_a_new_event_loop_opens_a_new_connection():
-    server = StageSocketServer(echo_stage)
-    stage = SocketStage(server.address, Lost)
+def test_a_call_from_a_new_event_loop_opens_new_connections():
+    servers, stage = pipeline(2)
 
     async def one(i):
-        return (await stage.call("m", {"x": np.full((1, 1), i, dtype=np.int64), "timings": []}))["summary"][0]["sum"]
+        return (await stage.call("m", ids(i, n=1))[1])["summary"][0]["sum"]
 
-    assert asyncio.run(one(3)) == 3
-    assert asyncio.run(one(5)) == 5  # the first loop is closed; its connection with it
-    server.close()
+    assert asyncio.run(one(3)) == 6
+    assert asyncio.run(one(5)) == 8  # the first loop is closed; its connections with it
+    for server in servers:
+        server.close()
 
 
 def test_no_server_at_the_address_is_a_transport_error():
-    stage = SocketStage("\0alpa-serve-like-stage-nobody-here", Lost)
+    stage = SocketStage(["\0alpa-serve-like-stage-nobody-here"], Lost)
 
     async def main():
-        with pytest.raises(Lost, match="connecting to the stage actor's socket failed"):
-            await asyncio.wait_for(stage.call("m", {"x": np.zeros((1, 1), dtype=np.int64), "timings": []}), 5)
+        with pytest.raises(Lost, match="connecting to the stage actors' sockets failed"):
+            await asyncio.wait_for(stage.call("m", ids(0))[1], 5)
 
     asyncio.run(main())
