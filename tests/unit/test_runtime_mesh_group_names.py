@@ -36,13 +36,13 @@ def test_one_node_op_groups_meet_through_a_fresh_file_and_others_on_loopback():
     (1, 1, "fcfs", "compiled_graph", True),
     (1, 1, "fcfs", "socket", True),
     (1, 2, "fcfs", "compiled_graph", False),  # stage 0's own timing record is needed before the end
-    (1, 2, "fcfs", "socket", False),
-    (2, 1, "fcfs", "socket", False),
+    (1, 3, "fcfs", "socket", True),  # a chain of links; stage 0 answers its own timing record
+    (2, 1, "fcfs", "socket", False),  # op ranks share one input: actor calls
     (1, 1, "srpt", "compiled_graph", False),  # ordered (async) stage actors keep actor calls
     (1, 1, "srpt", "socket", False),
     (1, 1, "fcfs", "actor_call", False),
 ])
-def test_only_one_stage_fcfs_groups_skip_actor_calls(op, pp, discipline, transport, direct):
+def test_only_op1_fcfs_groups_skip_actor_calls(op, pp, discipline, transport, direct):
     from alpa_serve_like.core.parallel_config import ParallelConfig
     from alpa_serve_like.core.plan import GroupPlacement
     from alpa_serve_like.runtime.mesh_group import MeshGroup
