@@ -1,10 +1,13 @@
-"""CPU per request of our own Python on the fused controller's hot path, without Ray or Serve.
+"""CPU per request of our own Python on the fused controller's hot path, without a Ray cluster or Serve.
 
 Issue 10 wants ``alpa-fused`` within 1 ms (p50) of a plain Serve deployment; this measures the part
 of that gap that is ours: ``POST /v1/models/{name}/infer`` through
 
-* ``asgi``: a FastAPI app with the same route as ``ServingController.http_infer`` (path, response
-  model, OpenAPI extras) called through its ASGI interface, response sent included;
+* ``served_app``: ``serving_controller.api`` itself through its ASGI interface, response sent
+  included, as Serve's replica calls it (every route of the app, the routes bound to the class by
+  ``serve.ingress``), the replica's instance a stand-in over the controller below;
+* ``asgi``: a FastAPI app with only that route (path, response model, OpenAPI extras), through
+  its ASGI interface;
 * ``handler``: ``http_common.infer_response`` called directly with a starlette ``Request`` built
   from an ASGI scope (arrival stamp, body read, parse, serve, ``JSONResponse``);
 * ``controller``: ``ControllerCore.infer`` alone (admission, dispatch, completion),
@@ -14,8 +17,9 @@ on a ``ControllerCore`` over the real profiling database (one one-stage group, t
 the lead's, costs nothing here). Requests are sequential, one in flight, as in
 ``bench_runtime_overhead.py``'s latency rounds. Each figure is CPU time of this thread
 (``time.thread_time``) per request, median of ``--rounds`` rounds; the pieces come from a second
-pass in which the steps named in ``PIECES`` are wrapped by timers (the timers' own cost, measured,
-is subtracted; nested pieces are inclusive: ``completion`` contains ``metrics``).
+pass through ``served_app`` in which the steps named in ``PIECES`` are wrapped by timers (the
+timers' own cost, measured, is subtracted; nested pieces are inclusive: ``completion`` contains
+``metrics``).
 
 ``--metrics ray`` uses the production ``ServeMetrics`` (Ray's metric objects, no cluster: recorded
 outside a replica, so without Serve's replica tags); ``--metrics null`` drops them.
@@ -148,6 +152,26 @@ def make_app(core, specs: dict):
     return api
 
 
+def make_served_app(core, specs: dict):
+    """``serving_controller.api`` as the fused replica runs it (its routes bound to the class by
+    ``serve.ingress``, every route of the app), with ``serve.get_replica_context()`` answering a
+    stand-in replica whose controller is ``core``."""
+    import types
+    import warnings
+
+    from ray import serve
+
+    from alpa_serve_like.controllers import serving_controller
+
+    replica = object.__new__(serving_controller.ServingController.func_or_class)
+    replica.core, replica.options, replica.specs, replica.apps = core, core.options, specs, {}
+    context = types.SimpleNamespace(servable_object=replica)
+    serve.get_replica_context = lambda: context
+    # Serve's wrapper class has an async __del__ that only a replica awaits.
+    warnings.filterwarnings("ignore", message="coroutine .*__del__' was never awaited")
+    return serving_controller.api
+
+
 class Timers:
     """Thread-CPU nanoseconds per label, summed over the wrapped calls."""
 
@@ -201,7 +225,7 @@ def install_timers(core, timers: Timers) -> None:
         setattr(owners[owner], attr, timers.wrap(label, getattr(owners[owner], attr)))
 
 
-async def run_round(kind: str, core, app, specs: dict, model: str, body: bytes, n: int) -> float:
+async def run_round(kind: str, core, apps: dict, specs: dict, model: str, body: bytes, n: int) -> float:
     """Thread-CPU microseconds per request over ``n`` sequential requests through ``kind``."""
     from alpa_serve_like.controllers import http_common
     from alpa_serve_like.runtime.requests import parse_infer_body
@@ -215,8 +239,8 @@ async def run_round(kind: str, core, app, specs: dict, model: str, body: bytes, 
             sent.append(message["status"])
 
     async def one():
-        if kind == "asgi":
-            await app(http_scope(model, body), receiver(body), send)
+        if kind in apps:
+            await apps[kind](http_scope(model, body), receiver(body), send)
         elif kind == "handler":
             response = await http_common.infer_response(
                 model, make_request(model, body), specs, opts.max_body_bytes, core.infer,
@@ -230,7 +254,7 @@ async def run_round(kind: str, core, app, specs: dict, model: str, body: bytes, 
     for _ in range(n):
         await one()
     elapsed_ns = time.thread_time_ns() - t0
-    if kind == "asgi":
+    if kind in apps:
         assert sent == [200] * n, sent[:4]
     return elapsed_ns / n / 1e3
 
@@ -252,19 +276,20 @@ def main() -> None:
 
     async def measure() -> dict:
         core = make_core(args.model, args.metrics)
-        app = make_app(core, specs)
-        totals = {kind: [] for kind in ("asgi", "handler", "controller")}
-        await run_round("asgi", core, app, specs, args.model, body, 200)  # warm-up
+        apps = {"served_app": make_served_app(core, specs), "asgi": make_app(core, specs)}
+        totals = {kind: [] for kind in ("served_app", "asgi", "handler", "controller")}
+        for kind in apps:  # warm-up
+            await run_round(kind, core, apps, specs, args.model, body, 200)
         for _ in range(args.rounds):  # interleaved, so machine noise hits all alike
             for kind in totals:
-                totals[kind].append(await run_round(kind, core, app, specs, args.model, body, args.requests))
+                totals[kind].append(await run_round(kind, core, apps, specs, args.model, body, args.requests))
         timers = Timers()
         install_timers(core, timers)
         per_round = defaultdict(list)
         for _ in range(args.rounds):
             timers.ns.clear()
             timers.calls.clear()
-            await run_round("asgi", core, app, specs, args.model, body, args.requests)
+            await run_round("served_app", core, apps, specs, args.model, body, args.requests)
             for label in PIECES:
                 per_round[label].append(timers.ns[label] / args.requests / 1e3)
         overhead_us = timer_cost_ns() / 1e3
@@ -282,6 +307,7 @@ def main() -> None:
     result = asyncio.run(measure())
     t = result["totals_us"]
     result["derived_us"] = {
+        "served_app_over_handler": round(t["served_app"] - t["handler"], 2),
         "fastapi_routing_and_send": round(t["asgi"] - t["handler"], 2),
         "handler_outside_controller": round(t["handler"] - t["controller"], 2),
     }
