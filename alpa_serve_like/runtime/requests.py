@@ -62,6 +62,8 @@ def unknown_model(model: str, known) -> HttpError:
 def _json_depth_ok(body: bytes, limit: int) -> bool:
     """True when brackets outside strings nest at most ``limit`` deep (checked before parsing,
     so a 50k-deep body costs one linear scan instead of a recursion error deep in ``json``)."""
+    if body.count(b"[") + body.count(b"{") <= limit:  # cannot nest deeper than it opens (C speed)
+        return True
     depth, in_string, escaped = 0, False, False
     for byte in body:
         if in_string:
