@@ -1,17 +1,22 @@
-"""The hot route, ``POST /v1/models/{name}/infer``, served past FastAPI's routing and dependencies.
+"""The hot route, ``POST /v1/models/{name}/infer``, served past FastAPI's routing and dependencies
+(both front ends: the fused ``ServingController`` and the separate ``Ingress``).
 
 For every request FastAPI walks its route table, solves the endpoint's dependencies (Serve's
 class-based view looks the replica's instance up each time) and opens an exit stack: on this
-machine more CPU per request than the controller behind it (``benchmarks/bench_controller_path.py``).
+machine more CPU per request than the fused controller behind it
+(``benchmarks/bench_controller_path.py``).
 ``InferFastPath`` is an ASGI middleware of the app (``app.add_middleware``): it sits inside FastAPI's
 error, exception-telemetry and body-limit middleware, so those still see every request; it hands
 this one route straight to its handler and every other request on to the app, which still
 documents the route (``/openapi.json``) and answers its other methods (405). The match is
 Starlette's: the route's compiled path pattern on the path below ``root_path``.
+Each front end's ``_infer(name, request)`` is the handler, its route's endpoint calls the same one.
 ``tests/unit/test_infer_fast_path.py`` checks that both ways answer alike.
 """
 from typing import Awaitable, Callable, Optional
 
+from ray import serve
+from ray.serve.exceptions import RayServeException
 from starlette._utils import get_route_path  # the path Starlette's router matches routes against
 from starlette.requests import Request
 from starlette.responses import Response
@@ -30,6 +35,16 @@ def infer_model_name(scope: Scope) -> Optional[str]:
         return None
     match = _INFER_REGEX.match(get_route_path(scope))
     return None if match is None else _INFER_CONVERTORS["name"].convert(match["name"])
+
+
+def replica_infer_handler() -> Optional[InferHandler]:
+    """The ``_infer`` of the instance this Serve replica runs (what Serve's class-based view binds the
+    route to); None outside a replica, and FastAPI then routes the request as any other."""
+    try:
+        servable = serve.get_replica_context().servable_object
+    except RayServeException:
+        return None
+    return getattr(servable, "_infer", None)
 
 
 class InferFastPath:

@@ -12,28 +12,17 @@ FastAPI's routing and dependency solving (``infer_fast_path``), answering as the
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 from ray import serve
-from ray.serve.exceptions import RayServeException
 
 from alpa_serve_like.core.instances import instance_spec
 from alpa_serve_like.controllers.app_routes import compound_app_routes, served_apps
 from alpa_serve_like.controllers.controller import DEPLOYMENT_OPTIONS, ControllerBase
 from alpa_serve_like.controllers.http_common import health_response, infer_response
-from alpa_serve_like.controllers.infer_fast_path import INFER_PATH, InferFastPath
+from alpa_serve_like.controllers.infer_fast_path import INFER_PATH, InferFastPath, replica_infer_handler
 from alpa_serve_like.controllers.kserve_routes import kserve_v2_routes
 from alpa_serve_like.controllers.openapi_docs import ERROR_RESPONSES, document_request_bodies, request_body
 from alpa_serve_like.runtime import kserve_v2
 from alpa_serve_like.runtime.http_schemas import V1InferRequest, V1InferResponse
 from alpa_serve_like.runtime.requests import InferRequest
-
-
-def replica_infer_handler():
-    """The serving replica's infer handler for ``InferFastPath``; None outside a Serve replica
-    (FastAPI then routes the request as any other)."""
-    try:
-        servable = serve.get_replica_context().servable_object
-    except RayServeException:
-        return None
-    return getattr(servable, "_infer", None)
 
 
 api = FastAPI(title="alpa_serve_like", description="AlpaServe-style multi-model serving")
