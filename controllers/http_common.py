@@ -15,7 +15,7 @@ from fastapi import Request
 from starlette.requests import ClientDisconnect
 from fastapi.responses import JSONResponse
 
-from alpa_serve_like.runtime.controller_state import first_line
+from alpa_serve_like.runtime.controller_state import await_within, first_line
 from alpa_serve_like.runtime.kserve_v2 import format_v2_result, parse_v2_infer_body
 from alpa_serve_like.runtime.requests import HttpError, InferRequest, check_body_size, parse_infer_body, unknown_model
 
@@ -37,7 +37,7 @@ async def read_limited(request: Request, limit: int, timeout_s: float = 10.0) ->
             chunks.append(chunk)
 
     try:
-        await asyncio.wait_for(read(), timeout_s)
+        await await_within(read(), timeout_s)
     except asyncio.TimeoutError:
         raise HttpError(408, f"the request body did not arrive within {timeout_s:g} s "
                              f"({size} bytes received); send it at once") from None

@@ -21,6 +21,7 @@ from alpa_serve_like.runtime.controller_state import first_line
 from alpa_serve_like.runtime.controller_watch import ControllerWatch
 from alpa_serve_like.runtime.options import RuntimeOptions
 from alpa_serve_like.controllers.http_common import health_response, infer_response
+from alpa_serve_like.controllers.infer_fast_path import INFER_PATH, InferFastPath, replica_infer_handler
 from alpa_serve_like.controllers.kserve_routes import kserve_v2_routes
 from alpa_serve_like.controllers.openapi_docs import ERROR_RESPONSES, document_request_bodies, request_body
 from alpa_serve_like.runtime import kserve_v2
@@ -28,6 +29,7 @@ from alpa_serve_like.runtime.http_schemas import V1InferRequest, V1InferResponse
 
 api = FastAPI(title="alpa_serve_like", description="AlpaServe-style multi-model serving")
 document_request_bodies(api)
+api.add_middleware(InferFastPath, find_handler=replica_infer_handler)
 
 
 def is_replica_death(exc: BaseException) -> bool:
@@ -80,9 +82,13 @@ class Ingress(kserve_v2_routes(api)):
     async def _v2_models_ready(self) -> dict:
         return kserve_v2.models_ready(await self.watch.guard(lambda: self.controller.group_status.remote()))
 
-    @api.post("/v1/models/{name}/infer", response_model=V1InferResponse, openapi_extra=request_body(V1InferRequest),
+    @api.post(INFER_PATH, response_model=V1InferResponse, openapi_extra=request_body(V1InferRequest),
               responses=ERROR_RESPONSES)
     async def infer(self, name: str, request: Request) -> JSONResponse:
+        return await self._infer(name, request)
+
+    async def _infer(self, name: str, request: Request) -> JSONResponse:
+        """The infer route's handler; ``InferFastPath`` calls it directly."""
         return await infer_response(name, request, self.specs, self.max_body_bytes, self._forward,
                                     retry_after_s=self.retry_after_s, body_timeout_s=self.body_timeout_s,
                                     overloaded=self.overloaded)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import math
 import re
+import sys
 from collections import deque
 from dataclasses import dataclass, field
 from typing import Any, Callable
@@ -80,7 +81,7 @@ class GroupState:
 
 
 def awaitable(obj):
-    """Ray ObjectRefs and asyncio futures both work with ``asyncio.wait_for`` once wrapped.
+    """Ray ObjectRefs and asyncio futures both work with ``await_within`` once wrapped.
 
     An ObjectRef becomes an asyncio future (``asyncio.wrap_future(ref.future())``) rather than a
     coroutine: ``wait_for`` takes a future as it is, while a coroutine costs it one more Task and
@@ -95,6 +96,21 @@ def awaitable(obj):
 
 async def _await(obj):
     return await obj
+
+
+async def await_within(aw, timeout_s: float):
+    """``await aw``, raising ``asyncio.TimeoutError`` if it takes over ``timeout_s`` (``aw`` is then
+    cancelled), like ``asyncio.wait_for``. Where Python has ``asyncio.timeout`` (3.11+) ``aw`` runs
+    in the calling task: ``wait_for`` wraps a coroutine in a new Task and releases the caller one
+    event-loop turn after ``aw`` is done, a cost on every request's hot path (body read, batch
+    wait; ``benchmarks/bench_controller_path.py``)."""
+    if _HAS_TIMEOUT:
+        async with asyncio.timeout(timeout_s):
+            return await aw
+    return await asyncio.wait_for(aw, timeout_s)
+
+
+_HAS_TIMEOUT = sys.version_info >= (3, 11)
 
 
 _ANSI_ESCAPE = re.compile(r"\x1b\[[0-9;?]*[ -/]*[@-~]")

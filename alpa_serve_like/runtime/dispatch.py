@@ -20,7 +20,7 @@ from __future__ import annotations
 import asyncio
 import math
 
-from alpa_serve_like.runtime.controller_state import QueuedBatch, awaitable, first_line
+from alpa_serve_like.runtime.controller_state import QueuedBatch, await_within, awaitable, first_line
 from alpa_serve_like.runtime.requests import batch_tokens
 
 
@@ -119,7 +119,7 @@ class DispatchMixin:
         g, generation = batch.group, batch.generation
         timeout_s = self.options.batch_timeout_s
         try:
-            out = await asyncio.wait_for(awaitable(submission.last), timeout_s)
+            out = await await_within(awaitable(submission.last), timeout_s)
         except asyncio.TimeoutError:
             self._group_failed(g, generation, f"batch {batch.batch_id} on group {g} was not back within "
                                               f"{timeout_s:g} s (stuck stage actor)")

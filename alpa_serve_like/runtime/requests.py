@@ -62,6 +62,8 @@ def unknown_model(model: str, known) -> HttpError:
 def _json_depth_ok(body: bytes, limit: int) -> bool:
     """True when brackets outside strings nest at most ``limit`` deep (checked before parsing,
     so a 50k-deep body costs one linear scan instead of a recursion error deep in ``json``)."""
+    if body.count(b"[") + body.count(b"{") <= limit:  # cannot nest deeper than it opens (C speed)
+        return True
     depth, in_string, escaped = 0, False, False
     for byte in body:
         if in_string:
@@ -158,6 +160,10 @@ def batch_tokens(requests, vocab_size: int, rng: np.random.Generator) -> np.ndar
     from ``rng``; shorter rows are right-padded with token 0 (the models take no attention mask, so
     a padded row's output is that of its padded sequence)."""
     longest = max(r.length for r in requests)
+    if all(r.tokens is None and r.length == longest for r in requests):
+        # One draw for the whole batch: the generator fills it row after row, so the ids are those
+        # of the loop below (tests compare), at a third of its cost on the per-request hot path.
+        return rng.integers(0, vocab_size, (len(requests), longest))
     out = np.zeros((len(requests), longest), dtype=np.int64)
     for i, r in enumerate(requests):
         if r.tokens is not None:

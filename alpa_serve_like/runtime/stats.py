@@ -36,16 +36,18 @@ class RuntimeStats:
     def record(self, model: str, outcome: Outcome, latency_s: float = math.nan, deadline_met: bool = False) -> None:
         if outcome not in OUTCOMES:
             raise ValueError(f"outcome must be one of {OUTCOMES}, got {outcome!r}")
-        st = self.models.setdefault(model, _ModelStats(latency_s=deque(maxlen=self.window)))
+        st = self.models.get(model)
+        if st is None:  # (not setdefault: it would build a throwaway one per request)
+            st = self.models[model] = _ModelStats(latency_s=deque(maxlen=self.window))
         st.counts[outcome] += 1
         if outcome == "ok":
             st.latency_s.append(latency_s)
             st.slo_met += bool(deadline_met)
 
     def record_batch(self, group: int, batch_size: int, stage_compute_s) -> None:
-        self.batch_sizes.setdefault(group, deque(maxlen=self.window)).append(batch_size)
+        _window(self.batch_sizes, group, self.window).append(batch_size)
         for stage, seconds in enumerate(stage_compute_s):
-            self.stage_s.setdefault((group, stage), deque(maxlen=self.window)).append(seconds)
+            _window(self.stage_s, (group, stage), self.window).append(seconds)
 
     def attainment(self, model: str | None = None) -> float:
         """Fraction of requests that finished within their SLO (NaN with no requests)."""
@@ -70,6 +72,14 @@ class RuntimeStats:
                    for g, v in sorted(self.batch_sizes.items())}
         return {"attainment": _finite(self.attainment()), "models": models,
                 "stage_compute_ms": stages, "batches": batches}
+
+
+def _window(windows: dict, key, maxlen: int) -> deque:
+    """``windows[key]``, a new deque of ``maxlen`` the first time (built only then: this runs per batch)."""
+    found = windows.get(key)
+    if found is None:
+        found = windows[key] = deque(maxlen=maxlen)
+    return found
 
 
 def _percentiles_ms(values: np.ndarray) -> dict:

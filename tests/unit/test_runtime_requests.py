@@ -61,6 +61,17 @@ def test_batch_tokens_keeps_given_ids_draws_lengths_and_pads_right():
     assert np.array_equal(out, again)  # randomness only from the generator passed in
 
 
+@pytest.mark.parametrize("lengths", [(128,), (5, 5, 5), (1, 1), (3, 9), (64, 2, 64)])
+def test_batch_tokens_draws_the_ids_of_one_draw_per_row(lengths):
+    reqs = [parse({"input": {"length": n}}) for n in lengths]
+    rng = np.random.default_rng(3)
+    rows = [rng.integers(0, SPEC.vocab_size, n) for n in lengths]  # the reference: row after row
+    out = batch_tokens(reqs, SPEC.vocab_size, np.random.default_rng(3))
+    assert out.shape == (len(lengths), max(lengths)) and out.dtype == np.int64
+    for row, expected in zip(out, rows):
+        assert row[:len(expected)].tolist() == expected.tolist() and not row[len(expected):].any()
+
+
 @pytest.mark.parametrize("body", [
     b"[" * 50_000 + b"]" * 50_000,                               # deep nesting: one linear scan, 400
     b'{"input": ' + b"[" * 40 + b"1" + b"]" * 40 + b"}",
