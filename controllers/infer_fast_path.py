@@ -17,7 +17,17 @@ from typing import Awaitable, Callable, Optional
 
 from ray import serve
 from ray.serve.exceptions import RayServeException
-from starlette._utils import get_route_path  # the path Starlette's router matches routes against
+try:  # the path Starlette's router matches routes against (a private helper: kept if it moves)
+    from starlette._utils import get_route_path
+except ImportError:  # pragma: no cover - other Starlette versions
+    def get_route_path(scope) -> str:
+        """The request path below ``root_path``, as Starlette's router takes it."""
+        path, root = scope["path"], scope.get("root_path", "")
+        if not root or not path.startswith(root):
+            return path
+        if path == root:
+            return ""
+        return path[len(root):] if path[len(root)] == "/" else path
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import compile_path
