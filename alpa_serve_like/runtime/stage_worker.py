@@ -147,8 +147,8 @@ class StageWorker:
 
         start_wall = time.time()
         x = payload["x"]
-        if not torch.is_tensor(x):
-            x = torch.tensor(x)  # Ray hands over read-only arrays; torch wants writable ones
+        if not torch.is_tensor(x):  # Ray's object store hands over read-only arrays, a socket's
+            x = torch.from_numpy(x) if x.flags.writeable else torch.tensor(x)  # are writable: no copy
         x = x.to(self.device, non_blocking=True)
         module = self.modules[model]
         t0 = time.perf_counter()
