@@ -2,13 +2,14 @@
 
 The apps run side by side in one Ray Serve instance on this machine (CPU, one model, no
 batching). The alpa candidates (``APPS``) serve a one-group placement (op=1, pp=1) of ``--model``:
-``alpa-separate`` (the default: proxy -> ingress -> controller -> stage actor),
-``alpa-separate-serve-defaults`` (the same with Serve's default replica settings, not
-``low_latency_replicas``) and ``alpa-fused`` (``ingress=fused``: proxy -> controller serving HTTP ->
-stage actor); ``alpa-fused-actor-call`` (not served unless named in ``--apps``) is ``alpa-fused``
-calling its stage actor over an actor call instead of the default compiled graph. ``plain`` is one
-Serve deployment running the whole model in its replica (proxy -> replica), with the same replica
-settings as alpa's default; ``plain-serve-defaults`` with Serve's.
+``alpa-fused`` (the default topology: proxy -> controller serving HTTP -> stage actor, over the
+default stage transport, a local socket), ``alpa-fused-compiled-graph`` and
+``alpa-fused-actor-call`` (the same calling its stage actor over a Ray compiled graph or an actor
+call), ``alpa-separate`` (``ingress=separate``: proxy -> ingress -> controller -> stage actor) and
+``alpa-separate-serve-defaults`` (that with Serve's default replica settings, not
+``low_latency_replicas``). ``plain`` is one Serve deployment running the whole model in its
+replica (proxy -> replica), with the same replica settings as alpa's default;
+``plain-serve-defaults`` with Serve's.
 All report the model's compute time per request, so
 
     added latency = client-measured latency - compute time reported by the server
@@ -52,16 +53,15 @@ def free_port() -> int:
 
 
 APPS = {
+    "alpa-fused": {"ingress": "fused"},
+    "alpa-fused-compiled-graph": {"ingress": "fused", "stage_transport": "compiled_graph"},
+    "alpa-fused-actor-call": {"ingress": "fused", "stage_transport": "actor_call"},
     "alpa-separate": {"ingress": "separate"},
     "alpa-separate-serve-defaults": {"ingress": "separate", "low_latency_replicas": "false"},
-    "alpa-fused": {"ingress": "fused"},
-    "alpa-fused-actor-call": {"ingress": "fused", "stage_transport": "actor_call"},
-    "alpa-fused-socket": {"ingress": "fused", "stage_transport": "socket"},
-    "alpa-fused-compiled-graph": {"ingress": "fused", "stage_transport": "compiled_graph"},
 }
-"""The alpa candidates (``serve run`` arguments over the defaults): the default topology, the same
-with Serve's default replica settings, the controller serving HTTP itself, and that with its stage
-called over an actor call instead of the default compiled graph."""
+"""The alpa candidates (``serve run`` arguments over the defaults): the default (the controller
+serving HTTP, its stage over a socket), the same over the other two stage transports, the separate
+ingress, and that with Serve's default replica settings."""
 
 
 def plain_app(model: str, torch_threads: int, low_latency: bool):
@@ -182,7 +182,7 @@ def main() -> None:
     parser.add_argument("--clients", type=int, default=8)
     parser.add_argument("--seconds", type=float, default=8.0)
     parser.add_argument("--torch-threads", type=int, default=1)
-    parser.add_argument("--apps", default="alpa-separate,alpa-separate-serve-defaults,alpa-fused",
+    parser.add_argument("--apps", default="alpa-fused,alpa-fused-compiled-graph,alpa-fused-actor-call",
                         help=f"comma-separated alpa candidates to serve beside plain (of {sorted(APPS)})")
     parser.add_argument("--serve-proxy", choices=SERVE_PROXIES, default="default",
                         help="HTTP front end of both apps: Serve's Python proxy, HAProxy, or direct "
