@@ -149,7 +149,8 @@ class DispatchMixin:
                 self.overheads.observe_compute(sum(ends) - sum(starts), predicted)
             finish_s = self.scheduler.batch_finish_s(batch.batch_id)  # as committed, also before observe_stage
             if finish_s is not None and batch.requests:
-                self.overheads.observe_residual(now, now - finish_s, len(batch.requests))
+                self.overheads.observe_residual(now, now - finish_s, len(batch.requests),
+                                                finish_s - max(p.arrival_s for p in batch.requests))
             self._apply_overheads(now)
         st.prev_ends_s = ends
         for t in timings:

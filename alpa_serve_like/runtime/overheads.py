@@ -44,14 +44,17 @@ Two kinds of error are kept out of the margin because no margin can help against
 stalls of the whole machine (on two shared cores: another process's burst, a collection in a Ray
 process), which freeze every actor at once for a few hundred milliseconds now and then, are over by
 the time their results come back, and say nothing about the next request.
-* A residual at least as long as the SLO of the request being admitted: that request would have
-  been late even at an idle group with a zero prediction, so only turning *every* request away
-  would have avoided it. The margin for an SLO is the quantile of the residuals shorter than it
-  (``residual_quantile_s(now_s, slo_s)``). Kept in, one stall held the margin (the largest residual
-  of the window while fewer than 100 came back) at 430 ms against an 80 ms SLO, and every request
-  was rejected until the fade brought it down ~3 s later: in the demo (sr-greedy, 80 ms live SLO)
-  104 of 110 rejections would have passed with the margin left out, while the stall's own victims
-  were late whatever admission did.
+* A residual longer than the *room* an SLO leaves: the SLO minus the shortest latency predicted
+  for a request of the window (arrival to predicted finish: one at an idle group) and the way back.
+  A margin that long rejects even that request, so every request, and only turning every request
+  away would have avoided such a residual. The margin for an SLO is the quantile of the residuals
+  within its room (``residual_quantile_s(now_s, slo_s)``). Kept in, one stall held the margin (the
+  largest residual of the window while fewer than 100 came back) at 430 ms against an 80 ms SLO
+  and every request was rejected until the fade brought it down ~3 s later: in the demo
+  (sr-greedy, 80 ms live SLO) 104 of 110 rejections would have passed with the margin left out,
+  while the stall's own victims were late whatever admission did. (Left out only when longer than
+  the whole SLO, the warm-up's stalls of 95 and 142 ms against a 97 ms SLO, lone requests predicted
+  at ~25 ms, still rejected every request for the replay's first seconds.)
 * In the expected values: a sample more than ``outlier_deviations`` deviations above an EWMA's mean
   counts as that bound. One 355 ms dispatch moved the dispatch mean from 1.5 ms to 73 ms (alpha
   0.1), so every prediction missed an 80 ms SLO for some twenty batches. A lasting change still
@@ -123,6 +126,9 @@ class OverheadEstimator:
         self.quantile, self.min_residuals, self.window_s = quantile, min_residuals, window_s
         self.residuals: deque[tuple[float, float]] = deque(maxlen=window)
         """``(seen_s, seen minus predicted finish)`` of the last answered requests (one per request)."""
+        self._best: deque[tuple[float, float]] = deque()
+        """``(seen_s, predicted latency)`` of the window's answered requests whose predicted latency
+        is below every later one's: its head is the window's shortest (a sliding minimum)."""
         self._ordered: list[float] = []
         """The same residuals, sorted: kept in order as they come and go (a bisect each), since
         sorting the window on every answered batch cost ~0.1 ms of the controller's loop."""
@@ -151,30 +157,45 @@ class OverheadEstimator:
         """One batch's summed stage compute, measured and as predicted at its admission."""
         self.compute.add(measured_s - predicted_s, self.alpha, self.outlier_deviations)
 
-    def observe_residual(self, seen_s: float, residual_s: float, requests: int = 1) -> None:
+    def observe_residual(self, seen_s: float, residual_s: float, requests: int = 1,
+                         latency_s: float | None = None) -> None:
         """A batch of ``requests`` was back at ``seen_s``, ``residual_s`` after its predicted finish
-        (negative: early)."""
+        (negative: early); ``latency_s``: the shortest latency predicted for one of them (arrival
+        to predicted finish), which bounds the room of an SLO."""
         for _ in range(requests):
             if len(self.residuals) == self.residuals.maxlen:
                 self._forget_oldest()
             self.residuals.append((seen_s, residual_s))
             bisect.insort(self._ordered, residual_s)
+        if latency_s is not None:
+            while self._best and self._best[-1][1] >= latency_s:
+                self._best.pop()
+            self._best.append((seen_s, latency_s))
 
     def _forget_oldest(self) -> None:
         _, residual_s = self.residuals.popleft()
         del self._ordered[bisect.bisect_left(self._ordered, residual_s)]
 
     def residual_quantile_s(self, now_s: float, slo_s: float = math.inf) -> float | None:
-        """The ``quantile`` of the residuals shorter than ``slo_s`` seen in the ``window_s`` before
-        ``now_s`` (the order statistic at or just above it), or None while fewer than
-        ``min_residuals`` are. Longer ones are left out: no margin would have met that SLO."""
-        while self.residuals and self.residuals[0][0] < now_s - self.window_s:
+        """The ``quantile`` of the residuals within the room of ``slo_s`` (``room_s``) seen in the
+        ``window_s`` before ``now_s`` (the order statistic at or just above it), or None while fewer
+        than ``min_residuals`` are. Longer ones are left out: a margin that long rejects every
+        request of that SLO."""
+        horizon_s = now_s - self.window_s
+        while self.residuals and self.residuals[0][0] < horizon_s:
             self._forget_oldest()
+        while self._best and self._best[0][0] < horizon_s:
+            self._best.popleft()
         ordered = self._ordered
-        n = len(ordered) if slo_s == math.inf else bisect.bisect_left(ordered, slo_s)
+        n = len(ordered) if slo_s == math.inf else bisect.bisect_right(ordered, self.room_s(slo_s))
         if self.quantile is None or n < self.min_residuals:
             return None
         return ordered[min(n - 1, math.ceil(self.quantile * n) - 1)]
+
+    def room_s(self, slo_s: float) -> float:
+        """The longest margin that still admits a request of SLO ``slo_s`` at the best latency the
+        window's requests were predicted (0 if none is known) and the way back."""
+        return slo_s - (self._best[0][1] if self._best else 0.0) - self.egress_s
 
     def observe_ingress(self, delay_s: float) -> None:
         """One request's delay from the client's send stamp to the handler."""
@@ -211,7 +232,7 @@ class OverheadEstimator:
     def after_last_stage_s(self, now_s: float, per_stage_s: float, slo_s: float = math.inf) -> float:
         """What admission adds to a batch's predicted finish (the last stage's, its per-stage
         overhead ``per_stage_s`` included) to get the latest the client may see the answer of a
-        request with SLO ``slo_s``, faded: the residual quantile (of residuals shorter than
+        request with SLO ``slo_s``, faded: the residual quantile (of residuals within the room of
         ``slo_s``) and the way back once enough requests came back; until then the response hop in
         place of the last stage's hop, the way back and the quadrature margin."""
         fade = self.fade(now_s)

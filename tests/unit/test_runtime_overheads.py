@@ -116,20 +116,29 @@ def test_old_residuals_leave_the_window_so_a_stall_cannot_lock_admission_out():
     assert [r for _, r in est.residuals] == [0.002]
 
 
-def test_residuals_as_long_as_the_slo_stay_out_of_its_margin():
+def test_residuals_longer_than_the_room_of_the_slo_stay_out_of_its_margin():
     from alpa_serve_like.scheduling import SchedulingOptions
 
     est = OverheadEstimator(quantile=0.99, window_s=5.0)
     est.observe_residual(10.0, 0.43, requests=3)  # a stall of the machine: late whatever admission did
     assert est.residual_quantile_s(10.1, slo_s=0.08) is None  # the quadrature margin stands in
-    est.observe_residual(10.2, 0.002, requests=20)
+    est.observe_residual(10.2, 0.002, requests=20, latency_s=0.05)
     assert est.residual_quantile_s(10.5, slo_s=0.08) == pytest.approx(0.002)
     assert est.residual_quantile_s(10.5, slo_s=1.0) == pytest.approx(0.43)  # a margin can cover it there
     assert est.residual_quantile_s(10.5) == pytest.approx(0.43)
+    # room of an 80 ms SLO: 80 - 50 (the best predicted latency) - 1 (the way back) = 29 ms
     est.observe(10.0, [10.001], [10.011], [0.0], 10.012)  # response 1 ms
-    response_s = est.scheduler_overheads(10.012, SchedulingOptions(), slo_s=0.08)[2]
-    assert response_s == pytest.approx(0.002 + 0.001)
+    assert est.room_s(0.08) == pytest.approx(0.029)
+    est.observe_residual(10.3, 0.028)
+    est.observe_residual(10.3, 0.031)
+    assert est.residual_quantile_s(10.5, slo_s=0.08) == pytest.approx(0.028)
+    response_s = est.scheduler_overheads(10.5, SchedulingOptions(), slo_s=0.08)[2]
+    assert response_s == pytest.approx(est.fade(10.5) * (0.028 + 0.001))
     assert est.snapshot()["residual"]["for_slo_ms"] == 80.0
+    est.observe_residual(10.4, 0.0, latency_s=0.02)  # a shorter predicted latency: more room
+    assert est.room_s(0.08) == pytest.approx(0.059) and est.residual_quantile_s(10.5, 0.08) == pytest.approx(0.031)
+    est.residual_quantile_s(15.45)  # 5 s on, both predicted latencies have left the window
+    assert est.room_s(0.08) == pytest.approx(0.079)
 
 
 def test_a_stall_moves_the_expected_overheads_by_its_bound_and_a_lasting_change_still_moves_them():
