@@ -98,6 +98,15 @@ def test_a_stall_longer_than_the_slo_does_not_set_the_margin():
     assert held_share < share - 0.1 and held_attainment < attainment + 0.005
 
 
+def test_a_stalled_stage_does_not_lock_admission_out_through_the_latency_correction():
+    # Counted in full, three 300 ms computes (30x the profile) raised the correction to ~4x: 41 ms
+    # of predicted compute against the 40 ms SLO, so every later request was rejected and no
+    # measurement ever brought the scale back (seed 0: 15% admitted, none after 27 s of 136).
+    quiet_share, _ = serve(0.99, 0.3 / STAGE_S, np.random.default_rng(0))
+    share, _ = serve(0.99, 0.3 / STAGE_S, np.random.default_rng(0), stall_s=0.3, stall_every=500)
+    assert share >= quiet_share - 0.08
+
+
 def test_a_stall_leaves_the_margin_after_its_window():
     rng = np.random.default_rng(7)
     share, attainment = serve(0.99, 0.3 / STAGE_S, rng, stall_s=0.3, margin_slo_s=math.inf)
