@@ -42,9 +42,12 @@ class AdmissionMixin:
             return {"outcome": "not_found", "reason": "unknown_model",
                     "error": f"model {model!r} is not served here (known: {', '.join(self.model_names)})",
                     "known_models": list(self.model_names)}
-        if self.overheads is not None and now - self._overheads_applied_s > _REFRESH_OVERHEADS_S:
-            self._apply_overheads(now)  # let estimates fade while nothing comes back (no lock-out)
         slo_s = request.slo_s if request.slo_s is not None else (self.options.default_slo_s or None)
+        if self.overheads is not None and (now - self._overheads_applied_s > _REFRESH_OVERHEADS_S
+                                           or (slo_s and slo_s != self._overheads_slo_s)):
+            # let estimates fade while nothing comes back (no lock-out); the margin is per SLO (a
+            # request without one is never late: it keeps the last one's)
+            self._apply_overheads(now, slo_s or None)
         deadline_s = arrival_s + slo_s if slo_s else math.inf
         decision = self.scheduler.route_and_admit(mid, now, deadline_s)
         if not decision.admitted:

@@ -149,7 +149,8 @@ class DispatchMixin:
                 self.overheads.observe_compute(sum(ends) - sum(starts), predicted)
             finish_s = self.scheduler.batch_finish_s(batch.batch_id)  # as committed, also before observe_stage
             if finish_s is not None and batch.requests:
-                self.overheads.observe_residual(now, now - finish_s, len(batch.requests))
+                self.overheads.observe_residual(now, now - finish_s, len(batch.requests),
+                                                finish_s - max(p.arrival_s for p in batch.requests))
             self._apply_overheads(now)
         st.prev_ends_s = ends
         for t in timings:
@@ -183,10 +184,14 @@ class DispatchMixin:
                     },
                 })
 
-    def _apply_overheads(self, now_s: float) -> None:
+    def _apply_overheads(self, now_s: float, slo_s: float | None = None) -> None:
         """Predict with the learned overheads (faded by idle time), never below the configured ones
-        (``OverheadEstimator.scheduler_overheads``: the residual quantile covers the noise)."""
-        self.scheduler.set_overheads(*self.overheads.scheduler_overheads(now_s, self.options.scheduling))
+        (``OverheadEstimator.scheduler_overheads``: the residual quantile covers the noise), with the
+        margin for requests of SLO ``slo_s`` (None: the SLO of the last application)."""
+        if slo_s is not None:
+            self._overheads_slo_s = slo_s
+        self.scheduler.set_overheads(*self.overheads.scheduler_overheads(now_s, self.options.scheduling,
+                                                                          self._overheads_slo_s))
         self._overheads_applied_s = now_s
 
     def _drop_batch(self, batch: QueuedBatch) -> None:

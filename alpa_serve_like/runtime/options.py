@@ -74,7 +74,9 @@ class RuntimeOptions:
     admission_quantile: float = 0.99
     """Admission's margin is this quantile of the last answered requests' residuals (finish seen
     minus finish predicted; ``runtime.overheads``): about this share of admitted requests meet their
-    SLO. 0: a margin of 2 deviations of the summed overheads (normal noise) instead."""
+    SLO, stalls of the machine aside (residuals longer than the room the SLO leaves an idle group's
+    request are left out: no margin serves them). 0: a margin of 2 deviations of the summed
+    overheads (normal noise) instead."""
     max_ongoing_requests: int = 1000
     """Ray Serve ``max_ongoing_requests`` of the controller replica and of each ingress replica.
     Large, so requests reach the handler (where arrival is stamped and cheap shedding happens)

@@ -73,12 +73,12 @@ def test_completion_updates_outstanding_for_shortest_queue():
 def test_observed_stage_times_move_clocks_and_scale_latencies():
     s = _scheduler([(PP2, "a")], correction=True)
     d = s.route_and_admit(0, 0.0, 100.0)  # stages [0, 0.5], [0.5, 1.0]
-    s.observe_stage(d.batch_id, 0, 0.0, 1.5)  # stage 0 took 1.5 s, 3x the profile
+    s.observe_stage(d.batch_id, 0, 0.0, 1.5)  # stage 0 took 1.5 s, 3x the profile: counts as 2x
     assert s.groups[0].free_s[0] == 1.5
-    assert s.correction.factor(d.replica, 0) == pytest.approx(0.5 * 1 + 0.5 * 3)
-    # Next request: stage 0 starts when it is really free (1.5) and is predicted 2x slower (1.0 s).
+    assert s.correction.factor(d.replica, 0) == pytest.approx(0.5 * 1 + 0.5 * 2)
+    # Next request: stage 0 starts when it is really free (1.5) and is predicted 1.5x slower (0.75 s).
     (cand,) = s.candidates(0, 0.0)
-    assert cand.finish_s == pytest.approx(1.5 + 1.0 + 0.5)
+    assert cand.finish_s == pytest.approx(1.5 + 0.75 + 0.5)
     # An observation of a batch that already completed is ignored.
     s.complete_batch(d.batch_id)
     s.observe_stage(d.batch_id, 1, 0.0, 50.0)

@@ -363,3 +363,24 @@ def test_admission_adds_the_residual_quantile_once_requests_came_back():
     clock[0] += 6.0  # the residuals leave their 5 s window: the quadrature margin (faded) stands in
     core._apply_overheads(clock[0])
     assert est.residual_quantile_s(clock[0]) is None and core.scheduler.response_overhead_s < 0.01
+
+
+def test_the_margin_is_applied_for_each_requests_own_slo():
+    core, _, _ = make_core(correction_alpha=0.0)
+    est, now = core.overheads, core.clock()
+    est.observe(now - 1.0, [now - 0.999], [now - 0.979], [0.0], now - 0.977)  # response 2 ms
+    est.observe_residual(now, 0.43, requests=3)  # a stall of the machine
+    est.observe_residual(now, 0.001, requests=30, latency_s=0.02)
+    est.last_sample_s = now
+
+    async def go():
+        margins = []
+        for slo_ms in (80, 600, 80):
+            out = await core.infer(request(slo_ms=slo_ms))
+            margins.append((out["outcome"], core.scheduler.response_overhead_s))
+        return margins
+
+    # an 80 ms SLO leaves ~58 ms of room: the stall is no margin for it; in a 600 ms SLO's it is
+    (tight, t_margin), (loose, l_margin), (tight_again, t2_margin) = run(go())
+    assert tight == loose == tight_again == "ok"
+    assert t_margin < 0.05 and t2_margin < 0.05 and l_margin > 0.4

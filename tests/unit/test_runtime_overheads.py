@@ -32,7 +32,7 @@ def test_the_way_back_is_predicted_like_the_response_hop_not_like_the_way_in():
 
 
 def test_the_margin_adds_the_deviations_in_quadrature_not_each_components_bound():
-    est = OverheadEstimator(alpha=1.0, deviations=2.0)
+    est = OverheadEstimator(alpha=1.0, deviations=2.0, outlier_deviations=None)
     # alpha 1: each deviation is the last |sample - previous mean|: dispatch 0.003, response 0.004
     est.observe(0.0, [0.001], [0.011], [0.0], 0.012)
     est.observe(1.0, [1.004], [1.014], [0.0], 1.019)
@@ -114,3 +114,43 @@ def test_old_residuals_leave_the_window_so_a_stall_cannot_lock_admission_out():
     est.observe_residual(14.0, 0.002)
     assert est.residual_quantile_s(15.5) is None  # the stall is older than 5 s: 1 residual left
     assert [r for _, r in est.residuals] == [0.002]
+
+
+def test_residuals_longer_than_the_room_of_the_slo_stay_out_of_its_margin():
+    from alpa_serve_like.scheduling import SchedulingOptions
+
+    est = OverheadEstimator(quantile=0.99, window_s=5.0)
+    est.observe_residual(10.0, 0.43, requests=3)  # a stall of the machine: late whatever admission did
+    assert est.residual_quantile_s(10.1, slo_s=0.08) is None  # the quadrature margin stands in
+    est.observe_residual(10.2, 0.002, requests=20, latency_s=0.05)
+    assert est.residual_quantile_s(10.5, slo_s=0.08) == pytest.approx(0.002)
+    assert est.residual_quantile_s(10.5, slo_s=1.0) == pytest.approx(0.43)  # a margin can cover it there
+    assert est.residual_quantile_s(10.5) == pytest.approx(0.43)
+    # room of an 80 ms SLO: 80 - 50 (the best predicted latency) - 1 (the way back) = 29 ms
+    est.observe(10.0, [10.001], [10.011], [0.0], 10.012)  # response 1 ms
+    assert est.room_s(0.08) == pytest.approx(0.029)
+    est.observe_residual(10.3, 0.028)
+    est.observe_residual(10.3, 0.031)
+    assert est.residual_quantile_s(10.5, slo_s=0.08) == pytest.approx(0.028)
+    response_s = est.scheduler_overheads(10.5, SchedulingOptions(), slo_s=0.08)[2]
+    assert response_s == pytest.approx(est.fade(10.5) * (0.028 + 0.001))
+    assert est.snapshot()["residual"]["for_slo_ms"] == 80.0
+    est.observe_residual(10.4, 0.0, latency_s=0.02)  # a shorter predicted latency: more room
+    assert est.room_s(0.08) == pytest.approx(0.059) and est.residual_quantile_s(10.5, 0.08) == pytest.approx(0.031)
+    est.residual_quantile_s(15.45)  # 5 s on, both predicted latencies have left the window
+    assert est.room_s(0.08) == pytest.approx(0.079)
+
+
+def test_a_stall_moves_the_expected_overheads_by_its_bound_and_a_lasting_change_still_moves_them():
+    def dispatch_mean_s(samples_s, **kwargs):
+        est = OverheadEstimator(alpha=0.1, **kwargs)
+        for i, d in enumerate(samples_s):
+            est.observe(float(i), [i + d], [i + d + 0.01], [-1.0], i + d + 0.011)
+        return est.dispatch.mean_s
+
+    quiet = [0.0015 + 0.0005 * (i % 2) for i in range(20)]
+    assert dispatch_mean_s(quiet + [0.355]) < 0.004  # one 355 ms dispatch of a machine stall
+    assert dispatch_mean_s(quiet + [0.355], outlier_deviations=None) > 0.03
+    assert dispatch_mean_s(quiet + [0.010] * 25) > 0.008  # 10 ms from now on: learned in ~25 batches
+    with pytest.raises(ValueError, match="outlier_deviations"):
+        OverheadEstimator(outlier_deviations=0.0)
