@@ -55,11 +55,22 @@ def ingress_urls(app_name: str, protocol: str = "HTTP") -> list[str]:
     from ray.serve.context import _get_global_client
 
     client = _get_global_client()
-    route_prefix = client.get_serve_details()["applications"][app_name]["route_prefix"] or ""
+    details = client.get_serve_details()
+    route_prefix = details["applications"][app_name]["route_prefix"] or ""
     groups = ray.get(client._controller.get_target_groups.remote(app_name))
-    urls = [f"http://{t.ip}:{t.port}{route_prefix.rstrip('/')}"
+    urls = [f"http://{target_host(t.ip, details.get('http_options', {}).get('host'))}:{t.port}"
+            f"{route_prefix.rstrip('/')}"
             for g in groups if str(getattr(g.protocol, "value", g.protocol)).upper() == protocol
             for t in g.targets]
     if not urls:
         raise RuntimeError(f"Serve lists no {protocol} target for app {app_name!r} (is it running?)")
     return urls
+
+
+def target_host(node_ip: str, http_host: str | None) -> str:
+    """Where a client reaches a Serve target listed at ``node_ip``: Serve lists its node's address,
+    which is the machine's own interface when Ray was started without ``--node-ip-address``, while a
+    server on a loopback ``http_options.host`` listens on loopback only."""
+    host = http_host if http_host and (http_host == "localhost" or http_host.startswith("127.")
+                                        or http_host == "::1") else node_ip
+    return f"[{host}]" if ":" in host else host  # an IPv6 address in a URL
