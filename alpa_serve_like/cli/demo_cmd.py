@@ -38,6 +38,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-cluster-scale", action="store_true",
                         help="skip the simulator-only comparison at cluster scale (72 models on 32 V100s)")
     parser.add_argument("--seed", type=seed_type, default=d.seed, help="traffic and placement seed")
+    parser.add_argument("--admission-quantile", type=float, default=d.admission_quantile,
+                        help="the live server's admission margin, as a quantile of its recent prediction errors: "
+                             "the demo scores attainment over all requests, so it admits more than the server's "
+                             "default (0.99, which promises admitted requests their SLO under overload)")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -47,7 +51,8 @@ def run(args: argparse.Namespace) -> int:
                         cpu_per_device=args.cpu_per_device, memory_budget_mib=args.memory_budget_mib, slo_ms=args.slo_ms,
                         policies=tuple(p.strip() for p in args.policies.split(",") if p.strip()),
                         models=tuple(m.strip() for m in args.models.split(",") if m.strip()),
-                        trace_dir=args.trace_dir, live=not args.no_live, cluster_scale=not args.no_cluster_scale, seed=args.seed)
+                        trace_dir=args.trace_dir, live=not args.no_live, cluster_scale=not args.no_cluster_scale, seed=args.seed,
+                        admission_quantile=args.admission_quantile)
     try:
         _check_options(args)
         report = run_demo(config, log=lambda line: print(line, flush=True))
@@ -65,6 +70,9 @@ def _check_options(args: argparse.Namespace) -> None:
         raise ValueError(f"--rate must be > 0 requests/s, got {args.rate:g}")
     if not args.duration > 0:
         raise ValueError(f"--duration must be > 0 seconds, got {args.duration:g}")
+    if not 0 <= args.admission_quantile < 1:
+        raise ValueError(f"--admission-quantile must be in [0, 1) (0: a margin of 2 deviations of the overheads), "
+                         f"got {args.admission_quantile:g}")
     if args.trace_dir:
         from alpa_serve_like.demo.traffic import TRACE_FILES, find_trace_dir
 

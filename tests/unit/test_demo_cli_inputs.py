@@ -13,6 +13,7 @@ from alpa_serve_like.cli.main import main
                                  "AzureLLMInferenceTrace_code.csv"),
     (["--rate", "-1"], "--rate must be > 0 requests/s, got -1"),
     (["--duration", "0"], "--duration must be > 0 seconds, got 0"),
+    (["--admission-quantile", "1"], "--admission-quantile must be in [0, 1)"),
 ])
 def test_bad_demo_options_are_refused_first(tmp_path, capsys, extra, expected):
     out = tmp_path / "demo_out"
