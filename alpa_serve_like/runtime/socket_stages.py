@@ -239,30 +239,31 @@ class SocketStage:
         self.answers_writer: asyncio.StreamWriter | None = None  # to the last stage (pp > 1)
         self.readers: list[asyncio.Task] = []
         self.backlog: list[bytes] = []  # frames written before the connections are open
-        self.first: dict[int, asyncio.Future] = {}  # call id -> stage 0's timing record (pp > 1)
+        self.first: dict[int, asyncio.Future] = {}  # call id -> stage 0's timing record (pp = 1: the answer)
         self.last: dict[int, asyncio.Future] = {}  # call id -> the answer
         self.ids = itertools.count()
         self.broken = ""
 
     def call(self, model: str, payload: dict, ticket: dict | None = None) -> tuple[asyncio.Future, asyncio.Future]:
         """Write one call now (its place in the order is taken at once); returns the futures of
-        stage 0's timing record and of the answer (the same one for a one-stage group). ``ticket``
-        is unused: this transport serves fcfs groups."""
+        stage 0's timing record (in a one-stage group: the answer, or None if the call failed; it
+        never raises) and of the answer. ``ticket`` is unused: this transport serves fcfs groups.
+
+        Two futures even for one stage: a batching dispatcher awaits the first while ``_finish``
+        awaits the answer within a timeout, and a timeout cancels what it awaits; one shared future
+        would cancel the dispatcher too (an actor call's refs give each awaiter its own future)."""
         loop = asyncio.get_running_loop()
         if self.loop is not loop:
             self._open_on(loop)
         call_id = next(self.ids)
-        last = loop.create_future()
-        first = last if len(self.addresses) == 1 else loop.create_future()
+        first, last = loop.create_future(), loop.create_future()
         if self.broken:
             last.set_exception(self.error_type(self.broken))
-            if first is not last:
-                first.set_result(None)
+            first.set_result(None)
             return first, last
         frame = _frame((call_id, model, payload))
         self.last[call_id] = last
-        if first is not last:
-            self.first[call_id] = first
+        self.first[call_id] = first
         if self.writer is not None:
             self.writer.write(frame)
         else:
@@ -293,18 +294,23 @@ class SocketStage:
         self.backlog.clear()
         self.writer = writer
         loop = asyncio.get_running_loop()
-        if answers is None:
-            self.readers = [loop.create_task(self._read(reader, self.last))]
+        if answers is None:  # stage 0 answers: the same frame settles both futures
+            self.readers = [loop.create_task(self._read(reader, self.last, self.first))]
         else:
             self.answers_writer = answers[1]
             self.readers = [loop.create_task(self._read(reader, self.first)),
                             loop.create_task(self._read(answers[0], self.last))]
 
-    async def _read(self, reader: asyncio.StreamReader, futures: dict[int, asyncio.Future]) -> None:
+    async def _read(self, reader: asyncio.StreamReader, futures: dict[int, asyncio.Future],
+                    also_first: dict[int, asyncio.Future] | None = None) -> None:
         try:
             while True:
                 (size,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
                 call_id, ok, value = pickle.loads(await reader.readexactly(size))
+                if also_first is not None:
+                    first = also_first.pop(call_id, None)
+                    if first is not None and not first.done():
+                        first.set_result(value if ok else None)
                 future = futures.pop(call_id, None)
                 if future is None or future.done():  # its caller gave up (a timeout), or another loop's
                     continue

@@ -144,3 +144,88 @@ def test_no_server_at_the_address_is_a_transport_error():
             await asyncio.wait_for(stage.call("m", ids(0))[1], 5)
 
     asyncio.run(main())
+
+
+class _SocketBackend:
+    """A controller's group backend over one in-process stage server (mesh_group.MeshGroup's
+    socket path without Ray)."""
+
+    def __init__(self, run):
+        self.server = StageSocketServer(run, 0, 1)
+        self.stage = SocketStage([self.server.address], Lost)
+
+    def start(self):
+        return [{}]
+
+    async def start_async(self):
+        return [{}]
+
+    async def check_alive(self):
+        pass
+
+    def shutdown(self):
+        self.stage.close()
+        self.server.close()
+
+    def submit(self, model, tokens):
+        from alpa_serve_like.runtime.controller_core import Submission
+
+        first, last = self.stage.call(model, {"x": tokens, "timings": []})
+        return Submission(first=first, last=last)
+
+
+def test_a_batch_past_its_timeout_on_a_one_stage_group_leaves_the_dispatcher_serving():
+    """The controller's ``_finish`` gives up on a stuck batch (cancelling what it awaits) while the
+    batching dispatcher awaits the same call's stage-0 future: that must not cancel the dispatcher,
+    or the recreated group never gets another batch."""
+    import threading
+    from dataclasses import replace
+
+    from alpa_serve_like.core.parallel_config import ParallelConfig
+    from alpa_serve_like.core.plan import GroupPlacement, Placement
+    from alpa_serve_like.runtime.controller_core import ControllerCore
+    from alpa_serve_like.runtime.options import RuntimeOptions
+    from alpa_serve_like.runtime.requests import InferRequest
+    from builders import uniform_stage_profile
+
+    entered, release = threading.Event(), threading.Event()
+
+    def run(model, payload):
+        if not entered.is_set():  # the first call is stuck until the test ends
+            entered.set()
+            release.wait(30)
+        timing = {"stage": 0, "rank": 0, "start_wall_s": time.time(), "end_wall_s": time.time(), "compute_s": 0.0}
+        return {"summary": [{"norm": 1.0}] * len(payload["x"]), "timings": [timing]}, timing
+
+    backends = []
+
+    def factory(g, generation):
+        backends.append(_SocketBackend(run))
+        return backends[-1]
+
+    placement = Placement((GroupPlacement(ParallelConfig(1, 1, 1), ("bert-tiny-0",)),))
+    options = RuntimeOptions(health_check_period_s=0, warm_up=False, batch_timeout_s=0.3,
+                             scheduling=replace(RuntimeOptions().scheduling, max_batch_size=4))
+    core = ControllerCore(placement, {"bert-tiny-0": uniform_stage_profile("bert-tiny", stage_s=0.001)},
+                          options, factory, failure_types=(Lost,))
+    core.start()
+
+    def request():
+        return core.infer(InferRequest("bert-tiny-0", 8, None, None))
+
+    async def main():
+        stuck = asyncio.ensure_future(request())
+        await asyncio.to_thread(entered.wait, 10)
+        queued = await request()  # behind the stuck batch: the dispatcher awaits stage 0 for it
+        assert queued["reason"] == "group_failed" and (await stuck)["reason"] == "group_failed"
+        while not core.groups[0].up:  # recreated
+            await asyncio.sleep(0.01)
+        return await asyncio.wait_for(request(), 10)
+
+    try:
+        assert asyncio.run(main())["outcome"] == "ok"
+    finally:
+        release.set()
+        core.shutdown()
+        for backend in backends:
+            backend.server.close()
