@@ -21,7 +21,8 @@ Frames are a 4-byte length and a pickle: ``(call id, model, payload)`` down the 
 an actor call's: ``{"x": ..., "timings": [...]}``; model None relays an earlier stage's error
 text), ``(call id, ok, answer or error text)`` back. Sockets are in Linux's abstract namespace (no
 file left behind when an actor is killed) and a stage serves only its own user's processes
-(``SO_PEERCRED``), the trust the Ray cluster's processes already share. Each connection is served
+(``SO_PEERCRED``), the trust the Ray cluster's processes already share; both ends check it (a
+freed name can be bound by anyone, and both ends unpickle what they read). Each connection is served
 by one thread in order: the fcfs order actor calls get. A stage actor that dies closes its
 connections; a stage whose link to a neighbour breaks closes all of its own, so the break reaches
 the controller, and every call in flight and every later one fails with ``error_type``
@@ -84,14 +85,25 @@ def _read_frame(stream):
     return pickle.loads(body)
 
 
+def _peer_uid(sock: socket.socket) -> int:
+    return _PEER_CREDENTIALS.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEER_CREDENTIALS.size))[1]
+
+
 def connect(address: str) -> socket.socket:
-    """A connected (blocking) socket to ``address``. Connected here rather than by asyncio:
-    uvloop (Serve's replicas run it) refuses an abstract address given as a path."""
+    """A connected (blocking) socket to ``address``, served by a process of this user. Connected
+    here rather than by asyncio: uvloop (Serve's replicas run it) refuses an abstract address
+    given as a path. The server's user is checked because an abstract name is free for anyone to
+    bind once its stage actor is gone (``/proc/net/unix`` lists the names to every user), and what
+    comes back is unpickled."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(_CONNECT_TIMEOUT_S)
         sock.connect(address)
         sock.settimeout(None)
+        uid = _peer_uid(sock)
+        if uid != os.getuid():
+            raise PermissionError(f"the stage socket {address!r} is served by uid {uid}, not this user "
+                                  f"(uid {os.getuid()}): not a stage actor of ours; refusing it")
     except OSError:
         sock.close()
         raise
@@ -133,9 +145,7 @@ class StageSocketServer:
                 conn, _ = self.listener.accept()
             except OSError:  # listener closed
                 return
-            _pid, uid, _gid = _PEER_CREDENTIALS.unpack(
-                conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEER_CREDENTIALS.size))
-            if uid != os.getuid() or self.broken:  # another user's process: never unpickle what it sends
+            if _peer_uid(conn) != os.getuid() or self.broken:  # another user's process: never unpickle what it sends
                 conn.close()
                 continue
             with self.lock:

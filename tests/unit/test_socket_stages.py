@@ -2,6 +2,7 @@
 process (or a forked one, to be killed) stand in for the stage actors."""
 import asyncio
 import multiprocessing
+import os
 import time
 
 import numpy as np
@@ -229,3 +230,59 @@ def test_a_batch_past_its_timeout_on_a_one_stage_group_leaves_the_dispatcher_ser
         core.shutdown()
         for backend in backends:
             backend.server.close()
+
+
+class _Planted:
+    """What another user's process sends; unpickling it would run its ``__reduce__`` here."""
+
+    def __reduce__(self):
+        return (_Planted, ())
+
+
+def _other_user_server(conn, address: str) -> None:
+    """Another local user's process serving ``address`` (as after a stage actor died and freed its
+    abstract name, which ``/proc/net/unix`` shows every user): it answers every call with a pickle."""
+    import socket
+    import struct
+
+    os.setgid(65534)
+    os.setuid(65534)  # nobody
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(address)
+    listener.listen(8)
+    conn.send("listening")
+    import pickle
+
+    body = pickle.dumps((0, True, _Planted()))
+    peers = []  # kept open
+    while True:
+        peers.append(listener.accept()[0])
+        try:
+            peers[-1].sendall(struct.pack("!I", len(body)) + body)
+        except OSError:  # the caller hung up at once
+            pass
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a process as another user")
+def test_a_server_of_another_user_at_a_stage_address_is_refused_before_anything_is_unpickled():
+    import uuid
+
+    address = f"\0alpa-serve-like-stage-test-{uuid.uuid4().hex[:12]}"
+    context = multiprocessing.get_context("fork")
+    parent, child = context.Pipe()
+    process = context.Process(target=_other_user_server, args=(child, address), daemon=True)
+    process.start()
+    try:
+        assert parent.recv() == "listening"
+        stage = SocketStage([address], Lost)
+
+        async def main():
+            with pytest.raises(Lost, match="uid 65534"):
+                await asyncio.wait_for(stage.call("m", ids(0))[1], 5)
+
+        asyncio.run(main())
+        with pytest.raises(PermissionError, match="uid 65534"):
+            StageSocketServer(adder(0, 2), 0, 2).link_next(address)  # a stage's link checks it too
+    finally:
+        process.kill()
+        process.join(5)
