@@ -69,7 +69,8 @@ class StageRunError(RuntimeError):
 def _frame(value) -> bytes:
     body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     if len(body) >= MAX_FRAME_BYTES:
-        raise ValueError(f"a stage call of {len(body)} bytes exceeds the socket transport's {MAX_FRAME_BYTES} bytes")
+        raise ValueError(f"a stage call of {len(body)} bytes exceeds the socket transport's {MAX_FRAME_BYTES} bytes "
+                         f"(stage_transport=actor_call has no such limit)")
     return _LENGTH.pack(len(body)) + body
 
 
@@ -185,14 +186,24 @@ class StageSocketServer:
             except Exception as exc:  # the model's own error: answered, the stage stays up
                 ok, value = False, f"{type(exc).__name__}: {exc}"
         if self.stage == self.pp - 1:
-            return self._answer(_frame((call_id, ok, value)), conn if self.pp == 1 else None)
+            return self._answer(self._pack(call_id, ok, value, answer=True), conn if self.pp == 1 else None)
         if self.stage == 0 and not self._send(conn, _frame((call_id, ok, timing if ok else value))):
             return False
-        forwarded = (call_id, model, value) if ok else (call_id, None, value)
-        if not self._send(self.next, _frame(forwarded)):
+        if not self._send(self.next, self._pack(call_id, ok, value, model=model)):
             self.close()  # the next stage is gone: break the chain so the controller learns it
             return False
         return True
+
+    def _pack(self, call_id: int, ok: bool, value, *, model: str | None = None, answer: bool = False) -> bytes:
+        """The frame of a call's answer (``answer``) or of what goes on to the next stage. An output
+        that cannot be framed (over ``MAX_FRAME_BYTES``, not picklable) fails that call only, like
+        the model's own error: raised here it would end this connection's thread and leave the
+        connection open, the call and every later one unanswered."""
+        try:
+            return _frame((call_id, ok, value) if answer else (call_id, model if ok else None, value))
+        except Exception as exc:
+            text = f"stage {self.stage} could not send its output: {type(exc).__name__}: {exc}"
+            return _frame((call_id, False, text) if answer else (call_id, None, text))
 
     def _set_answers(self, conn: socket.socket) -> None:
         with self.lock:

@@ -286,3 +286,37 @@ def test_a_server_of_another_user_at_a_stage_address_is_refused_before_anything_
     finally:
         process.kill()
         process.join(5)
+
+
+@pytest.mark.parametrize("pp", [1, 2])
+def test_an_output_too_big_for_a_frame_fails_that_call_only(pp, monkeypatch):
+    """A stage whose output cannot be framed (over ``MAX_FRAME_BYTES`` here; a pickling error
+    alike) answers that call with the reason, instead of its serving thread dying with the
+    connection open (the call, and every later one, then hung until the controller's timeout)."""
+    from alpa_serve_like.runtime import socket_stages
+
+    monkeypatch.setattr(socket_stages, "MAX_FRAME_BYTES", 4096)
+
+    def big_at_first(stage: int):
+        def run(model, payload):
+            out, timing = adder(stage, pp)(model, payload)
+            if model == "big":
+                out = dict(out, x=np.zeros(8192), summary=[{"model": model, "blob": b"\0" * 8192}])
+            return out, timing
+        return run
+
+    servers = [StageSocketServer(big_at_first(s), s, pp) for s in range(pp)]
+    for s in range(pp - 1):
+        servers[s].link_next(servers[s + 1].address)
+    stage = SocketStage([server.address for server in servers], Lost)
+
+    async def main():
+        with pytest.raises(StageRunError, match="stage 0 could not send its output: ValueError: .* exceeds"):
+            await asyncio.wait_for(stage.call("big", ids(0))[1], 5)
+        return await asyncio.wait_for(stage.call("m", ids(1, n=2))[1], 5)
+
+    try:
+        assert asyncio.run(main())["summary"][0]["sum"] == 2 + 2 * sum(range(1, pp + 1))
+    finally:
+        for server in servers:
+            server.close()
