@@ -39,6 +39,21 @@ def _has_running_loop() -> bool:
     return True
 
 
+def _settled_when_done(answer: asyncio.Future) -> asyncio.Future:
+    """A future of its own that resolves once ``answer`` is done: to the answer, or to None when
+    the call failed or was cancelled (stage 0's turn is over either way; it never raises). The
+    batching dispatcher awaits it while ``_finish`` awaits ``answer`` within a timeout, which
+    cancels ``answer``; awaiting ``answer`` itself would have cancelled the dispatcher too."""
+    first = answer.get_loop().create_future()
+
+    def settle(done: asyncio.Future) -> None:
+        if not first.done():
+            first.set_result(None if done.cancelled() or done.exception() is not None else done.result())
+
+    answer.add_done_callback(settle)
+    return first
+
+
 class MeshGroupError(RuntimeError):
     """A mesh group could not start, or one of its actors failed."""
 
@@ -308,7 +323,7 @@ class MeshGroup:
                 first, last = self.direct_stage.call(model, payload, ticket)
                 return Submission(first=first, last=last)
             answer = self.direct_stage.call(model, payload, ticket)
-            return Submission(first=answer, last=answer)
+            return Submission(first=_settled_when_done(answer), last=answer)
         # Outside an event loop (a script's ``ray.get(group.submit(...).last)``) the refs of actor
         # calls are the answer: a socket's or compiled graph's answers can only be awaited on a loop.
         if self.op > 1:

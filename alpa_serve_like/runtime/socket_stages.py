@@ -21,7 +21,8 @@ Frames are a 4-byte length and a pickle: ``(call id, model, payload)`` down the 
 an actor call's: ``{"x": ..., "timings": [...]}``; model None relays an earlier stage's error
 text), ``(call id, ok, answer or error text)`` back. Sockets are in Linux's abstract namespace (no
 file left behind when an actor is killed) and a stage serves only its own user's processes
-(``SO_PEERCRED``), the trust the Ray cluster's processes already share. Each connection is served
+(``SO_PEERCRED``), the trust the Ray cluster's processes already share; both ends check it (a
+freed name can be bound by anyone, and both ends unpickle what they read). Each connection is served
 by one thread in order: the fcfs order actor calls get. A stage actor that dies closes its
 connections; a stage whose link to a neighbour breaks closes all of its own, so the break reaches
 the controller, and every call in flight and every later one fails with ``error_type``
@@ -68,7 +69,8 @@ class StageRunError(RuntimeError):
 def _frame(value) -> bytes:
     body = pickle.dumps(value, protocol=pickle.HIGHEST_PROTOCOL)
     if len(body) >= MAX_FRAME_BYTES:
-        raise ValueError(f"a stage call of {len(body)} bytes exceeds the socket transport's {MAX_FRAME_BYTES} bytes")
+        raise ValueError(f"a stage call of {len(body)} bytes exceeds the socket transport's {MAX_FRAME_BYTES} bytes "
+                         f"(stage_transport=actor_call has no such limit)")
     return _LENGTH.pack(len(body)) + body
 
 
@@ -84,14 +86,25 @@ def _read_frame(stream):
     return pickle.loads(body)
 
 
+def _peer_uid(sock: socket.socket) -> int:
+    return _PEER_CREDENTIALS.unpack(sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEER_CREDENTIALS.size))[1]
+
+
 def connect(address: str) -> socket.socket:
-    """A connected (blocking) socket to ``address``. Connected here rather than by asyncio:
-    uvloop (Serve's replicas run it) refuses an abstract address given as a path."""
+    """A connected (blocking) socket to ``address``, served by a process of this user. Connected
+    here rather than by asyncio: uvloop (Serve's replicas run it) refuses an abstract address
+    given as a path. The server's user is checked because an abstract name is free for anyone to
+    bind once its stage actor is gone (``/proc/net/unix`` lists the names to every user), and what
+    comes back is unpickled."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
     try:
         sock.settimeout(_CONNECT_TIMEOUT_S)
         sock.connect(address)
         sock.settimeout(None)
+        uid = _peer_uid(sock)
+        if uid != os.getuid():
+            raise PermissionError(f"the stage socket {address!r} is served by uid {uid}, not this user "
+                                  f"(uid {os.getuid()}): not a stage actor of ours; refusing it")
     except OSError:
         sock.close()
         raise
@@ -133,9 +146,7 @@ class StageSocketServer:
                 conn, _ = self.listener.accept()
             except OSError:  # listener closed
                 return
-            _pid, uid, _gid = _PEER_CREDENTIALS.unpack(
-                conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _PEER_CREDENTIALS.size))
-            if uid != os.getuid() or self.broken:  # another user's process: never unpickle what it sends
+            if _peer_uid(conn) != os.getuid() or self.broken:  # another user's process: never unpickle what it sends
                 conn.close()
                 continue
             with self.lock:
@@ -175,14 +186,24 @@ class StageSocketServer:
             except Exception as exc:  # the model's own error: answered, the stage stays up
                 ok, value = False, f"{type(exc).__name__}: {exc}"
         if self.stage == self.pp - 1:
-            return self._answer(_frame((call_id, ok, value)), conn if self.pp == 1 else None)
+            return self._answer(self._pack(call_id, ok, value, answer=True), conn if self.pp == 1 else None)
         if self.stage == 0 and not self._send(conn, _frame((call_id, ok, timing if ok else value))):
             return False
-        forwarded = (call_id, model, value) if ok else (call_id, None, value)
-        if not self._send(self.next, _frame(forwarded)):
+        if not self._send(self.next, self._pack(call_id, ok, value, model=model)):
             self.close()  # the next stage is gone: break the chain so the controller learns it
             return False
         return True
+
+    def _pack(self, call_id: int, ok: bool, value, *, model: str | None = None, answer: bool = False) -> bytes:
+        """The frame of a call's answer (``answer``) or of what goes on to the next stage. An output
+        that cannot be framed (over ``MAX_FRAME_BYTES``, not picklable) fails that call only, like
+        the model's own error: raised here it would end this connection's thread and leave the
+        connection open, the call and every later one unanswered."""
+        try:
+            return _frame((call_id, ok, value) if answer else (call_id, model if ok else None, value))
+        except Exception as exc:
+            text = f"stage {self.stage} could not send its output: {type(exc).__name__}: {exc}"
+            return _frame((call_id, False, text) if answer else (call_id, None, text))
 
     def _set_answers(self, conn: socket.socket) -> None:
         with self.lock:
@@ -239,30 +260,31 @@ class SocketStage:
         self.answers_writer: asyncio.StreamWriter | None = None  # to the last stage (pp > 1)
         self.readers: list[asyncio.Task] = []
         self.backlog: list[bytes] = []  # frames written before the connections are open
-        self.first: dict[int, asyncio.Future] = {}  # call id -> stage 0's timing record (pp > 1)
+        self.first: dict[int, asyncio.Future] = {}  # call id -> stage 0's timing record (pp = 1: the answer)
         self.last: dict[int, asyncio.Future] = {}  # call id -> the answer
         self.ids = itertools.count()
         self.broken = ""
 
     def call(self, model: str, payload: dict, ticket: dict | None = None) -> tuple[asyncio.Future, asyncio.Future]:
         """Write one call now (its place in the order is taken at once); returns the futures of
-        stage 0's timing record and of the answer (the same one for a one-stage group). ``ticket``
-        is unused: this transport serves fcfs groups."""
+        stage 0's timing record (in a one-stage group: the answer, or None if the call failed; it
+        never raises) and of the answer. ``ticket`` is unused: this transport serves fcfs groups.
+
+        Two futures even for one stage: a batching dispatcher awaits the first while ``_finish``
+        awaits the answer within a timeout, and a timeout cancels what it awaits; one shared future
+        would cancel the dispatcher too (an actor call's refs give each awaiter its own future)."""
         loop = asyncio.get_running_loop()
         if self.loop is not loop:
             self._open_on(loop)
         call_id = next(self.ids)
-        last = loop.create_future()
-        first = last if len(self.addresses) == 1 else loop.create_future()
+        first, last = loop.create_future(), loop.create_future()
         if self.broken:
             last.set_exception(self.error_type(self.broken))
-            if first is not last:
-                first.set_result(None)
+            first.set_result(None)
             return first, last
         frame = _frame((call_id, model, payload))
         self.last[call_id] = last
-        if first is not last:
-            self.first[call_id] = first
+        self.first[call_id] = first
         if self.writer is not None:
             self.writer.write(frame)
         else:
@@ -293,18 +315,23 @@ class SocketStage:
         self.backlog.clear()
         self.writer = writer
         loop = asyncio.get_running_loop()
-        if answers is None:
-            self.readers = [loop.create_task(self._read(reader, self.last))]
+        if answers is None:  # stage 0 answers: the same frame settles both futures
+            self.readers = [loop.create_task(self._read(reader, self.last, self.first))]
         else:
             self.answers_writer = answers[1]
             self.readers = [loop.create_task(self._read(reader, self.first)),
                             loop.create_task(self._read(answers[0], self.last))]
 
-    async def _read(self, reader: asyncio.StreamReader, futures: dict[int, asyncio.Future]) -> None:
+    async def _read(self, reader: asyncio.StreamReader, futures: dict[int, asyncio.Future],
+                    also_first: dict[int, asyncio.Future] | None = None) -> None:
         try:
             while True:
                 (size,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
                 call_id, ok, value = pickle.loads(await reader.readexactly(size))
+                if also_first is not None:
+                    first = also_first.pop(call_id, None)
+                    if first is not None and not first.done():
+                        first.set_result(value if ok else None)
                 future = futures.pop(call_id, None)
                 if future is None or future.done():  # its caller gave up (a timeout), or another loop's
                     continue

@@ -59,3 +59,34 @@ def test_a_channel_failure_breaks_the_graph_for_every_later_call():
         assert graph.calls == 1  # the broken graph is not called again
 
     asyncio.run(scenario())
+
+
+def test_a_one_stage_submission_gives_the_dispatcher_a_future_a_batch_timeout_does_not_cancel():
+    """``_finish`` awaits the answer within ``batch_timeout_s`` (a timeout cancels what it awaits)
+    while a batching dispatcher awaits ``first``; sharing one awaitable let a stuck batch cancel
+    the dispatcher, and the recreated group never got another batch."""
+    import numpy as np
+
+    from alpa_serve_like.core.parallel_config import ParallelConfig
+    from alpa_serve_like.core.plan import GroupPlacement
+    from alpa_serve_like.runtime.controller_state import await_within, awaitable
+    from alpa_serve_like.runtime.mesh_group import MeshGroup
+    from alpa_serve_like.runtime.options import RuntimeOptions
+
+    class StuckGraph:
+        async def execute_async(self, model, payload, ticket):
+            return asyncio.get_running_loop().create_future()  # never answered
+
+    group = MeshGroup(0, GroupPlacement(ParallelConfig(1, 1, 1), ("bert-tiny-0",)),
+                      RuntimeOptions(stage_transport="compiled_graph"), use_gpu=False, owner="test")
+    group.actors = [[None]]
+
+    async def scenario():
+        group.direct_stage = stage_with(StuckGraph())
+        submission = group.submit("bert-tiny-0", np.ones((1, 4), dtype=np.int64))
+        dispatcher = asyncio.ensure_future(awaitable(submission.first))
+        with pytest.raises(asyncio.TimeoutError):
+            await await_within(awaitable(submission.last), 0.05)
+        assert await asyncio.wait_for(dispatcher, 5) is None  # stage 0's turn is over, not cancelled
+
+    asyncio.run(scenario())

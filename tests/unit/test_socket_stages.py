@@ -2,6 +2,7 @@
 process (or a forked one, to be killed) stand in for the stage actors."""
 import asyncio
 import multiprocessing
+import os
 import time
 
 import numpy as np
@@ -144,3 +145,178 @@ def test_no_server_at_the_address_is_a_transport_error():
             await asyncio.wait_for(stage.call("m", ids(0))[1], 5)
 
     asyncio.run(main())
+
+
+class _SocketBackend:
+    """A controller's group backend over one in-process stage server (mesh_group.MeshGroup's
+    socket path without Ray)."""
+
+    def __init__(self, run):
+        self.server = StageSocketServer(run, 0, 1)
+        self.stage = SocketStage([self.server.address], Lost)
+
+    def start(self):
+        return [{}]
+
+    async def start_async(self):
+        return [{}]
+
+    async def check_alive(self):
+        pass
+
+    def shutdown(self):
+        self.stage.close()
+        self.server.close()
+
+    def submit(self, model, tokens):
+        from alpa_serve_like.runtime.controller_core import Submission
+
+        first, last = self.stage.call(model, {"x": tokens, "timings": []})
+        return Submission(first=first, last=last)
+
+
+def test_a_batch_past_its_timeout_on_a_one_stage_group_leaves_the_dispatcher_serving():
+    """The controller's ``_finish`` gives up on a stuck batch (cancelling what it awaits) while the
+    batching dispatcher awaits the same call's stage-0 future: that must not cancel the dispatcher,
+    or the recreated group never gets another batch."""
+    import threading
+    from dataclasses import replace
+
+    from alpa_serve_like.core.parallel_config import ParallelConfig
+    from alpa_serve_like.core.plan import GroupPlacement, Placement
+    from alpa_serve_like.runtime.controller_core import ControllerCore
+    from alpa_serve_like.runtime.options import RuntimeOptions
+    from alpa_serve_like.runtime.requests import InferRequest
+    from builders import uniform_stage_profile
+
+    entered, release = threading.Event(), threading.Event()
+
+    def run(model, payload):
+        if not entered.is_set():  # the first call is stuck until the test ends
+            entered.set()
+            release.wait(30)
+        timing = {"stage": 0, "rank": 0, "start_wall_s": time.time(), "end_wall_s": time.time(), "compute_s": 0.0}
+        return {"summary": [{"norm": 1.0}] * len(payload["x"]), "timings": [timing]}, timing
+
+    backends = []
+
+    def factory(g, generation):
+        backends.append(_SocketBackend(run))
+        return backends[-1]
+
+    placement = Placement((GroupPlacement(ParallelConfig(1, 1, 1), ("bert-tiny-0",)),))
+    options = RuntimeOptions(health_check_period_s=0, warm_up=False, batch_timeout_s=0.3,
+                             scheduling=replace(RuntimeOptions().scheduling, max_batch_size=4))
+    core = ControllerCore(placement, {"bert-tiny-0": uniform_stage_profile("bert-tiny", stage_s=0.001)},
+                          options, factory, failure_types=(Lost,))
+    core.start()
+
+    def request():
+        return core.infer(InferRequest("bert-tiny-0", 8, None, None))
+
+    async def main():
+        stuck = asyncio.ensure_future(request())
+        await asyncio.to_thread(entered.wait, 10)
+        queued = await request()  # behind the stuck batch: the dispatcher awaits stage 0 for it
+        assert queued["reason"] == "group_failed" and (await stuck)["reason"] == "group_failed"
+        while not core.groups[0].up:  # recreated
+            await asyncio.sleep(0.01)
+        return await asyncio.wait_for(request(), 10)
+
+    try:
+        assert asyncio.run(main())["outcome"] == "ok"
+    finally:
+        release.set()
+        core.shutdown()
+        for backend in backends:
+            backend.server.close()
+
+
+class _Planted:
+    """What another user's process sends; unpickling it would run its ``__reduce__`` here."""
+
+    def __reduce__(self):
+        return (_Planted, ())
+
+
+def _other_user_server(conn, address: str) -> None:
+    """Another local user's process serving ``address`` (as after a stage actor died and freed its
+    abstract name, which ``/proc/net/unix`` shows every user): it answers every call with a pickle."""
+    import socket
+    import struct
+
+    os.setgid(65534)
+    os.setuid(65534)  # nobody
+    listener = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    listener.bind(address)
+    listener.listen(8)
+    conn.send("listening")
+    import pickle
+
+    body = pickle.dumps((0, True, _Planted()))
+    peers = []  # kept open
+    while True:
+        peers.append(listener.accept()[0])
+        try:
+            peers[-1].sendall(struct.pack("!I", len(body)) + body)
+        except OSError:  # the caller hung up at once
+            pass
+
+
+@pytest.mark.skipif(os.geteuid() != 0, reason="needs root to run a process as another user")
+def test_a_server_of_another_user_at_a_stage_address_is_refused_before_anything_is_unpickled():
+    import uuid
+
+    address = f"\0alpa-serve-like-stage-test-{uuid.uuid4().hex[:12]}"
+    context = multiprocessing.get_context("fork")
+    parent, child = context.Pipe()
+    process = context.Process(target=_other_user_server, args=(child, address), daemon=True)
+    process.start()
+    try:
+        assert parent.recv() == "listening"
+        stage = SocketStage([address], Lost)
+
+        async def main():
+            with pytest.raises(Lost, match="uid 65534"):
+                await asyncio.wait_for(stage.call("m", ids(0))[1], 5)
+
+        asyncio.run(main())
+        with pytest.raises(PermissionError, match="uid 65534"):
+            StageSocketServer(adder(0, 2), 0, 2).link_next(address)  # a stage's link checks it too
+    finally:
+        process.kill()
+        process.join(5)
+
+
+@pytest.mark.parametrize("pp", [1, 2])
+def test_an_output_too_big_for_a_frame_fails_that_call_only(pp, monkeypatch):
+    """A stage whose output cannot be framed (over ``MAX_FRAME_BYTES`` here; a pickling error
+    alike) answers that call with the reason, instead of its serving thread dying with the
+    connection open (the call, and every later one, then hung until the controller's timeout)."""
+    from alpa_serve_like.runtime import socket_stages
+
+    monkeypatch.setattr(socket_stages, "MAX_FRAME_BYTES", 4096)
+
+    def big_at_first(stage: int):
+        def run(model, payload):
+            out, timing = adder(stage, pp)(model, payload)
+            if model == "big":
+                out = dict(out, x=np.zeros(8192), summary=[{"model": model, "blob": b"\0" * 8192}])
+            return out, timing
+        return run
+
+    servers = [StageSocketServer(big_at_first(s), s, pp) for s in range(pp)]
+    for s in range(pp - 1):
+        servers[s].link_next(servers[s + 1].address)
+    stage = SocketStage([server.address for server in servers], Lost)
+
+    async def main():
+        with pytest.raises(StageRunError, match="stage 0 could not send its output: ValueError: .* exceeds"):
+            await asyncio.wait_for(stage.call("big", ids(0))[1], 5)
+        return await asyncio.wait_for(stage.call("m", ids(1, n=2))[1], 5)
+
+    try:
+        assert asyncio.run(main())["summary"][0]["sum"] == 2 + 2 * sum(range(1, pp + 1))
+    finally:
+        for server in servers:
+            server.close()
