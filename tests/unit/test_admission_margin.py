@@ -146,3 +146,7 @@ def test_a_slow_spell_does_not_lock_admission_out_through_the_latency_correction
     waits = spell_waits_s(admitted_at, 20.0, 2.0, 120.0)  # 4000 requests at 30 req/s: ~133 s
     assert len(waits) == 6 and max(waits) <= 4.0, waits
     assert attainment >= 0.97 and share >= 0.6
+    held_at = []
+    held_share, _ = serve(0.99, 0.3 / STAGE_S, np.random.default_rng(0), spell=(20.0, 2.0, 20.0),
+                          correction=LatencyCorrection(1, 1, alpha=0.2, half_life_s=math.inf), admitted_at=held_at)
+    assert held_share < 0.01 and spell_waits_s(held_at, 20.0, 2.0, 120.0) == [math.inf] * 6
