@@ -49,12 +49,28 @@ class LatencyCorrection:
         self.alpha = alpha
         self.min_scale, self.max_scale = min_scale, max_scale
         self.half_life_s = half_life_s
-        self.scale = np.ones((num_replicas, max_stages))
+        self._log_keep_per_s = -math.log(2.0) / half_life_s
+        """ln of the share of the excess kept per second idle (-0.0 when it never fades)."""
+        # Python lists, not arrays: ``scaled`` reads every stage of every candidate of every
+        # decision, and a list's scalar reads cost a fraction of an array's.
+        self._scale = [[1.0] * max_stages for _ in range(num_replicas)]
         """Each scale as of its last measurement (``factor`` fades it to now)."""
-        self.measured_s = np.full((num_replicas, max_stages), math.nan)
+        self._measured_s = [[math.nan] * max_stages for _ in range(num_replicas)]
         """When each scale was last measured; NaN: never (the scale does not fade)."""
         self.now_s = -math.inf
         """The time predictions are for (``set_now``)."""
+
+    @property
+    def scale(self) -> np.ndarray:
+        """A copy of every scale as of its last measurement, ``[replica, stage]``."""
+        return np.array(self._scale)
+
+    def set_scale(self, replica: int, stage: int, scale: float) -> None:
+        """Set a scale by hand (known, not learned): it holds until a measurement comes."""
+        if not scale > 0.0:
+            raise ValueError(f"latency scale must be > 0, got {scale!r}")
+        self._scale[replica][stage] = float(scale)
+        self._measured_s[replica][stage] = math.nan
 
     def set_now(self, now_s: float) -> None:
         """Predictions from now on are for ``now_s`` (the scheduler's "now")."""
@@ -62,15 +78,26 @@ class LatencyCorrection:
 
     def factor(self, replica: int, stage: int) -> float:
         """The scale at ``now_s``: its excess over 1.0 halved per ``half_life_s`` since it was measured."""
-        scale = float(self.scale[replica, stage])
-        if scale == 1.0:  # the common case, kept cheap: nothing to fade
-            return 1.0
-        return self._faded(scale, self.now_s - float(self.measured_s[replica, stage]))
+        return self._faded(self._scale[replica][stage], self.now_s - self._measured_s[replica][stage])
+
+    def scaled(self, replica: int, latencies_s: list[float]) -> list[float]:
+        """``latencies_s`` (stage 0, 1, ... of ``replica``) times their factors at ``now_s``: what
+        ``factor`` gives, in one call per row (the scheduler's hot path)."""
+        scales, measured_s = self._scale[replica], self._measured_s[replica]
+        now_s, log_keep = self.now_s, self._log_keep_per_s
+        out = []
+        for stage, lat_s in enumerate(latencies_s):
+            scale = scales[stage]
+            if scale != 1.0:
+                idle_s = now_s - measured_s[stage]
+                lat_s *= 1.0 + (scale - 1.0) * math.exp(log_keep * idle_s) if idle_s > 0.0 else scale
+            out.append(lat_s)
+        return out
 
     def _faded(self, scale: float, idle_s: float) -> float:
         if not idle_s > 0.0:  # NaN (never measured) or a measurement not older than now
             return scale
-        return 1.0 + (scale - 1.0) * 0.5 ** (idle_s / self.half_life_s)
+        return 1.0 + (scale - 1.0) * math.exp(self._log_keep_per_s * idle_s)
 
     def update(self, replica: int, stage: int, measured_s: float, profiled_s: float,
                at_s: float = math.nan) -> float:
@@ -78,9 +105,9 @@ class LatencyCorrection:
         unfaded scale, and it does not restart the fade); returns the new scale. Non-positive
         values are ignored."""
         if profiled_s > 0.0 and measured_s > 0.0:
-            scale = self._faded(float(self.scale[replica, stage]), at_s - float(self.measured_s[replica, stage]))
+            scale = self._faded(self._scale[replica][stage], at_s - self._measured_s[replica][stage])
             ratio = min(max(measured_s / profiled_s, self.min_scale), self.max_scale, self.outlier_factor * scale)
-            self.scale[replica, stage] = (1.0 - self.alpha) * scale + self.alpha * ratio
+            self._scale[replica][stage] = (1.0 - self.alpha) * scale + self.alpha * ratio
             if not math.isnan(at_s):
-                self.measured_s[replica, stage] = at_s
-        return float(self.scale[replica, stage])
+                self._measured_s[replica][stage] = at_s
+        return self._scale[replica][stage]

@@ -136,7 +136,7 @@ class Scheduler:
     def _lat_row(self, replica: int, batch_size: int, num_stages: int) -> list[float]:
         row = [self._lat[replica][s][batch_size - 1] for s in range(num_stages)]
         if self.correction is not None:
-            row = [v * self.correction.factor(replica, s) for s, v in enumerate(row)]
+            row = self.correction.scaled(replica, row)
         return row
 
     def _predict(self, replica: int, now_s: float) -> _Prediction:

@@ -40,7 +40,7 @@ def test_a_measurement_folds_into_the_faded_scale_and_restarts_the_fade():
 
 def test_a_scale_no_measurement_set_does_not_fade():
     corr = LatencyCorrection(1, 1, half_life_s=1.0)
-    corr.scale[0, 0] = 3.0
+    corr.set_scale(0, 0, 3.0)
     assert factor_at(corr, 100.0) == 3.0
     corr.update(0, 0, 3.0, 1.0)  # no time given: folds into the scale as it stands, starts no fade
     assert factor_at(corr, 200.0) == pytest.approx(3.0)
