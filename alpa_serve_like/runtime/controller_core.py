@@ -69,7 +69,8 @@ class ControllerCore(AdmissionMixin, DispatchMixin, RecoveryMixin, WarmUpMixin, 
         correction = None
         if options.correction_alpha > 0:
             correction = LatencyCorrection(len(tables.replica_group), int(tables.num_stages.max()),
-                                           alpha=options.correction_alpha)
+                                           alpha=options.correction_alpha,
+                                           half_life_s=options.correction_half_life_s)
         self.scheduler = Scheduler(tables, sched, correction=correction)
         self.order = DispatchOrder(sched)
         self.overheads = (OverheadEstimator(options.overhead_alpha, quantile=options.admission_quantile or None)

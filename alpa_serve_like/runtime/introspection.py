@@ -49,9 +49,10 @@ class IntrospectionMixin:
         corr = self.scheduler.correction
         if corr is not None:
             tables = self.scheduler.tables
+            # as the last prediction used them: faded to its time
             out["latency_correction"] = {
                 f"{self.model_names[int(tables.replica_model[r])]}@group{int(tables.replica_group[r])}":
-                    [round(float(x), 4) for x in corr.scale[r, : int(tables.num_stages[tables.replica_group[r]])]]
+                    [round(corr.factor(r, s), 4) for s in range(int(tables.num_stages[tables.replica_group[r]]))]
                 for r in range(len(tables.replica_group))
             }
         return out

@@ -68,6 +68,11 @@ class RuntimeOptions:
     """SLO of requests that give none; 0 means none (never rejected for lateness)."""
     correction_alpha: float = 0.2
     """EWMA weight of each measured stage time in the online latency correction (0 turns it off)."""
+    correction_half_life_s: float = 2.0
+    """While a stage reports no measurement, its latency correction's excess over 1.0 (the profile)
+    halves every this many seconds (``inf``: never). Without it a slow spell that drove predictions
+    past the SLO locked its group out for good: admission rejected every request, so nothing was
+    measured again (``scheduling/correction.py``)."""
     overhead_alpha: float = 0.1
     """EWMA weight of each measured dispatch, hop and response overhead in the predictions that
     admission uses (0: use only the fixed ``scheduling`` overheads)."""
@@ -182,6 +187,9 @@ class RuntimeOptions:
                      "max_pending_requests", "retry_after_s"):
             if int(getattr(self, name)) < 1:
                 raise RuntimeOptionsError(f"{name} must be >= 1, got {getattr(self, name)!r}")
+        if not self.correction_half_life_s > 0:
+            raise RuntimeOptionsError(f"correction_half_life_s must be > 0 seconds (inf: never fade), "
+                                      f"got {self.correction_half_life_s!r}")
         for name in ("cpu_per_device", "default_slo_s", "health_check_period_s"):
             if not getattr(self, name) >= 0:
                 raise RuntimeOptionsError(f"{name} must be >= 0, got {getattr(self, name)!r}")

@@ -32,7 +32,8 @@ Semantics (the numba kernel in ``alpa_serve_like.simulator.kernel`` repeats them
   while every member still meets its deadline, admission at arrival stays exact: the predicted
   finish of an admitted request can move later only up to the deadline of the batch it is in.
 * Feedback (runtime): ``complete_batch`` when results are back (outstanding counts),
-  ``observe_stage`` with measured stage times (clock correction and EWMA latency scale factors).
+  ``observe_stage`` with measured stage times (clock correction and EWMA latency scale factors,
+  which fade back to the profile while a stage reports nothing: ``correction``).
 """
 from alpa_serve_like.scheduling.clocks import GroupClocks, stage_times
 from alpa_serve_like.scheduling.correction import LatencyCorrection

@@ -136,7 +136,7 @@ class Scheduler:
     def _lat_row(self, replica: int, batch_size: int, num_stages: int) -> list[float]:
         row = [self._lat[replica][s][batch_size - 1] for s in range(num_stages)]
         if self.correction is not None:
-            row = [v * self.correction.factor(replica, s) for s, v in enumerate(row)]
+            row = self.correction.scaled(replica, row)
         return row
 
     def _predict(self, replica: int, now_s: float) -> _Prediction:
@@ -160,6 +160,8 @@ class Scheduler:
 
     def candidates(self, model_id: int, now_s: float, deadline_s: float = math.inf) -> list[Candidate]:
         """What each up group hosting ``model_id`` would do with a request arriving now (no commit)."""
+        if self.correction is not None:
+            self.correction.set_now(now_s)
         return [self._candidate(self._predict(r, now_s), now_s, deadline_s) for r in self._up_replicas(model_id)]
 
     def _up_replicas(self, model_id: int) -> list[int]:
@@ -190,6 +192,8 @@ class Scheduler:
         replicas = self._up_replicas(model_id)
         if not replicas:
             return Rejection(RejectReason.GROUP_DOWN, int(self.tables.replica_group[hosts[0]]))
+        if self.correction is not None:  # its scales fade with the time since they were measured
+            self.correction.set_now(now_s)
         preds = [self._predict(r, now_s) for r in replicas]
         chosen = preds[self._choose([self._candidate(p, now_s, deadline_s) for p in preds])]
         finish_s = chosen.finishes[-1] + self.response_overhead_s
@@ -286,7 +290,8 @@ class Scheduler:
     def observe_stage(self, batch_id: int, stage: int, actual_start_s: float, actual_finish_s: float) -> None:
         """Measured times of one stage of an open batch (runtime feedback).
 
-        Updates the (replica, stage) latency scale when a ``LatencyCorrection`` is attached, and the
+        Updates the (replica, stage) latency scale when a ``LatencyCorrection`` is attached (measured
+        at the stage's finish: the scale fades from then while no later measurement comes), and the
         stage clock: for the tail batch the clock becomes the measured finish (earlier or later);
         for an earlier batch that ran late, the clock and the pre-tail clock move later by the
         delay (never earlier: queued work behind it is not re-timed).
@@ -299,7 +304,7 @@ class Scheduler:
         # it (``per_stage_overhead_s``), so the clock compares like with like.
         if self.correction is not None:
             profiled = self._lat[batch.replica][stage][batch.size - 1]
-            self.correction.update(batch.replica, stage, actual_finish_s - actual_start_s, profiled)
+            self.correction.update(batch.replica, stage, actual_finish_s - actual_start_s, profiled, actual_finish_s)
         actual_finish_s += self.per_stage_overhead_s
         delay = actual_finish_s - batch.stage_finish_s[stage]
         batch.stage_start_s[stage], batch.stage_finish_s[stage] = actual_start_s, actual_finish_s

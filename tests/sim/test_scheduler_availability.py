@@ -104,7 +104,8 @@ def test_predicted_compute_is_the_corrected_stage_latencies_of_an_open_batch():
     d = s.route_and_admit(0, 0.0, 100.0)
     profiled = sum(tables.lat_s[0][st][0] for st in range(2))
     assert s.predicted_compute_s(d.batch_id) == pytest.approx(profiled)  # no overheads in it
-    s.correction.scale[0, :] = 2.0
+    s.correction.set_scale(0, 0, 2.0)
+    s.correction.set_scale(0, 1, 2.0)
     assert s.predicted_compute_s(d.batch_id) == pytest.approx(2 * profiled)
     s.complete_batch(d.batch_id)
     assert s.predicted_compute_s(d.batch_id) is None

@@ -384,3 +384,11 @@ def test_the_margin_is_applied_for_each_requests_own_slo():
     (tight, t_margin), (loose, l_margin), (tight_again, t2_margin) = run(go())
     assert tight == loose == tight_again == "ok"
     assert t_margin < 0.05 and t2_margin < 0.05 and l_margin > 0.4
+
+
+def test_the_latency_correction_fades_at_the_options_half_life_and_stats_show_it_faded():
+    core, _, _ = make_core(correction_half_life_s=0.5)
+    corr = core.scheduler.correction
+    corr.update(0, 0, 3 * STAGE_S, STAGE_S, 10.0)  # 3x counts as 2x at alpha 0.2: 1.2
+    corr.set_now(10.5)  # one half-life later
+    assert core.snapshot()["latency_correction"] == {"bert-tiny-0@group0": [1.1]}

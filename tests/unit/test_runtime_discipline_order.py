@@ -206,7 +206,7 @@ def test_doomed_at_dispatch_is_judged_without_the_fifo_queue_under_srpt(discipli
     # Known, not learned (alpha ~0: the real sleeps' measurements cannot move it).
     long_id = core.scheduler.tables.model_names.index("bert-tiny-1")
     for replica in core.scheduler.tables.replicas_of(long_id):
-        core.scheduler.correction.scale[int(replica), 0] = 3.0
+        core.scheduler.correction.set_scale(int(replica), 0, 3.0)
 
     async def go():
         outs = await asyncio.gather(core.infer(request("bert-tiny-1"), arrival_s=clock[0]),
