@@ -98,6 +98,21 @@ async def _await(obj):
     return await obj
 
 
+def settled_when_done(answer: asyncio.Future) -> asyncio.Future:
+    """A future of its own that resolves once ``answer`` is done: to the answer, or to None when
+    the call failed or was cancelled (stage 0's turn is over either way; it never raises). The
+    batching dispatcher awaits it while ``_finish`` awaits ``answer`` within a timeout, which
+    cancels ``answer``; awaiting ``answer`` itself would have cancelled the dispatcher too."""
+    first = answer.get_loop().create_future()
+
+    def settle(done: asyncio.Future) -> None:
+        if not first.done():
+            first.set_result(None if done.cancelled() or done.exception() is not None else done.result())
+
+    answer.add_done_callback(settle)
+    return first
+
+
 async def await_within(aw, timeout_s: float):
     """``await aw``, raising ``asyncio.TimeoutError`` if it takes over ``timeout_s`` (``aw`` is then
     cancelled), like ``asyncio.wait_for``. Where Python has ``asyncio.timeout`` (3.11+) ``aw`` runs

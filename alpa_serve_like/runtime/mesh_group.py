@@ -24,7 +24,7 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 
 from alpa_serve_like.core.plan import GroupPlacement
 from alpa_serve_like.runtime.compiled_stages import CompiledStage
-from alpa_serve_like.runtime.controller_state import Submission
+from alpa_serve_like.runtime.controller_state import Submission, settled_when_done
 from alpa_serve_like.runtime.mig_binding import GroupBinding
 from alpa_serve_like.runtime.options import RuntimeOptions
 from alpa_serve_like.runtime.socket_stages import SocketStage
@@ -37,21 +37,6 @@ def _has_running_loop() -> bool:
     except RuntimeError:
         return False
     return True
-
-
-def _settled_when_done(answer: asyncio.Future) -> asyncio.Future:
-    """A future of its own that resolves once ``answer`` is done: to the answer, or to None when
-    the call failed or was cancelled (stage 0's turn is over either way; it never raises). The
-    batching dispatcher awaits it while ``_finish`` awaits ``answer`` within a timeout, which
-    cancels ``answer``; awaiting ``answer`` itself would have cancelled the dispatcher too."""
-    first = answer.get_loop().create_future()
-
-    def settle(done: asyncio.Future) -> None:
-        if not first.done():
-            first.set_result(None if done.cancelled() or done.exception() is not None else done.result())
-
-    answer.add_done_callback(settle)
-    return first
 
 
 class MeshGroupError(RuntimeError):
@@ -120,7 +105,7 @@ class MeshGroup:
         self.actors: list[list] = []  # [stage][op rank]
         self.info: list[dict] = []
         self.direct_stage: CompiledStage | SocketStage | None = None
-        """The one-stage call path of a ``direct()`` group (its answer is stage 0's only result)."""
+        """The call path of a ``direct()`` group that skips actor calls (``_direct_links``)."""
 
     # ---- life cycle ----------------------------------------------------------------------------
     def bundle(self) -> dict:
@@ -323,7 +308,7 @@ class MeshGroup:
                 first, last = self.direct_stage.call(model, payload, ticket)
                 return Submission(first=first, last=last)
             answer = self.direct_stage.call(model, payload, ticket)
-            return Submission(first=_settled_when_done(answer), last=answer)
+            return Submission(first=settled_when_done(answer), last=answer)
         # Outside an event loop (a script's ``ray.get(group.submit(...).last)``) the refs of actor
         # calls are the answer: a socket's or compiled graph's answers can only be awaited on a loop.
         if self.op > 1:

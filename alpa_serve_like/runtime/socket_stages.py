@@ -42,6 +42,8 @@ import threading
 import uuid
 from typing import Callable
 
+from alpa_serve_like.runtime.controller_state import settled_when_done
+
 _LENGTH = struct.Struct("!I")
 """Each frame's length prefix (a frame is at most ``MAX_FRAME_BYTES``)."""
 MAX_FRAME_BYTES = 1 << 31
@@ -277,14 +279,18 @@ class SocketStage:
         if self.loop is not loop:
             self._open_on(loop)
         call_id = next(self.ids)
-        first, last = loop.create_future(), loop.create_future()
+        last = loop.create_future()
+        # One stage: its only frame is the answer, and stage 0 is free once it is back.
+        first = settled_when_done(last) if len(self.addresses) == 1 else loop.create_future()
         if self.broken:
             last.set_exception(self.error_type(self.broken))
-            first.set_result(None)
+            if not first.done():
+                first.set_result(None)
             return first, last
         frame = _frame((call_id, model, payload))
         self.last[call_id] = last
-        self.first[call_id] = first
+        if len(self.addresses) > 1:
+            self.first[call_id] = first
         if self.writer is not None:
             self.writer.write(frame)
         else:
@@ -315,23 +321,18 @@ class SocketStage:
         self.backlog.clear()
         self.writer = writer
         loop = asyncio.get_running_loop()
-        if answers is None:  # stage 0 answers: the same frame settles both futures
-            self.readers = [loop.create_task(self._read(reader, self.last, self.first))]
+        if answers is None:  # stage 0 answers
+            self.readers = [loop.create_task(self._read(reader, self.last))]
         else:
             self.answers_writer = answers[1]
             self.readers = [loop.create_task(self._read(reader, self.first)),
                             loop.create_task(self._read(answers[0], self.last))]
 
-    async def _read(self, reader: asyncio.StreamReader, futures: dict[int, asyncio.Future],
-                    also_first: dict[int, asyncio.Future] | None = None) -> None:
+    async def _read(self, reader: asyncio.StreamReader, futures: dict[int, asyncio.Future]) -> None:
         try:
             while True:
                 (size,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
                 call_id, ok, value = pickle.loads(await reader.readexactly(size))
-                if also_first is not None:
-                    first = also_first.pop(call_id, None)
-                    if first is not None and not first.done():
-                        first.set_result(value if ok else None)
                 future = futures.pop(call_id, None)
                 if future is None or future.done():  # its caller gave up (a timeout), or another loop's
                     continue
