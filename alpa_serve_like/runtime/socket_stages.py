@@ -56,6 +56,10 @@ FROM_STAGE = "stage"
 """The previous stage's outputs (a link; losing it means the group is broken)."""
 TO_CONTROLLER = "answers"
 """The controller's connection to the last stage of a pipeline, on which answers go back."""
+READY = "ready"
+"""The last stage's reply on a new answer connection: answers go there from now on. The controller
+sends no call before it (a call could otherwise overtake the new connection's first frame and
+be answered on an older connection, one a closed event loop left open and nobody reads)."""
 
 
 def supported() -> bool:
@@ -76,12 +80,16 @@ def _frame(value) -> bytes:
 
 
 def _read_frame(stream):
-    """The next frame's value from a blocking binary stream; None at the end of the stream."""
-    header = stream.read(_LENGTH.size)
-    if len(header) < _LENGTH.size:
+    """The next frame's value from a blocking binary stream; None at the end of the stream (a
+    reset by the peer, a killed process, is an end too)."""
+    try:
+        header = stream.read(_LENGTH.size)
+        if len(header) < _LENGTH.size:
+            return None
+        (size,) = _LENGTH.unpack(header)
+        body = stream.read(size)
+    except OSError:
         return None
-    (size,) = _LENGTH.unpack(header)
-    body = stream.read(size)
     if len(body) < size:
         return None
     return pickle.loads(body)
@@ -207,7 +215,9 @@ class StageSocketServer:
             return _frame((call_id, False, text) if answer else (call_id, None, text))
 
     def _set_answers(self, conn: socket.socket) -> None:
-        with self.lock:
+        with self.lock:  # READY goes out before any answer can take this connection
+            if not self._send(conn, _frame(READY)):
+                return
             self.answers, unsent, self.unsent = conn, self.unsent, []
         for frame in unsent:
             self._send(conn, frame)
@@ -260,6 +270,7 @@ class SocketStage:
         self.writer: asyncio.StreamWriter | None = None  # to stage 0
         self.answers_writer: asyncio.StreamWriter | None = None  # to the last stage (pp > 1)
         self.readers: list[asyncio.Task] = []
+        self.sockets: list[socket.socket] = []  # what the writers write to, closed with them
         self.backlog: list[bytes] = []  # frames written before the connections are open
         self.first: dict[int, asyncio.Future] = {}  # call id -> stage 0's timing record (pp = 1: the answer)
         self.last: dict[int, asyncio.Future] = {}  # call id -> the answer
@@ -302,24 +313,37 @@ class SocketStage:
         loop.create_task(self._connect())
 
     async def _connect(self) -> None:
+        loop = asyncio.get_running_loop()
+        opened: list[socket.socket] = []  # connected sockets, each handed to a stream below
+        writers: list[asyncio.StreamWriter] = []
         try:
             answers = None
             if len(self.addresses) > 1:  # the answer connection first, so no answer waits for it
-                answers = await asyncio.open_unix_connection(sock=connect(self.addresses[-1]))
+                opened.append(connect(self.addresses[-1]))
+                answers = await asyncio.open_unix_connection(sock=opened[-1])
+                writers.append(answers[1])
                 answers[1].write(_frame(TO_CONTROLLER))
-            reader, writer = await asyncio.open_unix_connection(sock=connect(self.addresses[0]))
-        except OSError as exc:
-            self._break(f"connecting to the stage actors' sockets failed: {exc}")
+                async with asyncio.timeout(_CONNECT_TIMEOUT_S):
+                    ready = await _read_value(answers[0])
+                if ready != READY:
+                    raise ConnectionError(f"the last stage replied {ready!r} instead of {READY!r}")
+            opened.append(connect(self.addresses[0]))
+            reader, writer = await asyncio.open_unix_connection(sock=opened[-1])
+            writers.append(writer)
+        except (OSError, EOFError, pickle.UnpicklingError) as exc:  # TimeoutError is an OSError
+            _close(writers, opened[len(writers):])
+            if self.loop is loop:
+                self._break(f"connecting to the stage actors' sockets failed: {type(exc).__name__}: {exc}")
             return
-        if self.broken:  # closed while connecting
-            writer.close()
+        if self.loop is not loop or self.broken:  # another loop took over, or closed, while connecting
+            _close(writers, [])
             return
+        self.sockets = opened
         writer.write(_frame(FROM_CONTROLLER))
         for frame in self.backlog:
             writer.write(frame)
         self.backlog.clear()
         self.writer = writer
-        loop = asyncio.get_running_loop()
         if answers is None:  # stage 0 answers
             self.readers = [loop.create_task(self._read(reader, self.last))]
         else:
@@ -330,8 +354,7 @@ class SocketStage:
     async def _read(self, reader: asyncio.StreamReader, futures: dict[int, asyncio.Future]) -> None:
         try:
             while True:
-                (size,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
-                call_id, ok, value = pickle.loads(await reader.readexactly(size))
+                call_id, ok, value = await _read_value(reader)
                 future = futures.pop(call_id, None)
                 if future is None or future.done():  # its caller gave up (a timeout), or another loop's
                     continue
@@ -364,10 +387,14 @@ class SocketStage:
         for task in readers:
             if not task.get_loop().is_closed() and task is not _current_task():
                 task.cancel()
+        sockets, self.sockets = self.sockets, []
         if self.loop is not None and not self.loop.is_closed():  # the loop the writers are on
             for writer in writers:
                 if writer is not None:
                     writer.close()
+        else:  # that loop is closed (a test's earlier asyncio.run): close what its writers held
+            for sock in sockets:
+                sock.close()
 
     def close(self) -> None:
         """Stop using the connections (the group is shutting down); safe from any thread."""
@@ -383,6 +410,19 @@ class SocketStage:
             self._drop_connections()
         else:
             loop.call_soon_threadsafe(self._drop_connections)
+
+
+def _close(writers: list[asyncio.StreamWriter], sockets: list[socket.socket]) -> None:
+    """Close streams (on their running loop) and sockets no stream took yet."""
+    for writer in writers:
+        writer.close()
+    for sock in sockets:
+        sock.close()
+
+
+async def _read_value(reader: asyncio.StreamReader):
+    (size,) = _LENGTH.unpack(await reader.readexactly(_LENGTH.size))
+    return pickle.loads(await reader.readexactly(size))
 
 
 def _current_task():

@@ -137,6 +137,31 @@ def test_a_call_from_a_new_event_loop_opens_new_connections():
         server.close()
 
 
+def test_a_new_loops_answers_never_go_to_the_old_loops_connection(monkeypatch):
+    """CI hung here once: the last stage still held the first loop's answer connection when the
+    second loop's call reached it (its thread had not yet read the new connection's first frame),
+    so the answer went to a connection nobody reads. The controller now sends calls only after the
+    last stage confirms the new answer connection; the delay below makes that race certain."""
+    servers, stage = pipeline(2)
+
+    async def one(i):
+        return (await asyncio.wait_for(stage.call("m", ids(i, n=1))[1], 10))["summary"][0]["sum"]
+
+    assert asyncio.run(one(3)) == 6
+    old_answers = stage.answers_writer  # the first loop's connection stays open while this holds it
+    slow_set_answers = servers[1]._set_answers
+
+    def late(conn):
+        time.sleep(0.5)
+        slow_set_answers(conn)
+
+    monkeypatch.setattr(servers[1], "_set_answers", late)
+    assert asyncio.run(one(5)) == 8
+    assert old_answers is not None
+    for server in servers:
+        server.close()
+
+
 def test_no_server_at_the_address_is_a_transport_error():
     stage = SocketStage(["\0alpa-serve-like-stage-nobody-here"], Lost)
 
