@@ -149,13 +149,13 @@ class RuntimeOptions:
     loop (no thread hand-off per request) and handle calls over Serve's gRPC data plane. Its direct
     ingress is left off: it would open one more HTTP listener per replica."""
     stage_transport: StageTransport = "socket"
-    """How the controller calls a group's stage actors. Groups of one stage and one op rank under
-    the ``fcfs`` discipline: ``socket`` (default) over a Unix socket the stage actor serves on its
-    node (``runtime/socket_stages.py``; a stage on another node, or a platform without abstract
-    Unix sockets, keeps actor calls), ``compiled_graph`` over a Ray compiled graph
-    (``runtime/compiled_stages.py``: shared-memory channels whose readers poll, which costs CPU a
-    small machine lacks), ``actor_call`` over ordinary Ray actor calls. Every other group uses
-    actor calls. Measured by ``benchmarks/bench_runtime_overhead.py`` (README)."""
+    """How the controller calls a group's stage actors. Groups of one op rank under the ``fcfs``
+    discipline: ``socket`` (default) over Unix sockets the stage actors serve on the controller's
+    node, any number of stages (``runtime/socket_stages.py``; a stage on another node, or a
+    platform without abstract Unix sockets, keeps actor calls), ``compiled_graph`` over a Ray
+    compiled graph for one-stage groups (``runtime/compiled_stages.py``: shared-memory channels
+    whose readers poll, which costs CPU a small machine lacks), ``actor_call`` over ordinary Ray
+    actor calls. Every other group uses actor calls. Measured by ``benchmarks/bench_runtime_overhead.py`` (README)."""
     warm_up: bool = True
     """Run one batch of one request of each model through each group after it starts (and after
     each recreation, before it rejoins routing), so no user request pays the first call's cost;
