@@ -230,7 +230,10 @@ class StageSocketServer:
                 self.unsent.append(frame)
                 return True
             target = self.answers
-        return self._send(target, frame)
+        # A failed send here is no broken chain: the controller closed that connection (an event
+        # loop it left, whose calls nobody awaits); closing this stage would fail the new loop's.
+        self._send(target, frame)
+        return True
 
     def _send(self, conn: socket.socket | None, frame: bytes) -> bool:
         if conn is None:

@@ -3,6 +3,7 @@ process (or a forked one, to be killed) stand in for the stage actors."""
 import asyncio
 import multiprocessing
 import os
+import threading
 import time
 
 import numpy as np
@@ -343,5 +344,68 @@ def test_an_output_too_big_for_a_frame_fails_that_call_only(pp, monkeypatch):
     try:
         assert asyncio.run(main())["summary"][0]["sum"] == 2 + 2 * sum(range(1, pp + 1))
     finally:
+        for server in servers:
+            server.close()
+
+
+def test_an_old_loops_answer_to_its_closed_connection_leaves_the_last_stage_serving(monkeypatch):
+    """A call of a first event loop is still in the pipeline when that loop is gone and a second
+    loop opens its connections (closing the first's): the last stage then answers on the first
+    loop's connection, closed by the controller. That answer has no reader; the stage must not
+    take the failed send for a broken chain and close itself (and the second loop's connection).
+    The events below make that order certain: the old answer goes out before the last stage has
+    seen the old connection's end and before it takes the new one."""
+    from alpa_serve_like.runtime import socket_stages
+
+    servers, stage = pipeline(2)
+    held, attempted = threading.Event(), threading.Event()
+    run_last = servers[1].run
+
+    def hold_then_run(model, payload):
+        if model == "held":
+            held.wait(10)
+        return run_last(model, payload)
+
+    answer, set_answers, read_frame = servers[1]._answer, servers[1]._set_answers, socket_stages._read_frame
+    old_connection_threads = []
+
+    def answer_then_tell(frame, conn):
+        try:
+            return answer(frame, conn)
+        finally:
+            attempted.set()
+
+    def set_answers_after_the_old_answer(conn):
+        if old_connection_threads:  # the second loop's connection
+            attempted.wait(10)
+        else:
+            old_connection_threads.append(threading.current_thread())
+        set_answers(conn)
+
+    def read_frame_seeing_the_old_end_late(stream):
+        value = read_frame(stream)
+        if value is None and threading.current_thread() in old_connection_threads:
+            attempted.wait(10)
+        return value
+
+    monkeypatch.setattr(servers[1], "run", hold_then_run)
+    monkeypatch.setattr(servers[1], "_answer", answer_then_tell)
+    monkeypatch.setattr(servers[1], "_set_answers", set_answers_after_the_old_answer)
+    monkeypatch.setattr(socket_stages, "_read_frame", read_frame_seeing_the_old_end_late)
+
+    async def leave_one_in_flight():
+        first, _ = stage.call("held", ids(0, n=1))
+        await asyncio.wait_for(first, 10)  # past stage 0: the last stage holds it
+
+    async def one(i):
+        first, last = stage.call("m", ids(i, n=1))
+        held.set()  # the first loop's sockets are closed by now
+        return (await asyncio.wait_for(last, 10))["summary"][0]["sum"]
+
+    try:
+        asyncio.run(leave_one_in_flight())
+        assert asyncio.run(one(5)) == 8
+    finally:
+        held.set()
         for server in servers:
             server.close()
