@@ -80,17 +80,20 @@ def test_a_model_error_fails_that_call_only_and_the_stages_keep_serving(pp, brok
         server.close()
 
 
-def _stage_process(conn, stage: int, pp: int) -> None:
+def _stage_process(conn, stage: int, pp: int, victim: bool) -> None:
     """A stage server in a process of its own (the test kills it); it links to the address it is
-    sent, if any, and its model sleeps so a call is in flight when the kill comes."""
+    sent, if any, and says so. The victim's model never returns, so a call is in flight when the
+    kill comes, however slow the machine."""
     def run(model, payload):
-        time.sleep(0.5)
+        if victim:
+            time.sleep(60)
         return adder(stage, pp)(model, payload)
 
     server = StageSocketServer(run, stage, pp)
     conn.send(server.address)
     if stage < pp - 1:
         server.link_next(conn.recv())
+    conn.send("linked")
     time.sleep(60)
 
 
@@ -100,7 +103,7 @@ def test_a_stage_process_that_dies_fails_calls_in_flight_and_later_ones_with_the
     pipes, processes = [], []
     for s in range(pp):
         parent, child = context.Pipe()
-        process = context.Process(target=_stage_process, args=(child, s, pp), daemon=True)
+        process = context.Process(target=_stage_process, args=(child, s, pp, s == victim), daemon=True)
         process.start()
         pipes.append(parent)
         processes.append(process)
@@ -108,11 +111,16 @@ def test_a_stage_process_that_dies_fails_calls_in_flight_and_later_ones_with_the
         addresses = [pipe.recv() for pipe in pipes]
         for s in range(pp - 1):
             pipes[s].send(addresses[s + 1])
+        assert [pipe.recv() for pipe in pipes] == ["linked"] * pp  # the chain is whole before the call
         stage = SocketStage(addresses, Lost)
+
+        async def opened():
+            while stage.writer is None:  # the connections open (the last stage's READY is back)
+                await asyncio.sleep(0.01)
 
         async def main():
             _, in_flight = stage.call("m", ids(0))
-            await asyncio.sleep(0.2)
+            await asyncio.wait_for(opened(), 10)  # a kill before would fail the connecting instead
             processes[victim].kill()  # SIGKILL, as ray.kill or a crash
             with pytest.raises(Lost, match="socket closed"):
                 await asyncio.wait_for(in_flight, 10)
