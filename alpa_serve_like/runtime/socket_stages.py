@@ -155,11 +155,16 @@ class StageSocketServer:
                 conn, _ = self.listener.accept()
             except OSError:  # listener closed
                 return
-            if _peer_uid(conn) != os.getuid() or self.broken:  # another user's process: never unpickle what it sends
+            if _peer_uid(conn) != os.getuid():  # another user's process: never unpickle what it sends
                 conn.close()
                 continue
-            with self.lock:
-                self.connections.add(conn)
+            with self.lock:  # close() sets broken before it takes the lock: it sees conn, or conn sees broken
+                closed = self.broken
+                if not closed:
+                    self.connections.add(conn)
+            if closed:
+                conn.close()
+                continue
             threading.Thread(target=self._serve, args=(conn,), name="stage-socket", daemon=True).start()
 
     def _serve(self, conn: socket.socket) -> None:

@@ -417,3 +417,34 @@ def test_an_old_loops_answer_to_its_closed_connection_leaves_the_last_stage_serv
         held.set()
         for server in servers:
             server.close()
+
+
+def test_a_connection_accepted_while_the_server_closes_is_closed_too(monkeypatch):
+    """``close`` closes every connection the server holds; one its accept thread had taken but not
+    yet recorded when ``close`` ran must not stay served by the closed server. The lock below runs
+    ``close`` in that gap, every time."""
+    server = StageSocketServer(adder(0, 1), 0, 1)
+    stage = SocketStage([server.address], Lost)
+    lock = server.lock
+
+    class CloseBeforeRecording:
+        """The server's lock; the accept thread, about to record its new connection, first waits
+        for a ``close`` from another thread."""
+
+        def __enter__(self):
+            if threading.current_thread().name == "stage-socket-accept" and not server.broken:
+                closer = threading.Thread(target=server.close)
+                closer.start()
+                closer.join(10)
+            return lock.__enter__()
+
+        def __exit__(self, *exc):
+            return lock.__exit__(*exc)
+
+    monkeypatch.setattr(server, "lock", CloseBeforeRecording())
+
+    async def main():
+        with pytest.raises(Lost, match="socket closed"):
+            await asyncio.wait_for(stage.call("m", ids(0))[1], 5)
+
+    asyncio.run(main())
