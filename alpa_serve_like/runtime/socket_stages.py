@@ -408,7 +408,10 @@ class SocketStage:
         """Stop using the connections (the group is shutting down); safe from any thread."""
         self.broken = self.broken or "the group was shut down"
         loop = self.loop
-        if loop is None or loop.is_closed():
+        if loop is None:
+            return
+        if loop.is_closed():  # nothing runs there any more: close the sockets its streams held
+            self._drop_connections()
             return
         try:
             running = asyncio.get_running_loop()

@@ -448,3 +448,24 @@ def test_a_connection_accepted_while_the_server_closes_is_closed_too(monkeypatch
             await asyncio.wait_for(stage.call("m", ids(0))[1], 5)
 
     asyncio.run(main())
+
+
+def test_closing_after_the_event_loop_is_gone_closes_that_loops_connections():
+    """A group shut down after its calls' event loop closed (a test's ``asyncio.run`` returned):
+    its connections are closed then, not left open to the stage servers until garbage collection."""
+    servers, stage = pipeline(2)
+
+    async def one(i):
+        return (await asyncio.wait_for(stage.call("m", ids(i, n=1))[1], 10))["summary"][0]["sum"]
+
+    try:
+        assert asyncio.run(one(3)) == 6
+        assert servers[1].answers is not None
+        stage.close()
+        deadline_s = time.monotonic() + 5
+        while servers[1].answers is not None and time.monotonic() < deadline_s:  # its end reaches the stage
+            time.sleep(0.01)
+        assert servers[1].answers is None
+    finally:
+        for server in servers:
+            server.close()
