@@ -41,7 +41,9 @@ def test_group_called_directly_serves_and_recovers_from_a_killed_actor(serve_url
         os.kill(victim, signal.SIGKILL)
         killed_s = time.time()
         outcomes = []  # (seconds after the kill, status, reason)
-        while time.time() < killed_s + 120:
+        # Recovery is a redeploy of the group; on a loaded 2-core machine a compiled graph's took
+        # over 120 s (its channel readers poll against everything else), so the bound is wide.
+        while time.time() < killed_s + 400:
             status, out = call(base, f"/v1/models/{MODEL}/infer", {"input": {"length": 8}}, timeout=120)
             outcomes.append((time.time() - killed_s, status, out.get("reason")))
             if status == 200 and call(base, "/health")[1]["status"] == "ok":
