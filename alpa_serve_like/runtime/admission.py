@@ -44,7 +44,7 @@ class AdmissionMixin:
                     "known_models": list(self.model_names)}
         slo_s = request.slo_s if request.slo_s is not None else (self.options.default_slo_s or None)
         if self.overheads is not None and (now - self._overheads_applied_s > _REFRESH_OVERHEADS_S
-                                           or (slo_s and slo_s != self._overheads_slo_s)):
+                                           or (slo_s and slo_s != self.overheads.applied_slo_s)):
             # let estimates fade while nothing comes back (no lock-out); the margin is per SLO (a
             # request without one is never late: it keeps the last one's)
             self._apply_overheads(now, slo_s or None)

@@ -89,8 +89,6 @@ class ControllerCore(AdmissionMixin, DispatchMixin, RecoveryMixin, WarmUpMixin, 
         """Admitted requests not answered yet (``max_pending_requests`` sheds above it)."""
         self.dropped_at_dispatch = 0
         self._overheads_applied_s = -float("inf")
-        self._overheads_slo_s = float("inf")
-        """The SLO admission's margin was last applied for (``_apply_overheads``)."""
         self._tasks: set[asyncio.Task] = set()
         self._loops_started = False
         self._warm_up_task: asyncio.Future | None = None

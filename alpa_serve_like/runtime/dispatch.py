@@ -188,10 +188,9 @@ class DispatchMixin:
         """Predict with the learned overheads (faded by idle time), never below the configured ones
         (``OverheadEstimator.scheduler_overheads``: the residual quantile covers the noise), with the
         margin for requests of SLO ``slo_s`` (None: the SLO of the last application)."""
-        if slo_s is not None:
-            self._overheads_slo_s = slo_s
-        self.scheduler.set_overheads(*self.overheads.scheduler_overheads(now_s, self.options.scheduling,
-                                                                          self._overheads_slo_s))
+        if slo_s is None:
+            slo_s = self.overheads.applied_slo_s
+        self.scheduler.set_overheads(*self.overheads.scheduler_overheads(now_s, self.options.scheduling, slo_s))
         self._overheads_applied_s = now_s
 
     def _drop_batch(self, batch: QueuedBatch) -> None:
