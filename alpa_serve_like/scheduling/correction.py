@@ -83,16 +83,9 @@ class LatencyCorrection:
     def scaled(self, replica: int, latencies_s: list[float]) -> list[float]:
         """``latencies_s`` (stage 0, 1, ... of ``replica``) times their factors at ``now_s``: what
         ``factor`` gives, in one call per row (the scheduler's hot path)."""
-        scales, measured_s = self._scale[replica], self._measured_s[replica]
-        now_s, log_keep = self.now_s, self._log_keep_per_s
-        out = []
-        for stage, lat_s in enumerate(latencies_s):
-            scale = scales[stage]
-            if scale != 1.0:
-                idle_s = now_s - measured_s[stage]
-                lat_s *= 1.0 + (scale - 1.0) * math.exp(log_keep * idle_s) if idle_s > 0.0 else scale
-            out.append(lat_s)
-        return out
+        scales, measured_s, now_s = self._scale[replica], self._measured_s[replica], self.now_s
+        return [lat_s if scales[stage] == 1.0 else lat_s * self._faded(scales[stage], now_s - measured_s[stage])
+                for stage, lat_s in enumerate(latencies_s)]
 
     def _faded(self, scale: float, idle_s: float) -> float:
         if not idle_s > 0.0:  # NaN (never measured) or a measurement not older than now
