@@ -5,9 +5,10 @@ Serve (issue 10). An actor call is a task submission and a reply through Ray's c
 (~1-2 ms beyond compute from a Serve replica on 2 cores, per hop). A compiled graph's
 shared-memory channels are cheaper per call but their readers poll, CPU the 2 cores then lack
 for everything else (``benchmarks/bench_hop_transport.py`` counts each transport's CPU per round
-trip: 0.41 ms for the compiled graph, 0.08 ms here, one run in the README). Here every stage actor serves a Unix socket from threads that sleep in ``recv`` between
-calls, and the controller's event loop reads the answers like any other socket: no thread
-hand-off and no polling on either side.
+trip: 0.41 ms for the compiled graph, 0.08 ms here, one run in the README). Here every stage
+actor serves a Unix socket from threads that sleep in ``recv`` between calls, and the
+controller's event loop reads the answers like any other socket: no thread hand-off and no
+polling on either side.
 
 A pipeline is a chain of connections: the controller writes each batch to stage 0, stage ``s``
 writes its output (activations) to stage ``s + 1`` over a link set up at start
