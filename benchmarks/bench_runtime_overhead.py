@@ -9,7 +9,9 @@ call), ``alpa-separate`` (``ingress=separate``: proxy -> ingress -> controller -
 ``alpa-separate-serve-defaults`` (that with Serve's default replica settings, not
 ``low_latency_replicas``). ``plain`` is one Serve deployment running the whole model in its
 replica (proxy -> replica), with the same replica settings as alpa's default;
-``plain-serve-defaults`` with Serve's.
+``plain-serve-defaults`` with Serve's; with ``--plain-fastapi``, ``plain-fastapi`` is plain's model
+behind a FastAPI ingress on alpa's route (the ASGI app path every ``@serve.ingress`` app takes,
+alpa's included: its share of alpa's gap).
 All report the model's compute time per request, so
 
     added latency = client-measured latency - compute time reported by the server
@@ -18,8 +20,8 @@ is what each serving path adds over the raw model compute. Latency: ``--requests
 requests, alternating between the apps so machine noise hits all alike. Throughput:
 ``--clients`` closed-loop clients for ``--seconds``, alternating, twice each. Targets: added p50
 within 1 ms of plain's (issue 10; also given per round of back-to-back chunks, and how many
-rounds met it), alpa throughput at least 80% of plain (issue 5). Each alpa
-app's answers also say where its server-side time went (``timing_ms``): the report's
+rounds met it; every app's gap to plain is reported the same way), alpa throughput at least 80%
+of plain (issue 5). Each alpa app's answers also say where its server-side time went (``timing_ms``): the report's
 ``server_ms_p50`` (handler arrival to answer; plain's too) and ``hops_ms_p50`` (controller -> stage -> controller
 outside compute), and the rest of the added latency is Serve's proxy and the ingress hop.
 The machine's load average is in the report (a noisy machine moves every figure; compare apps
@@ -31,7 +33,6 @@ within one run only).
 (``runtime/serve_proxy.py``); both apps then share that front end. ``--serve-proxy gate`` puts
 a gate (``runtime/haproxy_gate.py``, default options) in front of each app's own port.
 """
-from __future__ import annotations
 
 import argparse
 import asyncio
@@ -65,19 +66,12 @@ serving HTTP, its stage over a socket), the same over the other two stage transp
 ingress, and that with Serve's default replica settings."""
 
 
-def plain_app(model: str, torch_threads: int, low_latency: bool):
-    from ray import serve
+def plain_model_class():
+    """The baseline's replica class: the whole model, a JSON body of token ids or a length."""
     from starlette.requests import Request
     from starlette.responses import JSONResponse
 
-    from alpa_serve_like.runtime.options import RuntimeOptions
-
-    actor_options = RuntimeOptions(low_latency_replicas=low_latency).replica_actor_options()
-
-    @serve.deployment(max_ongoing_requests=10_000, ray_actor_options=actor_options)
     class PlainModel:
-        """The baseline: one replica, the whole model, a JSON body of token ids or a length."""
-
         def __init__(self, name: str, threads: int):
             import torch
 
@@ -90,7 +84,7 @@ def plain_app(model: str, torch_threads: int, low_latency: bool):
             self.model = build_model(self.spec, seed=0)
             self.rng = np.random.default_rng(0)
 
-        async def __call__(self, request: Request):
+        async def answer(self, request: Request):
             arrival_s = time.time()  # where alpa's handler stamps its arrival, for server_ms_p50
             body = await request.json()
             length = body["input"]["length"]
@@ -102,7 +96,47 @@ def plain_app(model: str, torch_threads: int, low_latency: bool):
             return JSONResponse({"output": {"norm": float(out.norm())},
                                  "timing_ms": {"stages": [compute_s * 1e3], "total": (time.time() - arrival_s) * 1e3}})
 
-    return PlainModel.bind(model, torch_threads)
+    return PlainModel
+
+
+def plain_app(model: str, torch_threads: int, low_latency: bool):
+    """The baseline: one replica running the whole model (proxy -> replica)."""
+    from ray import serve
+
+    from alpa_serve_like.runtime.options import RuntimeOptions
+
+    actor_options = RuntimeOptions(low_latency_replicas=low_latency).replica_actor_options()
+    deployment = serve.deployment(max_ongoing_requests=10_000, ray_actor_options=actor_options)
+
+    class PlainModelApp(plain_model_class()):
+        async def __call__(self, request):
+            return await self.answer(request)
+
+    return deployment(PlainModelApp).bind(model, torch_threads)
+
+
+def plain_fastapi_app(model: str, torch_threads: int, low_latency: bool):
+    """``plain``'s model behind a FastAPI ingress (``@serve.ingress``) on alpa's infer route: how
+    much of alpa's gap is Serve's ASGI ingress path and FastAPI's middleware, not alpa."""
+    from fastapi import FastAPI, Request
+    from fastapi.responses import JSONResponse
+    from ray import serve
+
+    from alpa_serve_like.controllers.infer_fast_path import INFER_PATH
+    from alpa_serve_like.runtime.options import RuntimeOptions
+
+    api = FastAPI()
+    actor_options = RuntimeOptions(low_latency_replicas=low_latency).replica_actor_options()
+    inner = plain_model_class()
+
+    @serve.deployment(max_ongoing_requests=10_000, ray_actor_options=actor_options)
+    @serve.ingress(api)
+    class PlainFastAPIModel(inner):
+        @api.post(INFER_PATH)
+        async def infer(self, name: str, request: Request) -> JSONResponse:
+            return await self.answer(request)
+
+    return PlainFastAPIModel.bind(model, torch_threads)
 
 
 async def sequential(session, url: str, body: dict, n: int) -> tuple[np.ndarray, np.ndarray, list]:
@@ -193,6 +227,8 @@ def main() -> None:
     parser.add_argument("--serve-proxy", choices=SERVE_PROXIES, default="default",
                         help="HTTP front end of both apps: Serve's Python proxy, HAProxy, or direct "
                              "ingress (each app's ingress replica on its own port)")
+    parser.add_argument("--plain-fastapi", action="store_true",
+                        help="also serve plain's model behind a FastAPI ingress on alpa's route (plain-fastapi)")
     parser.add_argument("--json", help="also write the numbers to this file")
     args = parser.parse_args()
 
@@ -229,6 +265,10 @@ def main() -> None:
     for name, low_latency in (("plain", True), ("plain-serve-defaults", False)):
         serve.run(plain_app(args.model, args.torch_threads, low_latency), name=name, route_prefix=f"/{name}")
         urls[name] = front(name)
+    if args.plain_fastapi:
+        serve.run(plain_fastapi_app(args.model, args.torch_threads, True), name="plain-fastapi",
+                  route_prefix="/plain-fastapi")
+        urls["plain-fastapi"] = f"{front('plain-fastapi')}/v1/models/{instance}/infer"
     load_before = os.getloadavg()
     body = {"input": {"length": args.length}}
     try:
@@ -257,7 +297,7 @@ def main() -> None:
             report[name]["hops_ms_p50"] = float(np.median([sum(t["hops"]) for t in r["timings"]]))
     plain_rounds = round_added_p50_ms(res["plain"])
     for name in urls:
-        if name.startswith("alpa"):
+        if name != "plain":
             report[f"{name}_vs_plain_throughput"] = (report[name]["throughput_rps_mean"]
                                                      / report["plain"]["throughput_rps_mean"])
             report[f"{name}_added_p50_minus_plain_ms"] = report[name]["added_ms_p50"] - report["plain"]["added_ms_p50"]
