@@ -67,3 +67,43 @@ def test_group_called_directly_serves_and_recovers_from_a_killed_actor(serve_url
         assert [status for status, _ in answers] == [200] * 12, answers[:3]
     finally:
         serve.delete(app)
+
+
+def test_in_process_stage_serves_from_the_controllers_process_beside_a_socket_pipeline(serve_url, tmp_path):
+    """``stage_transport=in_process``: the one-stage group runs in the controller's process (no
+    stage actor), the two-stage group of the same app over sockets; both answer the same tokens
+    alike (same model instance, same weights)."""
+    from ray import serve
+
+    from alpa_serve_like.core.parallel_config import ParallelConfig
+    from alpa_serve_like.core.plan import GroupPlacement, Placement
+    from alpa_serve_like.serve import build_app
+
+    app = "direct-in-process"
+    path = tmp_path / "groups.json"
+    Placement((GroupPlacement(ParallelConfig(1, 1, 1), (MODEL,)),
+               GroupPlacement(ParallelConfig(1, 1, 2), (MODEL,)))).save(path)
+    serve.run(build_app({"placement": str(path), "device": "cpu", "stage_transport": "in_process"}),
+              name=app, route_prefix=f"/{app}")
+    base = f"{serve_url}/{app}"
+    try:
+        wait_ready(base)
+        controller = serve.get_deployment_handle("Controller", app_name=app)
+        controller_pid = controller.process_id.remote().result(timeout_s=30)
+        info = controller.actor_info.remote().result(timeout_s=30)
+        assert [(s["pid"], s.get("in_process")) for s in info[0]] == [(controller_pid, True)], info[0]
+        assert all(s["pid"] != controller_pid and s["socket"] for s in info[1]), info[1]
+
+        body = {"input": list(range(1, 17))}
+        answers = asyncio.run(burst(base, [(MODEL, body)] * 40))
+        assert [status for status, _ in answers] == [200] * 40, answers[:3]
+        by_group = {}
+        for _, out in answers:
+            by_group.setdefault(out["group"], []).append(out)
+        assert set(by_group) == {0, 1}, {g: len(v) for g, v in by_group.items()}  # both paths served
+        assert {len(out["timing_ms"]["stages"]) for out in by_group[0]} == {1}
+        assert {len(out["timing_ms"]["stages"]) for out in by_group[1]} == {2}
+        norms = {round(out["output"]["norm"], 4) for out in by_group[0] + by_group[1]}
+        assert len(norms) == 1, norms
+    finally:
+        serve.delete(app)
