@@ -58,7 +58,6 @@ APPS = {
     "alpa-fused": {"ingress": "fused"},
     "alpa-fused-compiled-graph": {"ingress": "fused", "stage_transport": "compiled_graph"},
     "alpa-fused-actor-call": {"ingress": "fused", "stage_transport": "actor_call"},
-    "alpa-fused-in-process": {"ingress": "fused", "stage_transport": "in_process"},
     "alpa-separate": {"ingress": "separate"},
     "alpa-separate-serve-defaults": {"ingress": "separate", "low_latency_replicas": "false"},
 }

@@ -7,9 +7,8 @@ stages by passing ObjectRefs, so activations go actor to actor without visiting 
 refs it hands the controller resolve to small values only (timing records, the last stage's summary).
 Groups of one op rank under fcfs are called over local sockets instead (``socket_stages``: the
 controller writes to stage 0, each stage to the next, the last answers), or, with one stage, over a
-Ray compiled graph (``compiled_stages``), or, with one stage on CPU, run on a thread of the
-controller's own process (``in_process_stages``: no stage actor), as
-``RuntimeOptions.stage_transport`` says; the answer is the same small summary.
+Ray compiled graph (``compiled_stages``), as ``RuntimeOptions.stage_transport`` says; the answer
+is the same small summary.
 
 A group on a MIG slice has one device and a ``GroupBinding`` (``runtime/mig_binding.py``): its
 bundle asks for the custom resource of its instance (``mig:3g.40gb``) instead of a GPU, and its
@@ -26,7 +25,6 @@ from ray.util.scheduling_strategies import PlacementGroupSchedulingStrategy
 from alpa_serve_like.core.plan import GroupPlacement
 from alpa_serve_like.runtime.compiled_stages import CompiledStage
 from alpa_serve_like.runtime.controller_state import Submission, settled_when_done
-from alpa_serve_like.runtime.in_process_stages import InProcessStage
 from alpa_serve_like.runtime.mig_binding import GroupBinding
 from alpa_serve_like.runtime.options import RuntimeOptions
 from alpa_serve_like.runtime.socket_stages import SocketStage
@@ -106,7 +104,7 @@ class MeshGroup:
         self.pg = None
         self.actors: list[list] = []  # [stage][op rank]
         self.info: list[dict] = []
-        self.direct_stage: CompiledStage | SocketStage | InProcessStage | None = None
+        self.direct_stage: CompiledStage | SocketStage | None = None
         """The call path of a ``direct()`` group that skips actor calls (``_direct_links``)."""
 
     # ---- life cycle ----------------------------------------------------------------------------
@@ -154,26 +152,13 @@ class MeshGroup:
         if self.op != 1 or self.ordered():
             return False
         transport = self.options.stage_transport
-        return transport in ("socket", "in_process") or (transport == "compiled_graph" and self.pp == 1)
-
-    def in_process(self) -> bool:
-        """Whether the stage runs in this (the controller's) process (``stage_transport=in_process``):
-        a one-stage ``direct()`` group on CPU and not bound to a MIG slice, whose device is no bundle
-        the controller's replica holds. Other groups of such an app use sockets."""
-        return (self.options.stage_transport == "in_process" and self.direct() and self.pp == 1
-                and not self.use_gpu and self.binding is None)
-
-    def _serves_socket(self) -> bool:
-        """Whether the stage actors serve sockets (``socket_stages``): the socket transport, and the
-        groups the in-process one leaves to it."""
-        return (self.direct() and self.options.stage_transport in ("socket", "in_process")
-                and not self.in_process())
+        return transport == "socket" or (transport == "compiled_graph" and self.pp == 1)
 
     def _direct_links(self) -> list[tuple]:
         """The ``link_next`` calls (stage actor, next stage's address) that chain a socket group
         whose stages all run on this node; sets ``direct_stage``. Empty otherwise: then the group
         keeps actor calls (a stage elsewhere, or a platform without the sockets, ``build`` says)."""
-        if not self.direct() or self.in_process():
+        if not self.direct():
             return []
         if self.options.stage_transport == "compiled_graph":
             self.direct_stage = CompiledStage(self.actors[0][0], StageTransportError)
@@ -233,8 +218,6 @@ class MeshGroup:
         except ray.exceptions.GetTimeoutError:
             self.shutdown()
             raise self._startup_error("could not be placed") from None
-        if self.in_process():
-            return self._build_in_process()
         self._create_actors()
         try:
             build_refs = self._build_refs(lambda refs: ray.get(refs, timeout=timeout))
@@ -258,8 +241,6 @@ class MeshGroup:
         timeout = self.options.startup_timeout_s
         try:
             await asyncio.wait_for(self._create_placement_group(), timeout)
-            if self.in_process():  # builds the models: on a worker thread, the loop keeps serving
-                return await asyncio.get_running_loop().run_in_executor(None, self._build_in_process)
             self._create_actors()
 
             async def fetch(refs):
@@ -276,22 +257,6 @@ class MeshGroup:
             raise self._build_error(exc) from None
         return self.info
 
-    def _build_in_process(self) -> list[dict]:
-        """Build the stage in this process (``in_process``); a model that cannot be built (a
-        checkpoint that does not fit it) frees the placement group and raises ``MeshGroupError``."""
-        try:
-            worker = StageWorker(self.group_id, 0, 1, list(self.group.models), seed=self.options.seed,
-                                 use_gpu=False, torch_threads=self.options.torch_threads,
-                                 checkpoints=self.checkpoints(), checkpoint_naming=self.options.checkpoint_naming)
-            info = worker.build()
-        except Exception as exc:
-            self.shutdown()
-            raise MeshGroupError(f"mesh group {self.group_id} ({', '.join(self.group.models)}): its in-process "
-                                 f"stage could not build its models: {type(exc).__name__}: {exc}") from None
-        self.info = [{**info, "in_process": True}]
-        self.direct_stage = InProcessStage(worker, StageTransportError, name=f"group{self.group_id}-stage0")
-        return self.info
-
     def _rendezvous_refs(self) -> list:
         if self.op == 1:
             return []
@@ -299,7 +264,7 @@ class MeshGroup:
         return [ranks[0].rendezvous_address.remote(same_node) for ranks in self.actors]
 
     def _build_with(self, rendezvous: list) -> list:
-        serve_socket = self._serves_socket()
+        serve_socket = self.direct() and self.options.stage_transport == "socket"
         refs = []
         for stage, ranks in enumerate(self.actors):
             address = rendezvous[stage] if rendezvous else None
@@ -335,12 +300,9 @@ class MeshGroup:
     def submit(self, model: str, tokens, ticket: dict | None = None) -> Submission:
         """Chain one batch (int64 token ids ``[batch, seq]``) through every stage; ``ticket``
         (``stage_queue.ticket_for``) lets ordered stage actors rank it."""
-        if not self.actors and not isinstance(self.direct_stage, InProcessStage):
+        if not self.actors:
             raise MeshGroupError(f"mesh group {self.group_id} has no actors (it is shut down)")
         payload = {"x": tokens, "timings": []}
-        if isinstance(self.direct_stage, InProcessStage) and not _has_running_loop():
-            answer = ray.put(self.direct_stage.run(model, payload, ticket))  # a script's ray.get reads it
-            return Submission(first=answer, last=answer)
         if self.direct_stage is not None and _has_running_loop():
             if isinstance(self.direct_stage, SocketStage):
                 first, last = self.direct_stage.call(model, payload, ticket)
@@ -367,9 +329,7 @@ class MeshGroup:
         return Submission(first=first, last=payload, others=tuple(others))
 
     async def check_alive(self) -> None:
-        """Raise (a Ray actor error) if any stage actor is dead, or the in-process stage is shut down."""
-        if isinstance(self.direct_stage, InProcessStage):
-            self.direct_stage.check_alive()
+        """Raise (a Ray actor error) if any stage actor is dead."""
         await asyncio.gather(*(actor.ping.remote() for ranks in self.actors for actor in ranks))
 
     def node_ids(self) -> list[str]:

@@ -23,8 +23,8 @@ ALL_MODELS = "*"
 """Key of the checkpoint that every model not named on its own loads."""
 
 IngressKind = Literal["separate", "fused"]
-StageTransport = Literal["socket", "actor_call", "compiled_graph", "in_process"]
-STAGE_TRANSPORTS = ("socket", "actor_call", "compiled_graph", "in_process")
+StageTransport = Literal["socket", "actor_call", "compiled_graph"]
+STAGE_TRANSPORTS = ("socket", "actor_call", "compiled_graph")
 
 
 LOW_LATENCY_REPLICA_ENV = {
@@ -155,10 +155,7 @@ class RuntimeOptions:
     platform without abstract Unix sockets, keeps actor calls), ``compiled_graph`` over a Ray
     compiled graph for one-stage groups (``runtime/compiled_stages.py``: shared-memory channels
     whose readers poll, which costs CPU a small machine lacks), ``actor_call`` over ordinary Ray
-    actor calls, ``in_process``: one-stage groups on CPU run their stage on a thread of the
-    controller's own process, no stage actor and no hop (``runtime/in_process_stages.py``: the
-    controller then imports torch and holds the models; its other groups use ``socket``). Every
-    other group uses actor calls. Measured by ``benchmarks/bench_runtime_overhead.py`` (README)."""
+    actor calls. Every other group uses actor calls. Measured by ``benchmarks/bench_runtime_overhead.py`` (README)."""
     warm_up: bool = True
     """Run one batch of one request of each model through each group after it starts (and after
     each recreation, before it rejoins routing), so no user request pays the first call's cost;

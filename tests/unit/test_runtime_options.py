@@ -45,7 +45,7 @@ def test_runtime_options_hold_one_scheduling_value_not_copies_of_its_fields():
     ({"routing": "random"}, "unknown routing policy 'random'"),
     ({"correction_alpha": "2"}, "correction_alpha must be in [0, 1]"),
     ({"correction_half_life_s": "0"}, "correction_half_life_s must be > 0 seconds"),
-    ({"stage_transport": "grpc"}, "stage_transport must be one of socket, actor_call, compiled_graph, in_process"),
+    ({"stage_transport": "grpc"}, "stage_transport must be one of socket, actor_call, compiled_graph"),
 ])
 def test_bad_options_fail_with_a_message_naming_the_option(args, fragment):
     with pytest.raises(RuntimeOptionsError, match=None) as err:
