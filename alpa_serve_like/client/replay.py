@@ -25,7 +25,9 @@ from alpa_serve_like.core.workload import Workload
 from alpa_serve_like.core.instances import instance_spec
 
 TSV_COLUMNS = ("request", "model", "arrival_s", "sent_s", "latency_ms", "status", "reason", "slo_ms",
-               "slo_met", "group", "batch_size", "queue_ms", "stages_ms", "server_total_ms")
+               "slo_met", "group", "batch_size", "queue_ms", "stages_ms", "server_total_ms", "hops_ms")
+"""``hops_ms``: the server's ``timing_ms.hops`` (dispatch -> stage 0, each stage -> the next, last
+stage -> controller), where a slow request's server time went when its compute does not explain it."""
 
 
 @dataclass(frozen=True, eq=False)
@@ -43,6 +45,7 @@ class ReplayResult:
     stages_ms: tuple[str, ...]
     server_total_ms: np.ndarray
     wall_s: float
+    hops_ms: tuple[str, ...] = ()
 
     @property
     def good(self) -> np.ndarray:
@@ -82,6 +85,7 @@ class ReplayResult:
                     "" if math.isnan(lat) else f"{lat * 1e3:.3f}", int(self.status[i]), self.reason[i],
                     f"{w.slo_s[i] * 1e3:.3f}", int(self.good[i]), int(self.group[i]), int(self.batch_size[i]),
                     _fmt(self.queue_ms[i]), self.stages_ms[i], _fmt(self.server_total_ms[i]),
+                    self.hops_ms[i] if self.hops_ms else "",
                 ])
         return path
 
@@ -124,6 +128,7 @@ async def replay_async(url: str, workload: Workload, *, length: int | None = Non
     server_ms = np.full(n, np.nan)
     reason = [""] * n
     stages = [""] * n
+    hops = [""] * n
     base = url.rstrip("/")
     first_s = float(workload.arrival_s[0]) if n else 0.0
 
@@ -157,6 +162,7 @@ async def replay_async(url: str, workload: Workload, *, length: int | None = Non
         queue_ms[i] = float(timing.get("queue", math.nan))
         server_ms[i] = float(timing.get("total", math.nan))
         stages[i] = ",".join(f"{x:g}" for x in timing.get("stages", []))
+        hops[i] = ",".join(f"{x:g}" for x in timing.get("hops", []))
 
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
     client_timeout = aiohttp.ClientTimeout(total=timeout_s)
@@ -171,7 +177,7 @@ async def replay_async(url: str, workload: Workload, *, length: int | None = Non
         await asyncio.gather(*tasks)
         wall = time.perf_counter() - t0
     return ReplayResult(workload, sent, latency, status, tuple(reason), group, batch, queue_ms,
-                        tuple(stages), server_ms, wall)
+                        tuple(stages), server_ms, wall, tuple(hops))
 
 
 def _json_or_none(text: str):

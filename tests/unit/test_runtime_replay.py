@@ -21,7 +21,8 @@ async def start_server(delay_s: float, reject_model: str):
             return web.json_response({"error": "no", "reason": "slo", "group": 0}, status=503)
         await asyncio.sleep(delay_s)
         return web.json_response({"group": 1, "batch_size": 1,
-                                  "timing_ms": {"total": delay_s * 1e3, "queue": 0.1, "stages": [1.5, 2.5]}})
+                                  "timing_ms": {"total": delay_s * 1e3, "queue": 0.1, "stages": [1.5, 2.5],
+                                                "hops": [0.25, 0.5, 0.75]}})
 
     app = web.Application()
     app.router.add_post("/v1/models/{name}/infer", infer)
@@ -64,7 +65,9 @@ def test_requests_go_out_at_arrival_times_not_after_earlier_answers(tmp_path):
     assert rows[0].split("\t") == list(TSV_COLUMNS)
     first = dict(zip(TSV_COLUMNS, rows[1].split("\t")))
     assert first["status"] == "200" and first["stages_ms"] == "1.5,2.5" and first["slo_met"] == "1"
-    assert dict(zip(TSV_COLUMNS, rows[6].split("\t")))["reason"] == "slo"
+    assert first["hops_ms"] == "0.25,0.5,0.75"
+    rejected = dict(zip(TSV_COLUMNS, rows[6].split("\t")))
+    assert rejected["reason"] == "slo" and rejected["hops_ms"] == ""
 
 
 def test_slow_answers_miss_a_tight_slo():
