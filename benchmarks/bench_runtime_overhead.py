@@ -21,9 +21,10 @@ requests, alternating between the apps so machine noise hits all alike. Throughp
 ``--clients`` closed-loop clients for ``--seconds``, alternating, twice each. Targets: added p50
 within 1 ms of plain's (issue 10; also given per round of back-to-back chunks, and how many
 rounds met it; every app's gap to plain is reported the same way), alpa throughput at least 80%
-of plain (issue 5). Each alpa app's answers also say where its server-side time went (``timing_ms``): the report's
-``server_ms_p50`` (handler arrival to answer; plain's too) and ``hops_ms_p50`` (controller -> stage -> controller
-outside compute), and the rest of the added latency is Serve's proxy and the ingress hop.
+of plain (issue 5). Each alpa app's answers also say where its server-side time went
+(``timing_ms``): the report's ``server_ms_p50`` (handler arrival to answer; plain's too) and
+``hops_ms_p50`` (controller -> stage -> controller outside compute), and the rest of the added
+latency is Serve's proxy and the ingress hop.
 The machine's load average is in the report (a noisy machine moves every figure; compare apps
 within one run only).
 
@@ -118,6 +119,9 @@ def plain_app(model: str, torch_threads: int, low_latency: bool):
 def plain_fastapi_app(model: str, torch_threads: int, low_latency: bool):
     """``plain``'s model behind a FastAPI ingress (``@serve.ingress``) on alpa's infer route: how
     much of alpa's gap is Serve's ASGI ingress path and FastAPI's middleware, not alpa."""
+    # Real annotations, not strings (this file has no ``from __future__ import annotations``):
+    # FastAPI reads the route's parameter types in the replica, where a string "Request" would
+    # not resolve (the class travels by value, without this module's globals).
     from fastapi import FastAPI, Request
     from fastapi.responses import JSONResponse
     from ray import serve
