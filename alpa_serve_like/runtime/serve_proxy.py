@@ -28,6 +28,14 @@ SERVE_PROXY_ENV: dict[str, dict[str, str]] = {
 }
 """Environment each front end needs in the process that starts Ray."""
 
+MIN_DRAINING_ENV = "RAY_SERVE_DIRECT_INGRESS_MIN_DRAINING_PERIOD_S"
+GATE_MIN_DRAINING_PERIOD_S = "3"
+"""Behind the gate, how long a stopping ingress replica keeps taking requests before it drains
+(``MIN_DRAINING_ENV``; Ray's default, 30 s, gives outside load balancers time to let it go, and made
+Ctrl-C of ``alpa-serve-like serve`` take 34 s). The gate is the only balancer in front of it and
+re-reads the replicas every second (``cli.serve_cmd._run_gate``), so 3 s covers it. A value the
+caller exported is kept."""
+
 
 def serve_proxy_env(proxy: str) -> dict[str, str]:
     """The environment variables that select ``proxy``; an unknown name is an error naming the choices."""
@@ -38,13 +46,16 @@ def serve_proxy_env(proxy: str) -> dict[str, str]:
 
 def select_serve_proxy(proxy: str, environ=os.environ) -> None:
     """Put ``proxy``'s flags into ``environ`` before Ray starts; the other front end's flag is
-    removed, so a flag left over in the shell cannot silently pick another front end."""
+    removed, so a flag left over in the shell cannot silently pick another front end. For the gate
+    also a short drain of stopping replicas (``GATE_MIN_DRAINING_PERIOD_S``)."""
     wanted = serve_proxy_env(proxy)
     for env in SERVE_PROXY_ENV.values():
         for name in env:
             if name not in wanted:
                 environ.pop(name, None)
     environ.update(wanted)
+    if proxy == "gate":
+        environ.setdefault(MIN_DRAINING_ENV, GATE_MIN_DRAINING_PERIOD_S)
 
 
 def ingress_urls(app_name: str, protocol: str = "HTTP") -> list[str]:
