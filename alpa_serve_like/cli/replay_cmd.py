@@ -30,7 +30,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--timeout", type=float, default=60.0, help="per-request client timeout (s)")
     parser.add_argument("--ready-timeout", type=float, default=60.0, metavar="S",
                         help="seconds to wait for the server to list the workload's models (0: do not wait)")
-    parser.add_argument("--out", required=True, help="per-request TSV to write")
+    parser.add_argument("--out", required=True, help="per-request TSV to write: outcome, client latency and the "
+                        "server's timing breakdown (queue, stage compute, hops) of each request")
     cmp = parser.add_argument_group("compare with the simulator")
     cmp.add_argument("--placement", help="the placement being served: simulate it on the same workload")
     common.add_db(cmp)
